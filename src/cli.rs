@@ -1,0 +1,196 @@
+//! The command line, defined once: parsing, `--help`, the man page and the
+//! shell completions all come from here.
+
+use clap::{ArgAction, Parser, ValueEnum};
+use std::path::PathBuf;
+
+/// The environment variable that may hold the shared secret.
+pub const SECRET_ENV: &str = "MATRIX_REGISTRATION_SHARED_SECRET";
+
+const ABOUT: &str = "Register a new user on a Synapse homeserver through its shared-secret admin registration endpoint.";
+
+const LONG_ABOUT: &str = "\
+Register a new user on a Synapse homeserver through its shared-secret admin \
+registration endpoint (/_synapse/admin/v1/register), for servers where public \
+registration is disabled. The homeserver must be configured with \
+registration_shared_secret or registration_shared_secret_path.
+
+A drop-in replacement for the register_new_matrix_user script shipped with \
+Synapse: the same options, prompts and messages, plus access tokens, JSON \
+output, safer ways to pass secrets, TLS options and waiting for a server that \
+is still starting.";
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0    registered (or already there with --exists-ok)
+  1    the server refused (an HTTP error other than 502, 503, 504)
+  2    usage error
+  3    a local input or configuration problem; nothing was sent
+  4    the server could not be reached or answered nonsense (connection, TLS,
+       timeout, 502, 503, 504, an unexpected answer); safe to retry
+  130  interrupted (Ctrl-C)
+
+Environment:
+  MATRIX_REGISTRATION_SHARED_SECRET
+       the shared secret, when neither -k nor --shared-secret-file is given;
+       it takes precedence over the secret in -c files.
+
+The shared secret is taken from, in order: -k, --shared-secret-file,
+MATRIX_REGISTRATION_SHARED_SECRET, then the -c files.";
+
+/// How the result is written to stdout.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// The reference script's messages.
+    Text,
+    /// One JSON object, on success and failure alike.
+    Json,
+    /// The new account's access token and nothing else.
+    Token,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "register_new_matrix_user",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Local part of the new user, or a full user ID (@alice:example.org). Will prompt if omitted.
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Do not fail if the user already exists. The user account will not be updated.
+    #[arg(long = "exists-ok")]
+    pub exists_ok: bool,
+
+    /// New password for the user. Visible to other local users in the process
+    /// list: prefer --password-file or --password-stdin. Will prompt if no
+    /// password option is given.
+    #[arg(
+        short = 'p',
+        long = "password",
+        value_name = "PASSWORD",
+        conflicts_with_all = ["password_file", "password_stdin", "generate_password"]
+    )]
+    pub password: Option<String>,
+
+    /// File containing the new password (surrounding whitespace is removed).
+    #[arg(
+        long = "password-file",
+        value_name = "FILE",
+        conflicts_with_all = ["password_stdin", "generate_password"]
+    )]
+    pub password_file: Option<PathBuf>,
+
+    /// Read the password from the first line of standard input (the trailing newline is removed).
+    #[arg(long = "password-stdin", conflicts_with = "generate_password")]
+    pub password_stdin: bool,
+
+    /// Generate a random password (24 characters, from the OS's secure random
+    /// generator) and show it once: on its own line with -o text, in the
+    /// "password" field with -o json.
+    #[arg(long = "generate-password")]
+    pub generate_password: bool,
+
+    /// User type: bot, support, or one of the server's user_types.extra_user_types.
+    #[arg(short = 't', long = "user_type", value_name = "USER_TYPE")]
+    pub user_type: Option<String>,
+
+    /// Register the new user as an admin. Will prompt if --no-admin is not set either.
+    #[arg(short = 'a', long = "admin", conflicts_with = "no_admin")]
+    pub admin: bool,
+
+    /// Register the new user as a regular user. Will prompt if --admin is not set either.
+    #[arg(long = "no-admin")]
+    pub no_admin: bool,
+
+    /// Display name of the new user.
+    #[arg(long = "display-name", value_name = "NAME")]
+    pub display_name: Option<String>,
+
+    /// Path to a homeserver config file, to read the shared secret, the
+    /// server name and the client listener from. May be repeated: later files
+    /// replace earlier files' top-level keys.
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "CONFIG",
+        action = ArgAction::Append,
+        conflicts_with = "shared_secret"
+    )]
+    pub config: Vec<PathBuf>,
+
+    /// Shared secret as defined in the server config file. Visible to other
+    /// local users in the process list: prefer --shared-secret-file or
+    /// MATRIX_REGISTRATION_SHARED_SECRET.
+    #[arg(
+        short = 'k',
+        long = "shared-secret",
+        value_name = "SHARED_SECRET",
+        conflicts_with = "shared_secret_file"
+    )]
+    pub shared_secret: Option<String>,
+
+    /// File containing the shared secret (surrounding whitespace is removed).
+    #[arg(long = "shared-secret-file", value_name = "FILE")]
+    pub shared_secret_file: Option<PathBuf>,
+
+    /// What to print on stdout: text (the reference's messages), json (one
+    /// object with user_id, access_token, device_id, home_server, created,
+    /// and errcode/error on failure) or token (the access token alone).
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// PEM file of the certificate authority (or self-signed certificate) to
+    /// trust for https:// instead of the system's trust store.
+    #[arg(long = "cacert", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not verify the server's TLS certificate. Anyone on the path can
+    /// then read the password: use --cacert instead where possible.
+    #[arg(long = "insecure")]
+    pub insecure: bool,
+
+    /// Give up on a request after this many seconds.
+    #[arg(long = "timeout", value_name = "SECONDS", default_value = "30")]
+    pub timeout: f64,
+
+    /// Keep trying for up to this many seconds while the server cannot be
+    /// reached (connection refused, 502, 503, 504), for servers that are
+    /// still starting. A registration request that reached the server is
+    /// never sent twice.
+    #[arg(long = "wait", value_name = "SECONDS")]
+    pub wait: Option<f64>,
+
+    /// Print each request and its answer's status on stderr (never a secret or a password).
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+
+    /// Print a completion script for SHELL on stdout and exit.
+    #[arg(long = "completions", value_name = "SHELL", exclusive = true)]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// URL to use to talk to the homeserver. By default, the first client
+    /// listener of the config file; otherwise http://localhost:8008.
+    #[arg(value_name = "server_url")]
+    pub server_url: Option<String>,
+}
+
+/// The clap command, for the man page and the completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn definition_is_consistent() {
+        command().debug_assert();
+    }
+}

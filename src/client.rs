@@ -1,0 +1,636 @@
+//! The HTTP side of the protocol: fetch a nonce, post the registration, and
+//! turn every transport failure into one clear line.
+
+use crate::error::{Error, Refusal, Result};
+use crate::mac::registration_mac;
+use crate::secret::SecretString;
+use reqwest::blocking::{Client as HttpClient, Response};
+use reqwest::{StatusCode, Url};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The admin registration endpoint, relative to the server URL.
+pub const REGISTER_PATH: &str = "_synapse/admin/v1/register";
+/// Answers are a few hundred bytes; anything past this is not read, so a
+/// hostile or broken server cannot make us hold a huge body.
+pub const MAX_BODY_BYTES: u64 = 64 * 1024;
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How to talk to the server.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// For each request, from connecting to the end of the answer.
+    pub timeout: Duration,
+    /// How long to keep retrying while the server cannot be reached.
+    pub wait: Option<Duration>,
+    /// A PEM file of certificates to trust instead of the system's.
+    pub cacert: Option<PathBuf>,
+    /// Skip certificate verification.
+    pub insecure: bool,
+    /// Report each request and status on stderr.
+    pub verbose: bool,
+    /// Connections to keep open for reuse (batch mode runs several at once).
+    pub pool_size: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            timeout: Duration::from_secs(30),
+            wait: None,
+            cacert: None,
+            insecure: false,
+            verbose: false,
+            pool_size: 1,
+        }
+    }
+}
+
+/// One account to create.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    /// Sent exactly as given; the server lowercases it.
+    pub localpart: &'a str,
+    pub password: &'a SecretString,
+    pub admin: bool,
+    pub user_type: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+}
+
+/// What the server answers on success.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Registered {
+    pub user_id: String,
+    pub access_token: Option<String>,
+    pub device_id: Option<String>,
+    pub home_server: Option<String>,
+}
+
+/// The result of one registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Created(Registered),
+    /// `M_USER_IN_USE` with `exists_ok`.
+    AlreadyExists,
+}
+
+#[derive(Serialize)]
+struct RegisterBody<'a> {
+    nonce: &'a str,
+    username: &'a str,
+    password: &'a str,
+    mac: &'a str,
+    admin: bool,
+    user_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    displayname: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct NonceAnswer {
+    nonce: String,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorAnswer {
+    errcode: Option<String>,
+    error: Option<String>,
+    retry_after_ms: Option<u64>,
+}
+
+/// A client for one server's registration endpoint. Cheap to share between
+/// threads: connections are pooled and kept alive.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: HttpClient,
+    endpoint: Url,
+    options: HttpOptions,
+}
+
+impl Client {
+    pub fn new(server_url: &Url, options: HttpOptions) -> Result<Self> {
+        let endpoint = endpoint_url(server_url);
+        // The process-wide default may already be installed (batch mode and
+        // tests build several clients); either way it is ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = HttpClient::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout.min(MAX_CONNECT_TIMEOUT))
+            .pool_max_idle_per_host(options.pool_size)
+            .user_agent(concat!(
+                "register_new_matrix_user/",
+                env!("CARGO_PKG_VERSION")
+            ));
+        if let Some(path) = &options.cacert {
+            builder = builder.tls_certs_only(read_certificates(path)?);
+        }
+        if options.insecure {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let http = builder.build().map_err(|e| {
+            Error::transport(
+                format!("cannot set up the HTTP client: {}", chain(&e)),
+                None,
+            )
+        })?;
+        Ok(Client {
+            http,
+            endpoint,
+            options,
+        })
+    }
+
+    pub fn endpoint(&self) -> &Url {
+        &self.endpoint
+    }
+
+    /// Registers one user: fetches a nonce, computes the MAC and posts.
+    /// `before_post` runs once, right before the first POST (the reference
+    /// prints "Sending registration request..." there).
+    pub fn register(
+        &self,
+        shared_secret: &SecretString,
+        user: &NewUser<'_>,
+        exists_ok: bool,
+        mut before_post: impl FnMut(),
+    ) -> Result<Outcome> {
+        let deadline = self.options.wait.map(|wait| Instant::now() + wait);
+        let mut backoff = Backoff::default();
+        let mut announced = false;
+        let mut nonce_retried = false;
+        loop {
+            let nonce = self.fetch_nonce_until(deadline, &mut backoff)?;
+            let mac = registration_mac(
+                shared_secret.expose(),
+                &nonce,
+                user.localpart,
+                user.password.expose(),
+                user.admin,
+                user.user_type,
+            );
+            let body = RegisterBody {
+                nonce: &nonce,
+                username: user.localpart,
+                password: user.password.expose(),
+                mac: &mac,
+                admin: user.admin,
+                user_type: user.user_type,
+                displayname: user.display_name,
+            };
+            if !announced {
+                before_post();
+                announced = true;
+            }
+            let response =
+                match self.send(self.http.post(self.endpoint.clone()).json(&body), "POST") {
+                    // The request never left: retrying cannot create the user twice.
+                    Err(Failure::Connect(error)) if backoff.may_retry(deadline) => {
+                        self.note_retry(&error);
+                        backoff.sleep(deadline);
+                        continue;
+                    }
+                    Err(failure) => return Err(failure.into_error()),
+                    Ok(response) => response,
+                };
+            match self.answer::<Registered>(response, "registration") {
+                Ok(registered) => return Ok(Outcome::Created(registered)),
+                Err(Error::Refused(refusal))
+                    if exists_ok && refusal.errcode.as_deref() == Some("M_USER_IN_USE") =>
+                {
+                    return Ok(Outcome::AlreadyExists);
+                }
+                // Several server processes behind one address each keep their
+                // own nonces: one more try with a fresh nonce may land on the
+                // process that issued it.
+                Err(Error::Refused(refusal))
+                    if !nonce_retried
+                        && refusal.status == 400
+                        && refusal
+                            .error
+                            .as_deref()
+                            .is_some_and(|e| e.contains("unrecognised nonce")) =>
+                {
+                    nonce_retried = true;
+                    if self.options.verbose {
+                        eprintln!("unrecognised nonce: fetching a fresh one and trying once more");
+                    }
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Fetches a nonce, retrying while the server cannot be reached and the
+    /// deadline allows.
+    fn fetch_nonce_until(
+        &self,
+        deadline: Option<Instant>,
+        backoff: &mut Backoff,
+    ) -> Result<String> {
+        loop {
+            let error = match self.send(self.http.get(self.endpoint.clone()), "GET") {
+                Ok(response) => match self.answer::<NonceAnswer>(response, "nonce") {
+                    Ok(answer) => return Ok(answer.nonce),
+                    Err(Error::Refused(refusal)) if refusal.is_unavailable() => {
+                        Error::Refused(refusal)
+                    }
+                    Err(error) => return Err(error),
+                },
+                Err(Failure::Connect(error)) => Failure::Connect(error).into_error(),
+                Err(failure) => return Err(failure.into_error()),
+            };
+            if !backoff.may_retry(deadline) {
+                return Err(error);
+            }
+            self.note_retry(&error);
+            backoff.sleep(deadline);
+        }
+    }
+
+    fn note_retry(&self, error: &Error) {
+        if self.options.verbose {
+            eprintln!("{error}; retrying");
+        }
+    }
+
+    fn send(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+        method: &str,
+    ) -> Result<Response, Failure> {
+        if self.options.verbose {
+            eprintln!("> {method} {}", self.endpoint);
+        }
+        let response = request.send().map_err(|e| self.classify(e))?;
+        if self.options.verbose {
+            eprintln!("< {}", response.status());
+        }
+        Ok(response)
+    }
+
+    /// Reads an answer: the expected JSON on 200, a refusal otherwise.
+    fn answer<T: for<'de> Deserialize<'de>>(&self, response: Response, what: &str) -> Result<T> {
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or("nowhere")
+                .to_owned();
+            return Err(Error::transport(
+                format!(
+                    "the server answered {} redirecting to {location}; redirects are not followed",
+                    status_line(status)
+                ),
+                Some(
+                    "a password is only sent to the URL you name: if the new location is right, pass it as server_url",
+                ),
+            ));
+        }
+        let (body, complete) = read_capped(response, &self.options).map_err(Failure::into_error)?;
+        if status != StatusCode::OK {
+            let details: ErrorAnswer = serde_json::from_slice(&body).unwrap_or_default();
+            return Err(Error::Refused(Refusal {
+                status: status.as_u16(),
+                reason: status.canonical_reason().unwrap_or("").to_owned(),
+                errcode: details.errcode,
+                error: details.error,
+                retry_after_ms: details.retry_after_ms,
+            }));
+        }
+        if !complete {
+            return Err(Error::transport(
+                format!(
+                    "the server's {what} answer is larger than {} KiB; this is not a Synapse answer",
+                    MAX_BODY_BYTES / 1024
+                ),
+                Some("check the server URL"),
+            ));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            Error::transport(
+                format!("the server's {what} answer is not the expected JSON ({})", json_problem(&e)),
+                Some("is this URL a Matrix homeserver? check the port and any reverse proxy in front of it"),
+            )
+        })
+    }
+
+    fn classify(&self, error: reqwest::Error) -> Failure {
+        let target = match (
+            self.endpoint.host_str(),
+            self.endpoint.port_or_known_default(),
+        ) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            _ => self.endpoint.to_string(),
+        };
+        let https = self.endpoint.scheme() == "https";
+        let timeout = self.options.timeout.as_secs_f64();
+        describe_transport_error(&error, &target, https, timeout)
+    }
+}
+
+/// A transport failure, split by whether the request may have reached the server.
+#[derive(Debug)]
+enum Failure {
+    /// No connection was made: nothing was sent.
+    Connect(Error),
+    Other(Error),
+}
+
+impl Failure {
+    fn into_error(self) -> Error {
+        match self {
+            Failure::Connect(error) | Failure::Other(error) => error,
+        }
+    }
+}
+
+fn describe_transport_error(
+    error: &reqwest::Error,
+    target: &str,
+    https: bool,
+    timeout: f64,
+) -> Failure {
+    if let Some(tls) = find_cause::<rustls::Error>(error) {
+        let (problem, hint) = describe_tls_error(tls, target);
+        return Failure::Other(Error::transport(problem, Some(hint)));
+    }
+    let io_kind = find_cause::<std::io::Error>(error).map(std::io::Error::kind);
+    if error.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
+        let problem = if error.is_connect() {
+            format!("connecting to {target} timed out")
+        } else {
+            format!("{target} did not answer within {timeout} s")
+        };
+        let hint = if https {
+            "is the server overloaded, or does this port speak plain HTTP? (try http://) Raise the limit with --timeout SECONDS"
+        } else {
+            "is the server overloaded or stuck? Raise the limit with --timeout SECONDS"
+        };
+        let failure = Error::transport(problem, Some(hint));
+        return if error.is_connect() {
+            Failure::Connect(failure)
+        } else {
+            Failure::Other(failure)
+        };
+    }
+    if error.is_connect() {
+        let (problem, hint) = match io_kind {
+            Some(std::io::ErrorKind::ConnectionRefused) => (
+                format!("connection refused by {target}"),
+                "is the server running and listening there?".to_owned(),
+            ),
+            _ => {
+                let detail = chain(error);
+                if detail.contains("dns error") || detail.contains("failed to lookup address") {
+                    (
+                        format!("cannot resolve the host of {target}"),
+                        "check the host name in the server URL".to_owned(),
+                    )
+                } else if https
+                    && (detail.contains("tls")
+                        || detail.contains("handshake")
+                        || detail.contains("connection closed"))
+                {
+                    (
+                        format!("TLS handshake with {target} failed: {detail}"),
+                        "does this port speak TLS? For a plain-HTTP listener use http://"
+                            .to_owned(),
+                    )
+                } else {
+                    (
+                        format!("cannot connect to {target}: {detail}"),
+                        "is the server running and listening there?".to_owned(),
+                    )
+                }
+            }
+        };
+        return Failure::Connect(Error::transport(problem, Some(&hint)));
+    }
+    let detail = chain(error);
+    let hint = if https {
+        "the connection broke; is there a proxy in front of the server? It is safe to retry"
+    } else {
+        "the connection broke before a whole answer arrived; if this port speaks TLS, use https://"
+    };
+    Failure::Other(Error::transport(
+        format!("the connection to {target} failed: {detail}"),
+        Some(hint),
+    ))
+}
+
+fn describe_tls_error(error: &rustls::Error, target: &str) -> (String, &'static str) {
+    use rustls::Error as E;
+    match error {
+        E::InvalidCertificate(cause) => (
+            format!("the TLS certificate of {target} is not trusted: {cause:?}"),
+            "for a self-signed certificate pass it with --cacert FILE (or, at your own risk, --insecure)",
+        ),
+        E::InvalidMessage(_)
+        | E::InappropriateMessage { .. }
+        | E::InappropriateHandshakeMessage { .. } => (
+            format!(
+                "TLS handshake with {target} failed: the server does not speak TLS on this port"
+            ),
+            "for a plain-HTTP listener use http://",
+        ),
+        other => (
+            format!("TLS with {target} failed: {other}"),
+            "check the server's TLS setup, or use --cacert FILE for a private certificate authority",
+        ),
+    }
+}
+
+/// Finds an error of type `T` among the causes, looking inside `io::Error`s,
+/// which is where hyper and rustls put theirs.
+fn find_cause<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(found) = io.get_ref().and_then(|inner| find_cause::<T>(inner)) {
+                return Some(found);
+            }
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// The causes of an error, joined, without the URL (already said).
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = error.source();
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    if parts.is_empty() {
+        parts.push(error.to_string());
+    }
+    parts.join(": ")
+}
+
+/// Reads at most `MAX_BODY_BYTES` of the body; also says whether that was all of it.
+fn read_capped(response: Response, options: &HttpOptions) -> Result<(Vec<u8>, bool), Failure> {
+    let target = response.url().clone();
+    let mut body = Vec::new();
+    let mut limited = response.take(MAX_BODY_BYTES + 1);
+    limited.read_to_end(&mut body).map_err(|e| {
+        let timed_out = e.kind() == std::io::ErrorKind::TimedOut
+            || find_cause::<reqwest::Error>(&e).is_some_and(reqwest::Error::is_timeout);
+        let host = target.host_str().unwrap_or("the server");
+        Failure::Other(if timed_out {
+            Error::transport(
+                format!(
+                    "{host} stopped sending its answer; gave up after {} s",
+                    options.timeout.as_secs_f64()
+                ),
+                Some("is the server overloaded or stuck? Raise the limit with --timeout SECONDS"),
+            )
+        } else {
+            Error::transport(
+                format!(
+                    "the connection to {host} broke while reading the answer: {}",
+                    crate::config::io_reason(&e)
+                ),
+                Some("it is safe to retry"),
+            )
+        })
+    })?;
+    let complete = body.len() as u64 <= MAX_BODY_BYTES;
+    body.truncate(MAX_BODY_BYTES as usize);
+    Ok((body, complete))
+}
+
+fn status_line(status: StatusCode) -> String {
+    format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    )
+    .trim_end()
+    .to_owned()
+}
+
+fn json_problem(error: &serde_json::Error) -> String {
+    if error.is_data() {
+        error.to_string()
+    } else {
+        "it does not parse as JSON".to_owned()
+    }
+}
+
+/// `server_url` + the endpoint path, keeping any path prefix of the server URL.
+pub fn endpoint_url(server_url: &Url) -> Url {
+    let mut url = server_url.clone();
+    let prefix = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&format!("{prefix}/{REGISTER_PATH}"));
+    url.set_query(None);
+    url.set_fragment(None);
+    url
+}
+
+fn read_certificates(path: &PathBuf) -> Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::file(
+            path,
+            None,
+            format!("cannot be read: {}", crate::config::io_reason(&e)),
+        )
+    })?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+        .ok()
+        .filter(|certs| {
+            !certs.is_empty() && pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----")
+        })
+        .ok_or_else(|| Error::file(path, None, "holds no PEM certificate (--cacert)"))?;
+    Ok(certificates)
+}
+
+/// Exponential backoff within a deadline.
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            next: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Backoff {
+    fn may_retry(&self, deadline: Option<Instant>) -> bool {
+        deadline.is_some_and(|d| Instant::now() < d)
+    }
+
+    fn sleep(&mut self, deadline: Option<Instant>) {
+        let remaining = deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+        std::thread::sleep(self.next.min(remaining));
+        self.next = (self.next * 2).min(MAX_BACKOFF);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_keeps_a_path_prefix() {
+        let cases = [
+            (
+                "http://localhost:8008",
+                "http://localhost:8008/_synapse/admin/v1/register",
+            ),
+            (
+                "http://localhost:8008/",
+                "http://localhost:8008/_synapse/admin/v1/register",
+            ),
+            (
+                "https://example.org/matrix/",
+                "https://example.org/matrix/_synapse/admin/v1/register",
+            ),
+            (
+                "https://example.org/matrix?x=1",
+                "https://example.org/matrix/_synapse/admin/v1/register",
+            ),
+        ];
+        for (base, expected) in cases {
+            assert_eq!(endpoint_url(&Url::parse(base).unwrap()).as_str(), expected);
+        }
+    }
+
+    #[test]
+    fn the_body_has_the_reference_fields() {
+        let body = RegisterBody {
+            nonce: "n",
+            username: "u",
+            password: "p",
+            mac: "m",
+            admin: false,
+            user_type: None,
+            displayname: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            serde_json::json!({"nonce": "n", "username": "u", "password": "p", "mac": "m", "admin": false, "user_type": null})
+        );
+    }
+}

@@ -1,0 +1,600 @@
+//! Reading homeserver configuration files the way the reference script does:
+//! several files merged shallowly in order, the shared secret from
+//! `registration_shared_secret` or `registration_shared_secret_path`, and the
+//! client listener as the default server URL.
+
+use crate::error::{Error, Result};
+use crate::secret::SecretString;
+use serde_yaml::{Mapping, Value};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Files holding a secret or a password are small; a larger one is a mistake
+/// (the wrong path), and reading it whole would be a waste.
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+/// Homeserver configs are a few hundred KiB at most.
+const MAX_CONFIG_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+const SECRET_KEY: &str = "registration_shared_secret";
+const SECRET_PATH_KEY: &str = "registration_shared_secret_path";
+
+/// The merged configuration, remembering which file gave each top-level key
+/// so that errors can name it.
+#[derive(Debug, Default)]
+pub struct Config {
+    entries: Vec<(String, Value, PathBuf)>,
+}
+
+/// Something worth telling the user that does not stop the run.
+pub type Notice = String;
+
+impl Config {
+    /// Reads and merges the files in order; a later file's top-level key
+    /// replaces an earlier one's. A file that is not a mapping is skipped with
+    /// a notice, as the reference does.
+    pub fn load(paths: &[PathBuf]) -> Result<(Config, Vec<Notice>)> {
+        let mut config = Config::default();
+        let mut notices = Vec::new();
+        for path in paths {
+            let bytes = read_capped(path, MAX_CONFIG_FILE_BYTES, None)?;
+            match parse_mapping(path, &bytes)? {
+                Some(mapping) => config.merge(mapping, path),
+                None => notices.push(format!(
+                    "Ignoring config file {}: it is empty or not a key-value mapping.",
+                    path.display()
+                )),
+            }
+        }
+        Ok((config, notices))
+    }
+
+    fn merge(&mut self, mapping: Mapping, path: &Path) {
+        for (key, value) in mapping {
+            // Non-string top-level keys cannot name any setting we read.
+            let Value::String(key) = key else { continue };
+            self.entries.retain(|(existing, _, _)| *existing != key);
+            self.entries.push((key, value, path.to_owned()));
+        }
+    }
+
+    /// The value of a top-level key and the file it came from.
+    fn get(&self, key: &str) -> Option<(&Value, &Path)> {
+        self.entries
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, value, path)| (value, path.as_path()))
+            .filter(|(value, _)| !value.is_null())
+    }
+
+    /// The shared secret, under the reference's rules: exactly one of the two
+    /// keys, a string, and a secret file that is readable and not empty.
+    pub fn shared_secret(&self, notices: &mut Vec<Notice>) -> Result<SecretString> {
+        let secret = self.get(SECRET_KEY);
+        let secret_path = self.get(SECRET_PATH_KEY);
+        if let Some((value, file)) = secret {
+            if !value.is_string() {
+                return Err(Error::file(file, Some(SECRET_KEY), "is not a string"));
+            }
+        }
+        if let Some((value, file)) = secret_path {
+            if !value.is_string() {
+                return Err(Error::file(file, Some(SECRET_PATH_KEY), "is not a string"));
+            }
+        }
+        let secret = secret.and_then(|(v, f)| Some((v.as_str()?, f)));
+        let secret_path = secret_path.and_then(|(v, f)| Some((v.as_str()?, f)));
+        match (secret, secret_path) {
+            (Some((s, _)), Some((p, _))) if !s.is_empty() && !p.is_empty() => Err(Error::file(
+                self.files_label(),
+                None,
+                format!(
+                    "Conflicting options '{SECRET_KEY}' and '{SECRET_PATH_KEY}' are both defined; keep one"
+                ),
+            )),
+            (Some((s, _)), _) if !s.is_empty() => Ok(SecretString::from(s)),
+            (_, Some((p, config_file))) if !p.is_empty() => {
+                // Relative to the working directory, as for the reference.
+                read_secret_file(Path::new(p), Some((config_file, SECRET_PATH_KEY)), notices)
+            }
+            _ => Err(Error::file(
+                self.files_label(),
+                None,
+                format!("No '{SECRET_KEY}' or '{SECRET_PATH_KEY}' defined in config"),
+            )),
+        }
+    }
+
+    /// `server_name`, when the config sets it to a string.
+    pub fn server_name(&self) -> Option<&str> {
+        self.get("server_name").and_then(|(v, _)| v.as_str())
+    }
+
+    /// User types the server accepts besides `bot` and `support`
+    /// (`user_types.extra_user_types`).
+    pub fn extra_user_types(&self) -> Vec<String> {
+        self.get("user_types")
+            .and_then(|(v, _)| v.get("extra_user_types"))
+            .and_then(Value::as_sequence)
+            .map(|types| {
+                types
+                    .iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The URL of the first plain-HTTP listener that serves the client API
+    /// (`http://localhost:PORT`), or failing that the first such TLS listener
+    /// (`https://localhost:PORT`). `None` when there is none.
+    pub fn client_listener_url(&self) -> Result<Option<String>> {
+        let Some((listeners, file)) = self.get("listeners") else {
+            return Ok(None);
+        };
+        let Some(listeners) = listeners.as_sequence() else {
+            return Err(Error::file(file, Some("listeners"), "is not a list"));
+        };
+        let mut tls_url = None;
+        for (i, listener) in listeners.iter().enumerate() {
+            let key = |field: &str| format!("listeners[{i}]{field}");
+            let Some(listener) = listener.as_mapping() else {
+                return Err(Error::file(file, Some(&key("")), "is not a mapping"));
+            };
+            if listener.get("type").and_then(Value::as_str) != Some("http") {
+                continue;
+            }
+            if !serves_client(listener)
+                .map_err(|e| Error::file(file, Some(&key(".resources")), e))?
+            {
+                continue;
+            }
+            let tls = match listener.get("tls") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(tls)) => *tls,
+                Some(_) => {
+                    return Err(Error::file(
+                        file,
+                        Some(&key(".tls")),
+                        "is not true or false",
+                    ));
+                }
+            };
+            let port = match listener.get("port") {
+                Some(Value::Number(n)) => n.as_u64().filter(|p| (1..=65535).contains(p)),
+                _ => None,
+            };
+            let Some(port) = port else {
+                return Err(Error::file(
+                    file,
+                    Some(&key(".port")),
+                    "is not a port number between 1 and 65535",
+                ));
+            };
+            if !tls {
+                return Ok(Some(format!("http://localhost:{port}")));
+            }
+            tls_url.get_or_insert(format!("https://localhost:{port}"));
+        }
+        Ok(tls_url)
+    }
+
+    fn files_label(&self) -> PathBuf {
+        let mut files: Vec<&Path> = Vec::new();
+        for (_, _, path) in &self.entries {
+            if !files.contains(&path.as_path()) {
+                files.push(path);
+            }
+        }
+        PathBuf::from(
+            files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
+}
+
+/// Whether a listener's `resources` include one named `client`.
+fn serves_client(listener: &Mapping) -> Result<bool, &'static str> {
+    let resources = match listener.get("resources") {
+        None | Some(Value::Null) => return Ok(false),
+        Some(Value::Sequence(resources)) => resources,
+        Some(_) => return Err("is not a list"),
+    };
+    for resource in resources {
+        let names = match resource.get("names") {
+            None | Some(Value::Null) => continue,
+            Some(Value::Sequence(names)) => names,
+            Some(_) => return Err("has a 'names' entry that is not a list"),
+        };
+        if names.iter().any(|name| name.as_str() == Some("client")) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Parses a config file; `None` when it is valid YAML but not a mapping.
+fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<Option<Mapping>> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        Error::file(
+            path,
+            None,
+            format!("is not valid UTF-8 (byte {})", e.valid_up_to()),
+        )
+    })?;
+    let mut value: Value = serde_yaml::from_str(text)
+        .map_err(|e| Error::file(path, None, format!("is not valid YAML: {e}")))?;
+    // PyYAML, which the server uses, resolves `<<` merge keys.
+    value
+        .apply_merge()
+        .map_err(|e| Error::file(path, None, format!("has an invalid merge key: {e}")))?;
+    Ok(match value {
+        Value::Mapping(mapping) => Some(mapping),
+        _ => None,
+    })
+}
+
+/// Reads a file that holds a secret or a password: capped in size,
+/// whitespace-stripped, not empty. `origin` names the config key that pointed
+/// at it, for the error message. Warns when others may read it.
+pub fn read_secret_file(
+    path: &Path,
+    origin: Option<(&Path, &str)>,
+    notices: &mut Vec<Notice>,
+) -> Result<SecretString> {
+    let bytes = read_capped(path, MAX_SECRET_FILE_BYTES, origin)?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| Error::file(path, None, "is not valid UTF-8 text"))?;
+    let secret = SecretString::new(text.trim().to_owned());
+    // The untrimmed copy is dropped (and wiped) here.
+    drop(zeroize::Zeroizing::new(text));
+    if secret.is_empty() {
+        return Err(Error::file(path, None, "is empty"));
+    }
+    if let Some(notice) = permissions_notice(path) {
+        notices.push(notice);
+    }
+    Ok(secret)
+}
+
+#[cfg(unix)]
+fn permissions_notice(path: &Path) -> Option<Notice> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "Warning: {} is readable by other users (mode {:o}); consider chmod 600.",
+            path.display(),
+            mode & 0o777
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn permissions_notice(_path: &Path) -> Option<Notice> {
+    None
+}
+
+/// Reads at most `cap` bytes of a regular file, with errors that name it.
+fn read_capped(path: &Path, cap: u64, origin: Option<(&Path, &str)>) -> Result<Vec<u8>> {
+    let fail = |problem: String| match origin {
+        Some((config, key)) => {
+            Error::file(config, Some(key), format!("{}: {problem}", path.display()))
+        }
+        None => Error::file(path, None, problem),
+    };
+    let file = std::fs::File::open(path)
+        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
+    let metadata = file
+        .metadata()
+        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
+    if metadata.is_dir() {
+        return Err(fail("is a directory, not a file".to_owned()));
+    }
+    let mut bytes = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
+    if bytes.len() as u64 > cap {
+        return Err(fail(format!("is larger than {} KiB", cap / 1024)));
+    }
+    Ok(bytes)
+}
+
+/// The OS's words for an I/O error, without Rust's "(os error N)" suffix.
+pub fn io_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => {
+            let text = error.to_string();
+            match text.find(" (os error") {
+                Some(end) => text[..end].to_owned(),
+                None => text,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    struct Files(tempfile::TempDir);
+
+    impl Files {
+        fn new() -> Self {
+            Files(tempfile::tempdir().unwrap())
+        }
+        fn write(&self, name: &str, content: &[u8]) -> PathBuf {
+            let path = self.0.path().join(name);
+            std::fs::File::create(&path)
+                .unwrap()
+                .write_all(content)
+                .unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            path
+        }
+    }
+
+    fn secret_of(paths: &[PathBuf]) -> Result<String> {
+        let (config, _) = Config::load(paths)?;
+        config
+            .shared_secret(&mut Vec::new())
+            .map(|s| s.expose().to_owned())
+    }
+
+    fn message(result: Result<String>) -> String {
+        result.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn later_files_replace_top_level_keys() {
+        let files = Files::new();
+        let a = files.write(
+            "a.yaml",
+            b"registration_shared_secret: first\nserver_name: a.example\nlisteners: [{port: 1, type: http, resources: [{names: [client]}]}]\n",
+        );
+        let b = files.write("b.yaml", b"registration_shared_secret: second\n");
+        let (config, notices) = Config::load(&[a.clone(), b.clone()]).unwrap();
+        assert!(notices.is_empty());
+        assert_eq!(
+            config.shared_secret(&mut Vec::new()).unwrap().expose(),
+            "second"
+        );
+        assert_eq!(config.server_name(), Some("a.example"));
+        assert_eq!(
+            config.client_listener_url().unwrap().as_deref(),
+            Some("http://localhost:1")
+        );
+        assert_eq!(secret_of(&[b, a]).unwrap(), "first");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_mapping_is_skipped_with_a_notice() {
+        let files = Files::new();
+        let list = files.write("list.yaml", b"- a\n- b\n");
+        let empty = files.write("empty.yaml", b"");
+        let good = files.write("good.yaml", b"registration_shared_secret: s\n");
+        let (config, notices) = Config::load(&[list, empty, good]).unwrap();
+        assert_eq!(notices.len(), 2);
+        assert!(notices[0].contains("list.yaml"), "{notices:?}");
+        assert_eq!(config.shared_secret(&mut Vec::new()).unwrap().expose(), "s");
+    }
+
+    #[test]
+    fn secret_rules() {
+        let files = Files::new();
+        let secret_file = files.write("secret", b"  from-file\n");
+        let empty_file = files.write("empty-secret", b" \n\t\n");
+        let both = files.write(
+            "both.yaml",
+            format!(
+                "registration_shared_secret: s\nregistration_shared_secret_path: {}\n",
+                secret_file.display()
+            )
+            .as_bytes(),
+        );
+        assert!(message(secret_of(&[both])).contains("Conflicting options"));
+
+        let neither = files.write("neither.yaml", b"server_name: x\n");
+        let m = message(secret_of(&[neither]));
+        assert!(
+            m.contains("No 'registration_shared_secret'") && m.contains("neither.yaml"),
+            "{m}"
+        );
+
+        let number = files.write("number.yaml", b"registration_shared_secret: 12345\n");
+        let m = message(secret_of(&[number]));
+        assert!(
+            m.contains("number.yaml: registration_shared_secret: is not a string"),
+            "{m}"
+        );
+
+        let path_number = files.write("pn.yaml", b"registration_shared_secret_path: [a]\n");
+        let m = message(secret_of(&[path_number]));
+        assert!(
+            m.contains("registration_shared_secret_path: is not a string"),
+            "{m}"
+        );
+
+        let via_path = files.write(
+            "path.yaml",
+            format!(
+                "registration_shared_secret_path: {}\n",
+                secret_file.display()
+            )
+            .as_bytes(),
+        );
+        assert_eq!(secret_of(&[via_path]).unwrap(), "from-file");
+
+        let to_empty = files.write(
+            "to-empty.yaml",
+            format!(
+                "registration_shared_secret_path: {}\n",
+                empty_file.display()
+            )
+            .as_bytes(),
+        );
+        assert!(message(secret_of(&[to_empty])).ends_with("empty-secret: is empty"));
+
+        let missing = files.write(
+            "missing.yaml",
+            b"registration_shared_secret_path: /nonexistent/secret\n",
+        );
+        let m = message(secret_of(&[missing]));
+        assert!(
+            m.contains("missing.yaml: registration_shared_secret_path: /nonexistent/secret: cannot be read: no such file"),
+            "{m}"
+        );
+
+        let dir = files.write(
+            "dir.yaml",
+            format!(
+                "registration_shared_secret_path: {}\n",
+                files.0.path().display()
+            )
+            .as_bytes(),
+        );
+        assert!(message(secret_of(&[dir])).contains("is a directory"));
+
+        let huge = files.write("huge", &vec![b'x'; 70 * 1024]);
+        let to_huge = files.write(
+            "to-huge.yaml",
+            format!("registration_shared_secret_path: {}\n", huge.display()).as_bytes(),
+        );
+        assert!(message(secret_of(&[to_huge])).contains("is larger than 64 KiB"));
+
+        // A null secret counts as unset, as it does for the server.
+        let null_and_path = files.write(
+            "null.yaml",
+            format!(
+                "registration_shared_secret: null\nregistration_shared_secret_path: {}\n",
+                secret_file.display()
+            )
+            .as_bytes(),
+        );
+        assert_eq!(secret_of(&[null_and_path]).unwrap(), "from-file");
+    }
+
+    #[test]
+    fn bad_files_are_named() {
+        let files = Files::new();
+        let not_yaml = files.write("bad.yaml", b"a: [unclosed\n");
+        let m = message(secret_of(&[not_yaml]));
+        assert!(m.contains("bad.yaml: is not valid YAML"), "{m}");
+        let latin1 = files.write("latin1.yaml", b"registration_shared_secret: caf\xe9\n");
+        assert!(message(secret_of(&[latin1])).contains("is not valid UTF-8"));
+        let m = message(secret_of(&[files.0.path().join("absent.yaml")]));
+        assert!(
+            m.contains("absent.yaml: cannot be read: no such file"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn anchors_and_merge_keys_resolve_as_in_pyyaml() {
+        let files = Files::new();
+        let path = files.write(
+            "merge.yaml",
+            b"base: &base\n  registration_shared_secret: merged\n<<: *base\nlisteners:\n  - &l {port: 8448, type: http, resources: [{names: [client]}]}\n",
+        );
+        assert_eq!(secret_of(std::slice::from_ref(&path)).unwrap(), "merged");
+        let (config, _) = Config::load(&[path]).unwrap();
+        assert_eq!(
+            config.client_listener_url().unwrap().as_deref(),
+            Some("http://localhost:8448")
+        );
+    }
+
+    fn listener_url(yaml: &str) -> Result<Option<String>> {
+        let files = Files::new();
+        let path = files.write("l.yaml", yaml.as_bytes());
+        Config::load(&[path])?.0.client_listener_url()
+    }
+
+    #[test]
+    fn listener_discovery() {
+        let plain_after_tls = "listeners:\n  - {port: 8448, type: http, tls: true, resources: [{names: [client]}]}\n  - {port: 8080, type: metrics}\n  - {port: 9000, type: http, resources: [{names: [federation]}]}\n  - {port: 8008, type: http, resources: [{names: [federation]}, {names: [client, federation]}]}\n";
+        assert_eq!(
+            listener_url(plain_after_tls).unwrap().as_deref(),
+            Some("http://localhost:8008")
+        );
+        let tls_only =
+            "listeners:\n  - {port: 8448, type: http, tls: true, resources: [{names: [client]}]}\n";
+        assert_eq!(
+            listener_url(tls_only).unwrap().as_deref(),
+            Some("https://localhost:8448")
+        );
+        assert_eq!(listener_url("server_name: x\n").unwrap(), None);
+        assert_eq!(
+            listener_url("listeners:\n  - {port: 1, type: http}\n").unwrap(),
+            None
+        );
+        assert_eq!(listener_url("listeners: []\n").unwrap(), None);
+    }
+
+    #[test]
+    fn malformed_listeners_are_named() {
+        let cases = [
+            ("listeners: 8008\n", "listeners: is not a list"),
+            ("listeners: [8008]\n", "listeners[0]: is not a mapping"),
+            (
+                "listeners: [{port: '8008', type: http, resources: [{names: [client]}]}]\n",
+                "listeners[0].port: is not a port number",
+            ),
+            (
+                "listeners: [{port: 70000, type: http, resources: [{names: [client]}]}]\n",
+                "listeners[0].port: is not a port number",
+            ),
+            (
+                "listeners: [{type: http, resources: [{names: [client]}]}]\n",
+                "listeners[0].port: is not a port number",
+            ),
+            (
+                "listeners: [{port: 1, type: http, resources: client}]\n",
+                "listeners[0].resources: is not a list",
+            ),
+            (
+                "listeners: [{port: 1, type: http, tls: 'yes', resources: [{names: [client]}]}]\n",
+                "listeners[0].tls: is not true or false",
+            ),
+        ];
+        for (yaml, expected) in cases {
+            let m = listener_url(yaml).unwrap_err().to_string();
+            assert!(m.contains(expected), "{yaml}: {m}");
+        }
+    }
+
+    #[test]
+    fn extra_user_types_are_read() {
+        let files = Files::new();
+        let path = files.write("t.yaml", b"user_types:\n  extra_user_types: [tester, 3]\n");
+        let (config, _) = Config::load(&[path]).unwrap();
+        assert_eq!(config.extra_user_types(), vec!["tester".to_owned()]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_world_readable_secret_file_gets_a_warning() {
+        use std::os::unix::fs::PermissionsExt;
+        let files = Files::new();
+        let path = files.write("secret", b"s\n");
+        let mut notices = Vec::new();
+        read_secret_file(&path, None, &mut notices).unwrap();
+        assert!(notices.is_empty());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        read_secret_file(&path, None, &mut notices).unwrap();
+        assert!(
+            notices[0].contains("readable by other users"),
+            "{notices:?}"
+        );
+    }
+}

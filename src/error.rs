@@ -1,0 +1,225 @@
+//! Every way a run can fail, and the exit status each one maps to.
+//!
+//! The exit codes are part of the interface (documented in `--help`, the man
+//! page and the README) and are decided here and nowhere else.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Exit status: registered, or already there with `--exists-ok`.
+pub const EXIT_OK: i32 = 0;
+/// Exit status: the server refused (an HTTP error other than 502/503/504).
+pub const EXIT_REFUSED: i32 = 1;
+/// Exit status: the command line is wrong.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit status: a local input or configuration problem; nothing was sent.
+pub const EXIT_INPUT: i32 = 3;
+/// Exit status: the server could not be reached or answered nonsense; safe to retry.
+pub const EXIT_UNREACHABLE: i32 = 4;
+/// Exit status: interrupted by Ctrl-C (128 + SIGINT).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// What went wrong, with what the user needs to put it right.
+#[derive(Debug)]
+pub enum Error {
+    /// The options contradict each other or are missing (exit 2).
+    Usage(String),
+    /// A configuration or input file is unusable (exit 3).
+    File {
+        path: PathBuf,
+        /// The key inside the file, when the problem is one value.
+        key: Option<String>,
+        problem: String,
+    },
+    /// A value given on the command line, at a prompt or in the environment
+    /// would be refused by the server or cannot be used (exit 3).
+    Input {
+        /// Where the value came from: an option, a prompt, a variable.
+        source: String,
+        problem: String,
+        hint: Option<String>,
+    },
+    /// The server answered with an HTTP error status.
+    Refused(Refusal),
+    /// The server could not be reached, or did not speak the protocol (exit 4).
+    Transport {
+        problem: String,
+        hint: Option<String>,
+    },
+    /// Ctrl-C (exit 130).
+    Interrupted,
+}
+
+/// An HTTP error answer from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    /// The reason phrase, e.g. `Forbidden`.
+    pub reason: String,
+    pub errcode: Option<String>,
+    pub error: Option<String>,
+    /// Milliseconds the server asked us to wait (429).
+    pub retry_after_ms: Option<u64>,
+}
+
+impl Refusal {
+    /// 502, 503 and 504 come from a proxy or a server that is not up yet:
+    /// nothing was done, so retrying is safe.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self.status, 502..=504)
+    }
+
+    /// A well-known failure's explanation, one line.
+    pub fn hint(&self) -> Option<String> {
+        let error = self.error.as_deref().unwrap_or("");
+        let hint = if error.contains("HMAC incorrect") {
+            "the shared secret differs from the one the running server loaded: check which config file the server runs with, and restart it after changing the secret"
+        } else if error.contains("Shared secret registration is not enabled") {
+            "set registration_shared_secret (or registration_shared_secret_path) in the homeserver config and restart the server"
+        } else if error.contains("unrecognised nonce") {
+            "the nonce expired or was issued by another server process: several Synapse processes behind one address each keep their own nonces"
+        } else if self.status == 404 {
+            "no registration endpoint here: check the port and any path prefix, whether a reverse proxy hides /_synapse/admin, and whether Matrix Authentication Service is in charge (then use `mas-cli manage register-user`)"
+        } else if self.status == 429 {
+            return Some(match self.retry_after_ms {
+                Some(ms) => {
+                    format!("the server is rate-limiting requests; it asks to retry after {ms} ms")
+                }
+                None => "the server is rate-limiting requests; retry later".to_owned(),
+            });
+        } else if self.is_unavailable() {
+            "the server (or a proxy in front of it) is not available yet; it is safe to retry, for example with --wait SECONDS"
+        } else if self.errcode.as_deref() == Some("M_USER_IN_USE") {
+            "pass --exists-ok to treat an existing account as success"
+        } else {
+            return None;
+        };
+        Some(hint.to_owned())
+    }
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage(message.into())
+    }
+
+    pub fn input(source: impl Into<String>, problem: impl Into<String>) -> Self {
+        Error::Input {
+            source: source.into(),
+            problem: problem.into(),
+            hint: None,
+        }
+    }
+
+    pub fn file(path: impl Into<PathBuf>, key: Option<&str>, problem: impl Into<String>) -> Self {
+        Error::File {
+            path: path.into(),
+            key: key.map(str::to_owned),
+            problem: problem.into(),
+        }
+    }
+
+    pub fn transport(problem: impl Into<String>, hint: Option<&str>) -> Self {
+        Error::Transport {
+            problem: problem.into(),
+            hint: hint.map(str::to_owned),
+        }
+    }
+
+    /// The one place where failures become exit statuses.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => EXIT_USAGE,
+            Error::File { .. } | Error::Input { .. } => EXIT_INPUT,
+            Error::Refused(refusal) if refusal.is_unavailable() => EXIT_UNREACHABLE,
+            Error::Refused(_) => EXIT_REFUSED,
+            Error::Transport { .. } => EXIT_UNREACHABLE,
+            Error::Interrupted => EXIT_INTERRUPTED,
+        }
+    }
+
+    /// A short machine-readable name of the failure's class, for `-o json`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Usage(_) => "usage",
+            Error::File { .. } => "config",
+            Error::Input { .. } => "input",
+            Error::Refused(refusal) if refusal.is_unavailable() => "unavailable",
+            Error::Refused(_) => "refused",
+            Error::Transport { .. } => "unreachable",
+            Error::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Input { hint, .. } | Error::Transport { hint, .. } => hint.clone(),
+            Error::Refused(refusal) => refusal.hint(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(message) => f.write_str(message),
+            Error::File {
+                path,
+                key: Some(key),
+                problem,
+            } => write!(f, "{}: {key}: {problem}", path.display()),
+            Error::File {
+                path,
+                key: None,
+                problem,
+            } => write!(f, "{}: {problem}", path.display()),
+            Error::Input {
+                source, problem, ..
+            } => write!(f, "{source}: {problem}"),
+            Error::Refused(refusal) => {
+                write!(f, "Received {} {}", refusal.status, refusal.reason)?;
+                if let Some(error) = &refusal.error {
+                    write!(f, ": {error}")?;
+                }
+                Ok(())
+            }
+            Error::Transport { problem, .. } => f.write_str(problem),
+            Error::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(status: u16) -> Refusal {
+        Refusal {
+            status,
+            reason: String::new(),
+            errcode: None,
+            error: None,
+            retry_after_ms: None,
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_documented_table() {
+        assert_eq!(Error::usage("x").exit_code(), 2);
+        assert_eq!(Error::file("f", None, "x").exit_code(), 3);
+        assert_eq!(Error::input("-u", "x").exit_code(), 3);
+        assert_eq!(Error::transport("x", None).exit_code(), 4);
+        for status in [400, 401, 403, 404, 429, 500, 501, 505] {
+            assert_eq!(Error::Refused(refusal(status)).exit_code(), 1, "{status}");
+        }
+        for status in [502, 503, 504] {
+            assert_eq!(Error::Refused(refusal(status)).exit_code(), 4, "{status}");
+        }
+        assert_eq!(Error::Interrupted.exit_code(), 130);
+    }
+}

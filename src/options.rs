@@ -1,0 +1,465 @@
+//! From the parsed command line to checked, typed options: every file is
+//! read and every rule that can be checked locally is checked here, before
+//! anything is sent.
+
+use crate::cli::{Cli, OutputFormat, SECRET_ENV};
+use crate::client::HttpOptions;
+use crate::config::{Config, Notice, read_secret_file};
+use crate::error::{Error, Result};
+use crate::secret::SecretString;
+use crate::user;
+use reqwest::Url;
+use std::io::BufRead;
+use std::time::Duration;
+
+/// Used when neither the command line nor a config names the server.
+pub const DEFAULT_SERVER_URL: &str = "http://localhost:8008";
+
+/// Where the password comes from.
+#[derive(Debug)]
+pub enum PasswordSource {
+    Given(SecretString),
+    Generate,
+    Prompt,
+}
+
+/// Everything a single registration needs, checked.
+#[derive(Debug)]
+pub struct Options {
+    pub server_url: Url,
+    pub shared_secret: SecretString,
+    /// From the config, when given.
+    pub server_name: Option<String>,
+    /// Extra user types from the config; `None` without a config.
+    pub extra_user_types: Option<Vec<String>>,
+    /// The localpart, or `None` to prompt.
+    pub localpart: Option<String>,
+    pub password: PasswordSource,
+    /// `None` to prompt.
+    pub admin: Option<bool>,
+    pub user_type: Option<String>,
+    pub display_name: Option<String>,
+    pub exists_ok: bool,
+    pub output: OutputFormat,
+    pub http: HttpOptions,
+    /// Notices and warnings to show before acting.
+    pub notices: Vec<Notice>,
+}
+
+impl Options {
+    /// `env_secret` is the value of `MATRIX_REGISTRATION_SHARED_SECRET`;
+    /// `stdin` is read only for `--password-stdin`.
+    pub fn from_cli(cli: Cli, env_secret: Option<String>, stdin: &mut dyn BufRead) -> Result<Self> {
+        let mut notices = Vec::new();
+        if cli.output == OutputFormat::Token && cli.generate_password {
+            return Err(Error::usage(
+                "--generate-password cannot be used with -o token: the generated password would be lost (use -o json)",
+            ));
+        }
+        let env_secret = env_secret.filter(|s| !s.is_empty());
+        if cli.shared_secret.is_none()
+            && cli.shared_secret_file.is_none()
+            && env_secret.is_none()
+            && cli.config.is_empty()
+        {
+            return Err(no_secret_source());
+        }
+
+        let config = if cli.config.is_empty() {
+            None
+        } else {
+            let (config, config_notices) = Config::load(&cli.config)?;
+            notices.extend(config_notices);
+            Some(config)
+        };
+
+        let shared_secret = if let Some(secret) = cli.shared_secret {
+            SecretString::new(secret)
+        } else if let Some(path) = &cli.shared_secret_file {
+            read_secret_file(path, None, &mut notices)?
+        } else if let Some(secret) = env_secret {
+            SecretString::new(secret)
+        } else if let Some(config) = &config {
+            config.shared_secret(&mut notices)?
+        } else {
+            return Err(no_secret_source());
+        };
+
+        let password = if let Some(password) = cli.password {
+            PasswordSource::Given(SecretString::new(password))
+        } else if let Some(path) = &cli.password_file {
+            // The reference strips the file's surrounding whitespace too.
+            PasswordSource::Given(read_password_file(path, &mut notices)?)
+        } else if cli.password_stdin {
+            PasswordSource::Given(crate::prompt::password_from_stdin(stdin)?)
+        } else if cli.generate_password {
+            PasswordSource::Generate
+        } else {
+            PasswordSource::Prompt
+        };
+        if let PasswordSource::Given(password) = &password {
+            user::check_password(
+                password,
+                password_option(&cli.password_file, cli.password_stdin),
+            )?;
+        }
+
+        let server_url = match cli.server_url {
+            Some(url) => parse_server_url(&url)?,
+            None => {
+                let discovered = match &config {
+                    Some(config) => config.client_listener_url()?,
+                    None => None,
+                };
+                match discovered {
+                    Some(url) => parse_server_url(&url)?,
+                    None => {
+                        notices.push(if config.is_some() {
+                            format!("Unable to find a suitable HTTP listener in the configuration file. Trying {DEFAULT_SERVER_URL} as a last resort.")
+                        } else {
+                            format!("No server url or configuration file given. Defaulting to {DEFAULT_SERVER_URL}.")
+                        });
+                        parse_server_url(DEFAULT_SERVER_URL)?
+                    }
+                }
+            }
+        };
+
+        let server_name = config
+            .as_ref()
+            .and_then(|c| c.server_name().map(str::to_owned));
+        let extra_user_types = config.as_ref().map(Config::extra_user_types);
+
+        let localpart = match cli.user {
+            Some(user) => {
+                let localpart =
+                    user::localpart_from_user_arg(&user, "-u/--user", server_name.as_deref())?;
+                user::check_localpart(localpart, "-u/--user", server_name.as_deref())?;
+                Some(localpart.to_owned())
+            }
+            None => None,
+        };
+        if let Some(user_type) = &cli.user_type {
+            user::check_user_type(user_type, "-t/--user_type", extra_user_types.as_deref())?;
+        }
+
+        let admin = match (cli.admin, cli.no_admin) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        };
+
+        let timeout = seconds(cli.timeout, "--timeout")?
+            .filter(|t| !t.is_zero())
+            .ok_or_else(|| Error::usage("--timeout must be more than 0 seconds"))?;
+        let wait = match cli.wait {
+            Some(wait) => seconds(wait, "--wait")?,
+            None => None,
+        };
+        if cli.insecure {
+            notices.push(
+                "Warning: --insecure: the server's TLS certificate is not checked; anyone on the path can read the password."
+                    .to_owned(),
+            );
+        }
+        if let Some(warning) = plain_http_warning(&server_url) {
+            notices.push(warning);
+        }
+
+        Ok(Options {
+            server_url,
+            shared_secret,
+            server_name,
+            extra_user_types,
+            localpart,
+            password,
+            admin,
+            user_type: cli.user_type,
+            display_name: cli.display_name,
+            exists_ok: cli.exists_ok,
+            output: cli.output,
+            http: HttpOptions {
+                timeout,
+                wait,
+                cacert: cli.cacert,
+                insecure: cli.insecure,
+                verbose: cli.verbose,
+                pool_size: 1,
+            },
+            notices,
+        })
+    }
+}
+
+fn no_secret_source() -> Error {
+    Error::usage(format!(
+        "one of the arguments -c/--config -k/--shared-secret is required (or --shared-secret-file, or {SECRET_ENV} in the environment)"
+    ))
+}
+
+fn password_option(file: &Option<std::path::PathBuf>, stdin: bool) -> &'static str {
+    match (file, stdin) {
+        (Some(_), _) => "--password-file",
+        (None, true) => "--password-stdin",
+        (None, false) => "-p/--password",
+    }
+}
+
+fn read_password_file(path: &std::path::Path, notices: &mut Vec<Notice>) -> Result<SecretString> {
+    match read_secret_file(path, None, notices) {
+        // An empty password file is the server's "blank password" refusal,
+        // said before sending.
+        Err(Error::File { problem, .. }) if problem == "is empty" => Err(Error::input(
+            "--password-file",
+            format!("{}: Password cannot be blank.", path.display()),
+        )),
+        other => other,
+    }
+}
+
+/// A positive, finite number of seconds; `None` for zero.
+fn seconds(value: f64, option: &str) -> Result<Option<Duration>> {
+    if !value.is_finite() || !(0.0..=1e9).contains(&value) {
+        return Err(Error::usage(format!(
+            "{option} takes a number of seconds, not {value}"
+        )));
+    }
+    Ok((value > 0.0).then(|| Duration::from_secs_f64(value)))
+}
+
+/// Checks the server URL: http or https, with a host.
+pub fn parse_server_url(text: &str) -> Result<Url> {
+    let invalid = |problem: &str| Error::Input {
+        source: "server_url".to_owned(),
+        problem: format!("'{text}' {problem}"),
+        hint: Some("give it as http://HOST:PORT or https://HOST[:PORT]".to_owned()),
+    };
+    let url = Url::parse(text).map_err(|e| invalid(&format!("is not a valid URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("is not an http:// or https:// URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "contains credentials; the shared secret is all the endpoint needs",
+        ));
+    }
+    Ok(url)
+}
+
+/// Passwords travel in the request body: over plain HTTP to another machine
+/// anyone on the path can read them.
+fn plain_http_warning(url: &Url) -> Option<String> {
+    if url.scheme() != "http" {
+        return None;
+    }
+    let loopback = match url.host()? {
+        url::Host::Domain(name) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name.to_ascii_lowercase().ends_with(".localhost")
+        }
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    (!loopback).then(|| {
+        format!(
+            "Warning: the password is sent over plain HTTP to {}, which is not this machine; prefer https://.",
+            url.host_str().unwrap_or_default()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn options(args: &[&str]) -> Result<Options> {
+        options_with(args, None, "")
+    }
+
+    fn options_with(args: &[&str], env: Option<&str>, stdin: &str) -> Result<Options> {
+        let mut argv = vec!["register_new_matrix_user"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| Error::usage(e.to_string()))?;
+        Options::from_cli(cli, env.map(str::to_owned), &mut stdin.as_bytes())
+    }
+
+    #[test]
+    fn secret_precedence_is_k_then_file_then_env_then_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let config = dir.path().join("hs.yaml");
+        std::fs::write(&config, "registration_shared_secret: from-config\n").unwrap();
+        let (f, c) = (file.to_str().unwrap(), config.to_str().unwrap());
+        let secret = |args: &[&str], env| {
+            options_with(args, env, "")
+                .unwrap()
+                .shared_secret
+                .expose()
+                .to_owned()
+        };
+        assert_eq!(
+            secret(&["-u", "a", "-p", "p", "-a", "-k", "from-k"], Some("env")),
+            "from-k"
+        );
+        assert_eq!(
+            secret(
+                &[
+                    "-u",
+                    "a",
+                    "-p",
+                    "p",
+                    "-a",
+                    "--shared-secret-file",
+                    f,
+                    "-c",
+                    c
+                ],
+                Some("env")
+            ),
+            "from-file"
+        );
+        assert_eq!(
+            secret(&["-u", "a", "-p", "p", "-a", "-c", c], Some("from-env")),
+            "from-env"
+        );
+        assert_eq!(
+            secret(&["-u", "a", "-p", "p", "-a", "-c", c], None),
+            "from-config"
+        );
+        assert_eq!(
+            secret(&["-u", "a", "-p", "p", "-a"], Some("only-env")),
+            "only-env"
+        );
+    }
+
+    #[test]
+    fn some_secret_source_is_required() {
+        let error = options(&["-u", "a", "-p", "p"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        assert!(
+            error
+                .to_string()
+                .contains("-c/--config -k/--shared-secret is required")
+        );
+    }
+
+    #[test]
+    fn mutually_exclusive_options_are_usage_errors() {
+        for args in [
+            &["-k", "s", "-c", "x"][..],
+            &["-k", "s", "-p", "a", "--password-file", "f"],
+            &["-k", "s", "-a", "--no-admin"],
+            &["-k", "s", "--shared-secret-file", "f"],
+            &["-k", "s", "--password-stdin", "--generate-password"],
+        ] {
+            assert_eq!(options(args).unwrap_err().exit_code(), 2, "{args:?}");
+        }
+        let error =
+            options(&["-k", "s", "-u", "a", "--generate-password", "-o", "token"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+    }
+
+    #[test]
+    fn password_sources() {
+        let o = options_with(&["-k", "s", "--password-stdin"], None, "from stdin\n").unwrap();
+        assert!(matches!(o.password, PasswordSource::Given(p) if p.expose() == "from stdin"));
+        let o = options(&["-k", "s", "--generate-password"]).unwrap();
+        assert!(matches!(o.password, PasswordSource::Generate));
+        let o = options(&["-k", "s"]).unwrap();
+        assert!(matches!(o.password, PasswordSource::Prompt));
+        assert_eq!(options(&["-k", "s", "-p", ""]).unwrap_err().exit_code(), 3);
+        let long = "x".repeat(513);
+        assert_eq!(
+            options(&["-k", "s", "-p", &long]).unwrap_err().exit_code(),
+            3
+        );
+    }
+
+    #[test]
+    fn server_url_discovery_and_notices() {
+        let o = options(&["-k", "s"]).unwrap();
+        assert_eq!(o.server_url.as_str(), "http://localhost:8008/");
+        assert!(o.notices[0].contains("No server url or configuration file given"));
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hs.yaml");
+        std::fs::write(&config, "registration_shared_secret: s\n").unwrap();
+        let o = options(&["-c", config.to_str().unwrap()]).unwrap();
+        assert!(o.notices[0].contains("Unable to find a suitable HTTP listener"));
+        let o = options(&["-k", "s", "https://matrix.example.org/"]).unwrap();
+        assert!(o.notices.is_empty());
+        let o = options(&["-k", "s", "http://matrix.example.org/"]).unwrap();
+        assert!(o.notices[0].contains("plain HTTP"), "{:?}", o.notices);
+        let o = options(&["-k", "s", "http://127.0.0.1:8008"]).unwrap();
+        assert!(o.notices.is_empty());
+    }
+
+    #[test]
+    fn invalid_server_urls_are_input_errors() {
+        for url in [
+            "localhost:8008",
+            "ftp://x",
+            "http://",
+            "not a url",
+            "http://u:p@host/",
+        ] {
+            let error = options(&["-k", "s", url]).unwrap_err();
+            assert_eq!(error.exit_code(), 3, "{url}");
+            assert!(error.to_string().starts_with("server_url:"), "{error}");
+        }
+    }
+
+    #[test]
+    fn user_ids_are_checked_against_server_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hs.yaml");
+        std::fs::write(
+            &config,
+            "registration_shared_secret: s\nserver_name: example.org\n",
+        )
+        .unwrap();
+        let c = config.to_str().unwrap();
+        let o = options(&["-c", c, "-u", "@Alice:example.org"]).unwrap();
+        assert_eq!(o.localpart.as_deref(), Some("Alice"));
+        assert_eq!(
+            options(&["-c", c, "-u", "@alice:other.org"])
+                .unwrap_err()
+                .exit_code(),
+            3
+        );
+        assert_eq!(
+            options(&["-c", c, "-t", "robot"]).unwrap_err().exit_code(),
+            3
+        );
+        options(&["-k", "s", "-t", "robot"]).unwrap();
+    }
+
+    #[test]
+    fn timeouts_must_be_positive() {
+        assert_eq!(
+            options(&["-k", "s", "--timeout", "0"])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert_eq!(
+            options(&["-k", "s", "--timeout", "-1"])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert_eq!(
+            options(&["-k", "s", "--wait", "NaN"])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        let o = options(&["-k", "s", "--timeout", "1.5", "--wait", "0"]).unwrap();
+        assert_eq!(o.http.timeout, Duration::from_millis(1500));
+        assert_eq!(o.http.wait, None);
+    }
+}

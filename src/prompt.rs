@@ -1,0 +1,153 @@
+//! Asking for what the command line left out, on the terminal only: with no
+//! terminal the run fails at once and names the option to pass, instead of
+//! waiting for input that will never come.
+
+use crate::error::{Error, Result};
+use crate::secret::SecretString;
+use std::io::{BufRead, IsTerminal, Write};
+
+/// Where prompts are written: stdout as the reference does, or stderr when
+/// stdout carries JSON or a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptTo {
+    Stdout,
+    Stderr,
+}
+
+pub struct Prompter {
+    to: PromptTo,
+}
+
+impl Prompter {
+    pub fn new(to: PromptTo) -> Self {
+        Prompter { to }
+    }
+
+    /// `New user localpart [DEFAULT]: `; an empty answer takes the default
+    /// (the login name).
+    pub fn localpart(&self) -> Result<String> {
+        self.require_terminal("a user name", "-u USER")?;
+        let default = login_name();
+        let question = match &default {
+            Some(name) => format!("New user localpart [{name}]: "),
+            None => "New user localpart: ".to_owned(),
+        };
+        let answer = self.ask(&question, "-u USER")?;
+        match (answer.is_empty(), default) {
+            (true, Some(default)) => Ok(default),
+            _ => Ok(answer),
+        }
+    }
+
+    /// `Password: ` then `Confirm password: `, without echo.
+    pub fn password(&self) -> Result<SecretString> {
+        const HOW: &str = "--password-file FILE, --password-stdin or --generate-password";
+        self.require_terminal("a password", HOW)?;
+        let password = read_hidden("Password: ", HOW)?;
+        if password.is_empty() {
+            return Err(Error::input("password prompt", "Password cannot be blank."));
+        }
+        let confirmation = read_hidden("Confirm password: ", HOW)?;
+        if password != confirmation {
+            return Err(Error::input("password prompt", "Passwords do not match"));
+        }
+        Ok(password)
+    }
+
+    /// `Make admin [no]: `; y, yes and true (any case) mean yes.
+    pub fn admin(&self) -> Result<bool> {
+        self.require_terminal("whether the user is an admin", "-a/--admin or --no-admin")?;
+        let answer = self.ask("Make admin [no]: ", "-a/--admin or --no-admin")?;
+        Ok(matches!(
+            answer.to_lowercase().as_str(),
+            "y" | "yes" | "true"
+        ))
+    }
+
+    fn require_terminal(&self, what: &str, option: &str) -> Result<()> {
+        if std::io::stdin().is_terminal() {
+            Ok(())
+        } else {
+            Err(Error::usage(format!(
+                "no terminal to ask for {what} on: pass {option}"
+            )))
+        }
+    }
+
+    fn ask(&self, question: &str, option: &str) -> Result<String> {
+        match self.to {
+            PromptTo::Stdout => write_prompt(&mut std::io::stdout(), question),
+            PromptTo::Stderr => write_prompt(&mut std::io::stderr(), question),
+        }
+        let mut line = String::new();
+        let read = std::io::stdin().lock().read_line(&mut line);
+        match read {
+            Ok(0) => Err(Error::usage(format!(
+                "no answer at the prompt: pass {option}"
+            ))),
+            Ok(_) => Ok(line.trim_end_matches(['\n', '\r']).to_owned()),
+            Err(e) => Err(Error::usage(format!(
+                "cannot read the answer ({e}): pass {option}"
+            ))),
+        }
+    }
+}
+
+fn write_prompt(out: &mut dyn Write, question: &str) {
+    // A prompt that cannot be shown is not fatal: the answer can still be typed.
+    let _ = out.write_all(question.as_bytes());
+    let _ = out.flush();
+}
+
+fn read_hidden(question: &str, option: &str) -> Result<SecretString> {
+    let read = crate::interrupt::with_terminal_restored(libc::STDIN_FILENO, || {
+        rpassword::prompt_password(question)
+    });
+    read.map(SecretString::new).map_err(|e| {
+        Error::usage(format!(
+            "cannot read the password from the terminal ({e}): pass {option}"
+        ))
+    })
+}
+
+/// The login name, as the reference's default localpart.
+fn login_name() -> Option<String> {
+    ["LOGNAME", "USER", "LNAME", "USERNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+}
+
+/// Reads the password from one line of standard input (`--password-stdin`).
+pub fn password_from_stdin(input: &mut dyn BufRead) -> Result<SecretString> {
+    let mut line = zeroize::Zeroizing::new(String::new());
+    input.read_line(&mut line).map_err(|e| {
+        Error::input(
+            "--password-stdin",
+            format!("cannot read standard input: {e}"),
+        )
+    })?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    Ok(SecretString::from(password))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stdin_password_loses_only_its_line_ending() {
+        let mut input: &[u8] = b" pass word \r\nsecond line\n";
+        assert_eq!(
+            password_from_stdin(&mut input).unwrap().expose(),
+            " pass word "
+        );
+        let mut input: &[u8] = b"no-newline";
+        assert_eq!(
+            password_from_stdin(&mut input).unwrap().expose(),
+            "no-newline"
+        );
+        let mut input: &[u8] = b"";
+        assert_eq!(password_from_stdin(&mut input).unwrap().expose(), "");
+    }
+}

@@ -1,0 +1,118 @@
+//! Acting on checked options: prompt for what is missing, register, report.
+
+use crate::cli::{Cli, OutputFormat, SECRET_ENV};
+use crate::client::{Client, NewUser, Outcome};
+use crate::error::{EXIT_OK, Error, Result};
+use crate::options::{Options, PasswordSource};
+use crate::output::Reporter;
+use crate::prompt::{PromptTo, Prompter};
+use crate::user;
+
+/// Runs the whole command and returns the exit status.
+pub fn run(cli: Cli) -> i32 {
+    if let Some(shell) = cli.completions {
+        clap_complete::generate(
+            shell,
+            &mut crate::cli::command(),
+            "register_new_matrix_user",
+            &mut std::io::stdout(),
+        );
+        return EXIT_OK;
+    }
+    crate::interrupt::install();
+    let reporter = Reporter::new(cli.output);
+    let options = env_secret()
+        .and_then(|secret| Options::from_cli(cli, secret, &mut std::io::stdin().lock()));
+    match options {
+        Ok(options) => register_one(options, &reporter),
+        Err(error) => {
+            reporter.failed(&error, None);
+            error.exit_code()
+        }
+    }
+}
+
+fn env_secret() -> Result<Option<String>> {
+    match std::env::var(SECRET_ENV) {
+        Ok(secret) => Ok(Some(secret)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Error::input(SECRET_ENV, "is not valid UTF-8"))
+        }
+    }
+}
+
+/// One registration, reported; returns the exit status.
+pub fn register_one(options: Options, reporter: &Reporter) -> i32 {
+    for notice in &options.notices {
+        reporter.notice(notice);
+    }
+    let mut user_id = None;
+    match register(options, reporter, &mut user_id) {
+        Ok(()) => EXIT_OK,
+        Err(error) => {
+            reporter.failed(&error, user_id.as_deref());
+            error.exit_code()
+        }
+    }
+}
+
+fn register(options: Options, reporter: &Reporter, user_id: &mut Option<String>) -> Result<()> {
+    let prompter = Prompter::new(match options.output {
+        OutputFormat::Text => PromptTo::Stdout,
+        OutputFormat::Json | OutputFormat::Token => PromptTo::Stderr,
+    });
+    let server_name = options.server_name.as_deref();
+    let localpart = match options.localpart {
+        Some(localpart) => localpart,
+        None => {
+            let answer = prompter.localpart()?;
+            let localpart =
+                user::localpart_from_user_arg(&answer, "localpart prompt", server_name)?;
+            user::check_localpart(localpart, "localpart prompt", server_name)?;
+            localpart.to_owned()
+        }
+    };
+    *user_id = server_name.map(|server_name| user::user_id(&localpart, server_name));
+    let (password, generated) = match options.password {
+        PasswordSource::Given(password) => (password, false),
+        PasswordSource::Generate => (crate::password::generate()?, true),
+        PasswordSource::Prompt => {
+            let password = prompter.password()?;
+            user::check_password(&password, "password prompt")?;
+            (password, false)
+        }
+    };
+    let admin = match options.admin {
+        Some(admin) => admin,
+        None => prompter.admin()?,
+    };
+
+    let client = Client::new(&options.server_url, options.http)?;
+    let new_user = NewUser {
+        localpart: &localpart,
+        password: &password,
+        admin,
+        user_type: options.user_type.as_deref(),
+        display_name: options.display_name.as_deref(),
+    };
+    match client.register(&options.shared_secret, &new_user, options.exists_ok, || {
+        reporter.sending()
+    })? {
+        Outcome::Created(registered) => {
+            *user_id = Some(registered.user_id.clone());
+            if reporter.format() == OutputFormat::Token && registered.access_token.is_none() {
+                return Err(Error::transport(
+                    format!(
+                        "{} was created, but the server's answer has no access_token",
+                        registered.user_id
+                    ),
+                    Some("log in with the password to get a token"),
+                ));
+            }
+            reporter.created(&registered, generated.then_some(&password));
+        }
+        Outcome::AlreadyExists => reporter.already_exists(user_id.as_deref()),
+    }
+    Ok(())
+}
