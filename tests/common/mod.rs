@@ -78,7 +78,10 @@ impl Synapse {
             return Err(status);
         }
         let body: Value = response.json().expect("login JSON");
-        Ok(body["access_token"].as_str().expect("access_token").to_owned())
+        Ok(body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned())
     }
 
     /// `GET /_synapse/admin/v2/users/<user_id>` with the bootstrap admin's
@@ -89,8 +92,13 @@ impl Synapse {
 
     /// The same with any token; the HTTP status on failure.
     pub fn admin_user_with(&self, token: &str, user_id: &str) -> Result<Value, u16> {
+        // The user ID is one path segment: '/' and friends must be escaped.
+        let mut url = reqwest::Url::parse(&self.url).expect("SYNAPSE_URL");
+        url.path_segments_mut()
+            .expect("base URL")
+            .extend(["_synapse", "admin", "v2", "users", user_id]);
         let response = Self::http()
-            .get(format!("{}/_synapse/admin/v2/users/{}", self.url, user_id))
+            .get(url)
             .bearer_auth(token)
             .send()
             .expect("admin API request");

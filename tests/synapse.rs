@@ -1,0 +1,545 @@
+//! Against a real Synapse (started by `scripts/test`), checked through the
+//! server: logging in with the new password, the admin API, whoami.
+//! `#[ignore]`d so that a plain `cargo test` needs no server.
+
+mod common;
+
+use common::{Synapse, bin, unique};
+use serde_json::Value;
+
+fn stdout_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+#[ignore = "needs the real Synapse from scripts/test"]
+fn registers_an_admin_with_the_url_found_in_the_config() {
+    let s = Synapse::get();
+    let name = unique("admin");
+    let output = bin()
+        .args(["-c", &s.config, "-u", &name, "-p", "correct horse", "-a"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(
+        stdout_of(&output),
+        "Sending registration request...\nSuccess!\n"
+    );
+    assert!(s.login(&name, "correct horse").is_ok());
+    assert_eq!(s.login(&name, "wrong horse"), Err(403));
+    let account = s.admin_user(&s.user_id(&name)).expect("account exists");
+    assert_eq!(account["admin"], Value::Bool(true));
+    assert_eq!(account["user_type"], Value::Null);
+}
+
+#[test]
+#[ignore = "needs the real Synapse from scripts/test"]
+fn registers_a_regular_bot_with_the_secret_on_the_command_line() {
+    let s = Synapse::get();
+    let name = unique("Bot");
+    let output = bin()
+        .args([
+            "-k",
+            &s.secret,
+            "-u",
+            &name,
+            "-p",
+            "pw",
+            "--no-admin",
+            "-t",
+            "bot",
+            &s.url,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    // The server lowercases the localpart.
+    let account = s.admin_user(&s.user_id(&name)).expect("account exists");
+    assert_eq!(account["admin"], Value::Bool(false));
+    assert_eq!(account["user_type"], "bot");
+    assert!(s.login(&name.to_lowercase(), "pw").is_ok());
+}
+
+#[test]
+#[ignore = "needs the real Synapse from scripts/test"]
+fn an_existing_user_is_an_error_unless_exists_ok() {
+    let s = Synapse::get();
+    let name = unique("twice");
+    let register = |password: &str, extra: &[&str]| {
+        bin()
+            .args([
+                "-k",
+                &s.secret,
+                "-u",
+                &name,
+                "-p",
+                password,
+                "--no-admin",
+                &s.url,
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(register("first", &[]).status.code(), Some(0));
+    let again = register("first", &[]);
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        stdout_of(&again),
+        "Sending registration request...\nERROR! Received 400 Bad Request\nUser ID already taken.\n"
+    );
+    assert!(stderr_of(&again).contains("--exists-ok"));
+    let ok = register("second", &["--exists-ok"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr_of(&ok));
+    assert_eq!(
+        stdout_of(&ok),
+        "Sending registration request...\nUser already exists. Skipping.\n"
+    );
+    assert!(
+        s.login(&name, "first").is_ok(),
+        "the account was not updated"
+    );
+}
+
+#[test]
+#[ignore = "needs the real Synapse from scripts/test"]
+fn a_wrong_secret_is_refused_with_a_hint() {
+    let s = Synapse::get();
+    let name = unique("wrongsecret");
+    let output = bin()
+        .args([
+            "-k",
+            "not-the-secret",
+            "-u",
+            &name,
+            "-p",
+            "pw",
+            "-a",
+            &s.url,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stdout_of(&output),
+        "Sending registration request...\nERROR! Received 403 Forbidden\nHMAC incorrect\n"
+    );
+    assert!(stderr_of(&output).contains("hint: the shared secret differs"));
+    assert!(s.admin_user(&s.user_id(&name)).is_none());
+}
+
+#[test]
+#[ignore = "needs the real Synapse from scripts/test"]
+fn token_output_gives_a_working_admin_token() {
+    let s = Synapse::get();
+    let name = unique("tokenadmin");
+    let output = bin()
+        .args([
+            "-c", &s.config, "-u", &name, "-p", "pw", "-a", "-o", "token",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let stdout = stdout_of(&output);
+    let token = stdout.trim_end_matches('\n');
+    assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    assert_eq!(s.whoami(token).unwrap(), s.user_id(&name));
+    // The token of the new admin works on the admin API.
+    let account = s.admin_user_with(token, &s.user_id(&name)).unwrap();
+    assert_eq!(account["admin"], Value::Bool(true));
+}
+
+#[test]
+#[ignore = "needs the real Synapse from scripts/test"]
+fn json_output_with_a_generated_password_and_display_name() {
+    let s = Synapse::get();
+    let name = unique("json");
+    let output = bin()
+        .args([
+            "-c",
+            &s.config,
+            "-u",
+            &name,
+            "--generate-password",
+            "--no-admin",
+        ])
+        .args(["--display-name", "Json Tester", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let result: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(result["user_id"], s.user_id(&name));
+    assert_eq!(result["created"], Value::Bool(true));
+    assert_eq!(result["home_server"], s.server_name.as_str());
+    assert!(result["device_id"].is_string());
+    let password = result["password"].as_str().unwrap();
+    assert!(password.len() >= 20);
+    assert!(s.login(&name, password).is_ok());
+    let token = result["access_token"].as_str().unwrap();
+    assert_eq!(s.whoami(token).unwrap(), s.user_id(&name));
+    let account = s.admin_user(&s.user_id(&name)).unwrap();
+    assert_eq!(account["displayname"], "Json Tester");
+
+    // A failure is one JSON object too.
+    let again = bin()
+        .args([
+            "-c",
+            &s.config,
+            "-u",
+            &name,
+            "-p",
+            "x",
+            "--no-admin",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    let result: Value = serde_json::from_slice(&again.stdout).expect("one JSON object");
+    assert_eq!(result["errcode"], "M_USER_IN_USE");
+    assert_eq!(result["created"], Value::Bool(false));
+}
+
+#[test]
+#[ignore = "needs the real Synapse from scripts/test"]
+fn secrets_and_passwords_from_files_stdin_and_environment() {
+    let s = Synapse::get();
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, format!("{}\n", s.secret)).unwrap();
+    let password_file = dir.path().join("password");
+    std::fs::write(&password_file, "  from file \n").unwrap();
+
+    let a = unique("secretfile");
+    let output = bin()
+        .args([
+            "--shared-secret-file",
+            secret_file.to_str().unwrap(),
+            "-u",
+            &a,
+        ])
+        .args([
+            "--password-file",
+            password_file.to_str().unwrap(),
+            "--no-admin",
+            &s.url,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert!(s.login(&a, "from file").is_ok());
+
+    let b = unique("envsecret");
+    let output = bin()
+        .env("MATRIX_REGISTRATION_SHARED_SECRET", &s.secret)
+        .args(["-u", &b, "--password-stdin", "--no-admin", &s.url])
+        .write_stdin(" spaced stdin password \n")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert!(s.login(&b, " spaced stdin password ").is_ok());
+}
+
+#[test]
+#[ignore = "needs the real Synapse from scripts/test"]
+fn full_user_ids_are_accepted_and_checked_against_server_name() {
+    let s = Synapse::get();
+    let name = unique("fullid");
+    let full = s.user_id(&name);
+    let output = bin()
+        .args(["-c", &s.config, "-u", &full, "-p", "pw", "--no-admin"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert!(s.admin_user(&full).is_some());
+
+    let other = unique("wrongserver");
+    let output = bin()
+        .args([
+            "-c",
+            &s.config,
+            "-u",
+            &format!("@{other}:elsewhere.example"),
+        ])
+        .args(["-p", "pw", "--no-admin"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr_of(&output).contains("server_name is 'localhost'"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert!(s.admin_user(&s.user_id(&other)).is_none());
+}
+
+#[test]
+#[ignore = "needs the real Synapse from scripts/test"]
+fn tls_listener_with_a_self_signed_certificate() {
+    let s = Synapse::get();
+    let refused = unique("tlsrefused");
+    let output = bin()
+        .args([
+            "-k",
+            &s.secret,
+            "-u",
+            &refused,
+            "-p",
+            "pw",
+            "--no-admin",
+            &s.tls_url,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("not trusted") && stderr.contains("--cacert"),
+        "{stderr}"
+    );
+    assert!(s.admin_user(&s.user_id(&refused)).is_none());
+
+    let trusted = unique("tlscacert");
+    let output = bin()
+        .args(["-k", &s.secret, "-u", &trusted, "-p", "pw", "--no-admin"])
+        .args(["--cacert", &s.ca, &s.tls_url])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert!(s.login(&trusted, "pw").is_ok());
+
+    let insecure = unique("tlsinsecure");
+    let output = bin()
+        .args(["-k", &s.secret, "-u", &insecure, "-p", "pw", "--no-admin"])
+        .args(["--insecure", &s.tls_url])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert!(stderr_of(&output).contains("--insecure"));
+    assert!(s.admin_user(&s.user_id(&insecure)).is_some());
+}
+
+#[test]
+#[ignore = "needs the real Synapse from scripts/test"]
+fn local_checks_send_nothing() {
+    let s = Synapse::get();
+    for (user, password) in [("bad user", "pw"), ("_under", "pw"), ("12345", "pw")] {
+        let output = bin()
+            .args([
+                "-k",
+                &s.secret,
+                "-u",
+                user,
+                "-p",
+                password,
+                "--no-admin",
+                &s.url,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(3), "{user}");
+        assert!(stdout_of(&output).is_empty(), "{user}: nothing sent");
+    }
+    let name = unique("longpw");
+    let output = bin()
+        .args([
+            "-k",
+            &s.secret,
+            "-u",
+            &name,
+            "-p",
+            &"x".repeat(513),
+            "--no-admin",
+            &s.url,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(s.admin_user(&s.user_id(&name)).is_none());
+}
+
+/// The local checks agree with the server: what we let through, it accepts.
+#[test]
+#[ignore = "needs the real Synapse from scripts/test"]
+fn the_server_accepts_every_localpart_shape_we_allow() {
+    let s = Synapse::get();
+    let name = format!("{}.a_b-c=d/e+f", unique("Shapes"));
+    let output = bin()
+        .args([
+            "-k",
+            &s.secret,
+            "-u",
+            &name,
+            "-p",
+            "pw",
+            "--no-admin",
+            &s.url,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert!(s.admin_user(&s.user_id(&name)).is_some());
+}
+
+/// The same invocations through the reference script and through ours: the
+/// same exit code, the same stdout, and the same account on the server.
+#[test]
+#[ignore = "needs the real Synapse from scripts/test"]
+fn behaves_like_the_reference() {
+    let s = Synapse::get();
+    let dir = tempfile::tempdir().unwrap();
+    let password_file = dir.path().join("pw");
+    std::fs::write(&password_file, "file password\n").unwrap();
+    let pw_file = password_file.to_str().unwrap().to_owned();
+    let existing = unique("existing");
+    let ok = bin()
+        .args([
+            "-k",
+            &s.secret,
+            "-u",
+            &existing,
+            "-p",
+            "pw",
+            "--no-admin",
+            &s.url,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0));
+
+    // Each case: arguments, with NAME replaced by a fresh localpart per tool.
+    let cases: Vec<Vec<String>> = vec![
+        vec!["-c", &s.config, "-u", "NAME", "-p", "pw", "-a"],
+        vec![
+            "-k",
+            &s.secret,
+            "-u",
+            "NAME",
+            "-p",
+            "pw",
+            "--no-admin",
+            &s.url,
+        ],
+        vec![
+            "-k",
+            &s.secret,
+            "-u",
+            "NAME",
+            "-p",
+            "pw",
+            "--no-admin",
+            "-t",
+            "bot",
+            &s.url,
+        ],
+        vec![
+            "-k",
+            &s.secret,
+            "-u",
+            "NAME",
+            "--password-file",
+            &pw_file,
+            "-a",
+            &s.url,
+        ],
+        vec![
+            "-k",
+            &s.secret,
+            "-u",
+            &existing,
+            "-p",
+            "pw",
+            "--no-admin",
+            &s.url,
+        ],
+        vec![
+            "-k",
+            &s.secret,
+            "-u",
+            &existing,
+            "-p",
+            "pw",
+            "--no-admin",
+            "--exists-ok",
+            &s.url,
+        ],
+        vec!["-k", "wrong", "-u", "NAME", "-p", "pw", "-a", &s.url],
+        vec![
+            "-k",
+            &s.secret,
+            "-u",
+            "NAME",
+            "-p",
+            "pw",
+            "--no-admin",
+            "-t",
+            "unknownxyz",
+            &s.url,
+        ],
+        vec![
+            "-c", &s.config, "-k", &s.secret, "-u", "NAME", "-p", "pw", "-a",
+        ],
+        vec!["-u", "NAME", "-p", "pw", "-a", &s.url],
+    ]
+    .into_iter()
+    .map(|case| case.into_iter().map(str::to_owned).collect())
+    .collect();
+
+    for case in cases {
+        let ours_name = unique("diffours");
+        let reference_name = unique("diffref");
+        let with_name = |name: &str| -> Vec<String> {
+            case.iter()
+                .map(|a| {
+                    if a == "NAME" {
+                        name.to_owned()
+                    } else {
+                        a.clone()
+                    }
+                })
+                .collect()
+        };
+        let ours = bin().args(with_name(&ours_name)).output().unwrap();
+        let reference = std::process::Command::new(&s.reference)
+            .args(with_name(&reference_name))
+            .env_remove("MATRIX_REGISTRATION_SHARED_SECRET")
+            .output()
+            .unwrap();
+        let label = format!("{case:?}");
+        assert_eq!(
+            ours.status.code(),
+            reference.status.code(),
+            "exit code for {label}: ours {} / reference {}",
+            stderr_of(&ours),
+            stderr_of(&reference)
+        );
+        if reference.status.code() == Some(2) {
+            // argparse and clap word usage errors differently; both name the options.
+            assert!(
+                stderr_of(&ours).contains("-k/--shared-secret")
+                    || stderr_of(&ours).contains("--shared-secret"),
+                "{label}"
+            );
+            continue;
+        }
+        assert_eq!(
+            stdout_of(&ours),
+            stdout_of(&reference),
+            "stdout for {label}"
+        );
+        let state = |name: &str| {
+            s.admin_user(&s.user_id(name))
+                .map(|account| (account["admin"].clone(), account["user_type"].clone()))
+        };
+        assert_eq!(
+            state(&ours_name),
+            state(&reference_name),
+            "server state for {label}"
+        );
+    }
+}
