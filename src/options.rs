@@ -85,7 +85,8 @@ impl Options {
             return Err(no_secret_source());
         };
 
-        let password = if let Some(password) = cli.password {
+        // An empty -p or -u means "ask", as in the reference.
+        let password = if let Some(password) = cli.password.filter(|p| !p.is_empty()) {
             PasswordSource::Given(SecretString::new(password))
         } else if let Some(path) = &cli.password_file {
             // The reference strips the file's surrounding whitespace too.
@@ -130,7 +131,7 @@ impl Options {
             .and_then(|c| c.server_name().map(str::to_owned));
         let extra_user_types = config.as_ref().map(Config::extra_user_types);
 
-        let localpart = match cli.user {
+        let localpart = match cli.user.filter(|u| !u.is_empty()) {
             Some(user) => {
                 let localpart =
                     user::localpart_from_user_arg(&user, "-u/--user", server_name.as_deref())?;
@@ -372,7 +373,9 @@ mod tests {
         assert!(matches!(o.password, PasswordSource::Generate));
         let o = options(&["-k", "s"]).unwrap();
         assert!(matches!(o.password, PasswordSource::Prompt));
-        assert_eq!(options(&["-k", "s", "-p", ""]).unwrap_err().exit_code(), 3);
+        let o = options(&["-k", "s", "-p", "", "-u", ""]).unwrap();
+        assert!(matches!(o.password, PasswordSource::Prompt));
+        assert_eq!(o.localpart, None);
         let long = "x".repeat(513);
         assert_eq!(
             options(&["-k", "s", "-p", &long]).unwrap_err().exit_code(),
