@@ -1,0 +1,65 @@
+//! `--help`, `--version` and `--completions`: generated from the same clap
+//! definition as the man page.
+
+mod common;
+
+use common::bin;
+
+#[test]
+fn help_documents_exit_codes_and_the_environment() {
+    let output = bin().arg("--help").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8(output.stdout).unwrap();
+    for needle in [
+        "Exit status:",
+        "130  interrupted",
+        "MATRIX_REGISTRATION_SHARED_SECRET",
+        "--user_type",
+        "--exists-ok",
+        "--password-file",
+        "--shared-secret-file",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}");
+    }
+}
+
+#[test]
+fn completions_are_generated_for_common_shells() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef register_new_matrix_user"),
+        ("fish", "complete -c register_new_matrix_user"),
+    ] {
+        let output = bin().args(["--completions", shell]).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8(output.stdout).unwrap();
+        assert!(script.contains(marker), "{shell}: {script:.200}");
+        assert!(script.contains("--shared-secret-file"), "{shell}");
+    }
+}
+
+#[test]
+fn completions_take_no_other_option() {
+    let output = bin()
+        .args(["--completions", "bash", "-u", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn usage_errors_exit_2_like_the_reference() {
+    for args in [
+        &["-u", "a"][..],
+        &["-k", "s", "-c", "x.yaml"],
+        &["-k", "s", "-a", "--no-admin"],
+        &["-k", "s", "-p", "a", "--password-file", "f"],
+        &["-k", "s", "--no-such-option"],
+    ] {
+        let output = bin().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    }
+}
