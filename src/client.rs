@@ -196,7 +196,7 @@ impl Client {
                     Err(failure) => return Err(failure.into_error()),
                     Ok(response) => response,
                 };
-            match self.answer::<Registered>(response, "registration") {
+            match self.answer(response, "registration", parse_registered) {
                 Ok(registered) => return Ok(Outcome::Created(registered)),
                 Err(Error::Refused(refusal))
                     if exists_ok && refusal.errcode.as_deref() == Some("M_USER_IN_USE") =>
@@ -233,8 +233,8 @@ impl Client {
     ) -> Result<String> {
         loop {
             let error = match self.send(self.http.get(self.endpoint.clone()), "GET") {
-                Ok(response) => match self.answer::<NonceAnswer>(response, "nonce") {
-                    Ok(answer) => return Ok(answer.nonce),
+                Ok(response) => match self.answer(response, "nonce", parse_nonce) {
+                    Ok(nonce) => return Ok(nonce),
                     Err(Error::Refused(refusal)) if refusal.is_unavailable() => {
                         Error::Refused(refusal)
                     }
@@ -272,8 +272,13 @@ impl Client {
         Ok(response)
     }
 
-    /// Reads an answer: the expected JSON on 200, a refusal otherwise.
-    fn answer<T: for<'de> Deserialize<'de>>(&self, response: Response, what: &str) -> Result<T> {
+    /// Reads an answer: `parse` of the body on 200, a refusal otherwise.
+    fn answer<T>(
+        &self,
+        response: Response,
+        what: &str,
+        parse: fn(&[u8]) -> Result<T>,
+    ) -> Result<T> {
         let status = response.status();
         if status.is_redirection() {
             let location = response
@@ -294,14 +299,7 @@ impl Client {
         }
         let (body, complete) = read_capped(response, &self.options).map_err(Failure::into_error)?;
         if status != StatusCode::OK {
-            let details: ErrorAnswer = serde_json::from_slice(&body).unwrap_or_default();
-            return Err(Error::Refused(Refusal {
-                status: status.as_u16(),
-                reason: status.canonical_reason().unwrap_or("").to_owned(),
-                errcode: details.errcode,
-                error: details.error,
-                retry_after_ms: details.retry_after_ms,
-            }));
+            return Err(Error::Refused(parse_refusal(status.as_u16(), &body)));
         }
         if !complete {
             return Err(Error::transport(
@@ -312,12 +310,7 @@ impl Client {
                 Some("check the server URL"),
             ));
         }
-        serde_json::from_slice(&body).map_err(|e| {
-            Error::transport(
-                format!("the server's {what} answer is not the expected JSON ({})", json_problem(&e)),
-                Some("is this URL a Matrix homeserver? check the port and any reverse proxy in front of it"),
-            )
-        })
+        parse(&body)
     }
 
     fn classify(&self, error: reqwest::Error) -> Failure {
@@ -514,6 +507,42 @@ fn read_capped(response: Response, options: &HttpOptions) -> Result<(Vec<u8>, bo
     let complete = body.len() as u64 <= MAX_BODY_BYTES;
     body.truncate(MAX_BODY_BYTES as usize);
     Ok((body, complete))
+}
+
+/// The nonce from the body of a 200 answer to the GET.
+pub fn parse_nonce(body: &[u8]) -> Result<String> {
+    parse_json::<NonceAnswer>(body, "nonce").map(|answer| answer.nonce)
+}
+
+/// The new account from the body of a 200 answer to the POST.
+pub fn parse_registered(body: &[u8]) -> Result<Registered> {
+    parse_json(body, "registration")
+}
+
+/// A refusal from an error answer's status and body. Any body is accepted: a
+/// proxy's HTML page or an empty body gives a refusal without details.
+pub fn parse_refusal(status: u16, body: &[u8]) -> Refusal {
+    let details: ErrorAnswer = serde_json::from_slice(body).unwrap_or_default();
+    Refusal {
+        status,
+        reason: StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("")
+            .to_owned(),
+        errcode: details.errcode,
+        error: details.error,
+        retry_after_ms: details.retry_after_ms,
+    }
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        Error::transport(
+            format!("the server's {what} answer is not the expected JSON ({})", json_problem(&e)),
+            Some("is this URL a Matrix homeserver? check the port and any reverse proxy in front of it"),
+        )
+    })
 }
 
 fn status_line(status: StatusCode) -> String {
