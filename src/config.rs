@@ -28,6 +28,19 @@ pub struct Config {
 /// Something worth telling the user that does not stop the run.
 pub type Notice = String;
 
+/// Where the configuration says the shared secret is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SecretSource<'a> {
+    /// `registration_shared_secret`: used exactly as written, not trimmed,
+    /// since the server uses it so.
+    Inline(SecretString),
+    /// `registration_shared_secret_path`, and the config file that set it.
+    File {
+        path: &'a Path,
+        config_file: &'a Path,
+    },
+}
+
 impl Config {
     /// Reads and merges the files in order; a later file's top-level key
     /// replaces an earlier one's. A file that is not a mapping is skipped with
@@ -37,15 +50,22 @@ impl Config {
         let mut notices = Vec::new();
         for path in paths {
             let bytes = read_capped(path, MAX_CONFIG_FILE_BYTES, None)?;
-            match parse_mapping(path, &bytes)? {
-                Some(mapping) => config.merge(mapping, path),
-                None => notices.push(format!(
-                    "Ignoring config file {}: it is empty or not a key-value mapping.",
-                    path.display()
-                )),
-            }
+            config.add_file(path, &bytes, &mut notices)?;
         }
         Ok((config, notices))
+    }
+
+    /// Merges one file's content over what is already there, as [`Config::load`]
+    /// does for each file it reads; `path` only names the file in messages.
+    pub fn add_file(&mut self, path: &Path, bytes: &[u8], notices: &mut Vec<Notice>) -> Result<()> {
+        match parse_mapping(path, bytes)? {
+            Some(mapping) => self.merge(mapping, path),
+            None => notices.push(format!(
+                "Ignoring config file {}: it is empty or not a key-value mapping.",
+                path.display()
+            )),
+        }
+        Ok(())
     }
 
     fn merge(&mut self, mapping: Mapping, path: &Path) {
@@ -69,6 +89,17 @@ impl Config {
     /// The shared secret, under the reference's rules: exactly one of the two
     /// keys, a string, and a secret file that is readable and not empty.
     pub fn shared_secret(&self, notices: &mut Vec<Notice>) -> Result<SecretString> {
+        match self.secret_source()? {
+            SecretSource::Inline(secret) => Ok(secret),
+            // Relative to the working directory, as for the reference.
+            SecretSource::File { path, config_file } => {
+                read_secret_file(path, Some((config_file, SECRET_PATH_KEY)), notices)
+            }
+        }
+    }
+
+    /// Where the shared secret comes from, without reading any file.
+    pub fn secret_source(&self) -> Result<SecretSource<'_>> {
         let secret = self.get(SECRET_KEY);
         let secret_path = self.get(SECRET_PATH_KEY);
         if let Some((value, file)) = secret {
@@ -91,11 +122,11 @@ impl Config {
                     "Conflicting options '{SECRET_KEY}' and '{SECRET_PATH_KEY}' are both defined; keep one"
                 ),
             )),
-            (Some((s, _)), _) if !s.is_empty() => Ok(SecretString::from(s)),
-            (_, Some((p, config_file))) if !p.is_empty() => {
-                // Relative to the working directory, as for the reference.
-                read_secret_file(Path::new(p), Some((config_file, SECRET_PATH_KEY)), notices)
-            }
+            (Some((s, _)), _) if !s.is_empty() => Ok(SecretSource::Inline(SecretString::from(s))),
+            (_, Some((p, config_file))) if !p.is_empty() => Ok(SecretSource::File {
+                path: Path::new(p),
+                config_file,
+            }),
             _ => Err(Error::file(
                 self.files_label(),
                 None,
