@@ -17,6 +17,10 @@ pub const REGISTER_PATH: &str = "_synapse/admin/v1/register";
 /// hostile or broken server cannot make us hold a huge body.
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connecting (TCP and TLS) gets this share of the request timeout, so that a
+/// stalled handshake ends as a connect failure (nothing sent: --wait may
+/// retry it) instead of racing the request timeout.
+const CONNECT_SHARE: f64 = 0.9;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// How to talk to the server.
@@ -119,7 +123,12 @@ impl Client {
         let mut builder = HttpClient::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(options.timeout)
-            .connect_timeout(options.timeout.min(MAX_CONNECT_TIMEOUT))
+            .connect_timeout(
+                options
+                    .timeout
+                    .mul_f64(CONNECT_SHARE)
+                    .min(MAX_CONNECT_TIMEOUT),
+            )
             .pool_max_idle_per_host(options.pool_size)
             .user_agent(concat!(
                 "register_new_matrix_user/",
@@ -193,7 +202,7 @@ impl Client {
                         backoff.sleep(deadline);
                         continue;
                     }
-                    Err(failure) => return Err(failure.into_error()),
+                    Err(failure) => return Err(failure.into_error_after_post()),
                     Ok(response) => response,
                 };
             match self.answer(response, "registration", parse_registered) {
@@ -297,7 +306,13 @@ impl Client {
                 ),
             ));
         }
-        let (body, complete) = read_capped(response, &self.options).map_err(Failure::into_error)?;
+        let (body, complete) = read_capped(response, &self.options).map_err(|failure| {
+            if what == "registration" {
+                failure.into_error_after_post()
+            } else {
+                failure.into_error()
+            }
+        })?;
         if status != StatusCode::OK {
             return Err(Error::Refused(parse_refusal(status.as_u16(), &body)));
         }
@@ -342,6 +357,21 @@ impl Failure {
             Failure::Connect(error) | Failure::Other(error) => error,
         }
     }
+
+    /// Once the registration request may have reached the server, the
+    /// account may exist: a blind retry would then be refused with "User ID
+    /// already taken", so the hint says how to retry.
+    fn into_error_after_post(self) -> Error {
+        match self {
+            Failure::Other(Error::Transport { problem, .. }) => Error::transport(
+                problem,
+                Some(
+                    "the server may have created the account before the answer was lost: retry with --exists-ok",
+                ),
+            ),
+            other => other.into_error(),
+        }
+    }
 }
 
 fn describe_transport_error(
@@ -356,13 +386,13 @@ fn describe_transport_error(
     }
     let io_kind = find_cause::<std::io::Error>(error).map(std::io::Error::kind);
     if error.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
-        let problem = if error.is_connect() {
-            format!("connecting to {target} timed out")
-        } else {
-            format!("{target} did not answer within {timeout} s")
+        let problem = match (error.is_connect(), https) {
+            (true, true) => format!("connecting to {target} over TLS timed out"),
+            (true, false) => format!("connecting to {target} timed out"),
+            (false, _) => format!("{target} did not answer within {timeout} s"),
         };
         let hint = if https {
-            "is the server overloaded, or does this port speak plain HTTP? (try http://) Raise the limit with --timeout SECONDS"
+            "does this port speak plain HTTP? Then use http://. Otherwise the server is overloaded or stuck: raise the limit with --timeout SECONDS"
         } else {
             "is the server overloaded or stuck? Raise the limit with --timeout SECONDS"
         };
@@ -406,23 +436,32 @@ fn describe_transport_error(
         };
         return Failure::Connect(Error::transport(problem, Some(&hint)));
     }
-    let detail = chain(error);
-    let hint = if https {
-        "the connection broke; is there a proxy in front of the server? It is safe to retry"
+    let detail = root_cause(error);
+    let problem = if io_kind == Some(std::io::ErrorKind::ConnectionReset) {
+        format!("{target} reset the connection before answering")
+    } else if detail.contains("connection closed before message completed") {
+        format!("{target} closed the connection without answering")
+    } else if detail.starts_with("invalid HTTP") || detail.contains("message head is too large") {
+        format!("{target} answered with something that is not HTTP ({detail})")
     } else {
-        "the connection broke before a whole answer arrived; if this port speaks TLS, use https://"
+        format!("the connection to {target} failed: {detail}")
     };
-    Failure::Other(Error::transport(
-        format!("the connection to {target} failed: {detail}"),
-        Some(hint),
-    ))
+    let hint = if https {
+        "is there a proxy in front of the server? It is safe to retry"
+    } else {
+        "if this port speaks TLS (a tls: true listener), use https://"
+    };
+    Failure::Other(Error::transport(problem, Some(hint)))
 }
 
 fn describe_tls_error(error: &rustls::Error, target: &str) -> (String, &'static str) {
     use rustls::Error as E;
     match error {
         E::InvalidCertificate(cause) => (
-            format!("the TLS certificate of {target} is not trusted: {cause:?}"),
+            format!(
+                "the TLS certificate of {target} is not trusted: {}",
+                describe_certificate_error(cause)
+            ),
             "for a self-signed certificate pass it with --cacert FILE (or, at your own risk, --insecure)",
         ),
         E::InvalidMessage(_)
@@ -437,6 +476,50 @@ fn describe_tls_error(error: &rustls::Error, target: &str) -> (String, &'static 
             format!("TLS with {target} failed: {other}"),
             "check the server's TLS setup, or use --cacert FILE for a private certificate authority",
         ),
+    }
+}
+
+fn describe_certificate_error(error: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    match error {
+        // What webpki reports for a certificate no trusted authority signed
+        // depends on the trust store; to the user they are all one thing.
+        C::UnknownIssuer
+        | C::BadSignature
+        | C::UnsupportedSignatureAlgorithmContext { .. }
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "no certificate authority this machine trusts has signed it (is it self-signed?)"
+                .to_owned()
+        }
+        C::Expired | C::ExpiredContext { .. } => "it has expired".to_owned(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_owned(),
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            format!("it is not issued for this host name ({error})")
+        }
+        C::Revoked => "it has been revoked".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// The innermost cause of an error, in the OS's or the library's own words,
+/// without wrappers like "client error (SendRequest)".
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    loop {
+        let inner = current.source().or_else(|| {
+            current
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .map(|inner| inner as &(dyn std::error::Error + 'static))
+        });
+        match inner {
+            Some(inner) => current = inner,
+            None => break,
+        }
+    }
+    match current.downcast_ref::<std::io::Error>() {
+        Some(io) => crate::config::io_reason(io),
+        None => current.to_string(),
     }
 }
 
@@ -479,28 +562,28 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// Reads at most `MAX_BODY_BYTES` of the body; also says whether that was all of it.
 fn read_capped(response: Response, options: &HttpOptions) -> Result<(Vec<u8>, bool), Failure> {
-    let target = response.url().clone();
+    let url = response.url();
+    let target = match (url.host_str(), url.port_or_known_default()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (host, _) => host.unwrap_or("the server").to_owned(),
+    };
     let mut body = Vec::new();
     let mut limited = response.take(MAX_BODY_BYTES + 1);
     limited.read_to_end(&mut body).map_err(|e| {
         let timed_out = e.kind() == std::io::ErrorKind::TimedOut
             || find_cause::<reqwest::Error>(&e).is_some_and(reqwest::Error::is_timeout);
-        let host = target.host_str().unwrap_or("the server");
         Failure::Other(if timed_out {
             Error::transport(
                 format!(
-                    "{host} stopped sending its answer; gave up after {} s",
+                    "{target} stopped sending its answer; gave up after {} s",
                     options.timeout.as_secs_f64()
                 ),
                 Some("is the server overloaded or stuck? Raise the limit with --timeout SECONDS"),
             )
         } else {
             Error::transport(
-                format!(
-                    "the connection to {host} broke while reading the answer: {}",
-                    crate::config::io_reason(&e)
-                ),
-                Some("it is safe to retry"),
+                format!("{target} broke off its answer halfway ({})", root_cause(&e)),
+                Some("is there a proxy in front of the server? It is safe to retry"),
             )
         })
     })?;

@@ -92,10 +92,15 @@ impl Reporter {
                     "ERROR! Received {} {}",
                     refusal.status, refusal.reason
                 ));
-                match &refusal.error {
-                    Some(text) if (400..500).contains(&refusal.status) => println_flushed(text),
-                    _ => eprintln!("error: {error}"),
+                if let Some(text) = refusal
+                    .error
+                    .as_ref()
+                    .filter(|_| (400..500).contains(&refusal.status))
+                {
+                    println_flushed(text);
                 }
+                // Also on stderr, so that the reason shows when stdout goes to a file.
+                eprintln!("error: {error}");
             }
             (OutputFormat::Json, _) => {
                 println_flushed(&failure_json(error, user_id).to_string());
