@@ -30,6 +30,15 @@ Exit status:
        timeout, 502, 503, 504, an unexpected answer); safe to retry
   130  interrupted (Ctrl-C)
 
+With --batch:
+  0    every row registered (or already there with --exists-ok)
+  1    one or more rows failed; each has errcode/error in its JSON line
+  2, 3 as above; a bad row is a 3, and then nothing was sent
+  4    the server could not be reached for --jobs rows in a row: no more rows
+       were started (re-run with --exists-ok to complete)
+  130  interrupted: rows in flight were finished and reported, no new ones
+       started (re-run with --exists-ok to complete)
+
 Environment:
   MATRIX_REGISTRATION_SHARED_SECRET
        the shared secret, when neither -k nor --shared-secret-file is given;
@@ -37,6 +46,12 @@ Environment:
 
 The shared secret is taken from, in order: -k, --shared-secret-file,
 MATRIX_REGISTRATION_SHARED_SECRET, then the -c files.";
+
+/// `--jobs` when not given: measured against Synapse on 2 cores (see
+/// BENCHMARKS.md); more only queues at the server.
+pub const DEFAULT_JOBS: u16 = 4;
+/// Beyond this a batch only piles requests up at the server.
+pub const MAX_JOBS: u16 = 64;
 
 /// How the result is written to stdout.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -165,6 +180,33 @@ pub struct Cli {
     /// never sent twice.
     #[arg(long = "wait", value_name = "SECONDS")]
     pub wait: Option<f64>,
+
+    /// Register every user listed in FILE ("-" for standard input): CSV with
+    /// a header row (column localpart or user; optional password, admin,
+    /// user_type, displayname) or JSON Lines with the same keys, told apart by
+    /// the content. The whole file is checked before anything is sent. A row
+    /// without a password gets a generated one. -a/--no-admin and -t apply to
+    /// rows that do not say (not admin by default), --exists-ok to every
+    /// row. Writes one JSON object per row on stdout as it finishes, and a
+    /// summary on stderr.
+    #[arg(
+        long = "batch",
+        value_name = "FILE",
+        conflicts_with_all = ["user", "password", "password_file", "password_stdin", "generate_password", "display_name"]
+    )]
+    pub batch: Option<PathBuf>,
+
+    /// With --batch: how many registrations are in flight at once. The server
+    /// hashes each password in a thread pool, so a few at a time keep its
+    /// cores busy.
+    #[arg(
+        long = "jobs",
+        value_name = "N",
+        requires = "batch",
+        default_value_t = DEFAULT_JOBS,
+        value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS as i64)
+    )]
+    pub jobs: u16,
 
     /// Print each request and its answer's status on stderr (never a secret or a password).
     #[arg(short = 'v', long = "verbose")]

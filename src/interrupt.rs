@@ -21,6 +21,13 @@ pub fn install() {
         if already || !GRACEFUL.load(Ordering::SeqCst) {
             std::process::exit(crate::error::EXIT_INTERRUPTED);
         }
+        // On a terminal the "^C" echo ends the progress bar's line.
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprintln!();
+        }
+        eprintln!(
+            "interrupted: finishing the registrations in flight, starting no new ones (Ctrl-C again to stop at once)"
+        );
     });
 }
 

@@ -5,6 +5,7 @@
 //! to register from Rust code, build a [`client::Client`] and call
 //! [`client::Client::register`].
 
+pub mod batch;
 pub mod cli;
 pub mod client;
 pub mod config;

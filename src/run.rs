@@ -9,7 +9,7 @@ use crate::prompt::{PromptTo, Prompter};
 use crate::user;
 
 /// Runs the whole command and returns the exit status.
-pub fn run(cli: Cli) -> i32 {
+pub fn run(mut cli: Cli) -> i32 {
     if let Some(shell) = cli.completions {
         clap_complete::generate(
             shell,
@@ -21,10 +21,16 @@ pub fn run(cli: Cli) -> i32 {
     }
     crate::interrupt::install();
     let reporter = Reporter::new(cli.output);
+    // Batch mode shares the secret, server and TLS options; clap rules out
+    // the single-user ones (-u, -p, ...), so nothing is prompted for.
+    let (batch, jobs) = (cli.batch.take(), cli.jobs);
     let options = env_secret()
         .and_then(|secret| Options::from_cli(cli, secret, &mut std::io::stdin().lock()));
     match options {
-        Ok(options) => register_one(options, &reporter),
+        Ok(options) => match batch {
+            Some(path) => crate::batch::run(options, &path, jobs),
+            None => register_one(options, &reporter),
+        },
         Err(error) => {
             reporter.failed(&error, None);
             error.exit_code()

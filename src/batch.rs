@@ -1,0 +1,1442 @@
+//! `--batch FILE`: register every user listed in a CSV or JSON Lines file.
+//!
+//! Two passes, so that memory stays flat however long the file is. The first
+//! checks every row and keeps only a 16-byte digest of each localpart (to
+//! find duplicates); nothing is sent unless every row is good. The second
+//! reads the rows again and hands them to `--jobs` workers sharing one
+//! connection pool; each result is written as soon as it is known. Standard
+//! input, pipes and other streams that cannot be read twice are copied
+//! during the first pass into an anonymous temporary file: it holds
+//! passwords, so it is created unlinked and readable by us alone, and
+//! vanishes with the process however it ends.
+
+use crate::cli::OutputFormat;
+use crate::client::{Client, NewUser, Outcome};
+use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, Error, Result};
+use crate::options::Options;
+use crate::secret::SecretString;
+use crate::user;
+use serde_json::{Map, Value, json};
+use sha1::{Digest, Sha1};
+use std::cell::{Cell, RefCell};
+use std::collections::hash_map::Entry as MapEntry;
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Seek, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+/// The columns (CSV) or keys (JSON Lines) a row may have.
+pub const COLUMNS: &str = "localpart (or user), password, admin, user_type, displayname";
+
+/// When this many rows in a row could not reach the server (or `--jobs`, if
+/// more), the server is taken to be down and no more rows are started,
+/// rather than waiting out a timeout for every remaining row.
+const UNREACHABLE_STREAK: usize = 5;
+
+/// How the rows are written, told apart by the first character that is not
+/// blank: `{` starts JSON Lines, anything else is a CSV header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    JsonLines,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Localpart,
+    Password,
+    Admin,
+    UserType,
+    DisplayName,
+}
+
+impl Column {
+    /// Header names and JSON keys are matched without regard to case or
+    /// surrounding blanks, as spreadsheets write them.
+    fn from_name(name: &str) -> Option<Column> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "localpart" | "user" => Some(Column::Localpart),
+            "password" => Some(Column::Password),
+            "admin" => Some(Column::Admin),
+            "user_type" => Some(Column::UserType),
+            "displayname" => Some(Column::DisplayName),
+            _ => None,
+        }
+    }
+}
+
+/// A row as written in the file; empty values are `None`.
+#[derive(Debug, Default)]
+pub struct Entry {
+    pub line: u64,
+    pub localpart: Option<String>,
+    /// `None`: generate one.
+    pub password: Option<SecretString>,
+    pub admin: Option<bool>,
+    pub user_type: Option<String>,
+    pub displayname: Option<String>,
+}
+
+/// What is wrong with one line (or the header) of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: u64,
+    pub message: String,
+}
+
+impl Problem {
+    fn new(line: u64, message: impl Into<String>) -> Problem {
+        Problem {
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+/// `admin` values: true/false, yes/no, 1/0 (any case), or empty for the
+/// default.
+pub fn parse_admin(text: &str) -> std::result::Result<Option<bool>, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "true" | "yes" | "1" => Ok(Some(true)),
+        "false" | "no" | "0" => Ok(Some(false)),
+        _ => Err(format!(
+            "admin is '{text}': use true/false, yes/no or 1/0, or leave it empty"
+        )),
+    }
+}
+
+impl Entry {
+    fn set_text(&mut self, column: Column, text: &str, problems: &mut Vec<String>) {
+        let trimmed = text.trim();
+        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        match column {
+            Column::Localpart => self.localpart = non_empty(trimmed),
+            // Taken exactly as written: blanks may be part of a password.
+            Column::Password => self.password = non_empty(text).map(SecretString::new),
+            Column::Admin => match parse_admin(text) {
+                Ok(admin) => self.admin = admin,
+                Err(problem) => problems.push(problem),
+            },
+            Column::UserType => self.user_type = non_empty(trimmed),
+            Column::DisplayName => self.displayname = non_empty(trimmed),
+        }
+    }
+}
+
+/// Counts the lines of what the CSV reader reads. The reader's own record
+/// positions point before skipped blank lines and before the `\n` of a
+/// `\r\n`, so they cannot say on which line a record starts; the end of a
+/// record and the newlines inside its fields can.
+struct LineCounter<R> {
+    inner: R,
+    read: u64,
+    /// Offsets of the newlines read but not yet counted by a query.
+    newlines: RefCell<VecDeque<u64>>,
+    counted: Cell<u64>,
+}
+
+impl<R: Read> Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let newlines = self.newlines.get_mut();
+        for (i, _) in buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n') {
+            newlines.push_back(self.read + i as u64);
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R> LineCounter<R> {
+    fn new(inner: R) -> Self {
+        LineCounter {
+            inner,
+            read: 0,
+            newlines: RefCell::new(VecDeque::new()),
+            counted: Cell::new(0),
+        }
+    }
+
+    /// The number of newlines before byte `offset`, which must not go back
+    /// from one call to the next (only what is left is kept).
+    fn newlines_before(&self, offset: u64) -> u64 {
+        let mut newlines = self.newlines.borrow_mut();
+        while newlines.front().is_some_and(|&at| at < offset) {
+            newlines.pop_front();
+            self.counted.set(self.counted.get() + 1);
+        }
+        self.counted.get()
+    }
+}
+
+/// The rows of a batch file, read one at a time.
+pub struct Rows<R: BufRead> {
+    format: Format,
+    state: State<R>,
+    header_problems: Vec<Problem>,
+    done: bool,
+}
+
+enum State<R: BufRead> {
+    Csv {
+        reader: Box<csv::Reader<LineCounter<R>>>,
+        columns: Vec<Option<Column>>,
+        /// Blank lines skipped before the header, which the CSV reader
+        /// does not count.
+        offset: u64,
+        record: csv::ByteRecord,
+    },
+    Json {
+        reader: R,
+        line: u64,
+        buffer: Vec<u8>,
+    },
+}
+
+impl<R: BufRead> Rows<R> {
+    /// Detects the format and, for CSV, reads the header.
+    pub fn new(mut reader: R) -> io::Result<Rows<R>> {
+        let (format, offset) = detect(&mut reader)?;
+        let mut header_problems = Vec::new();
+        let mut done = false;
+        let state = match format {
+            Format::JsonLines => State::Json {
+                reader,
+                line: offset,
+                buffer: Vec::new(),
+            },
+            Format::Csv => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(true)
+                    // Rows with the wrong number of fields are reported
+                    // like any other bad row rather than stopping the reader.
+                    .flexible(true)
+                    .from_reader(LineCounter::new(reader));
+                let header = reader.byte_headers().map_err(csv_io_error)?.clone();
+                let columns = read_header(&header, offset + 1, &mut header_problems);
+                if header.is_empty() || header.iter().all(<[u8]>::is_empty) {
+                    header_problems = vec![Problem::new(
+                        offset + 1,
+                        format!(
+                            "no header row: the file is empty (expected a CSV header naming the columns {COLUMNS}, or JSON Lines)"
+                        ),
+                    )];
+                    done = true;
+                } else if !columns.contains(&Some(Column::Localpart)) {
+                    header_problems.push(Problem::new(
+                        offset + 1,
+                        "the header has no localpart (or user) column",
+                    ));
+                    done = true;
+                }
+                State::Csv {
+                    reader: Box::new(reader),
+                    columns,
+                    offset,
+                    record: csv::ByteRecord::new(),
+                }
+            }
+        };
+        Ok(Rows {
+            format,
+            state,
+            header_problems,
+            done,
+        })
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Problems with the CSV header: unknown or repeated columns, no
+    /// localpart column, an empty file.
+    pub fn header_problems(&self) -> &[Problem] {
+        &self.header_problems
+    }
+}
+
+impl<R: BufRead> Iterator for Rows<R> {
+    type Item = std::result::Result<Entry, Problem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = match &mut self.state {
+            State::Csv {
+                reader,
+                columns,
+                offset,
+                record,
+            } => match reader.read_byte_record(record) {
+                Ok(false) => None,
+                Ok(true) => {
+                    // The reader stops right after the record's terminator
+                    // (or at the end): its last byte is on this line.
+                    let end = reader.position().byte().saturating_sub(1);
+                    let last_line = 1 + reader.get_ref().newlines_before(end);
+                    let inside: u64 = record
+                        .iter()
+                        .map(|field| field.iter().filter(|&&b| b == b'\n').count() as u64)
+                        .sum();
+                    let line = *offset + last_line.saturating_sub(inside);
+                    Some(csv_entry(record, columns, line))
+                }
+                Err(error) => {
+                    self.done = true;
+                    let line = *offset + reader.position().line();
+                    Some(Err(read_problem(line, &csv_io_error(error))))
+                }
+            },
+            State::Json {
+                reader,
+                line,
+                buffer,
+            } => loop {
+                buffer.clear();
+                match reader.read_until(b'\n', buffer) {
+                    Ok(0) => break None,
+                    Ok(_) => {
+                        *line += 1;
+                        if !buffer.iter().all(u8::is_ascii_whitespace) {
+                            break Some(json_entry(buffer, *line));
+                        }
+                    }
+                    Err(error) => {
+                        self.done = true;
+                        break Some(Err(read_problem(*line + 1, &error)));
+                    }
+                }
+            },
+        };
+        if item.is_none() {
+            self.done = true;
+        }
+        item
+    }
+}
+
+fn read_problem(line: u64, error: &io::Error) -> Problem {
+    Problem::new(
+        line,
+        format!("cannot be read: {}", crate::config::io_reason(error)),
+    )
+}
+
+fn csv_io_error(error: csv::Error) -> io::Error {
+    match error.into_kind() {
+        csv::ErrorKind::Io(error) => error,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
+/// Skips a UTF-8 byte-order mark and blank lines, and looks at the first
+/// character; also says how many lines were skipped.
+fn detect(reader: &mut impl BufRead) -> io::Result<(Format, u64)> {
+    let mut skipped_lines = 0;
+    let mut at_start = true;
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok((Format::Csv, skipped_lines));
+        }
+        if at_start {
+            at_start = false;
+            if buffer.starts_with(b"\xEF\xBB\xBF") {
+                reader.consume(3);
+                continue;
+            }
+        }
+        let blank = buffer
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+        skipped_lines += buffer[..blank].iter().filter(|&&b| b == b'\n').count() as u64;
+        let first = buffer.get(blank).copied();
+        reader.consume(blank);
+        if let Some(first) = first {
+            let format = if first == b'{' {
+                Format::JsonLines
+            } else {
+                Format::Csv
+            };
+            return Ok((format, skipped_lines));
+        }
+    }
+}
+
+fn read_header(
+    header: &csv::ByteRecord,
+    line: u64,
+    problems: &mut Vec<Problem>,
+) -> Vec<Option<Column>> {
+    let mut columns: Vec<Option<Column>> = Vec::with_capacity(header.len());
+    for field in header {
+        let name = String::from_utf8_lossy(field);
+        let column = Column::from_name(&name);
+        match column {
+            None if name.trim().is_empty() => problems.push(Problem::new(
+                line,
+                format!("the header has an empty column name (the columns are {COLUMNS})"),
+            )),
+            None => problems.push(Problem::new(
+                line,
+                format!(
+                    "unknown column '{}' (the columns are {COLUMNS})",
+                    name.trim()
+                ),
+            )),
+            Some(c) if columns.contains(&Some(c)) => problems.push(Problem::new(
+                line,
+                format!(
+                    "column '{}' is given twice (localpart and user are the same column)",
+                    name.trim()
+                ),
+            )),
+            Some(_) => {}
+        }
+        columns.push(column);
+    }
+    columns
+}
+
+fn csv_entry(
+    record: &csv::ByteRecord,
+    columns: &[Option<Column>],
+    line: u64,
+) -> std::result::Result<Entry, Problem> {
+    if record.len() != columns.len() {
+        return Err(Problem::new(
+            line,
+            format!(
+                "unparsable line: {} fields where the header has {}",
+                record.len(),
+                columns.len()
+            ),
+        ));
+    }
+    let mut entry = Entry {
+        line,
+        ..Entry::default()
+    };
+    let mut problems = Vec::new();
+    let mut seen = Vec::with_capacity(columns.len());
+    for (field, column) in record.iter().zip(columns) {
+        // Unknown and repeated columns were reported with the header.
+        let Some(column) = *column else { continue };
+        if seen.contains(&column) {
+            continue;
+        }
+        seen.push(column);
+        match std::str::from_utf8(field) {
+            Ok(text) => entry.set_text(column, text, &mut problems),
+            Err(_) => problems.push("unparsable line: not valid UTF-8".to_owned()),
+        }
+    }
+    finish(entry, problems)
+}
+
+fn json_entry(bytes: &[u8], line: u64) -> std::result::Result<Entry, Problem> {
+    let object: Map<String, Value> = serde_json::from_slice(bytes).map_err(|e| {
+        let text = e.to_string();
+        // serde_json counts lines within this one line: its position would mislead.
+        let text = text
+            .rsplit_once(" at line ")
+            .map_or(text.as_str(), |(t, _)| t);
+        Problem::new(
+            line,
+            format!(
+                "unparsable line: not a JSON object ({text}, column {})",
+                e.column()
+            ),
+        )
+    })?;
+    let mut entry = Entry {
+        line,
+        ..Entry::default()
+    };
+    let mut problems = Vec::new();
+    let mut localpart_key: Option<&str> = None;
+    for (key, value) in &object {
+        let Some(column) = Column::from_name(key) else {
+            problems.push(format!(
+                "unknown column '{key}' (the columns are {COLUMNS})"
+            ));
+            continue;
+        };
+        if column == Column::Localpart {
+            if let Some(first) = localpart_key {
+                problems.push(format!(
+                    "both '{first}' and '{key}' are given (they are the same column)"
+                ));
+                continue;
+            }
+            localpart_key = Some(key);
+        }
+        match (column, value) {
+            (_, Value::Null) => {}
+            (_, Value::String(text)) => entry.set_text(column, text, &mut problems),
+            (Column::Admin, Value::Bool(admin)) => entry.admin = Some(*admin),
+            (Column::Admin, Value::Number(n)) if n.as_u64() == Some(1) => entry.admin = Some(true),
+            (Column::Admin, Value::Number(n)) if n.as_u64() == Some(0) => entry.admin = Some(false),
+            (Column::Admin, other) => problems.push(format!(
+                "admin is {other}: use true/false, yes/no or 1/0, or leave it out"
+            )),
+            (_, other) => problems.push(format!("{key} must be a string, not {other}")),
+        }
+    }
+    finish(entry, problems)
+}
+
+fn finish(entry: Entry, problems: Vec<String>) -> std::result::Result<Entry, Problem> {
+    if problems.is_empty() {
+        Ok(entry)
+    } else {
+        Err(Problem::new(entry.line, problems.join("; ")))
+    }
+}
+
+/// A row checked against the server's rules, with the command line's
+/// defaults applied.
+#[derive(Debug)]
+pub struct Row {
+    pub line: u64,
+    /// As written (or taken from a full user ID); the server lowercases it.
+    pub localpart: String,
+    /// `None`: generate one.
+    pub password: Option<SecretString>,
+    pub admin: bool,
+    pub user_type: Option<String>,
+    pub displayname: Option<String>,
+}
+
+/// What every row is checked against, and the defaults for what it leaves out.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    /// From the config, when given: full user IDs must name it, and the
+    /// user-ID length limit is checked.
+    pub server_name: Option<String>,
+    /// From the config, when given; without it unknown user types are left
+    /// to the server.
+    pub extra_user_types: Option<Vec<String>>,
+    /// `-a` / `--no-admin`; not admin when neither is given.
+    pub admin: bool,
+    /// `-t`.
+    pub user_type: Option<String>,
+}
+
+impl Rules {
+    pub fn from_options(options: &Options) -> Rules {
+        Rules {
+            server_name: options.server_name.clone(),
+            extra_user_types: options.extra_user_types.clone(),
+            admin: options.admin.unwrap_or(false),
+            user_type: options.user_type.clone(),
+        }
+    }
+
+    pub fn check(&self, entry: Entry) -> std::result::Result<Row, Problem> {
+        let source = format!("line {}", entry.line);
+        let server_name = self.server_name.as_deref();
+        let mut problems = Vec::new();
+        let localpart = match &entry.localpart {
+            None => {
+                problems.push("bad localpart: it is empty".to_owned());
+                None
+            }
+            Some(given) => {
+                let checked = user::localpart_from_user_arg(given, &source, server_name)
+                    .map_err(|e| problem_text(e, false))
+                    .and_then(|localpart| {
+                        user::check_localpart(localpart, &source, server_name)
+                            .map(|()| localpart.to_owned())
+                            .map_err(|e| problem_text(e, true))
+                    });
+                match checked {
+                    Ok(localpart) => Some(localpart),
+                    Err(problem) => {
+                        problems.push(format!("bad localpart: {problem}"));
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(password) = &entry.password {
+            if let Err(error) = user::check_password(password, &source) {
+                problems.push(problem_text(error, true));
+            }
+        }
+        if let Some(user_type) = &entry.user_type {
+            if let Err(error) =
+                user::check_user_type(user_type, &source, self.extra_user_types.as_deref())
+            {
+                problems.push(problem_text(error, true));
+            }
+        }
+        match localpart {
+            Some(localpart) if problems.is_empty() => Ok(Row {
+                line: entry.line,
+                localpart,
+                password: entry.password,
+                admin: entry.admin.unwrap_or(self.admin),
+                user_type: entry.user_type.or_else(|| self.user_type.clone()),
+                displayname: entry.displayname,
+            }),
+            _ => Err(Problem::new(entry.line, problems.join("; "))),
+        }
+    }
+}
+
+/// The problem of a local check, without the source (the line is said
+/// separately) and, where it speaks of command-line options, without the hint.
+fn problem_text(error: Error, with_hint: bool) -> String {
+    match error {
+        Error::Input {
+            problem,
+            hint: Some(hint),
+            ..
+        } if with_hint => format!("{problem} ({hint})"),
+        Error::Input { problem, .. } => problem,
+        other => other.to_string(),
+    }
+}
+
+/// Localparts seen so far, as digests of their lowercase form: the server
+/// lowercases them, so `Alice` and `alice` are the same account.
+#[derive(Default)]
+struct Seen(HashMap<u128, u64>);
+
+impl Seen {
+    /// The line where this localpart was first seen, if it was.
+    fn first_line(&mut self, localpart: &str, line: u64) -> Option<u64> {
+        let digest = Sha1::digest(localpart.to_lowercase().as_bytes());
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        match self.0.entry(u128::from_le_bytes(key)) {
+            MapEntry::Occupied(first) => Some(*first.get()),
+            MapEntry::Vacant(slot) => {
+                slot.insert(line);
+                None
+            }
+        }
+    }
+}
+
+/// The first pass over a file: what it holds.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Checked {
+    pub format: Option<Format>,
+    /// Good rows.
+    pub rows: u64,
+    /// Problems reported; nothing may be sent unless this is 0.
+    pub problems: u64,
+}
+
+/// Checks every row, reporting each problem as it is found.
+pub fn check_rows(
+    reader: impl BufRead,
+    rules: &Rules,
+    report: &mut dyn FnMut(&Problem),
+) -> io::Result<Checked> {
+    let rows = Rows::new(reader)?;
+    let mut checked = Checked {
+        format: Some(rows.format()),
+        ..Checked::default()
+    };
+    for problem in rows.header_problems() {
+        report(problem);
+        checked.problems += 1;
+    }
+    let mut seen = Seen::default();
+    for item in rows {
+        match item.and_then(|entry| rules.check(entry)) {
+            Ok(row) => match seen.first_line(&row.localpart, row.line) {
+                Some(first) => {
+                    report(&Problem::new(
+                        row.line,
+                        format!(
+                            "duplicate localpart '{}': already on line {first} (the server lowercases user names)",
+                            row.localpart
+                        ),
+                    ));
+                    checked.problems += 1;
+                }
+                None => checked.rows += 1,
+            },
+            Err(problem) => {
+                report(&problem);
+                checked.problems += 1;
+            }
+        }
+    }
+    Ok(checked)
+}
+
+/// Copies what is read into a file, so that a stream can be read again.
+struct Tee<R: Read, W: Write> {
+    inner: R,
+    copy: W,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.copy.write_all(&buf[..n]).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot copy it to a temporary file: {}",
+                    crate::config::io_reason(&e)
+                ),
+            )
+        })?;
+        Ok(n)
+    }
+}
+
+/// Runs `--batch`; returns the exit status.
+pub fn run(options: Options, path: &Path, jobs: u16) -> i32 {
+    match run_batch(options, path, usize::from(jobs).max(1)) {
+        Ok(status) => status,
+        Err(error) => {
+            eprintln!("error: {error}");
+            if let Some(hint) = error.hint() {
+                eprintln!("hint: {hint}");
+            }
+            error.exit_code()
+        }
+    }
+}
+
+fn run_batch(options: Options, path: &Path, jobs: usize) -> Result<i32> {
+    if options.output == OutputFormat::Token {
+        return Err(Error::usage(
+            "--batch writes one JSON object per row: -o token cannot be used with it",
+        ));
+    }
+    for notice in &options.notices {
+        eprintln!("{notice}");
+    }
+    let rules = Rules::from_options(&options);
+    let mut http = options.http.clone();
+    http.pool_size = jobs;
+    // Before the first pass, so that a bad --cacert is said at once.
+    let client = Client::new(&options.server_url, http)?;
+
+    let name = if path == Path::new("-") {
+        Path::new("<stdin>")
+    } else {
+        path
+    };
+    let (file, checked) = first_pass(path, name, &rules)?;
+    if checked.problems > 0 {
+        return Err(Error::file(
+            name,
+            None,
+            format!(
+                "{} problem{} found; nothing was sent",
+                checked.problems,
+                if checked.problems == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+
+    crate::interrupt::set_graceful(true);
+    let started = Instant::now();
+    let rows = Rows::new(BufReader::new(file))
+        .map_err(|e| Error::file(name, None, format!("cannot be read again: {e}")))?;
+    if !rows.header_problems().is_empty() {
+        return Err(Error::file(
+            name,
+            None,
+            "changed after it was checked; nothing was sent",
+        ));
+    }
+    let progress = std::io::stderr().is_terminal();
+    let batch = Batch {
+        client: &client,
+        secret: &options.shared_secret,
+        rules: &rules,
+        exists_ok: options.exists_ok,
+        rows: Mutex::new(rows),
+        sink: Mutex::new(Sink::new(
+            checked.rows,
+            jobs.max(UNREACHABLE_STREAK),
+            progress,
+        )),
+        stop: AtomicBool::new(false),
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| batch.work());
+        }
+    });
+    let sink = batch
+        .sink
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    Ok(sink.finish(started))
+}
+
+/// Reads the whole input once, checking it; returns a file positioned to
+/// read it again.
+fn first_pass(path: &Path, name: &Path, rules: &Rules) -> Result<(File, Checked)> {
+    let unreadable = |e: io::Error| {
+        Error::file(
+            name,
+            None,
+            format!("cannot be read: {}", crate::config::io_reason(&e)),
+        )
+    };
+    let mut report = |problem: &Problem| {
+        eprintln!(
+            "error: {}",
+            Error::file(
+                name,
+                Some(&format!("line {}", problem.line)),
+                &problem.message
+            )
+        );
+    };
+    if path != Path::new("-") {
+        let mut file = File::open(path).map_err(unreadable)?;
+        if file.metadata().is_ok_and(|m| m.is_file()) {
+            let checked =
+                check_rows(BufReader::new(&file), rules, &mut report).map_err(unreadable)?;
+            file.rewind().map_err(unreadable)?;
+            return Ok((file, checked));
+        }
+        return spool(file, rules, &mut report).map_err(unreadable);
+    }
+    spool(io::stdin().lock(), rules, &mut report).map_err(unreadable)
+}
+
+fn spool(
+    stream: impl Read,
+    rules: &Rules,
+    report: &mut dyn FnMut(&Problem),
+) -> io::Result<(File, Checked)> {
+    let mut file = tempfile::tempfile()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot create a temporary file: {e}")))?;
+    let mut tee = Tee {
+        inner: stream,
+        copy: BufWriter::new(&file),
+    };
+    let checked = check_rows(BufReader::new(&mut tee), rules, report)?;
+    // Whatever the first pass left unread (after a fatal header problem) is
+    // not needed: nothing will be sent.
+    tee.copy.flush()?;
+    drop(tee);
+    file.rewind()?;
+    Ok((file, checked))
+}
+
+/// The second pass, shared by the workers.
+struct Batch<'a> {
+    client: &'a Client,
+    secret: &'a SecretString,
+    rules: &'a Rules,
+    exists_ok: bool,
+    rows: Mutex<Rows<BufReader<File>>>,
+    sink: Mutex<Sink>,
+    /// Set when no more rows should be started (server down, stdout gone).
+    stop: AtomicBool,
+}
+
+/// How one row ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Created,
+    Existing,
+    Failed { unreachable: bool },
+}
+
+impl Batch<'_> {
+    fn work(&self) {
+        loop {
+            if crate::interrupt::interrupted() || self.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let Some(item) = lock(&self.rows).next() else {
+                return;
+            };
+            let (ending, object) = match item.and_then(|entry| self.rules.check(entry)) {
+                Ok(row) => self.register(&row),
+                Err(problem) => {
+                    // The first pass found no problem: the file changed since.
+                    let error = Error::input(
+                        format!("line {}", problem.line),
+                        format!(
+                            "{} (the file changed after it was checked; not sent)",
+                            problem.message
+                        ),
+                    );
+                    let mut object = crate::output::failure_json(&error, None);
+                    object["line"] = Value::from(problem.line);
+                    (Ending::Failed { unreachable: false }, object)
+                }
+            };
+            if lock(&self.sink).record(ending, &object) {
+                self.stop.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn register(&self, row: &Row) -> (Ending, Value) {
+        let user_id = self
+            .rules
+            .server_name
+            .as_deref()
+            .map(|server_name| user::user_id(&row.localpart, server_name));
+        let generated;
+        let password = match &row.password {
+            Some(password) => password,
+            None => match crate::password::generate() {
+                Ok(password) => {
+                    generated = password;
+                    &generated
+                }
+                Err(error) => return failed(row, &error, user_id, None),
+            },
+        };
+        let is_generated = row.password.is_none();
+        let new_user = NewUser {
+            localpart: &row.localpart,
+            password,
+            admin: row.admin,
+            user_type: row.user_type.as_deref(),
+            display_name: row.displayname.as_deref(),
+        };
+        let mut sent = false;
+        let outcome = self
+            .client
+            .register(self.secret, &new_user, self.exists_ok, || sent = true);
+        match outcome {
+            Ok(Outcome::Created(registered)) => {
+                let mut object = json!({
+                    "line": row.line,
+                    "localpart": row.localpart,
+                    "user_id": registered.user_id,
+                    "created": true,
+                    "access_token": registered.access_token,
+                    "device_id": registered.device_id,
+                });
+                if is_generated {
+                    object["password"] = Value::from(password.expose());
+                }
+                (Ending::Created, object)
+            }
+            Ok(Outcome::AlreadyExists) => (
+                Ending::Existing,
+                json!({
+                    "line": row.line,
+                    "localpart": row.localpart,
+                    "user_id": user_id,
+                    "created": false,
+                    "access_token": null,
+                }),
+            ),
+            Err(error) => {
+                // Unless the server said no (4xx), a request that went out
+                // may have created the account: its password must not be lost.
+                let refused = matches!(&error, Error::Refused(r) if (400..500).contains(&r.status));
+                let keep = is_generated && sent && !refused;
+                failed(row, &error, user_id, keep.then_some(password))
+            }
+        }
+    }
+}
+
+fn failed(
+    row: &Row,
+    error: &Error,
+    user_id: Option<String>,
+    password: Option<&SecretString>,
+) -> (Ending, Value) {
+    let mut object = crate::output::failure_json(error, user_id.as_deref());
+    object["line"] = Value::from(row.line);
+    object["localpart"] = Value::from(row.localpart.as_str());
+    if let Some(password) = password {
+        object["password"] = Value::from(password.expose());
+    }
+    let unreachable = error.exit_code() == EXIT_UNREACHABLE;
+    (Ending::Failed { unreachable }, object)
+}
+
+/// Where results go: stdout, the counts, the progress bar.
+struct Sink {
+    total: u64,
+    created: u64,
+    existing: u64,
+    failed: u64,
+    /// Rows in a row (as they finished) that could not reach the server.
+    unreachable_streak: usize,
+    unreachable_limit: usize,
+    gave_up: bool,
+    output_error: Option<io::Error>,
+    progress: bool,
+}
+
+impl Sink {
+    fn new(total: u64, unreachable_limit: usize, progress: bool) -> Sink {
+        Sink {
+            total,
+            created: 0,
+            existing: 0,
+            failed: 0,
+            unreachable_streak: 0,
+            unreachable_limit,
+            gave_up: false,
+            output_error: None,
+            progress,
+        }
+    }
+
+    fn done(&self) -> u64 {
+        self.created + self.existing + self.failed
+    }
+
+    /// Counts one row; `true` when the server is taken to be down.
+    fn count(&mut self, ending: Ending) -> bool {
+        match ending {
+            Ending::Created => self.created += 1,
+            Ending::Existing => self.existing += 1,
+            Ending::Failed { .. } => self.failed += 1,
+        }
+        if ending == (Ending::Failed { unreachable: true }) {
+            self.unreachable_streak += 1;
+        } else {
+            self.unreachable_streak = 0;
+        }
+        if self.unreachable_streak >= self.unreachable_limit {
+            self.gave_up = true;
+        }
+        self.gave_up
+    }
+
+    /// Writes one row's result; `true` when no more rows should be started.
+    fn record(&mut self, ending: Ending, object: &Value) -> bool {
+        self.count(ending);
+        if self.output_error.is_none() {
+            if self.progress {
+                eprint!("\r\x1b[2K");
+            }
+            let mut out = io::stdout().lock();
+            // Flushed line by line: an interrupted run loses nothing already done.
+            if let Err(error) = writeln!(out, "{object}").and_then(|()| out.flush()) {
+                self.output_error = Some(error);
+            }
+        }
+        if self.progress {
+            eprint!("\r{}", progress_bar(self));
+            let _ = io::stderr().flush();
+        }
+        self.gave_up || self.output_error.is_some()
+    }
+
+    /// The summary line; returns the exit status.
+    fn finish(self, started: Instant) -> i32 {
+        if self.progress {
+            eprint!("\r\x1b[2K");
+        }
+        let not_started = self.total.saturating_sub(self.done());
+        let mut summary = format!(
+            "created {}, already there {}, failed {}",
+            self.created, self.existing, self.failed
+        );
+        if not_started > 0 {
+            summary.push_str(&format!(", not started {not_started}"));
+        }
+        eprintln!("{summary}, {:.2} s", started.elapsed().as_secs_f64());
+        if let Some(error) = &self.output_error {
+            eprintln!(
+                "error: cannot write the results to stdout ({}); no more rows were started",
+                crate::config::io_reason(error)
+            );
+            return EXIT_REFUSED;
+        }
+        if crate::interrupt::interrupted() {
+            if not_started > 0 {
+                eprintln!(
+                    "interrupted: {not_started} rows were not started; run the same file again with --exists-ok to complete it"
+                );
+            }
+            return EXIT_INTERRUPTED;
+        }
+        if self.gave_up {
+            eprintln!(
+                "error: {} rows in a row could not reach the server; no more rows were started",
+                self.unreachable_streak
+            );
+            eprintln!(
+                "hint: once the server answers, run the same file again with --exists-ok to complete it"
+            );
+            return EXIT_UNREACHABLE;
+        }
+        if self.failed > 0 {
+            EXIT_REFUSED
+        } else {
+            EXIT_OK
+        }
+    }
+}
+
+const BAR_WIDTH: u64 = 24;
+
+fn progress_bar(sink: &Sink) -> String {
+    let done = sink.done();
+    let filled = (done.min(sink.total) * BAR_WIDTH)
+        .checked_div(sink.total)
+        .unwrap_or(BAR_WIDTH) as usize;
+    format!(
+        "[{}{}] {done}/{}  created {}, already there {}, failed {}",
+        "#".repeat(filled),
+        "-".repeat(BAR_WIDTH as usize - filled),
+        sink.total,
+        sink.created,
+        sink.existing,
+        sink.failed
+    )
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(text: &str) -> Vec<std::result::Result<Entry, Problem>> {
+        Rows::new(text.as_bytes()).unwrap().collect()
+    }
+
+    /// Every problem of a file, as "line: message".
+    fn problems(text: &str, rules: &Rules) -> (Checked, Vec<(u64, String)>) {
+        let mut found = Vec::new();
+        let checked = check_rows(text.as_bytes(), rules, &mut |p: &Problem| {
+            found.push((p.line, p.message.clone()))
+        })
+        .unwrap();
+        (checked, found)
+    }
+
+    fn good(text: &str, rules: &Rules) -> Vec<Row> {
+        Rows::new(text.as_bytes())
+            .unwrap()
+            .map(|item| item.and_then(|e| rules.check(e)).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn format_is_detected_from_the_content() {
+        let detect = |text: &str| Rows::new(text.as_bytes()).unwrap().format();
+        assert_eq!(detect("localpart\nalice\n"), Format::Csv);
+        assert_eq!(detect("{\"localpart\": \"alice\"}\n"), Format::JsonLines);
+        assert_eq!(
+            detect("\u{feff}\n\n  {\"user\": \"a\"}\n"),
+            Format::JsonLines
+        );
+        assert_eq!(detect("\u{feff}user,password\n"), Format::Csv);
+        assert_eq!(detect(""), Format::Csv);
+    }
+
+    #[test]
+    fn csv_rows_with_quotes_and_line_numbers() {
+        let text = "\u{feff}\nLocalpart, Password ,admin,user_type,displayname\r\n\
+                    alice,\"pa,ss\"\"word\",yes,bot,\"Alice, \"\"A\"\" Liddell\"\r\n\
+                    bob,\"two\nlines\",,,\n\
+                    \n\
+                    carol,,0,,\n";
+        let entries: Vec<Entry> = rows(text).into_iter().map(Result::unwrap).collect();
+        assert_eq!(entries.len(), 3);
+        let alice = &entries[0];
+        assert_eq!(alice.line, 3);
+        assert_eq!(alice.localpart.as_deref(), Some("alice"));
+        assert_eq!(alice.password.as_ref().unwrap().expose(), "pa,ss\"word");
+        assert_eq!(alice.admin, Some(true));
+        assert_eq!(alice.user_type.as_deref(), Some("bot"));
+        assert_eq!(alice.displayname.as_deref(), Some("Alice, \"A\" Liddell"));
+        let bob = &entries[1];
+        assert_eq!(bob.line, 4);
+        assert_eq!(bob.password.as_ref().unwrap().expose(), "two\nlines");
+        assert_eq!(bob.admin, None);
+        // A quoted field over two lines: carol is on line 7, after a blank line.
+        let carol = &entries[2];
+        assert_eq!(carol.line, 7);
+        assert!(carol.password.is_none(), "empty: generated");
+        assert_eq!(carol.admin, Some(false));
+    }
+
+    #[test]
+    fn csv_line_numbers_count_blank_lines_and_crlf() {
+        let lines = |text: &str| -> Vec<(u64, String)> {
+            rows(text)
+                .into_iter()
+                .map(|e| {
+                    let e = e.unwrap();
+                    (e.line, e.localpart.unwrap())
+                })
+                .collect()
+        };
+        let expected = [(3, "b".to_owned()), (6, "c".to_owned())];
+        assert_eq!(lines("user\r\n\r\nb\r\n\r\n\r\nc\r\n"), expected);
+        assert_eq!(lines("user\n\nb\n\n\nc"), expected);
+        assert_eq!(
+            lines("user,password\r\nb,\"x\r\ny\"\r\n\r\n\r\nc,\"z\"\r\n"),
+            [(2, "b".to_owned()), (6, "c".to_owned())]
+        );
+        assert_eq!(
+            lines("\n\n\"user\"\n\"b\"\nc\n"),
+            [(4, "b".to_owned()), (5, "c".to_owned())]
+        );
+    }
+
+    #[test]
+    fn json_lines_rows() {
+        let text = "{\"localpart\": \"alice\", \"password\": \"pw\", \"admin\": true}\n\
+                    \n\
+                    {\"user\": \"bob\", \"admin\": \"no\", \"user_type\": null, \"displayname\": \"Bob\"}\n\
+                    {\"user\": \"carol\", \"admin\": 1, \"password\": \"\"}\n";
+        let entries: Vec<Entry> = rows(text).into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            entries.iter().map(|e| e.line).collect::<Vec<_>>(),
+            [1, 3, 4]
+        );
+        assert_eq!(entries[0].admin, Some(true));
+        assert_eq!(entries[0].password.as_ref().unwrap().expose(), "pw");
+        assert_eq!(entries[1].localpart.as_deref(), Some("bob"));
+        assert_eq!(entries[1].admin, Some(false));
+        assert_eq!(entries[1].user_type, None);
+        assert_eq!(entries[1].displayname.as_deref(), Some("Bob"));
+        assert_eq!(entries[2].admin, Some(true));
+        assert!(entries[2].password.is_none());
+    }
+
+    #[test]
+    fn admin_values() {
+        for (text, expected) in [
+            ("true", Some(true)),
+            ("TRUE", Some(true)),
+            ("yes", Some(true)),
+            (" Yes ", Some(true)),
+            ("1", Some(true)),
+            ("false", Some(false)),
+            ("no", Some(false)),
+            ("0", Some(false)),
+            ("", None),
+            ("  ", None),
+        ] {
+            assert_eq!(parse_admin(text), Ok(expected), "{text:?}");
+        }
+        for bad in ["y", "n", "2", "admin", "on"] {
+            assert!(parse_admin(bad).is_err(), "{bad}");
+        }
+        let (_, found) = problems(
+            "{\"user\": \"a\", \"admin\": 2}\n{\"user\": \"b\", \"admin\": [true]}\n",
+            &Rules::default(),
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+    }
+
+    #[test]
+    fn command_line_defaults_apply_to_rows_that_do_not_say() {
+        let rules = Rules {
+            admin: true,
+            user_type: Some("bot".to_owned()),
+            ..Rules::default()
+        };
+        let rows = good("user,admin,user_type\nalice,,\nbob,no,support\n", &rules);
+        assert!(rows[0].admin);
+        assert_eq!(rows[0].user_type.as_deref(), Some("bot"));
+        assert!(!rows[1].admin);
+        assert_eq!(rows[1].user_type.as_deref(), Some("support"));
+        let rows = good("{\"user\": \"carol\"}\n", &Rules::default());
+        assert!(!rows[0].admin, "not admin without -a");
+        assert_eq!(rows[0].user_type, None);
+        assert!(rows[0].password.is_none());
+    }
+
+    #[test]
+    fn full_user_ids_are_accepted_when_the_server_matches() {
+        let rules = Rules {
+            server_name: Some("example.org".to_owned()),
+            ..Rules::default()
+        };
+        let rows = good("user\n@Alice:example.org\n", &rules);
+        assert_eq!(rows[0].localpart, "Alice");
+        let (_, found) = problems("user\n@alice:other.org\n", &rules);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].1.contains("other.org"), "{found:?}");
+    }
+
+    #[test]
+    fn every_bad_row_is_reported_with_its_line() {
+        let long = "x".repeat(513);
+        let csv = format!(
+            "localpart,password,admin,colour\n\
+             alice,pw,,red\n\
+             bad user,pw,,\n\
+             ALICE,pw,,\n\
+             bob,{long},,\n\
+             carol,pw,maybe,\n\
+             dave,pw\n\
+             ,pw,,\n\
+             _eve,pw,,\n\
+             12345,pw,,\n\
+             frank,pw,,\n"
+        );
+        let (checked, found) = problems(&csv, &Rules::default());
+        let lines: Vec<u64> = found.iter().map(|(line, _)| *line).collect();
+        assert_eq!(lines, [1, 3, 4, 5, 6, 7, 8, 9, 10], "{found:#?}");
+        assert!(found[0].1.contains("unknown column 'colour'"));
+        assert!(found[1].1.starts_with("bad localpart"));
+        assert!(
+            found[2]
+                .1
+                .contains("duplicate localpart 'ALICE': already on line 2")
+        );
+        assert!(found[3].1.contains("513 bytes"));
+        assert!(!found[3].1.contains("xxx"), "the password is not shown");
+        assert!(found[4].1.contains("admin is 'maybe'"));
+        assert!(
+            found[5]
+                .1
+                .contains("unparsable line: 2 fields where the header has 4")
+        );
+        assert!(found[6].1.contains("bad localpart: it is empty"));
+        assert!(found[7].1.contains("starts with '_'"));
+        assert!(found[8].1.contains("all digits"));
+        assert_eq!(checked.rows, 2, "alice and frank");
+        assert_eq!(checked.problems, 9);
+    }
+
+    #[test]
+    fn every_bad_json_line_is_reported_with_its_line() {
+        let text = "{\"user\": \"alice\"}\n\
+                    {\"user\": \"bob\", \"pasword\": \"x\"}\n\
+                    {\"user\": \"carol\"\n\
+                    [\"dave\"]\n\
+                    {\"localpart\": \"erin\", \"user\": \"erin\"}\n\
+                    {\"user\": 42}\n\
+                    {\"user\": \"Alice\"}\n\
+                    {\"password\": \"pw\"}\n\
+                    {\"user\": \"gina\", \"user_type\": \"robot\"}\n";
+        let rules = Rules {
+            extra_user_types: Some(Vec::new()),
+            ..Rules::default()
+        };
+        let (checked, found) = problems(text, &rules);
+        let lines: Vec<u64> = found.iter().map(|(line, _)| *line).collect();
+        assert_eq!(lines, [2, 3, 4, 5, 6, 7, 8, 9], "{found:#?}");
+        assert!(found[0].1.contains("unknown column 'pasword'"));
+        assert!(found[1].1.starts_with("unparsable line"));
+        assert!(found[2].1.starts_with("unparsable line"));
+        assert!(found[3].1.contains("same column"));
+        assert!(found[4].1.contains("must be a string"));
+        assert!(found[5].1.contains("already on line 1"));
+        assert!(found[6].1.contains("bad localpart: it is empty"));
+        assert!(found[7].1.contains("unknown user type 'robot'"));
+        assert_eq!(checked.rows, 1);
+    }
+
+    #[test]
+    fn header_problems() {
+        let (checked, found) = problems("password,admin\npw,yes\n", &Rules::default());
+        assert_eq!(
+            found,
+            [(1, "the header has no localpart (or user) column".to_owned())]
+        );
+        assert_eq!(checked.rows, 0);
+        let (_, found) = problems("\n\nlocalpart,user\na,b\n", &Rules::default());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, 3);
+        assert!(found[0].1.contains("given twice"), "{found:?}");
+        let (_, found) = problems("", &Rules::default());
+        assert!(found[0].1.contains("the file is empty"), "{found:?}");
+        let (checked, found) = problems("localpart\n", &Rules::default());
+        assert!(found.is_empty());
+        assert_eq!(checked.rows, 0);
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_unparsable_line() {
+        let mut found = Vec::new();
+        check_rows(
+            &b"user,password\nalice,pw\nbob,\xff\xfe\ncarol,pw\n"[..],
+            &Rules::default(),
+            &mut |p: &Problem| found.push((p.line, p.message.clone())),
+        )
+        .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, 3);
+        assert!(found[0].1.contains("not valid UTF-8"));
+        let mut found = Vec::new();
+        check_rows(
+            &b"{\"user\": \"a\"}\n{\"user\": \"\xff\"}\n"[..],
+            &Rules::default(),
+            &mut |p: &Problem| found.push(p.line),
+        )
+        .unwrap();
+        assert_eq!(found, [2]);
+    }
+
+    #[test]
+    fn the_spool_copies_everything_read() {
+        let text = "user\nalice\nbob\n";
+        let mut copy = Vec::new();
+        let checked = check_rows(
+            BufReader::new(Tee {
+                inner: text.as_bytes(),
+                copy: &mut copy,
+            }),
+            &Rules::default(),
+            &mut |p: &Problem| panic!("{p:?}"),
+        )
+        .unwrap();
+        assert_eq!(checked.rows, 2);
+        assert_eq!(copy, text.as_bytes());
+    }
+
+    #[test]
+    fn progress_bar_shows_counts() {
+        let mut sink = Sink::new(8, UNREACHABLE_STREAK, false);
+        assert_eq!(
+            progress_bar(&sink),
+            "[------------------------] 0/8  created 0, already there 0, failed 0"
+        );
+        sink.created = 3;
+        sink.existing = 1;
+        assert_eq!(
+            progress_bar(&sink),
+            "[############------------] 4/8  created 3, already there 1, failed 0"
+        );
+    }
+
+    #[test]
+    fn unreachable_rows_in_a_row_stop_the_batch() {
+        let mut sink = Sink::new(100, 3, false);
+        let unreachable = Ending::Failed { unreachable: true };
+        let refused = Ending::Failed { unreachable: false };
+        assert!(!sink.count(unreachable));
+        assert!(!sink.count(unreachable));
+        assert!(
+            !sink.count(Ending::Created),
+            "a row that got through resets the streak"
+        );
+        assert!(!sink.count(unreachable));
+        assert!(
+            !sink.count(refused),
+            "so does a refusal: the server answered"
+        );
+        assert!(!sink.count(unreachable));
+        assert!(!sink.count(unreachable));
+        assert!(sink.count(unreachable));
+        assert_eq!((sink.created, sink.failed, sink.done()), (1, 7, 8));
+    }
+}
