@@ -597,13 +597,20 @@ pub fn parse_nonce(body: &[u8]) -> Result<String> {
     parse_json::<NonceAnswer>(body, "nonce").map(|answer| answer.nonce)
 }
 
-/// The new account from the body of a 200 answer to the POST.
+/// The new account from the body of a 200 answer to the POST. Messages name
+/// the user ID, so its control characters are escaped as in [`parse_refusal`]
+/// (a real Matrix user ID has none).
 pub fn parse_registered(body: &[u8]) -> Result<Registered> {
-    parse_json(body, "registration")
+    let mut registered: Registered = parse_json(body, "registration")?;
+    registered.user_id = escape_control_characters(&registered.user_id);
+    Ok(registered)
 }
 
 /// A refusal from an error answer's status and body. Any body is accepted: a
-/// proxy's HTML page or an empty body gives a refusal without details.
+/// proxy's HTML page or an empty body gives a refusal without details. The
+/// server's `error` text is printed as is, so its control characters are
+/// escaped: a hostile server must not split our one line or send terminal
+/// escape sequences.
 pub fn parse_refusal(status: u16, body: &[u8]) -> Refusal {
     let details: ErrorAnswer = serde_json::from_slice(body).unwrap_or_default();
     Refusal {
@@ -614,9 +621,21 @@ pub fn parse_refusal(status: u16, body: &[u8]) -> Refusal {
             .unwrap_or("")
             .to_owned(),
         errcode: details.errcode,
-        error: details.error,
+        error: details.error.map(|text| escape_control_characters(&text)),
         retry_after_ms: details.retry_after_ms,
     }
+}
+
+fn escape_control_characters(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
 }
 
 fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T> {
@@ -703,6 +722,23 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Found by fuzzing (fuzz/fuzz_targets/response.rs): JSON allows a raw DEL
+    // and escaped newlines or ESC in strings, and the error text reaches the
+    // terminal.
+    #[test]
+    fn a_refusal_text_has_its_control_characters_escaped() {
+        let body = b"{\"errcode\":\"M_X\",\"error\":\"a\x7fb\\nc\\u001b[2Jd \\u00e9\"}";
+        let refusal = parse_refusal(400, body);
+        assert_eq!(
+            refusal.error.as_deref(),
+            Some("a\\u{7f}b\\nc\\u{1b}[2Jd \u{e9}")
+        );
+        assert_eq!(refusal.reason, "Bad Request");
+        assert_eq!(parse_refusal(1000, b"<html>").reason, "");
+        let registered = parse_registered(b"{\"user_id\":\"@a\\r:x\"}").unwrap();
+        assert_eq!(registered.user_id, "@a\\r:x");
+    }
 
     #[test]
     fn endpoint_keeps_a_path_prefix() {
