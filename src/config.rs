@@ -23,6 +23,8 @@ const SECRET_PATH_KEY: &str = "registration_shared_secret_path";
 #[derive(Debug, Default)]
 pub struct Config {
     entries: Vec<(String, Value, PathBuf)>,
+    /// Every file read, merged or skipped, to name when a key is missing.
+    files: Vec<PathBuf>,
 }
 
 /// Something worth telling the user that does not stop the run.
@@ -58,6 +60,9 @@ impl Config {
     /// Merges one file's content over what is already there, as [`Config::load`]
     /// does for each file it reads; `path` only names the file in messages.
     pub fn add_file(&mut self, path: &Path, bytes: &[u8], notices: &mut Vec<Notice>) -> Result<()> {
+        if !self.files.iter().any(|f| f == path) {
+            self.files.push(path.to_owned());
+        }
         match parse_mapping(path, bytes)? {
             Some(mapping) => self.merge(mapping, path),
             None => notices.push(format!(
@@ -210,14 +215,8 @@ impl Config {
     }
 
     fn files_label(&self) -> PathBuf {
-        let mut files: Vec<&Path> = Vec::new();
-        for (_, _, path) in &self.entries {
-            if !files.contains(&path.as_path()) {
-                files.push(path);
-            }
-        }
         PathBuf::from(
-            files
+            self.files
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
@@ -316,7 +315,7 @@ fn read_capped(path: &Path, cap: u64, origin: Option<(&Path, &str)>) -> Result<V
         }
         None => Error::file(path, None, problem),
     };
-    let file = std::fs::File::open(path)
+    let file = open_without_waiting(path)
         .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
     let metadata = file
         .metadata()
@@ -329,9 +328,46 @@ fn read_capped(path: &Path, cap: u64, origin: Option<(&Path, &str)>) -> Result<V
         .read_to_end(&mut bytes)
         .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
     if bytes.len() as u64 > cap {
-        return Err(fail(format!("is larger than {} KiB", cap / 1024)));
+        return Err(fail(format!("is larger than {}", size_text(cap))));
     }
     Ok(bytes)
+}
+
+/// Opens a file for reading. A named pipe that no one writes to would block
+/// a plain open forever; opened non-blocking, it reads as empty instead,
+/// while a pipe with a writer (`--password-file <(...)`) reads as usual.
+#[cfg(unix)]
+fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    // Reads block again from here on: a pipe's writer may be slow.
+    // SAFETY: fcntl on a descriptor we own, with integer arguments.
+    unsafe {
+        let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+        if flags < 0 || libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
+}
+
+/// A size limit in the largest whole unit.
+fn size_text(bytes: u64) -> String {
+    if bytes % (1024 * 1024) == 0 {
+        format!("{} MiB", bytes / (1024 * 1024))
+    } else {
+        format!("{} KiB", bytes / 1024)
+    }
 }
 
 /// The OS's words for an I/O error, without Rust's "(os error N)" suffix.

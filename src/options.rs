@@ -230,12 +230,16 @@ fn seconds(value: f64, option: &str) -> Result<Option<Duration>> {
 
 /// Checks the server URL: http or https, with a host.
 pub fn parse_server_url(text: &str) -> Result<Url> {
+    let shown = without_password(text);
     let invalid = |problem: &str| Error::Input {
         source: "server_url".to_owned(),
-        problem: format!("'{text}' {problem}"),
+        problem: format!("'{shown}' {problem}"),
         hint: Some("give it as http://HOST:PORT or https://HOST[:PORT]".to_owned()),
     };
-    let url = Url::parse(text).map_err(|e| invalid(&format!("is not a valid URL ({e})")))?;
+    let url = Url::parse(text).map_err(|e| match e {
+        url::ParseError::RelativeUrlWithoutBase => invalid("has no http:// or https:// in front"),
+        e => invalid(&format!("is not a valid URL ({e})")),
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid("is not an http:// or https:// URL"));
     }
@@ -248,6 +252,22 @@ pub fn parse_server_url(text: &str) -> Result<Url> {
         ));
     }
     Ok(url)
+}
+
+/// The URL as typed, with any password in it (`user:PASSWORD@host`) masked:
+/// error messages repeat the URL, and they must not repeat a password.
+fn without_password(text: &str) -> String {
+    let start = text.find("://").map_or(0, |i| i + 3);
+    let authority_end = text[start..]
+        .find(['/', '?', '#'])
+        .map_or(text.len(), |i| start + i);
+    let Some(at) = text[start..authority_end].rfind('@').map(|i| start + i) else {
+        return text.to_owned();
+    };
+    match text[start..at].find(':').map(|i| start + i) {
+        Some(colon) => format!("{}***{}", &text[..=colon], &text[at..]),
+        None => text.to_owned(),
+    }
 }
 
 /// Passwords travel in the request body: over plain HTTP to another machine
@@ -399,6 +419,19 @@ mod tests {
         assert!(o.notices[0].contains("plain HTTP"), "{:?}", o.notices);
         let o = options(&["-k", "s", "http://127.0.0.1:8008"]).unwrap();
         assert!(o.notices.is_empty());
+    }
+
+    #[test]
+    fn passwords_in_urls_are_not_repeated() {
+        assert_eq!(
+            without_password("http://admin:hunter2@host:8008/x@y"),
+            "http://admin:***@host:8008/x@y"
+        );
+        assert_eq!(without_password("http://admin@host"), "http://admin@host");
+        assert_eq!(without_password("u:p@h"), "u:***@h");
+        assert_eq!(without_password("http://host/a:b@c"), "http://host/a:b@c");
+        let error = options(&["-k", "s", "http://a:hunter2@[::1"]).unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 
     #[test]
