@@ -1,0 +1,1027 @@
+//! The bad-input matrix: configuration files and arguments that cannot work.
+//! The fake Synapse listens at the URL given, so a case that slipped through
+//! would be seen (and the rows assert that nothing connected).
+
+use super::Content::{Bytes, Dir, Fifo, Text, Unreadable, Zeros};
+use super::{ROW, Row};
+
+/// A registration whose secret comes from `DIR/hs.yaml`.
+const WITH_CONFIG: &[&str] = &[
+    "-c",
+    "{dir}/hs.yaml",
+    "-u",
+    "alice",
+    "-p",
+    "{password}",
+    "--no-admin",
+    "--timeout",
+    "2",
+    "http://127.0.0.1:{port}",
+];
+
+/// The same, with the server URL left to the config's listeners.
+const FROM_LISTENERS: &[&str] = &[
+    "-c",
+    "{dir}/hs.yaml",
+    "-u",
+    "alice",
+    "-p",
+    "{password}",
+    "--no-admin",
+    "--timeout",
+    "2",
+];
+
+pub const ROWS: &[Row] = &[
+    // Configuration files.
+    Row {
+        id: "config_not_yaml",
+        case: "Config not YAML",
+        tried: "`-c` file with an unclosed flow sequence.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret: {secret}\nlisteners: [unclosed\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: is not valid YAML: did not find expected ',' or ']' at line 3 column 1, while parsing a flow sequence at line 2 column 12",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "config_not_a_mapping",
+        case: "Config not a mapping",
+        tried: "`-c` file holding a YAML list: skipped with a notice, as the reference does, and then there is no secret.",
+        files: &[(
+            "hs.yaml",
+            Text("- registration_shared_secret\n- {secret}\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: No 'registration_shared_secret' or 'registration_shared_secret_path' defined in config",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "config_empty",
+        case: "Config empty",
+        tried: "`-c` file of zero bytes.",
+        files: &[("hs.yaml", Text(""))],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: No 'registration_shared_secret' or 'registration_shared_secret_path' defined in config",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "config_missing",
+        case: "Config missing",
+        tried: "`-c` names a file that does not exist.",
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some("error: {dir}/hs.yaml: cannot be read: no such file"),
+        ..ROW
+    },
+    Row {
+        id: "config_is_a_directory",
+        case: "Config is a directory",
+        tried: "`-c` names a directory.",
+        files: &[("hs.yaml", Dir)],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some("error: {dir}/hs.yaml: is a directory, not a file"),
+        ..ROW
+    },
+    Row {
+        id: "config_huge",
+        case: "Config huge",
+        tried: "`-c` file of 17 MiB: no more than 16 MiB is read.",
+        files: &[("hs.yaml", Zeros(17 << 20))],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some("error: {dir}/hs.yaml: is larger than 16 MiB"),
+        ..ROW
+    },
+    Row {
+        id: "config_not_utf8",
+        case: "Config not UTF-8",
+        tried: "`-c` file with a Latin-1 byte (`caf\\xe9`).",
+        files: &[(
+            "hs.yaml",
+            Bytes(b"server_name: caf\xe9\nregistration_shared_secret: x\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some("error: {dir}/hs.yaml: is not valid UTF-8 (byte 16)"),
+        ..ROW
+    },
+    Row {
+        id: "config_fifo",
+        case: "Config is a named pipe",
+        tried: "`-c` names a FIFO that nobody writes to: the tool does not wait for a writer.",
+        files: &[("hs.yaml", Fifo)],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: No 'registration_shared_secret' or 'registration_shared_secret_path' defined in config",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "secret_not_a_string",
+        case: "Secret of the wrong type",
+        tried: "`registration_shared_secret: 12345` (a number).",
+        files: &[("hs.yaml", Text("registration_shared_secret: 12345\n"))],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some("error: {dir}/hs.yaml: registration_shared_secret: is not a string"),
+        ..ROW
+    },
+    Row {
+        id: "secret_is_a_list",
+        case: "Secret is a list",
+        tried: "`registration_shared_secret: [SECRET]`.",
+        files: &[("hs.yaml", Text("registration_shared_secret: [{secret}]\n"))],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some("error: {dir}/hs.yaml: registration_shared_secret: is not a string"),
+        ..ROW
+    },
+    Row {
+        id: "secret_path_not_a_string",
+        case: "Secret path of the wrong type",
+        tried: "`registration_shared_secret_path: {file: x}` (a mapping).",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret_path: {file: x}\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some("error: {dir}/hs.yaml: registration_shared_secret_path: is not a string"),
+        ..ROW
+    },
+    Row {
+        id: "both_secret_keys",
+        case: "Both secret keys",
+        tried: "Both `registration_shared_secret` and `registration_shared_secret_path` set.",
+        files: &[
+            (
+                "hs.yaml",
+                Text(
+                    "registration_shared_secret: {secret}\nregistration_shared_secret_path: {dir}/secret\n",
+                ),
+            ),
+            ("secret", Text("{secret}\n")),
+        ],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: Conflicting options 'registration_shared_secret' and 'registration_shared_secret_path' are both defined; keep one",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "no_secret_key",
+        case: "No secret key",
+        tried: "A config with neither secret key.",
+        files: &[("hs.yaml", Text("server_name: stub.test\n"))],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: No 'registration_shared_secret' or 'registration_shared_secret_path' defined in config",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "secret_file_missing",
+        case: "Secret file missing",
+        tried: "`registration_shared_secret_path` names a file that does not exist.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret_path: {dir}/secret\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: registration_shared_secret_path: {dir}/secret: cannot be read: no such file",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "secret_file_unreadable",
+        case: "Secret file unreadable",
+        tried: "The secret file has mode 000 (when the tests run as root, whom modes do not stop, this row runs as the user nobody).",
+        files: &[
+            (
+                "hs.yaml",
+                Text("registration_shared_secret_path: {dir}/secret\n"),
+            ),
+            ("secret", Unreadable("{secret}\n")),
+        ],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: registration_shared_secret_path: {dir}/secret: cannot be read: permission denied",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "secret_file_is_a_directory",
+        case: "Secret file is a directory",
+        tried: "`registration_shared_secret_path` names a directory.",
+        files: &[
+            (
+                "hs.yaml",
+                Text("registration_shared_secret_path: {dir}/secret\n"),
+            ),
+            ("secret", Dir),
+        ],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: registration_shared_secret_path: {dir}/secret: is a directory, not a file",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "secret_file_empty",
+        case: "Secret file empty",
+        tried: "The secret file holds only whitespace.",
+        files: &[
+            (
+                "hs.yaml",
+                Text("registration_shared_secret_path: {dir}/secret\n"),
+            ),
+            ("secret", Text(" \n\t\n")),
+        ],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some("error: {dir}/secret: is empty"),
+        ..ROW
+    },
+    Row {
+        id: "secret_file_huge",
+        case: "Secret file huge",
+        tried: "The secret file is 1 MiB: no more than 64 KiB is read.",
+        files: &[
+            (
+                "hs.yaml",
+                Text("registration_shared_secret_path: {dir}/secret\n"),
+            ),
+            ("secret", Zeros(1 << 20)),
+        ],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: registration_shared_secret_path: {dir}/secret: is larger than 64 KiB",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "secret_file_not_utf8",
+        case: "Secret file not UTF-8",
+        tried: "The secret file holds a byte that is not UTF-8.",
+        files: &[
+            (
+                "hs.yaml",
+                Text("registration_shared_secret_path: {dir}/secret\n"),
+            ),
+            ("secret", Bytes(b"S3CR3T\xff\n")),
+        ],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some("error: {dir}/secret: is not valid UTF-8 text"),
+        ..ROW
+    },
+    Row {
+        id: "listeners_not_a_list",
+        case: "`listeners` not a list",
+        tried: "No server URL given; `listeners` is a mapping.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret: {secret}\nlisteners: {port: {port}, type: http}\n"),
+        )],
+        args: FROM_LISTENERS,
+        exit: 3,
+        error: Some("error: {dir}/hs.yaml: listeners: is not a list"),
+        ..ROW
+    },
+    Row {
+        id: "listener_not_a_mapping",
+        case: "Listener not a mapping",
+        tried: "No server URL given; `listeners: [PORT]`.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret: {secret}\nlisteners: [{port}]\n"),
+        )],
+        args: FROM_LISTENERS,
+        exit: 3,
+        error: Some("error: {dir}/hs.yaml: listeners[0]: is not a mapping"),
+        ..ROW
+    },
+    Row {
+        id: "listener_port_a_string",
+        case: "Listener port a string",
+        tried: "No server URL given; the client listener has `port: \"PORT\"` (Synapse refuses that too).",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nlisteners:\n  - port: \"{port}\"\n    type: http\n    resources: [{names: [client]}]\n",
+            ),
+        )],
+        args: FROM_LISTENERS,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: listeners[0].port: is not a port number between 1 and 65535",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "listener_port_out_of_range",
+        case: "Listener port out of range",
+        tried: "No server URL given; the client listener has `port: 70000`.",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nlisteners:\n  - port: 70000\n    type: http\n    resources: [{names: [client]}]\n",
+            ),
+        )],
+        args: FROM_LISTENERS,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: listeners[0].port: is not a port number between 1 and 65535",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "listener_resources_not_a_list",
+        case: "Listener resources malformed",
+        tried: "No server URL given; the listener has `resources: client` instead of a list. (A listener with no `resources` at all serves nothing and is skipped, as by the reference.)",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nlisteners:\n  - port: {port}\n    type: http\n    resources: client\n",
+            ),
+        )],
+        args: FROM_LISTENERS,
+        exit: 3,
+        error: Some("error: {dir}/hs.yaml: listeners[0].resources: is not a list"),
+        ..ROW
+    },
+    Row {
+        id: "anchors_and_merge_keys",
+        case: "Anchors and merge keys",
+        tried: "The secret comes through a `<<:` merge key and the listener through an alias, as PyYAML (and so Synapse) resolves them: registered.",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "defaults: &defaults\n  registration_shared_secret: {secret}\nclient: &client\n  port: {port}\n  type: http\n  resources: [{names: [client]}]\n<<: *defaults\nlisteners: [*client]\n",
+            ),
+        )],
+        args: FROM_LISTENERS,
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "merge_key_not_a_mapping",
+        case: "Merge key not a mapping",
+        tried: "`<<: 5` at the top level.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret: {secret}\n<<: 5\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: has an invalid merge key: expected a mapping or list of mappings for merging, but found scalar",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "alias_bomb",
+        case: "Alias bomb",
+        tried: "Nested aliases that would expand to 10⁹ strings (\"billion laughs\").",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\ni: [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\nregistration_shared_secret: {secret}\n",
+            ),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some("error: {dir}/hs.yaml: is not valid YAML: repetition limit exceeded"),
+        ..ROW
+    },
+    // Other files and the environment.
+    Row {
+        id: "shared_secret_file_missing",
+        case: "`--shared-secret-file` missing",
+        tried: "`--shared-secret-file` names a file that does not exist.",
+        args: &[
+            "--shared-secret-file",
+            "{dir}/secret",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: {dir}/secret: cannot be read: no such file"),
+        ..ROW
+    },
+    Row {
+        id: "password_file_empty",
+        case: "`--password-file` empty",
+        tried: "`--password-file` names an empty file.",
+        files: &[("password", Text("\n"))],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "--password-file",
+            "{dir}/password",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: --password-file: {dir}/password: Password cannot be blank."),
+        ..ROW
+    },
+    Row {
+        id: "password_file_with_nul",
+        case: "`--password-file` with a NUL",
+        tried: "The password file holds a NUL byte.",
+        files: &[("password", Text("{password}\0x\n"))],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "--password-file",
+            "{dir}/password",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: --password-file: the password contains a NUL character"),
+        ..ROW
+    },
+    Row {
+        id: "cacert_not_pem",
+        case: "`--cacert` not PEM",
+        tried: "`--cacert` names a file with no PEM certificate in it.",
+        files: &[("ca.pem", Text("not a certificate\n"))],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--cacert",
+            "{dir}/ca.pem",
+            "https://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: {dir}/ca.pem: holds no PEM certificate (--cacert)"),
+        ..ROW
+    },
+    Row {
+        id: "env_secret_not_utf8",
+        case: "Secret variable not UTF-8",
+        tried: "`MATRIX_REGISTRATION_SHARED_SECRET` holds a byte that is not UTF-8.",
+        env: &[("MATRIX_REGISTRATION_SHARED_SECRET", b"S3CR3T\xff")],
+        args: &[
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: MATRIX_REGISTRATION_SHARED_SECRET: is not valid UTF-8"),
+        ..ROW
+    },
+    // Arguments.
+    Row {
+        id: "localpart_with_space",
+        case: "Localpart with a space",
+        tried: "`-u 'bad user'`.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "bad user",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: -u/--user: 'bad user' contains ' ': a user name can only contain a-z, 0-9, or '=_-./+'",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "localpart_with_colon",
+        case: "Localpart with a colon",
+        tried: "`-u ali:ce`.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "ali:ce",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: -u/--user: 'ali:ce' contains ':': a user name can only contain a-z, 0-9, or '=_-./+'",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "localpart_not_ascii",
+        case: "Localpart not ASCII",
+        tried: "`-u élève`.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "élève",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: -u/--user: 'élève' contains 'é': a user name can only contain a-z, 0-9, or '=_-./+'",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "localpart_leading_underscore",
+        case: "Localpart starting with `_`",
+        tried: "`-u _alice`.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "_alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: -u/--user: '_alice' starts with '_', which the server refuses"),
+        ..ROW
+    },
+    Row {
+        id: "localpart_all_digits",
+        case: "Localpart all digits",
+        tried: "`-u 12345`.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "12345",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: -u/--user: '12345' is all digits: numeric user IDs are reserved for guest users",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "user_id_without_server",
+        case: "User ID without a server",
+        tried: "`-u @alice`.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "@alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: -u/--user: '@alice' is not a user ID of the form @localpart:server_name",
+        ),
+        hint: Some("hint: pass the localpart alone, e.g. -u alice"),
+        ..ROW
+    },
+    Row {
+        id: "user_id_other_server",
+        case: "User ID of another server",
+        tried: "`-u @alice:other.test` with a config whose `server_name` is `stub.test`.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret: {secret}\nserver_name: stub.test\n"),
+        )],
+        args: &[
+            "-c",
+            "{dir}/hs.yaml",
+            "-u",
+            "@alice:other.test",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: -u/--user: '@alice:other.test' belongs to server 'other.test', but the config's server_name is 'stub.test'",
+        ),
+        hint: Some("hint: check that you are registering on the right server"),
+        ..ROW
+    },
+    Row {
+        id: "localpart_over_512_bytes",
+        case: "Localpart over 512 bytes",
+        tried: "`-u` with 513 characters.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "{a*513}",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: -u/--user: the user name is longer than 512 bytes"),
+        ..ROW
+    },
+    Row {
+        id: "user_id_over_255",
+        case: "User ID over 255 characters",
+        tried: "`-u` with 250 characters and `server_name: stub.test` in the config.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret: {secret}\nserver_name: stub.test\n"),
+        )],
+        args: &[
+            "-c",
+            "{dir}/hs.yaml",
+            "-u",
+            "{a*250}",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: -u/--user: the user ID @a…a:stub.test is 261 characters long; the limit is 255",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "password_with_nul",
+        case: "Password with a NUL",
+        tried: "`--password-stdin` given a password with a NUL byte.",
+        stdin: "{password}\0x\n",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "--password-stdin",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: --password-stdin: the password contains a NUL character"),
+        ..ROW
+    },
+    Row {
+        id: "password_over_512_bytes",
+        case: "Password over 512 bytes",
+        tried: "`-p` with 618 bytes.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}{x*600}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: -p/--password: the password is 618 bytes long; the server accepts at most 512",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "unknown_user_type",
+        case: "Unknown user type",
+        tried: "`-t robot` with a config that names no extra user types.",
+        files: &[("hs.yaml", Text("registration_shared_secret: {secret}\n"))],
+        args: &[
+            "-c",
+            "{dir}/hs.yaml",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "-t",
+            "robot",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: -t/--user_type: unknown user type 'robot'"),
+        hint: Some(
+            "hint: the server accepts bot, support (more can be added with user_types.extra_user_types)",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "url_without_scheme",
+        case: "URL without a scheme",
+        tried: "`127.0.0.1:PORT` as the server URL.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: server_url: '127.0.0.1:{port}' has no http:// or https:// in front"),
+        hint: Some("hint: give it as http://HOST:PORT or https://HOST[:PORT]"),
+        ..ROW
+    },
+    Row {
+        id: "url_not_http",
+        case: "URL not HTTP",
+        tried: "`ftp://127.0.0.1:PORT` as the server URL.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "ftp://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: server_url: 'ftp://127.0.0.1:{port}' is not an http:// or https:// URL",
+        ),
+        hint: Some("hint: give it as http://HOST:PORT or https://HOST[:PORT]"),
+        ..ROW
+    },
+    Row {
+        id: "url_malformed",
+        case: "URL malformed",
+        tried: "`http://[::1` as the server URL.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://[::1",
+        ],
+        exit: 3,
+        error: Some("error: server_url: 'http://[::1' is not a valid URL (invalid IPv6 address)"),
+        hint: Some("hint: give it as http://HOST:PORT or https://HOST[:PORT]"),
+        ..ROW
+    },
+    Row {
+        id: "url_with_credentials",
+        case: "URL with credentials",
+        tried: "`http://admin:PASSWORD@127.0.0.1:PORT`: refused, and the password in it is not repeated.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://admin:{password}@127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: server_url: 'http://admin:***@127.0.0.1:{port}' contains credentials; the shared secret is all the endpoint needs",
+        ),
+        hint: Some("hint: give it as http://HOST:PORT or https://HOST[:PORT]"),
+        ..ROW
+    },
+    // Usage errors.
+    Row {
+        id: "secret_and_config",
+        case: "`-k` with `-c`",
+        tried: "Both `-k` and `-c`.",
+        files: &[("hs.yaml", Text("registration_shared_secret: {secret}\n"))],
+        args: &[
+            "-k",
+            "{secret}",
+            "-c",
+            "{dir}/hs.yaml",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: the argument '--shared-secret <SHARED_SECRET>' cannot be used with '--config <CONFIG>'",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "secret_and_secret_file",
+        case: "`-k` with `--shared-secret-file`",
+        tried: "Both `-k` and `--shared-secret-file`.",
+        files: &[("secret", Text("{secret}\n"))],
+        args: &[
+            "-k",
+            "{secret}",
+            "--shared-secret-file",
+            "{dir}/secret",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: the argument '--shared-secret <SHARED_SECRET>' cannot be used with '--shared-secret-file <FILE>'",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "password_and_password_file",
+        case: "`-p` with `--password-file`",
+        tried: "Both `-p` and `--password-file`.",
+        files: &[("password", Text("{password}\n"))],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--password-file",
+            "{dir}/password",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: the argument '--password <PASSWORD>' cannot be used with '--password-file <FILE>'",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "admin_and_no_admin",
+        case: "`-a` with `--no-admin`",
+        tried: "Both `-a` and `--no-admin`.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "-a",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some("error: the argument '--admin' cannot be used with '--no-admin'"),
+        ..ROW
+    },
+    Row {
+        id: "generated_password_with_token_output",
+        case: "`--generate-password` with `-o token`",
+        tried: "The generated password would be lost.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "--generate-password",
+            "-o",
+            "token",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: --generate-password cannot be used with -o token: the generated password would be lost (use -o json)",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "no_secret_source",
+        case: "No secret at all",
+        tried: "Neither `-k`, `-c`, `--shared-secret-file` nor the variable.",
+        args: &[
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: one of the arguments -c/--config -k/--shared-secret is required (or --shared-secret-file, or MATRIX_REGISTRATION_SHARED_SECRET in the environment)",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "timeout_zero",
+        case: "`--timeout 0`",
+        tried: "A timeout of zero seconds.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "0",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some("error: --timeout must be more than 0 seconds"),
+        ..ROW
+    },
+    Row {
+        id: "unknown_option",
+        case: "Unknown option",
+        tried: "`--frobnicate`.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--frobnicate",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some("error: unexpected argument '--frobnicate' found"),
+        ..ROW
+    },
+    Row {
+        id: "no_terminal_for_password",
+        case: "No terminal for a prompt",
+        tried: "No password option, and standard input is not a terminal: no hanging on a prompt.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: no terminal to ask for a password on: pass --password-file FILE, --password-stdin or --generate-password",
+        ),
+        ..ROW
+    },
+];

@@ -1,0 +1,455 @@
+//! The fault matrix: a broken network, a misconfigured proxy, a server that
+//! does not speak the protocol.
+
+use super::{Ctx, ROW, Row, Server, TLS_SYNAPSE};
+use crate::stub::{Garbage, Reply, Request};
+use serde_json::json;
+
+/// The fake Synapse for the nonce, `fault` for the registration.
+fn on_post(request: &Request, ctx: &Ctx, fault: fn(&Ctx) -> Reply) -> Reply {
+    if request.method == "POST" {
+        fault(ctx)
+    } else {
+        ctx.synapse.reply(request)
+    }
+}
+
+const fn plain(reply: super::Script) -> Server {
+    Server::Stub {
+        tls: false,
+        garbage: Garbage::Wait,
+        reply,
+    }
+}
+
+/// The same registration, over https://.
+const REGISTER_TLS: &[&str] = &[
+    "-k",
+    "{secret}",
+    "-u",
+    "alice",
+    "-p",
+    "{password}",
+    "--no-admin",
+    "--timeout",
+    "2",
+    "https://127.0.0.1:{port}",
+];
+
+pub const ROWS: &[Row] = &[
+    Row {
+        id: "connection_refused",
+        case: "Connection refused",
+        tried: "Nothing listens on the port.",
+        server: Server::Refused,
+        exit: 4,
+        error: Some("error: connection refused by 127.0.0.1:{port}"),
+        hint: Some("hint: is the server running and listening there?"),
+        ..ROW
+    },
+    Row {
+        id: "never_answers",
+        case: "Accepts, never answers",
+        tried: "The server accepts the connection and the request, then says nothing.",
+        server: plain(|_, _| Reply::Silent),
+        exit: 4,
+        error: Some("error: 127.0.0.1:{port} did not answer within 2 s"),
+        hint: Some(
+            "hint: is the server overloaded or stuck? Raise the limit with --timeout SECONDS",
+        ),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "headers_then_stall",
+        case: "Headers, then a stall",
+        tried: "The server sends a status line and headers announcing a body, then nothing.",
+        server: plain(|_, _| Reply::HeadersThenStall),
+        exit: 4,
+        error: Some("error: 127.0.0.1:{port} stopped sending its answer; gave up after 2 s"),
+        hint: Some(
+            "hint: is the server overloaded or stuck? Raise the limit with --timeout SECONDS",
+        ),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "closes_mid_response",
+        case: "Closes mid-response",
+        tried: "The server sends the headers and half the body, then closes.",
+        server: plain(|_, _| Reply::CloseMidResponse),
+        exit: 4,
+        error: Some(
+            "error: 127.0.0.1:{port} broke off its answer halfway (end of file before message length reached)",
+        ),
+        hint: Some("hint: is there a proxy in front of the server? It is safe to retry"),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "closes_without_answer",
+        case: "Closes without answering",
+        tried: "The server reads the request and closes the connection.",
+        server: plain(|_, _| Reply::Hangup),
+        exit: 4,
+        error: Some("error: 127.0.0.1:{port} closed the connection without answering"),
+        hint: Some("hint: if this port speaks TLS (a tls: true listener), use https://"),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "connection_reset",
+        case: "Connection reset",
+        tried: "The server reads the request and resets the connection (RST).",
+        server: plain(|_, _| Reply::Reset),
+        exit: 4,
+        error: Some("error: 127.0.0.1:{port} reset the connection before answering"),
+        hint: Some("hint: if this port speaks TLS (a tls: true listener), use https://"),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "registration_answer_lost",
+        case: "Registration answer lost",
+        tried: "The nonce is served, then the connection is reset after the registration request: it is not sent again.",
+        server: plain(|r, c| on_post(r, c, |_| Reply::Reset)),
+        exit: 4,
+        error: Some("error: 127.0.0.1:{port} reset the connection before answering"),
+        hint: Some(
+            "hint: the server may have created the account before the answer was lost: retry with --exists-ok",
+        ),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "proxy_502_html",
+        case: "502 from a proxy",
+        tried: "A reverse proxy answers `502 Bad Gateway` with an HTML page.",
+        server: plain(|_, _| {
+            Reply::raw(
+                502,
+                "text/html",
+                "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+            )
+        }),
+        exit: 4,
+        error: Some("error: Received 502 Bad Gateway"),
+        hint: Some(
+            "hint: the server (or a proxy in front of it) is not available yet; it is safe to retry, for example with --wait SECONDS",
+        ),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "unavailable_503",
+        case: "503 while starting",
+        tried: "The server answers `503 Service Unavailable` (no `--wait`).",
+        server: plain(|_, _| Reply::raw(503, "text/plain", "")),
+        exit: 4,
+        error: Some("error: Received 503 Service Unavailable"),
+        hint: Some(
+            "hint: the server (or a proxy in front of it) is not available yet; it is safe to retry, for example with --wait SECONDS",
+        ),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "server_error_500_empty",
+        case: "500 with an empty body",
+        tried: "The server answers `500 Internal Server Error` with no body.",
+        server: plain(|_, _| Reply::raw(500, "text/plain", "")),
+        exit: 1,
+        error: Some("error: Received 500 Internal Server Error"),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "ok_not_json",
+        case: "200 that is not JSON",
+        tried: "The server answers `200 OK` with an HTML page (a web server on the wrong port).",
+        server: plain(|_, _| Reply::raw(200, "text/html", "<html><body>Welcome!</body></html>")),
+        exit: 4,
+        error: Some(
+            "error: the server's nonce answer is not the expected JSON (it does not parse as JSON)",
+        ),
+        hint: Some(
+            "hint: is this URL a Matrix homeserver? check the port and any reverse proxy in front of it",
+        ),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "nonce_missing",
+        case: "JSON without a nonce",
+        tried: "The server answers `200 OK` with `{\"status\": \"ok\"}`.",
+        server: plain(|_, _| Reply::json(200, json!({"status": "ok"}))),
+        exit: 4,
+        error: Some(
+            "error: the server's nonce answer is not the expected JSON (missing field `nonce` at line 1 column 15)",
+        ),
+        hint: Some(
+            "hint: is this URL a Matrix homeserver? check the port and any reverse proxy in front of it",
+        ),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "nonce_not_a_string",
+        case: "Nonce not a string",
+        tried: "The server answers `200 OK` with `{\"nonce\": 12345}`.",
+        server: plain(|_, _| Reply::json(200, json!({"nonce": 12345}))),
+        exit: 4,
+        error: Some(
+            "error: the server's nonce answer is not the expected JSON (invalid type: integer `12345`, expected a string at line 1 column 14)",
+        ),
+        hint: Some(
+            "hint: is this URL a Matrix homeserver? check the port and any reverse proxy in front of it",
+        ),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "huge_body",
+        case: "Huge answer",
+        tried: "The server streams a 512 MiB answer: the tool reads at most 64 KiB of it and stops (less than 32 MiB leaves the server, most of it into socket buffers; peak memory stays under 64 MiB).",
+        server: plain(|_, _| Reply::Huge { bytes: 512 << 20 }),
+        exit: 4,
+        error: Some(
+            "error: the server's nonce answer is larger than 64 KiB; this is not a Synapse answer",
+        ),
+        hint: Some("hint: check the server URL"),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "redirect_on_nonce",
+        case: "Redirect (nonce)",
+        tried: "The server answers the nonce request with `302 Found` to another server, which is never contacted.",
+        server: plain(|_, c| {
+            Reply::redirect(
+                302,
+                &format!(
+                    "http://127.0.0.1:{}/_synapse/admin/v1/register",
+                    c.elsewhere
+                ),
+            )
+        }),
+        exit: 4,
+        error: Some(
+            "error: the server answered 302 Found redirecting to http://127.0.0.1:{elsewhere}/_synapse/admin/v1/register; redirects are not followed",
+        ),
+        hint: Some(
+            "hint: a password is only sent to the URL you name: if the new location is right, pass it as server_url",
+        ),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "redirect_on_registration",
+        case: "Redirect (registration)",
+        tried: "The server answers the registration with `307 Temporary Redirect`: the password is not sent to the new location.",
+        server: plain(|r, c| {
+            on_post(r, c, |c| {
+                Reply::redirect(
+                    307,
+                    &format!(
+                        "http://127.0.0.1:{}/_synapse/admin/v1/register",
+                        c.elsewhere
+                    ),
+                )
+            })
+        }),
+        exit: 4,
+        error: Some(
+            "error: the server answered 307 Temporary Redirect redirecting to http://127.0.0.1:{elsewhere}/_synapse/admin/v1/register; redirects are not followed",
+        ),
+        hint: Some(
+            "hint: a password is only sent to the URL you name: if the new location is right, pass it as server_url",
+        ),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "rate_limited_429",
+        case: "429 with `retry_after_ms`",
+        tried: "The server refuses the registration with `429`, `M_LIMIT_EXCEEDED` and `retry_after_ms: 2000`.",
+        server: plain(|r, c| {
+            on_post(r, c, |_| {
+                Reply::json(
+                    429,
+                    json!({"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests", "retry_after_ms": 2000}),
+                )
+            })
+        }),
+        exit: 1,
+        error: Some("error: Received 429 Too Many Requests: Too Many Requests"),
+        hint: Some("hint: the server is rate-limiting requests; it asks to retry after 2000 ms"),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "endpoint_not_found",
+        case: "404 on the endpoint",
+        tried: "The URL has a wrong path prefix (`http://127.0.0.1:PORT/matrix`): the server answers `404`.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "2",
+            "http://127.0.0.1:{port}/matrix",
+        ],
+        exit: 1,
+        error: Some("error: Received 404 Not Found: Unrecognized request"),
+        hint: Some(
+            "hint: no registration endpoint here: check the port and any path prefix, whether a reverse proxy hides /_synapse/admin, and whether Matrix Authentication Service is in charge (then use `mas-cli manage register-user`)",
+        ),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "wrong_shared_secret",
+        case: "Wrong shared secret",
+        tried: "The secret differs from the server's: it answers `403 HMAC incorrect`.",
+        args: &[
+            "-k",
+            "{secret}-old",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "2",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 1,
+        error: Some("error: Received 403 Forbidden: HMAC incorrect"),
+        hint: Some(
+            "hint: the shared secret differs from the one the running server loaded: check which config file the server runs with, and restart it after changing the secret",
+        ),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "registration_disabled",
+        case: "Shared-secret registration disabled",
+        tried: "The server has no shared secret configured and says so with `400`.",
+        server: plain(|_, _| {
+            Reply::error(
+                400,
+                "M_UNKNOWN",
+                "Shared secret registration is not enabled",
+            )
+        }),
+        exit: 1,
+        error: Some("error: Received 400 Bad Request: Shared secret registration is not enabled"),
+        hint: Some(
+            "hint: set registration_shared_secret (or registration_shared_secret_path) in the homeserver config and restart the server",
+        ),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "nonce_never_recognised",
+        case: "Nonce from another process",
+        tried: "Behind a load balancer, every registration lands on a process that did not issue its nonce: one retry with a fresh nonce, then the refusal.",
+        server: plain(|r, c| {
+            on_post(r, c, |_| {
+                Reply::error(400, "M_UNKNOWN", "unrecognised nonce")
+            })
+        }),
+        exit: 1,
+        error: Some("error: Received 400 Bad Request: unrecognised nonce"),
+        hint: Some(
+            "hint: the nonce expired or was issued by another server process: several Synapse processes behind one address each keep their own nonces",
+        ),
+        requests: &["GET", "POST", "GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "tls_to_silent_plain_port",
+        case: "TLS to a plain port (silent)",
+        tried: "`https://` to a plain-HTTP server that waits for a request line, as Synapse does.",
+        server: plain(super::synapse),
+        args: REGISTER_TLS,
+        exit: 4,
+        error: Some("error: connecting to 127.0.0.1:{port} over TLS timed out"),
+        hint: Some(
+            "hint: does this port speak plain HTTP? Then use http://. Otherwise the server is overloaded or stuck: raise the limit with --timeout SECONDS",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "tls_to_plain_port",
+        case: "TLS to a plain port (answered)",
+        tried: "`https://` to a plain-HTTP server that answers the handshake bytes with `400 Bad Request`, as most proxies do.",
+        server: Server::Stub {
+            tls: false,
+            garbage: Garbage::BadRequest,
+            reply: super::synapse,
+        },
+        args: REGISTER_TLS,
+        exit: 4,
+        error: Some(
+            "error: TLS handshake with 127.0.0.1:{port} failed: the server does not speak TLS on this port",
+        ),
+        hint: Some("hint: for a plain-HTTP listener use http://"),
+        ..ROW
+    },
+    Row {
+        id: "plain_http_to_tls_port",
+        case: "Plain HTTP to a TLS port",
+        tried: "`http://` to a TLS listener, which answers with a TLS alert.",
+        server: TLS_SYNAPSE,
+        exit: 4,
+        error: Some(
+            "error: 127.0.0.1:{port} answered with something that is not HTTP (invalid HTTP version parsed)",
+        ),
+        hint: Some("hint: if this port speaks TLS (a tls: true listener), use https://"),
+        ..ROW
+    },
+    Row {
+        id: "self_signed_refused",
+        case: "Self-signed certificate",
+        tried: "`https://` to a server with a self-signed certificate, without `--cacert`.",
+        server: TLS_SYNAPSE,
+        args: REGISTER_TLS,
+        exit: 4,
+        error: Some(
+            "error: the TLS certificate of 127.0.0.1:{port} is not trusted: no certificate authority this machine trusts has signed it (is it self-signed?)",
+        ),
+        hint: Some(
+            "hint: for a self-signed certificate pass it with --cacert FILE (or, at your own risk, --insecure)",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "self_signed_with_cacert",
+        case: "Self-signed certificate, `--cacert`",
+        tried: "The same server, with its certificate passed as `--cacert DIR/ca.pem`: registered.",
+        server: TLS_SYNAPSE,
+        files: &[("ca.pem", super::Content::TestCert)],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "2",
+            "--cacert",
+            "{dir}/ca.pem",
+            "https://127.0.0.1:{port}",
+        ],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+];

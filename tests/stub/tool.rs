@@ -1,0 +1,203 @@
+//! Runs the built binary as a script would: a clean environment (no proxy
+//! variables, no secret), a hard deadline, and its peak memory measured.
+
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_register_new_matrix_user");
+
+/// A run of the tool to set up.
+pub struct Tool {
+    command: Command,
+    stdin: Vec<u8>,
+    deadline: Duration,
+}
+
+/// A run in progress.
+pub struct Running {
+    child: Child,
+    started: Instant,
+    deadline: Duration,
+    stdout: JoinHandle<Vec<u8>>,
+    stderr: JoinHandle<Vec<u8>>,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The exit status; `None` when killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    /// Peak resident memory of the program, in KiB, as sampled while it ran.
+    pub max_rss_kib: u64,
+}
+
+pub fn tool() -> Tool {
+    let mut command = Command::new(BIN);
+    // Nothing from the test environment leaks in: no proxy settings that
+    // would send loopback traffic elsewhere, no shared secret.
+    command.env_clear();
+    Tool {
+        command,
+        stdin: Vec::new(),
+        deadline: Duration::from_secs(20),
+    }
+}
+
+impl Tool {
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Tool {
+        self.command.arg(arg);
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Tool {
+        self.command.args(args);
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: impl AsRef<OsStr>) -> Tool {
+        self.command.env(name, value);
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Tool {
+        self.stdin = bytes.into();
+        self
+    }
+
+    /// Kills the run after this long (the test then fails on the exit code).
+    pub fn deadline(mut self, deadline: Duration) -> Tool {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Runs as another user (to test file permissions when the tests run as
+    /// root, whom permission bits do not stop).
+    pub fn run_as(mut self, uid: u32, gid: u32) -> Tool {
+        use std::os::unix::process::CommandExt;
+        self.command.uid(uid).gid(gid);
+        self
+    }
+
+    pub fn spawn(mut self) -> Running {
+        let mut child = self
+            .command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the binary");
+        let started = Instant::now();
+        let mut stdin = child.stdin.take().expect("stdin");
+        let input = self.stdin;
+        // A tool that does not read its input must not block the test.
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        Running {
+            stdout: drain(child.stdout.take().expect("stdout")),
+            stderr: drain(child.stderr.take().expect("stderr")),
+            child,
+            started,
+            deadline: self.deadline,
+        }
+    }
+
+    pub fn run(self) -> Outcome {
+        self.spawn().finish()
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
+}
+
+impl Running {
+    /// Waits for the end (killing the process at the deadline) and collects
+    /// its output.
+    pub fn finish(mut self) -> Outcome {
+        let pid = self.child.id();
+        let mut killed = false;
+        let mut max_rss_kib = 0;
+        let status = loop {
+            // The high-water mark of the program's own memory. (getrusage's
+            // ru_maxrss would not do: a child spawned with vfork counts the
+            // test process's memory, which it shared until exec.)
+            max_rss_kib = max_rss_kib.max(high_water_kib(pid).unwrap_or(0));
+            if let Some(status) = self.child.try_wait().expect("wait for the binary") {
+                break status;
+            }
+            if !killed && self.started.elapsed() > self.deadline {
+                let _ = self.child.kill();
+                killed = true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let elapsed = self.started.elapsed();
+        let text =
+            |h: JoinHandle<Vec<u8>>| String::from_utf8_lossy(&h.join().unwrap()).into_owned();
+        Outcome {
+            code: status.code(),
+            stdout: text(self.stdout),
+            stderr: text(self.stderr),
+            elapsed,
+            max_rss_kib,
+        }
+    }
+}
+
+/// `VmHWM` of a running process, in KiB.
+fn high_water_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+impl Outcome {
+    /// The stderr lines that start with `prefix` (`error:`, `hint:`).
+    pub fn stderr_lines(&self, prefix: &str) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .collect()
+    }
+
+    /// The single `error:` line; fails the test when there is not exactly one.
+    pub fn error_line(&self) -> &str {
+        let errors = self.stderr_lines("error:");
+        assert_eq!(errors.len(), 1, "exactly one error line:\n{self}");
+        errors[0]
+    }
+
+    /// Fails the test on a panic or a backtrace hint.
+    pub fn assert_no_panic(&self) {
+        for marker in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
+            assert!(!self.stderr.contains(marker), "{marker}:\n{self}");
+        }
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "exit status:\n{self}");
+        self.assert_no_panic();
+        self
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?} after {:?}\n--- stdout\n{}--- stderr\n{}---",
+            self.code, self.elapsed, self.stdout, self.stderr
+        )
+    }
+}
