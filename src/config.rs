@@ -254,6 +254,15 @@ fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<Option<Mapping>> {
             format!("is not valid UTF-8 (byte {})", e.valid_up_to()),
         )
     })?;
+    if brackets_nest_deeper_than(text, MAX_BRACKET_DEPTH) {
+        return Err(Error::file(
+            path,
+            None,
+            format!(
+                "is not valid YAML: brackets nest more than {MAX_BRACKET_DEPTH} deep; this is not a homeserver config"
+            ),
+        ));
+    }
     let mut value: Value = serde_yaml::from_str(text)
         .map_err(|e| Error::file(path, None, format!("is not valid YAML: {e}")))?;
     // PyYAML, which the server uses, resolves `<<` merge keys.
@@ -264,6 +273,30 @@ fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<Option<Mapping>> {
         Value::Mapping(mapping) => Some(mapping),
         _ => None,
     })
+}
+
+/// The YAML parser takes time quadratic in the nesting of `[` and `{` (a
+/// 40,000-deep file took 8 s, a 16 MiB one would take hours) before our
+/// nesting limit of 128 can refuse it, so deep nesting is refused first.
+const MAX_BRACKET_DEPTH: usize = 1000;
+
+/// Counts opening brackets less closing ones, quoted or not: a real config
+/// would need hundreds of unmatched brackets in its strings to be refused.
+fn brackets_nest_deeper_than(text: &str, limit: usize) -> bool {
+    let mut depth = 0usize;
+    for byte in text.bytes() {
+        match byte {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Reads a file that holds a secret or a password: capped in size,
@@ -638,6 +671,29 @@ mod tests {
             let m = listener_url(yaml).unwrap_err().to_string();
             assert!(m.contains(expected), "{yaml}: {m}");
         }
+    }
+
+    // Found while fuzzing (fuzz/fuzz_targets/config.rs): the YAML parser is
+    // quadratic in bracket nesting, so a 200 KB file of `[` took minutes.
+    #[test]
+    fn deep_brackets_are_refused_quickly() {
+        let files = Files::new();
+        let deep = format!("a: {}{}\n", "[".repeat(1_000_000), "]".repeat(1_000_000));
+        let path = files.write("deep.yaml", deep.as_bytes());
+        let started = std::time::Instant::now();
+        let m = message(secret_of(&[path]));
+        assert!(
+            m.contains("deep.yaml: is not valid YAML: brackets nest more than 1000 deep"),
+            "{m}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // Brackets in strings count, but a real config is far from the limit.
+        let strings: String = (0..100)
+            .map(|i| format!("k{i}: '[[[{{{{'\nl{i}: [[[[1]]]]\n"))
+            .chain(["registration_shared_secret: s\n".to_owned()])
+            .collect();
+        let path = files.write("strings.yaml", strings.as_bytes());
+        assert_eq!(secret_of(&[path]).unwrap(), "s");
     }
 
     #[test]
