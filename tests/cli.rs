@@ -1,0 +1,529 @@
+//! The built binary against the in-process stub Synapse: what goes over the
+//! wire (checked by the stub, MAC included), what is printed, and the exit
+//! status, for the reference's invocations and the options beyond them.
+
+mod stub;
+
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use stub::tool::{Outcome, tool};
+use stub::{Reply, Request, SERVER_NAME, Stub, Synapse, reserved_port, test_cert};
+
+const SECRET: &str = "cli-test-secret";
+
+fn register(url: &str, extra: &[&str]) -> Outcome {
+    tool()
+        .args([
+            "-k",
+            SECRET,
+            "-u",
+            "alice",
+            "-p",
+            "wonderland",
+            "--no-admin",
+        ])
+        .args(extra)
+        .arg(url)
+        .run()
+}
+
+/// The only JSON object on stdout.
+fn json_output(out: &Outcome) -> Value {
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one line of JSON:\n{out}");
+    serde_json::from_str(lines[0]).expect("stdout is JSON")
+}
+
+/// A stub that answers the first `n` requests with `first`, then as Synapse.
+fn after(n: usize, first: fn() -> Reply) -> (Stub, Arc<Synapse>) {
+    let synapse = Synapse::new(SECRET);
+    let server = Arc::clone(&synapse);
+    let seen = AtomicUsize::new(0);
+    let stub = Stub::start(move |r| {
+        if seen.fetch_add(1, Ordering::SeqCst) < n {
+            first()
+        } else {
+            server.reply(r)
+        }
+    });
+    (stub, synapse)
+}
+
+/// A stub that answers every POST with `fault` and the rest as Synapse.
+fn post_fails(fault: fn() -> Reply) -> Stub {
+    let synapse = Synapse::new(SECRET);
+    Stub::start(move |r: &Request| {
+        if r.method == "POST" {
+            fault()
+        } else {
+            synapse.reply(r)
+        }
+    })
+}
+
+#[test]
+fn success_sends_the_reference_body_with_a_valid_mac() {
+    let (stub, synapse) = Stub::synapse(SECRET);
+    let out = tool()
+        .args([
+            "-k",
+            SECRET,
+            "-u",
+            "Alice",
+            "-p",
+            "wonderland",
+            "--no-admin",
+        ])
+        .arg(stub.url())
+        .run();
+    out.assert_code(0);
+    assert_eq!(out.stdout, "Sending registration request...\nSuccess!\n");
+    assert_eq!(out.stderr, "", "no notice or warning for a loopback URL");
+
+    assert_eq!(stub.methods(), ["GET", "POST"]);
+    let requests = stub.requests();
+    assert!(requests.iter().all(|r| r.path == stub::REGISTER_PATH));
+    let post = &requests[1];
+    assert_eq!(post.header("content-type"), Some("application/json"));
+    let body = post.json();
+    let fields: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        fields,
+        ["admin", "mac", "nonce", "password", "user_type", "username"]
+    );
+    // Sent as typed: the server lowercases, and the MAC covers what was sent.
+    assert_eq!(body["username"], "Alice");
+    assert_eq!(body["admin"], false);
+    assert_eq!(body["user_type"], Value::Null);
+    // The stub created the account only because the MAC matched.
+    let created = synapse.created();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].username, "alice");
+    assert_eq!(created[0].password, "wonderland");
+    assert!(!String::from_utf8_lossy(&stub.received()).contains(SECRET));
+}
+
+#[test]
+fn admin_and_user_type_are_covered_by_the_mac() {
+    let (stub, synapse) = Stub::synapse(SECRET);
+    tool()
+        .args(["-k", SECRET, "-u", "bot1", "-p", "pw", "-a", "-t", "bot"])
+        .arg(stub.url())
+        .run()
+        .assert_code(0);
+    let account = &synapse.created()[0];
+    assert!(account.admin);
+    assert_eq!(account.user_type.as_deref(), Some("bot"));
+}
+
+#[test]
+fn a_404_on_the_nonce_is_a_refusal_and_nothing_is_posted() {
+    let stub = Stub::start(|_| Reply::error(404, "M_UNRECOGNIZED", "Unrecognized request"));
+    let out = register(&stub.url(), &[]);
+    out.assert_code(1);
+    assert_eq!(
+        out.stdout,
+        "ERROR! Received 404 Not Found\nUnrecognized request\n"
+    );
+    assert!(out.stderr_lines("hint:")[0].contains("mas-cli manage register-user"));
+    assert_eq!(stub.methods(), ["GET"]);
+}
+
+#[test]
+fn a_500_on_the_post_is_reported_and_not_retried() {
+    let stub = post_fails(|| Reply::raw(500, "text/html", "<h1>Internal Server Error</h1>"));
+    let out = register(&stub.url(), &["--wait", "5"]);
+    out.assert_code(1);
+    assert_eq!(
+        out.stdout,
+        "Sending registration request...\nERROR! Received 500 Internal Server Error\n"
+    );
+    assert_eq!(
+        out.error_line(),
+        "error: Received 500 Internal Server Error"
+    );
+    assert_eq!(stub.methods(), ["GET", "POST"]);
+}
+
+#[test]
+fn an_existing_user_is_a_refusal_unless_exists_ok() {
+    let (stub, synapse) = Stub::synapse(SECRET);
+    synapse.add_existing("alice");
+    let out = register(&stub.url(), &[]);
+    out.assert_code(1);
+    assert_eq!(
+        out.stdout,
+        "Sending registration request...\nERROR! Received 400 Bad Request\nUser ID already taken.\n"
+    );
+    assert!(out.stderr_lines("hint:")[0].contains("--exists-ok"));
+
+    let out = register(&stub.url(), &["--exists-ok"]);
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout,
+        "Sending registration request...\nUser already exists. Skipping.\n"
+    );
+    assert_eq!(out.stderr, "");
+    assert!(synapse.created().is_empty());
+}
+
+#[test]
+fn json_output_on_success_and_failure() {
+    let (stub, synapse) = Stub::synapse(SECRET);
+    let out = register(&stub.url(), &["-o", "json"]);
+    out.assert_code(0);
+    let object = json_output(&out);
+    assert_eq!(object["user_id"], format!("@alice:{SERVER_NAME}"));
+    assert_eq!(object["access_token"], "syt_alice_token");
+    assert_eq!(object["device_id"], "STUBDEVICE");
+    assert_eq!(object["home_server"], SERVER_NAME);
+    assert_eq!(object["created"], true);
+    assert!(object.get("password").is_none());
+    assert_eq!(synapse.created().len(), 1);
+
+    let out = register(&stub.url(), &["-o", "json"]);
+    out.assert_code(1);
+    let object = json_output(&out);
+    assert_eq!(object["errcode"], "M_USER_IN_USE");
+    assert_eq!(object["error"], "User ID already taken.");
+    assert_eq!(object["created"], false);
+
+    let out = register(&stub.url(), &["-o", "json", "--exists-ok"]);
+    out.assert_code(0);
+    let object = json_output(&out);
+    assert_eq!(object["created"], false);
+    assert_eq!(object["access_token"], Value::Null);
+}
+
+#[test]
+fn token_output_is_the_token_alone() {
+    let (stub, _) = Stub::synapse(SECRET);
+    let out = register(&stub.url(), &["-o", "token"]);
+    out.assert_code(0);
+    assert_eq!(out.stdout, "syt_alice_token\n");
+}
+
+#[test]
+fn display_name_is_sent_as_displayname() {
+    let (stub, synapse) = Stub::synapse(SECRET);
+    register(&stub.url(), &["--display-name", "Alice Liddell"]).assert_code(0);
+    assert_eq!(stub.posts()[0].json()["displayname"], "Alice Liddell");
+    assert_eq!(
+        synapse.created()[0].displayname.as_deref(),
+        Some("Alice Liddell")
+    );
+}
+
+#[test]
+fn password_stdin_loses_only_the_newline() {
+    let (stub, synapse) = Stub::synapse(SECRET);
+    tool()
+        .args([
+            "-k",
+            SECRET,
+            "-u",
+            "alice",
+            "--password-stdin",
+            "--no-admin",
+        ])
+        .arg(stub.url())
+        .stdin(" pass word \nnext line\n")
+        .run()
+        .assert_code(0);
+    assert_eq!(synapse.created()[0].password, " pass word ");
+}
+
+#[test]
+fn generated_passwords_are_shown_once_and_sent() {
+    let (stub, synapse) = Stub::synapse(SECRET);
+    let out = tool()
+        .args([
+            "-k",
+            SECRET,
+            "-u",
+            "alice",
+            "--generate-password",
+            "--no-admin",
+        ])
+        .args(["-o", "json"])
+        .arg(stub.url())
+        .run();
+    out.assert_code(0);
+    let password = json_output(&out)["password"]
+        .as_str()
+        .expect("password field")
+        .to_owned();
+    assert!(password.len() >= 20, "{password}");
+    assert!(password.bytes().all(|b| b.is_ascii_alphanumeric()));
+    assert_eq!(synapse.created()[0].password, password);
+    assert!(!out.stderr.contains(&password));
+
+    let out = tool()
+        .args([
+            "-k",
+            SECRET,
+            "-u",
+            "bob",
+            "--generate-password",
+            "--no-admin",
+        ])
+        .arg(stub.url())
+        .run();
+    out.assert_code(0);
+    let shown: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("Generated password: "))
+        .collect();
+    assert_eq!(shown.len(), 1, "{out}");
+    assert_eq!(synapse.created()[1].password, shown[0]);
+    assert_ne!(shown[0], password);
+}
+
+/// Each source holds a different secret and the stub knows only the one that
+/// must win: a wrong precedence is a MAC mismatch (exit 1).
+#[test]
+fn shared_secret_precedence_is_k_then_file_then_environment_then_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret");
+    std::fs::write(&file, "from-file\n").unwrap();
+    let config = dir.path().join("hs.yaml");
+    std::fs::write(&config, "registration_shared_secret: from-config\n").unwrap();
+    for (winner, args) in [
+        ("from-k", vec!["-k", "from-k"]),
+        (
+            "from-file",
+            vec![
+                "--shared-secret-file",
+                file.to_str().unwrap(),
+                "-c",
+                config.to_str().unwrap(),
+            ],
+        ),
+        ("from-env", vec!["-c", config.to_str().unwrap()]),
+        ("from-env", vec![]),
+    ] {
+        let (stub, synapse) = Stub::synapse(winner);
+        tool()
+            .args(&args)
+            .args(["-u", "alice", "-p", "pw", "--no-admin"])
+            .env("MATRIX_REGISTRATION_SHARED_SECRET", "from-env")
+            .arg(stub.url())
+            .run()
+            .assert_code(0);
+        assert_eq!(synapse.created().len(), 1, "{winner} via {args:?}");
+    }
+    let (stub, synapse) = Stub::synapse("from-config");
+    tool()
+        .args(["-c", config.to_str().unwrap()])
+        .args(["-u", "alice", "-p", "pw", "--no-admin"])
+        .arg(stub.url())
+        .run()
+        .assert_code(0);
+    assert_eq!(synapse.created().len(), 1);
+}
+
+#[test]
+fn wait_covers_a_server_that_starts_late() {
+    let port = reserved_port();
+    let started = Instant::now();
+    let running = tool()
+        .args(["-k", SECRET, "-u", "alice", "-p", "pw", "--no-admin"])
+        .args(["--wait", "10", "--timeout", "2"])
+        .arg(format!("http://127.0.0.1:{port}"))
+        .spawn();
+    std::thread::sleep(Duration::from_millis(800));
+    let synapse = Synapse::new(SECRET);
+    let server = Arc::clone(&synapse);
+    let stub = Stub::builder().port(port).start(move |r| server.reply(r));
+    let out = running.finish();
+    out.assert_code(0);
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    assert!(out.elapsed < Duration::from_secs(8), "{out}");
+    assert_eq!(stub.methods(), ["GET", "POST"]);
+    assert_eq!(synapse.created().len(), 1);
+}
+
+#[test]
+fn wait_retries_through_503_then_registers_once() {
+    let (stub, synapse) = after(2, || Reply::raw(503, "text/plain", ""));
+    let out = register(&stub.url(), &["--wait", "10"]);
+    out.assert_code(0);
+    assert_eq!(stub.methods(), ["GET", "GET", "GET", "POST"]);
+    assert_eq!(synapse.created().len(), 1);
+}
+
+#[test]
+fn wait_gives_up_in_time() {
+    let port = reserved_port();
+    let out = register(&format!("http://127.0.0.1:{port}"), &["--wait", "1"]);
+    out.assert_code(4);
+    assert_eq!(
+        out.error_line(),
+        format!("error: connection refused by 127.0.0.1:{port}")
+    );
+    assert!(out.elapsed >= Duration::from_secs(1), "{out}");
+    assert!(out.elapsed < Duration::from_secs(5), "{out}");
+}
+
+/// A POST that reached the server may have created the account: --wait
+/// does not send it again, whatever the failure.
+#[test]
+fn a_post_that_reached_the_server_is_never_resent() {
+    for fault in [
+        (|| Reply::raw(503, "text/plain", "")) as fn() -> Reply,
+        || Reply::raw(502, "text/html", "<h1>Bad Gateway</h1>"),
+        || Reply::Reset,
+        || Reply::Hangup,
+    ] {
+        let stub = post_fails(fault);
+        let out = register(&stub.url(), &["--wait", "5"]);
+        out.assert_code(4);
+        assert_eq!(stub.methods(), ["GET", "POST"], "{out}");
+        assert!(out.elapsed < Duration::from_secs(3), "{out}");
+    }
+}
+
+#[test]
+fn an_unrecognised_nonce_is_retried_once_with_a_fresh_one() {
+    let synapse = Synapse::new(SECRET);
+    let server = Arc::clone(&synapse);
+    let posts = AtomicUsize::new(0);
+    // The first POST lands on a process that did not issue the nonce.
+    let stub = Stub::start(move |r| {
+        if r.method == "POST" && posts.fetch_add(1, Ordering::SeqCst) == 0 {
+            Reply::error(400, "M_UNKNOWN", "unrecognised nonce")
+        } else {
+            server.reply(r)
+        }
+    });
+    let out = register(&stub.url(), &[]);
+    out.assert_code(0);
+    assert_eq!(stub.methods(), ["GET", "POST", "GET", "POST"]);
+    let posts = stub.posts();
+    assert_ne!(posts[0].json()["nonce"], posts[1].json()["nonce"]);
+    assert_eq!(
+        out.stdout
+            .matches("Sending registration request...")
+            .count(),
+        1
+    );
+    assert_eq!(synapse.created().len(), 1);
+}
+
+#[test]
+fn timeout_bounds_each_request() {
+    let stub = Stub::start(|_| Reply::Silent);
+    let out = register(&stub.url(), &["--timeout", "0.5"]);
+    out.assert_code(4);
+    assert_eq!(
+        out.error_line(),
+        format!(
+            "error: 127.0.0.1:{} did not answer within 0.5 s",
+            stub.port()
+        )
+    );
+    assert!(out.elapsed >= Duration::from_millis(450), "{out}");
+    assert!(out.elapsed < Duration::from_millis(2500), "{out}");
+}
+
+/// The warning is printed before anything is sent; the missing localpart
+/// then stops the run (there is no terminal), so nothing leaves the machine.
+#[test]
+fn plain_http_to_another_machine_is_warned_about() {
+    let out = tool()
+        .args(["-k", SECRET, "-p", "pw", "--no-admin"])
+        .arg("http://matrix.example.org:8008")
+        .run();
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains(
+            "Warning: the password is sent over plain HTTP to matrix.example.org, which is not this machine; prefer https://."
+        ),
+        "{out}"
+    );
+    assert!(out.error_line().contains("no terminal"), "{out}");
+}
+
+#[test]
+fn the_server_url_comes_from_the_first_client_listener() {
+    let (stub, synapse) = Stub::synapse(SECRET);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hs.yaml");
+    // A listener without resources serves nothing and is skipped, as by the
+    // reference; so is one without the client resource.
+    std::fs::write(
+        &config,
+        format!(
+            "registration_shared_secret: {SECRET}\nserver_name: {SERVER_NAME}\nlisteners:\n  \
+             - {{port: 1, type: http}}\n  \
+             - {{port: 2, type: http, resources: [{{names: [federation]}}]}}\n  \
+             - {{port: {}, type: http, resources: [{{names: [client, federation]}}]}}\n",
+            stub.port()
+        ),
+    )
+    .unwrap();
+    let out = tool()
+        .args(["-c", config.to_str().unwrap()])
+        .args(["-u", &format!("@alice:{SERVER_NAME}"), "-p", "pw", "-a"])
+        .run();
+    out.assert_code(0);
+    assert_eq!(out.stderr, "");
+    assert_eq!(stub.posts()[0].json()["username"], "alice");
+    assert!(synapse.created()[0].admin);
+}
+
+#[test]
+fn a_tls_listener_is_reached_over_https_with_its_certificate() {
+    let synapse = Synapse::new(SECRET);
+    let server = Arc::clone(&synapse);
+    let stub = Stub::builder().tls().start(move |r| server.reply(r));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = test_cert().write_to(dir.path());
+    let config = dir.path().join("hs.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "registration_shared_secret: {SECRET}\nlisteners:\n  \
+             - {{port: {}, type: http, tls: true, resources: [{{names: [client]}}]}}\n",
+            stub.port()
+        ),
+    )
+    .unwrap();
+    // https://localhost:PORT: the certificate names localhost.
+    let out = tool()
+        .args([
+            "-c",
+            config.to_str().unwrap(),
+            "--cacert",
+            ca.to_str().unwrap(),
+        ])
+        .args(["-u", "alice", "-p", "pw", "--no-admin"])
+        .run();
+    out.assert_code(0);
+    assert_eq!(stub.methods(), ["GET", "POST"]);
+
+    let out = tool()
+        .args([
+            "-k",
+            SECRET,
+            "-u",
+            "bob",
+            "-p",
+            "pw",
+            "--no-admin",
+            "--insecure",
+        ])
+        .arg(stub.url())
+        .run();
+    out.assert_code(0);
+    assert!(out.stderr.contains("Warning: --insecure"), "{out}");
+    assert_eq!(synapse.created().len(), 2);
+}
