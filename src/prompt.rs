@@ -103,10 +103,13 @@ fn read_hidden(question: &str, option: &str) -> Result<SecretString> {
     let read = crate::interrupt::with_terminal_restored(libc::STDIN_FILENO, || {
         rpassword::prompt_password(question)
     });
-    read.map(SecretString::new).map_err(|e| {
-        Error::usage(format!(
+    read.map(SecretString::new).map_err(|e| match e.kind() {
+        // rpassword reads in raw mode and handles Ctrl-C itself: it raises
+        // SIGINT and returns this, racing the handler's exit with 130.
+        std::io::ErrorKind::Interrupted => Error::Interrupted,
+        _ => Error::usage(format!(
             "cannot read the password from the terminal ({e}): pass {option}"
-        ))
+        )),
     })
 }
 
