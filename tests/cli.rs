@@ -527,3 +527,43 @@ fn a_tls_listener_is_reached_over_https_with_its_certificate() {
     assert!(out.stderr.contains("Warning: --insecure"), "{out}");
     assert_eq!(synapse.created().len(), 2);
 }
+
+#[test]
+fn secret_and_password_files_readable_by_others_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let (stub, synapse) = Stub::synapse(SECRET);
+    let dir = tempfile::tempdir().unwrap();
+    let (secret, password) = (dir.path().join("secret"), dir.path().join("password"));
+    std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+    std::fs::write(&password, "pw\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = tool()
+        .args(["--shared-secret-file", secret.to_str().unwrap()])
+        .args(["--password-file", password.to_str().unwrap()])
+        .args(["-u", "alice", "--no-admin"])
+        .arg(stub.url())
+        .run();
+    out.assert_code(0);
+    for (path, mode) in [(&secret, "644"), (&password, "640")] {
+        assert!(
+            out.stderr.contains(&format!(
+                "Warning: {} is readable by other users (mode {mode}); consider chmod 600.",
+                path.display()
+            )),
+            "{out}"
+        );
+    }
+    assert_eq!(synapse.created()[0].password, "pw");
+
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = tool()
+        .args(["--shared-secret-file", secret.to_str().unwrap()])
+        .args(["--password-file", password.to_str().unwrap()])
+        .args(["-u", "bob", "--no-admin"])
+        .arg(stub.url())
+        .run();
+    out.assert_code(0);
+    assert_eq!(out.stderr, "");
+}
