@@ -127,25 +127,49 @@ impl Entry {
     }
 }
 
+/// Calls `found` with the offset of each line break as the CSV reader sees
+/// them: `\n`, `\r`, and `\r\n` once (at its `\r`), so that files with
+/// old Mac line ends get line numbers too. `after_cr` carries a `\r` at the
+/// end of one chunk over to the next.
+fn line_breaks(bytes: &[u8], after_cr: &mut bool, mut found: impl FnMut(usize)) {
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\r' || (b == b'\n' && !*after_cr) {
+            found(i);
+        }
+        *after_cr = b == b'\r';
+    }
+}
+
+fn count_line_breaks(bytes: &[u8]) -> u64 {
+    let mut count = 0;
+    line_breaks(bytes, &mut false, |_| count += 1);
+    count
+}
+
 /// Counts the lines of what the CSV reader reads. The reader's own record
 /// positions point before skipped blank lines and before the `\n` of a
 /// `\r\n`, so they cannot say on which line a record starts; the end of a
-/// record and the newlines inside its fields can.
+/// record and the line breaks inside its fields can.
 struct LineCounter<R> {
     inner: R,
     read: u64,
-    /// Offsets of the newlines read but not yet counted by a query.
+    /// Offsets of the line breaks read but not yet counted by a query.
     newlines: RefCell<VecDeque<u64>>,
+    after_cr: bool,
     counted: Cell<u64>,
+    /// The end of the input was reached: the CSV reader only looks for it
+    /// within a record that has no terminator.
+    at_end: bool,
 }
 
 impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let newlines = self.newlines.get_mut();
-        for (i, _) in buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n') {
-            newlines.push_back(self.read + i as u64);
-        }
+        self.at_end |= n == 0 && !buf.is_empty();
+        let (newlines, start) = (self.newlines.get_mut(), self.read);
+        line_breaks(&buf[..n], &mut self.after_cr, |i| {
+            newlines.push_back(start + i as u64)
+        });
         self.read += n as u64;
         Ok(n)
     }
@@ -157,7 +181,9 @@ impl<R> LineCounter<R> {
             inner,
             read: 0,
             newlines: RefCell::new(VecDeque::new()),
+            after_cr: false,
             counted: Cell::new(0),
+            at_end: false,
         }
     }
 
@@ -276,14 +302,18 @@ impl<R: BufRead> Iterator for Rows<R> {
             } => match reader.read_byte_record(record) {
                 Ok(false) => None,
                 Ok(true) => {
-                    // The reader stops right after the record's terminator
-                    // (or at the end): its last byte is on this line.
-                    let end = reader.position().byte().saturating_sub(1);
+                    // The reader stops right after the record's terminator,
+                    // whose last byte is on this line; or at the end of the
+                    // file, where a quote left open may have swallowed the
+                    // last newline into the field.
+                    let position = reader.position().byte();
+                    let end = if reader.get_ref().at_end {
+                        position
+                    } else {
+                        position.saturating_sub(1)
+                    };
                     let last_line = 1 + reader.get_ref().newlines_before(end);
-                    let inside: u64 = record
-                        .iter()
-                        .map(|field| field.iter().filter(|&&b| b == b'\n').count() as u64)
-                        .sum();
+                    let inside: u64 = record.iter().map(count_line_breaks).sum();
                     let line = *offset + last_line.saturating_sub(inside);
                     Some(csv_entry(record, columns, line))
                 }
@@ -336,14 +366,16 @@ fn csv_io_error(error: csv::Error) -> io::Error {
 }
 
 /// Skips a UTF-8 byte-order mark and blank lines, and looks at the first
-/// character; also says how many lines were skipped.
+/// character; also says how many lines were skipped (JSON Lines end at
+/// `\n` alone; CSV also at `\r`).
 fn detect(reader: &mut impl BufRead) -> io::Result<(Format, u64)> {
-    let mut skipped_lines = 0;
+    let mut newlines = 0;
+    let (mut csv_lines, mut after_cr) = (0, false);
     let mut at_start = true;
     loop {
         let buffer = reader.fill_buf()?;
         if buffer.is_empty() {
-            return Ok((Format::Csv, skipped_lines));
+            return Ok((Format::Csv, csv_lines));
         }
         if at_start {
             at_start = false;
@@ -356,16 +388,14 @@ fn detect(reader: &mut impl BufRead) -> io::Result<(Format, u64)> {
             .iter()
             .take_while(|b| b.is_ascii_whitespace())
             .count();
-        skipped_lines += buffer[..blank].iter().filter(|&&b| b == b'\n').count() as u64;
+        newlines += buffer[..blank].iter().filter(|&&b| b == b'\n').count() as u64;
+        line_breaks(&buffer[..blank], &mut after_cr, |_| csv_lines += 1);
         let first = buffer.get(blank).copied();
         reader.consume(blank);
-        if let Some(first) = first {
-            let format = if first == b'{' {
-                Format::JsonLines
-            } else {
-                Format::Csv
-            };
-            return Ok((format, skipped_lines));
+        match first {
+            Some(b'{') => return Ok((Format::JsonLines, newlines)),
+            Some(_) => return Ok((Format::Csv, csv_lines)),
+            None => {}
         }
     }
 }
@@ -1194,6 +1224,29 @@ mod tests {
         assert_eq!(
             lines("\n\n\"user\"\n\"b\"\nc\n"),
             [(4, "b".to_owned()), (5, "c".to_owned())]
+        );
+        // Found by fuzzing (fuzz/fuzz_targets/batch.rs): a quote left open
+        // runs to the end of the file, newlines included; the row was
+        // reported on the line before it.
+        assert_eq!(
+            lines("user\nb\n\"c\nd\n"),
+            [(2, "b".to_owned()), (3, "c\nd".to_owned())]
+        );
+        assert_eq!(lines("user\n\"c\n\n"), [(2, "c".to_owned())]);
+        assert_eq!(
+            lines("user\nb\nc"),
+            [(2, "b".to_owned()), (3, "c".to_owned())]
+        );
+        // Also found by fuzzing: a lone `\r` ends a CSV line (old Mac files),
+        // and every row of such a file was said to be on line 1.
+        assert_eq!(
+            lines("\r\ruser\rb\r\"x\ry\"\r\rc\n\r\nd"),
+            [
+                (4, "b".to_owned()),
+                (5, "x\ry".to_owned()),
+                (8, "c".to_owned()),
+                (10, "d".to_owned())
+            ]
         );
     }
 
