@@ -517,10 +517,26 @@ fn json_entry(bytes: &[u8], line: u64) -> std::result::Result<Entry, Problem> {
             (Column::Admin, other) => problems.push(format!(
                 "admin is {other}: use true/false, yes/no or 1/0, or leave it out"
             )),
+            // A password written without quotes (`"password": 123456`) is
+            // still a password: say what it is, not what it says.
+            (Column::Password, other) => {
+                problems.push(format!("{key} must be a string, not {}", json_kind(other)))
+            }
             (_, other) => problems.push(format!("{key} must be a string, not {other}")),
         }
     }
     finish(entry, problems)
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "true or false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
 }
 
 fn finish(entry: Entry, problems: Vec<String>) -> std::result::Result<Entry, Problem> {
@@ -1367,6 +1383,23 @@ mod tests {
         assert!(found[8].1.contains("all digits"));
         assert_eq!(checked.rows, 2, "alice and frank");
         assert_eq!(checked.problems, 9);
+    }
+
+    // Found while writing the property tests (tests/properties.rs): the
+    // value was echoed in the problem, on stderr.
+    #[test]
+    fn a_password_that_is_not_a_string_is_not_echoed() {
+        let text = "{\"user\": \"h\", \"password\": 123456}\n\
+                    {\"user\": \"i\", \"Password\": [\"hunter2\"]}\n";
+        let (_, found) = problems(text, &Rules::default());
+        assert_eq!(
+            found[0],
+            (1, "password must be a string, not a number".to_owned())
+        );
+        assert_eq!(
+            found[1],
+            (2, "Password must be a string, not a list".to_owned())
+        );
     }
 
     #[test]
