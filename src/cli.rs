@@ -34,8 +34,8 @@ With --batch:
   0    every row registered (or already there with --exists-ok)
   1    one or more rows failed; each has errcode/error in its JSON line
   2, 3 as above; a bad row is a 3, and then nothing was sent
-  4    the server could not be reached for --jobs rows in a row: no more rows
-       were started (re-run with --exists-ok to complete)
+  4    the server could not be reached for 5 rows in a row (or --jobs, if
+       more): no more rows were started (re-run with --exists-ok to complete)
   130  interrupted: rows in flight were finished and reported, no new ones
        started (re-run with --exists-ok to complete)
 
@@ -187,8 +187,8 @@ pub struct Cli {
     /// the content. The whole file is checked before anything is sent. A row
     /// without a password gets a generated one. -a/--no-admin and -t apply to
     /// rows that do not say (not admin by default), --exists-ok to every
-    /// row. Writes one JSON object per row on stdout as it finishes, and a
-    /// summary on stderr.
+    /// row. Writes one JSON object per row on stdout as it finishes (whatever
+    /// -o says; -o token is refused), and a summary on stderr.
     #[arg(
         long = "batch",
         value_name = "FILE",

@@ -1,0 +1,387 @@
+//! `--batch` end to end against the in-process stub Synapse: what is sent,
+//! what is printed, the exit status; and that a bad file sends nothing.
+
+mod common;
+mod stub;
+
+use common::bin;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use stub::{Reply, Stub, Synapse};
+
+const SECRET: &str = "batch-test-secret";
+
+struct Run {
+    code: Option<i32>,
+    /// One parsed JSON object per stdout line, in the order printed.
+    rows: Vec<Value>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// The result object of the row on `line` of the file.
+    fn row(&self, line: u64) -> &Value {
+        self.rows
+            .iter()
+            .find(|r| r["line"] == line)
+            .unwrap_or_else(|| panic!("no result for line {line}: {}", self.stdout))
+    }
+}
+
+fn batch(url: &str, file: &str, args: &[&str], stdin: &str) -> Run {
+    let output = bin()
+        .args(["-k", SECRET, "--batch", file])
+        .args(args)
+        .arg(url)
+        .write_stdin(stdin)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let rows = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each stdout line is JSON"))
+        .collect();
+    Run {
+        code: output.status.code(),
+        rows,
+        stdout,
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, content: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, content).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_csv_file_registers_every_row_with_its_attributes() {
+    let (server, synapse) = Stub::synapse(SECRET);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "users.csv",
+        "localpart,password,admin,user_type,displayname\n\
+         alice,\"s3cret, with comma\",yes,,\"Liddell, Alice\"\n\
+         Bob,,,bot,\n\
+         carol,pw-carol,0,support,Carol\n",
+    );
+    let run = batch(&server.url(), &file, &["--jobs", "2"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.rows.len(), 3, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("created 3, already there 0, failed 0"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains('\r'), "no progress bar off a terminal");
+
+    let accounts = synapse.created();
+    let account = |name: &str| accounts.iter().find(|a| a.username == name).unwrap();
+    let alice = account("alice");
+    assert_eq!(alice.password, "s3cret, with comma");
+    assert!(alice.admin);
+    assert_eq!(alice.user_type, None);
+    assert_eq!(alice.displayname.as_deref(), Some("Liddell, Alice"));
+    let bob = account("bob");
+    assert!(!bob.admin, "not admin unless said");
+    assert_eq!(bob.user_type.as_deref(), Some("bot"));
+    assert_eq!(account("carol").user_type.as_deref(), Some("support"));
+
+    let row = run.row(2);
+    assert_eq!(row["localpart"], "alice");
+    assert_eq!(row["user_id"], "@alice:stub.test");
+    assert_eq!(row["created"], true);
+    assert_eq!(row["access_token"], "syt_alice_token");
+    assert!(
+        row.get("password").is_none(),
+        "a given password is not shown"
+    );
+    // The generated password is shown once, in its row, and is the one sent.
+    let generated = run.row(3)["password"].as_str().unwrap();
+    assert!(generated.len() >= 20);
+    assert_eq!(bob.password, generated);
+    assert!(!run.stdout.contains("s3cret") && !run.stderr.contains("s3cret"));
+    assert!(!run.stderr.contains(SECRET));
+}
+
+#[test]
+fn json_lines_from_stdin_with_command_line_defaults() {
+    let (server, synapse) = Stub::synapse(SECRET);
+    let lines = "{\"user\": \"dora\", \"password\": \"pw\"}\n\
+                 \n\
+                 {\"localpart\": \"eve\", \"password\": \"pw\", \"admin\": false, \"user_type\": \"support\"}\n";
+    let run = batch(&server.url(), "-", &["-a", "-t", "bot"], lines);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let accounts = synapse.created();
+    let dora = accounts.iter().find(|a| a.username == "dora").unwrap();
+    assert!(dora.admin, "-a is the default");
+    assert_eq!(dora.user_type.as_deref(), Some("bot"), "-t is the default");
+    let eve = accounts.iter().find(|a| a.username == "eve").unwrap();
+    assert!(!eve.admin, "the row says");
+    assert_eq!(eve.user_type.as_deref(), Some("support"));
+    assert_eq!(run.row(3)["created"], true);
+}
+
+#[test]
+fn each_row_has_its_own_nonce_over_at_most_jobs_connections() {
+    let (server, _synapse) = Stub::synapse(SECRET);
+    let rows: String = (0..12)
+        .map(|i| format!("{{\"user\": \"u{i}\", \"password\": \"pw\"}}\n"))
+        .collect();
+    let run = batch(&server.url(), "-", &["--jobs", "3"], &rows);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.rows.len(), 12);
+    let methods = server.methods();
+    assert_eq!(methods.iter().filter(|m| *m == "GET").count(), 12);
+    assert_eq!(methods.iter().filter(|m| *m == "POST").count(), 12);
+    let mut nonces: Vec<String> = server
+        .posts()
+        .iter()
+        .map(|p| p.json()["nonce"].as_str().unwrap().to_owned())
+        .collect();
+    nonces.sort();
+    nonces.dedup();
+    assert_eq!(nonces.len(), 12, "a fresh nonce for every row");
+    assert!(
+        server.connections() <= 3,
+        "kept alive and reused: {} connections",
+        server.connections()
+    );
+}
+
+#[test]
+fn existing_users_fail_their_row_unless_exists_ok() {
+    let (server, synapse) = Stub::synapse(SECRET);
+    synapse.add_existing("frank");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "users.csv",
+        "user,password\ngina,pw\nFrank,pw\nhal,\n",
+    );
+
+    let run = batch(&server.url(), &file, &[], "");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let frank = run.row(3);
+    assert_eq!(frank["created"], false);
+    assert_eq!(frank["errcode"], "M_USER_IN_USE");
+    assert_eq!(frank["error"], "User ID already taken.");
+    assert!(frank.get("password").is_none());
+    assert_eq!(run.row(2)["created"], true);
+    assert!(run.row(4)["password"].is_string());
+    assert!(
+        run.stderr.contains("created 2, already there 0, failed 1"),
+        "{}",
+        run.stderr
+    );
+
+    // The same file again with --exists-ok: everything is already there.
+    let again = batch(&server.url(), &file, &["--exists-ok"], "");
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    for line in 2..=4 {
+        assert_eq!(again.row(line)["created"], false);
+        assert!(again.row(line).get("errcode").is_none());
+    }
+    assert!(
+        again
+            .stderr
+            .contains("created 0, already there 3, failed 0"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(synapse.created().len(), 2);
+}
+
+#[test]
+fn a_bad_file_sends_nothing_and_names_every_bad_line() {
+    let server = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "must not be called"));
+    let long = "p".repeat(513);
+    let csv = format!(
+        "localpart,password,admin,colour\n\
+         ivan,pw,,\n\
+         bad user,pw,,\n\
+         IVAN,pw,,\n\
+         judy,{long},,\n\
+         ken,pw\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "bad.csv", &csv);
+    for (source, stdin) in [(file.as_str(), ""), ("-", csv.as_str())] {
+        let run = batch(&server.url(), source, &[], stdin);
+        assert_eq!(run.code, Some(3), "{}", run.stderr);
+        assert_eq!(run.stdout, "");
+        for needle in [
+            "line 1: unknown column 'colour'",
+            "line 3: bad localpart",
+            "line 4: duplicate localpart 'IVAN': already on line 2",
+            "line 5: the password is 513 bytes long",
+            "line 6: unparsable line",
+            "5 problems found; nothing was sent",
+        ] {
+            assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
+        }
+        assert!(!run.stderr.contains(&long));
+    }
+    let jsonl = "{\"user\": \"ok\"}\n{\"user\": \"x\"\n";
+    let run = batch(&server.url(), "-", &[], jsonl);
+    assert_eq!(run.code, Some(3));
+    assert!(
+        run.stderr.contains("<stdin>: line 2: unparsable line"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.connections(), 0, "nothing was sent");
+}
+
+#[test]
+fn a_stream_that_cannot_be_read_twice_is_spooled() {
+    let (server, synapse) = Stub::synapse(SECRET);
+    // /dev/stdin is a pipe here, not a regular file.
+    let run = batch(
+        &server.url(),
+        "/dev/stdin",
+        &[],
+        "user,password\nivy,pw\njack,pw\n",
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(synapse.created().len(), 2);
+}
+
+#[test]
+fn usage_errors() {
+    for args in [
+        &["-k", "s", "--batch", "f", "-u", "alice"][..],
+        &["-k", "s", "--batch", "f", "-p", "pw"],
+        &["-k", "s", "--batch", "f", "--password-stdin"],
+        &["-k", "s", "--batch", "f", "--generate-password"],
+        &["-k", "s", "--batch", "f", "--display-name", "A"],
+        &["-k", "s", "--batch", "f", "-o", "token"],
+        &["-k", "s", "--batch", "f", "--jobs", "0"],
+        &["-k", "s", "-u", "alice", "--jobs", "2"],
+    ] {
+        let output = bin().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    let output = bin()
+        .args([
+            "-k",
+            "s",
+            "--batch",
+            "/nonexistent/users.csv",
+            "http://127.0.0.1:9",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("/nonexistent/users.csv: cannot be read: no such file")
+    );
+}
+
+#[test]
+fn an_unreachable_server_stops_the_batch_early() {
+    let url = format!("http://127.0.0.1:{}", stub::reserved_port());
+    let rows: String = (0..20).map(|i| format!("user{i}\n")).collect();
+    let run = batch(&url, "-", &["--jobs", "1"], &format!("user\n{rows}"));
+    assert_eq!(run.code, Some(4), "{}", run.stderr);
+    assert_eq!(run.rows.len(), 5, "{}", run.stdout);
+    assert!(run.rows.iter().all(|r| r["kind"] == "unreachable"));
+    // Nothing was sent: a generated password that reached no one is not shown.
+    assert!(run.rows.iter().all(|r| r.get("password").is_none()));
+    assert!(run.stderr.contains("not started 15"), "{}", run.stderr);
+    assert!(run.stderr.contains("--exists-ok"), "{}", run.stderr);
+}
+
+/// Holds every POST until opened.
+#[derive(Default)]
+struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    fn wait(&self) {
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            open = self.opened.wait(open).unwrap();
+        }
+    }
+
+    fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+}
+
+#[test]
+fn ctrl_c_finishes_the_rows_in_flight_and_starts_no_more() {
+    let synapse = Synapse::new(SECRET);
+    let gate = Arc::new(Gate::default());
+    let (server_synapse, server_gate) = (Arc::clone(&synapse), Arc::clone(&gate));
+    let server = Stub::start(move |request| {
+        if request.method == "POST" {
+            server_gate.wait();
+        }
+        server_synapse.reply(request)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "users.csv",
+        "user,password\nkim,pw\nlee,pw\nmay,pw\nned,pw\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_register_new_matrix_user"))
+        .env_remove("MATRIX_REGISTRATION_SHARED_SECRET")
+        .args(["-k", SECRET, "--batch", &file, "--jobs", "2", &server.url()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+
+    // Both workers' POSTs are held; then Ctrl-C.
+    while server.posts().len() < 2 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let mut seen = String::new();
+    while !seen.contains("interrupted: finishing the registrations in flight") {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "stderr ended: {seen}"
+        );
+        seen.push_str(&line);
+    }
+    gate.open();
+
+    let output = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(130), "{seen}{rest}");
+    let rows: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "the rows in flight are reported: {stdout}");
+    assert!(rows.iter().all(|r| r["created"] == true));
+    assert_eq!(server.posts().len(), 2, "no row started after Ctrl-C");
+    assert_eq!(synapse.created().len(), 2);
+    assert!(
+        rest.contains("created 2, already there 0, failed 0, not started 2"),
+        "{rest}"
+    );
+}
