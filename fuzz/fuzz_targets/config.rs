@@ -1,0 +1,38 @@
+//! Config parsing and listener discovery: up to four homeserver config files
+//! (the input split at 0xFF bytes, which never occur in UTF-8 text), merged
+//! in order as `-c a -c b` does, then every question the tool asks of them.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use register_new_matrix_user::config::{Config, SecretSource};
+use std::path::PathBuf;
+
+fuzz_target!(|data: &[u8]| {
+    let mut config = Config::default();
+    let mut notices = Vec::new();
+    for (i, bytes) in data.split(|&b| b == 0xFF).take(4).enumerate() {
+        let path = PathBuf::from(format!("homeserver{i}.yaml"));
+        if let Err(error) = config.add_file(&path, bytes, &mut notices) {
+            assert!(error.to_string().starts_with(path.to_str().unwrap()));
+            return;
+        }
+    }
+    // `secret_source`, not `shared_secret`: a fuzzed path must not make us
+    // read /dev/stdin or a FIFO.
+    match config.secret_source() {
+        Ok(SecretSource::Inline(secret)) => assert!(!secret.is_empty()),
+        Ok(SecretSource::File { path, .. }) => assert!(!path.as_os_str().is_empty()),
+        Err(error) => assert!(!error.to_string().is_empty()),
+    }
+    if let Ok(Some(url)) = config.client_listener_url() {
+        let port = url
+            .strip_prefix("http://localhost:")
+            .or_else(|| url.strip_prefix("https://localhost:"))
+            .unwrap_or_else(|| panic!("not a localhost URL: {url}"));
+        let port: u32 = port.parse().unwrap();
+        assert!((1..=65535).contains(&port), "{url}");
+    }
+    let _ = config.server_name();
+    let _ = config.extra_user_types();
+});
