@@ -1,8 +1,9 @@
 //! `--batch FILE`: register every user listed in a CSV or JSON Lines file.
 //!
 //! Two passes, so that memory stays flat however long the file is. The first
-//! checks every row and keeps only a 16-byte digest of each localpart (to
-//! find duplicates); nothing is sent unless every row is good. The second
+//! checks every row and keeps only an 8-byte digest of each localpart (to
+//! find duplicates, confirmed by name in a re-read only when digests repeat);
+//! nothing is sent unless every row is good. The second
 //! reads the rows again and hands them to `--jobs` workers sharing one
 //! connection pool; each result is written as soon as it is known. Standard
 //! input, pipes and other streams that cannot be read twice are copied
@@ -17,12 +18,12 @@ use crate::options::Options;
 use crate::secret::SecretString;
 use crate::user;
 use serde_json::{Map, Value, json};
-use sha1::{Digest, Sha1};
 use std::cell::{Cell, RefCell};
 use std::collections::hash_map::Entry as MapEntry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Seek, Write};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -652,25 +653,13 @@ fn problem_text(error: Error, with_hint: bool) -> String {
     }
 }
 
-/// Localparts seen so far, as digests of their lowercase form: the server
-/// lowercases them, so `Alice` and `alice` are the same account.
-#[derive(Default)]
-struct Seen(HashMap<u128, u64>);
-
-impl Seen {
-    /// The line where this localpart was first seen, if it was.
-    fn first_line(&mut self, localpart: &str, line: u64) -> Option<u64> {
-        let digest = Sha1::digest(localpart.to_lowercase().as_bytes());
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&digest[..16]);
-        match self.0.entry(u128::from_le_bytes(key)) {
-            MapEntry::Occupied(first) => Some(*first.get()),
-            MapEntry::Vacant(slot) => {
-                slot.insert(line);
-                None
-            }
-        }
-    }
+/// A digest of a localpart's lowercase form: the server lowercases user
+/// names, so `Alice` and `alice` are one account. Eight bytes per row is all
+/// the first pass keeps; rows with equal digests are then compared by name.
+fn digest(localpart: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    localpart.to_lowercase().hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The first pass over a file: what it holds.
@@ -683,12 +672,26 @@ pub struct Checked {
     pub problems: u64,
 }
 
-/// Checks every row, reporting each problem as it is found.
-pub fn check_rows(
-    reader: impl BufRead,
+/// Checks every row of `input` (from where it stands), reporting each
+/// problem: first as it is found, then duplicate localparts.
+pub fn check_rows<F: Read + Seek>(
+    mut input: F,
     rules: &Rules,
     report: &mut dyn FnMut(&Problem),
 ) -> io::Result<Checked> {
+    let start = input.stream_position()?;
+    let (checked, digests) = scan(BufReader::new(&mut input), rules, report)?;
+    input.seek(SeekFrom::Start(start))?;
+    check_duplicates(input, checked, digests, rules, report)
+}
+
+/// Checks every row, reporting each problem as it is found, except
+/// duplicates; returns the digests of the good rows' localparts.
+fn scan(
+    reader: impl BufRead,
+    rules: &Rules,
+    report: &mut dyn FnMut(&Problem),
+) -> io::Result<(Checked, Vec<u64>)> {
     let rows = Rows::new(reader)?;
     let mut checked = Checked {
         format: Some(rows.format()),
@@ -698,24 +701,63 @@ pub fn check_rows(
         report(problem);
         checked.problems += 1;
     }
-    let mut seen = Seen::default();
+    let mut digests = Vec::new();
     for item in rows {
         match item.and_then(|entry| rules.check(entry)) {
-            Ok(row) => match seen.first_line(&row.localpart, row.line) {
-                Some(first) => {
-                    report(&Problem::new(
-                        row.line,
-                        format!(
-                            "duplicate localpart '{}': already on line {first} (the server lowercases user names)",
-                            row.localpart
-                        ),
-                    ));
-                    checked.problems += 1;
-                }
-                None => checked.rows += 1,
-            },
+            Ok(row) => {
+                digests.push(digest(&row.localpart));
+                checked.rows += 1;
+            }
             Err(problem) => {
                 report(&problem);
+                checked.problems += 1;
+            }
+        }
+    }
+    Ok((checked, digests))
+}
+
+/// Finds the digests that occur more than once and, only if there are any,
+/// reads `input` again (from where it stands) to report each row whose
+/// localpart an earlier row already has.
+fn check_duplicates(
+    input: impl Read,
+    mut checked: Checked,
+    mut digests: Vec<u64>,
+    rules: &Rules,
+    report: &mut dyn FnMut(&Problem),
+) -> io::Result<Checked> {
+    digests.sort_unstable();
+    let repeated: HashSet<u64> = digests
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+        .collect();
+    drop(digests);
+    if repeated.is_empty() {
+        return Ok(checked);
+    }
+    // Names only for the rows whose digest repeats: few, unless the file is bad.
+    let mut first_lines: HashMap<String, u64> = HashMap::new();
+    let rows = Rows::new(BufReader::new(input))?;
+    for row in rows.filter_map(|item| item.and_then(|entry| rules.check(entry)).ok()) {
+        if !repeated.contains(&digest(&row.localpart)) {
+            continue;
+        }
+        match first_lines.entry(row.localpart.to_lowercase()) {
+            MapEntry::Vacant(slot) => {
+                slot.insert(row.line);
+            }
+            MapEntry::Occupied(first) => {
+                report(&Problem::new(
+                    row.line,
+                    format!(
+                        "duplicate localpart '{}': already on line {} (the server lowercases user names)",
+                        row.localpart,
+                        first.get()
+                    ),
+                ));
+                checked.rows -= 1;
                 checked.problems += 1;
             }
         }
@@ -852,8 +894,7 @@ fn first_pass(path: &Path, name: &Path, rules: &Rules) -> Result<(File, Checked)
     if path != Path::new("-") {
         let mut file = File::open(path).map_err(unreadable)?;
         if file.metadata().is_ok_and(|m| m.is_file()) {
-            let checked =
-                check_rows(BufReader::new(&file), rules, &mut report).map_err(unreadable)?;
+            let checked = check_rows(&file, rules, &mut report).map_err(unreadable)?;
             file.rewind().map_err(unreadable)?;
             return Ok((file, checked));
         }
@@ -873,11 +914,13 @@ fn spool(
         inner: stream,
         copy: BufWriter::new(&file),
     };
-    let checked = check_rows(BufReader::new(&mut tee), rules, report)?;
+    let (checked, digests) = scan(BufReader::new(&mut tee), rules, report)?;
     // Whatever the first pass left unread (after a fatal header problem) is
     // not needed: nothing will be sent.
     tee.copy.flush()?;
     drop(tee);
+    file.rewind()?;
+    let checked = check_duplicates(&file, checked, digests, rules, report)?;
     file.rewind()?;
     Ok((file, checked))
 }
@@ -1165,10 +1208,12 @@ mod tests {
     /// Every problem of a file, as "line: message".
     fn problems(text: &str, rules: &Rules) -> (Checked, Vec<(u64, String)>) {
         let mut found = Vec::new();
-        let checked = check_rows(text.as_bytes(), rules, &mut |p: &Problem| {
+        let checked = check_rows(io::Cursor::new(text), rules, &mut |p: &Problem| {
             found.push((p.line, p.message.clone()))
         })
         .unwrap();
+        // Duplicates come after the other problems, from a second reading.
+        found.sort_by_key(|(line, _)| *line);
         (checked, found)
     }
 
@@ -1454,7 +1499,7 @@ mod tests {
     fn invalid_utf8_is_an_unparsable_line() {
         let mut found = Vec::new();
         check_rows(
-            &b"user,password\nalice,pw\nbob,\xff\xfe\ncarol,pw\n"[..],
+            io::Cursor::new(b"user,password\nalice,pw\nbob,\xff\xfe\ncarol,pw\n"),
             &Rules::default(),
             &mut |p: &Problem| found.push((p.line, p.message.clone())),
         )
@@ -1464,7 +1509,7 @@ mod tests {
         assert!(found[0].1.contains("not valid UTF-8"));
         let mut found = Vec::new();
         check_rows(
-            &b"{\"user\": \"a\"}\n{\"user\": \"\xff\"}\n"[..],
+            io::Cursor::new(b"{\"user\": \"a\"}\n{\"user\": \"\xff\"}\n"),
             &Rules::default(),
             &mut |p: &Problem| found.push(p.line),
         )
@@ -1476,7 +1521,7 @@ mod tests {
     fn the_spool_copies_everything_read() {
         let text = "user\nalice\nbob\n";
         let mut copy = Vec::new();
-        let checked = check_rows(
+        let (checked, _) = scan(
             BufReader::new(Tee {
                 inner: text.as_bytes(),
                 copy: &mut copy,

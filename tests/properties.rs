@@ -303,7 +303,7 @@ proptest! {
     ]) {
         let lines = csv_lines(&data);
         let mut reported = 0;
-        let checked = check_rows(&data[..], &Rules::default(), &mut |problem| {
+        let checked = check_rows(std::io::Cursor::new(&data[..]), &Rules::default(), &mut |problem| {
             assert!((1..=lines).contains(&problem.line), "{problem:?} of {lines} lines");
             reported += 1;
         })
@@ -377,7 +377,7 @@ proptest! {
         };
         let line = format!("{{\"user\": \"alice\", {other}\"password\": {value}}}\n");
         let check = |line: &str, password: &str| {
-            check_rows(line.as_bytes(), &Rules::default(), &mut |problem| {
+            check_rows(std::io::Cursor::new(line), &Rules::default(), &mut |problem| {
                 assert!(!problem.message.contains(password), "{problem:?}");
             })
             .unwrap();
@@ -413,7 +413,12 @@ fn fuzz_seeds_parse() {
         }
     }
     for data in read("batch") {
-        check_rows(&data[..], &Rules::default(), &mut |_| {}).unwrap();
+        check_rows(
+            std::io::Cursor::new(&data[..]),
+            &Rules::default(),
+            &mut |_| {},
+        )
+        .unwrap();
     }
     for data in read("response") {
         let (status, body) = data.split_at(data.iter().position(|&b| b == b'\n').unwrap());

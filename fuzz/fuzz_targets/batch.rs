@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
     };
     for rules in [Rules::default(), with_config] {
         let mut reported = 0;
-        let checked = check_rows(data, &rules, &mut |problem| {
+        let checked = check_rows(std::io::Cursor::new(data), &rules, &mut |problem| {
             assert!((1..=lines).contains(&problem.line), "{problem:?}");
             assert!(!problem.message.is_empty());
             reported += 1;
