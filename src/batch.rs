@@ -859,6 +859,7 @@ fn run_batch(options: Options, path: &Path, jobs: usize) -> Result<i32> {
         )),
         stop: AtomicBool::new(false),
     };
+    lock(&batch.sink).draw_progress();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| batch.work());
@@ -1121,11 +1122,15 @@ impl Sink {
                 self.output_error = Some(error);
             }
         }
+        self.draw_progress();
+        self.gave_up || self.output_error.is_some()
+    }
+
+    fn draw_progress(&self) {
         if self.progress {
             eprint!("\r{}", progress_bar(self));
             let _ = io::stderr().flush();
         }
-        self.gave_up || self.output_error.is_some()
     }
 
     /// The summary line; returns the exit status.
