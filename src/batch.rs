@@ -254,10 +254,15 @@ impl<R: BufRead> Rows<R> {
                     )];
                     done = true;
                 } else if !columns.contains(&Some(Column::Localpart)) {
-                    header_problems.push(Problem::new(
+                    // Without a localpart column this may be a data row and
+                    // the header missing: its fields (a password, perhaps)
+                    // are not repeated as "unknown columns".
+                    header_problems = vec![Problem::new(
                         offset + 1,
-                        "the header has no localpart (or user) column",
-                    ));
+                        format!(
+                            "the header has no localpart (or user) column; is the header row missing? (expected the columns {COLUMNS})"
+                        ),
+                    )];
                     done = true;
                 }
                 State::Csv {
@@ -1484,11 +1489,15 @@ mod tests {
     #[test]
     fn header_problems() {
         let (checked, found) = problems("password,admin\npw,yes\n", &Rules::default());
-        assert_eq!(
-            found,
-            [(1, "the header has no localpart (or user) column".to_owned())]
-        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, 1);
+        assert!(found[0].1.starts_with("the header has no localpart (or user) column"));
         assert_eq!(checked.rows, 0);
+        // A file without its header: the first row's password is not echoed.
+        let (_, found) = problems("alice,hunter2secret,yes\n", &Rules::default());
+        assert_eq!(found.len(), 1);
+        assert!(found[0].1.contains("is the header row missing?"), "{found:?}");
+        assert!(!found[0].1.contains("hunter2secret"), "{found:?}");
         let (_, found) = problems("\n\nlocalpart,user\na,b\n", &Rules::default());
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].0, 3);

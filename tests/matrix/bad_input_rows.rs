@@ -98,11 +98,11 @@ pub const ROWS: &[Row] = &[
     Row {
         id: "config_huge",
         case: "Config huge",
-        tried: "`-c` file of 17 MiB: no more than 16 MiB is read.",
-        files: &[("hs.yaml", Zeros(17 << 20))],
+        tried: "`-c` file of 2 MiB: no more than 1 MiB is read.",
+        files: &[("hs.yaml", Zeros(2 << 20))],
         args: WITH_CONFIG,
         exit: 3,
-        error: Some("error: {dir}/hs.yaml: is larger than 16 MiB"),
+        error: Some("error: {dir}/hs.yaml: is larger than 1 MiB"),
         ..ROW
     },
     Row {
