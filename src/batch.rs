@@ -1491,12 +1491,19 @@ mod tests {
         let (checked, found) = problems("password,admin\npw,yes\n", &Rules::default());
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].0, 1);
-        assert!(found[0].1.starts_with("the header has no localpart (or user) column"));
+        assert!(
+            found[0]
+                .1
+                .starts_with("the header has no localpart (or user) column")
+        );
         assert_eq!(checked.rows, 0);
         // A file without its header: the first row's password is not echoed.
         let (_, found) = problems("alice,hunter2secret,yes\n", &Rules::default());
         assert_eq!(found.len(), 1);
-        assert!(found[0].1.contains("is the header row missing?"), "{found:?}");
+        assert!(
+            found[0].1.contains("is the header row missing?"),
+            "{found:?}"
+        );
         assert!(!found[0].1.contains("hunter2secret"), "{found:?}");
         let (_, found) = problems("\n\nlocalpart,user\na,b\n", &Rules::default());
         assert_eq!(found.len(), 1);
