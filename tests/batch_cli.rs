@@ -4,7 +4,7 @@
 mod common;
 mod stub;
 
-use common::bin;
+use common::{BatchRun, bin};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -13,25 +13,7 @@ use stub::{Reply, Stub, Synapse};
 
 const SECRET: &str = "batch-test-secret";
 
-struct Run {
-    code: Option<i32>,
-    /// One parsed JSON object per stdout line, in the order printed.
-    rows: Vec<Value>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// The result object of the row on `line` of the file.
-    fn row(&self, line: u64) -> &Value {
-        self.rows
-            .iter()
-            .find(|r| r["line"] == line)
-            .unwrap_or_else(|| panic!("no result for line {line}: {}", self.stdout))
-    }
-}
-
-fn batch(url: &str, file: &str, args: &[&str], stdin: &str) -> Run {
+fn batch(url: &str, file: &str, args: &[&str], stdin: &str) -> BatchRun {
     let output = bin()
         .args(["-k", SECRET, "--batch", file])
         .args(args)
@@ -39,17 +21,7 @@ fn batch(url: &str, file: &str, args: &[&str], stdin: &str) -> Run {
         .write_stdin(stdin)
         .output()
         .unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let rows = stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("each stdout line is JSON"))
-        .collect();
-    Run {
-        code: output.status.code(),
-        rows,
-        stdout,
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    BatchRun::from_output(output)
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, content: &str) -> String {

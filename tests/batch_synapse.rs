@@ -5,40 +5,17 @@
 
 mod common;
 
-use common::{Synapse, bin, unique};
+use common::{BatchRun, Synapse, bin, unique};
 use serde_json::Value;
 
-struct Run {
-    code: Option<i32>,
-    rows: Vec<Value>,
-    stderr: String,
-}
-
-impl Run {
-    fn row(&self, line: u64) -> &Value {
-        self.rows
-            .iter()
-            .find(|r| r["line"] == line)
-            .unwrap_or_else(|| panic!("no result for line {line}: {:?}", self.rows))
-    }
-}
-
-fn batch(s: &Synapse, file: &std::path::Path, args: &[&str]) -> Run {
+fn batch(s: &Synapse, file: &std::path::Path, args: &[&str]) -> BatchRun {
     let output = bin()
         .args(["-c", &s.config, "--batch"])
         .arg(file)
         .args(args)
         .output()
         .unwrap();
-    Run {
-        code: output.status.code(),
-        rows: String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("each stdout line is JSON"))
-            .collect(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    BatchRun::from_output(output)
 }
 
 fn account(s: &Synapse, localpart: &str) -> Value {

@@ -140,3 +140,36 @@ pub fn unique(prefix: &str) -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// A finished `--batch` run: its exit code, one parsed JSON object per
+/// stdout line in the order printed, and what it said.
+pub struct BatchRun {
+    pub code: Option<i32>,
+    pub rows: Vec<Value>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl BatchRun {
+    pub fn from_output(output: std::process::Output) -> BatchRun {
+        let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
+        let rows = stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("each stdout line is JSON"))
+            .collect();
+        BatchRun {
+            code: output.status.code(),
+            rows,
+            stdout,
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
+    /// The result object of the row on `line` of the file.
+    pub fn row(&self, line: u64) -> &Value {
+        self.rows
+            .iter()
+            .find(|r| r["line"] == line)
+            .unwrap_or_else(|| panic!("no result for line {line}: {}", self.stdout))
+    }
+}
