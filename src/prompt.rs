@@ -113,11 +113,41 @@ fn read_hidden(question: &str, option: &str) -> Result<SecretString> {
     })
 }
 
-/// The login name, as the reference's default localpart.
+/// The login name, as the reference's default localpart: the usual
+/// environment variables, then the password database (cron jobs and
+/// containers often set none of the variables).
 fn login_name() -> Option<String> {
     ["LOGNAME", "USER", "LNAME", "USERNAME"]
         .iter()
         .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        .or_else(account_name)
+}
+
+/// The name of the account running us, from the password database.
+fn account_name() -> Option<String> {
+    let mut entry = std::mem::MaybeUninit::<libc::passwd>::uninit();
+    let mut buffer = vec![0 as libc::c_char; 4096];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call, and the buffer's length is
+    // the one passed; on success `found` points at `entry`, whose strings
+    // live in `buffer`, both still alive while the name is copied out.
+    unsafe {
+        let status = libc::getpwuid_r(
+            libc::geteuid(),
+            entry.as_mut_ptr(),
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        );
+        if status != 0 || found.is_null() || (*found).pw_name.is_null() {
+            return None;
+        }
+        let name = std::ffi::CStr::from_ptr((*found).pw_name);
+        name.to_str()
+            .ok()
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+    }
 }
 
 /// Reads the password from one line of standard input (`--password-stdin`).
@@ -137,6 +167,17 @@ pub fn password_from_stdin(input: &mut dyn BufRead) -> Result<SecretString> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_account_name_comes_from_the_password_database() {
+        // `id -un` reads the same database, independently of our code.
+        let id = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap();
+        let expected = String::from_utf8(id.stdout).unwrap();
+        assert_eq!(account_name().as_deref(), Some(expected.trim_end()));
+    }
 
     #[test]
     fn stdin_password_loses_only_its_line_ending() {
