@@ -112,6 +112,8 @@ pub struct Client {
     http: HttpClient,
     endpoint: Url,
     options: HttpOptions,
+    /// The proxy (`host:port`) the environment sends requests through, if any.
+    proxy: Option<String>,
 }
 
 impl Client {
@@ -146,10 +148,12 @@ impl Client {
                 None,
             )
         })?;
+        let proxy = environment_proxy(&endpoint);
         Ok(Client {
             http,
             endpoint,
             options,
+            proxy,
         })
     }
 
@@ -272,7 +276,12 @@ impl Client {
         method: &str,
     ) -> Result<Response, Failure> {
         if self.options.verbose {
-            eprintln!("> {method} {}", self.endpoint);
+            match &self.proxy {
+                Some(proxy) => {
+                    eprintln!("> {method} {} (through the proxy {proxy})", self.endpoint)
+                }
+                None => eprintln!("> {method} {}", self.endpoint),
+            }
         }
         let response = request.send().map_err(|e| self.classify(e))?;
         if self.options.verbose {
@@ -329,7 +338,7 @@ impl Client {
     }
 
     fn classify(&self, error: reqwest::Error) -> Failure {
-        let target = match (
+        let mut target = match (
             self.endpoint.host_str(),
             self.endpoint.port_or_known_default(),
         ) {
@@ -337,10 +346,31 @@ impl Client {
             (Some(host), None) => host.to_owned(),
             _ => self.endpoint.to_string(),
         };
+        // Otherwise "connection refused by HOST" would blame the server for
+        // what the proxy did.
+        if let Some(proxy) = &self.proxy {
+            target = format!(
+                "{target} through the proxy {proxy} (from the environment; no_proxy bypasses it)"
+            );
+        }
         let https = self.endpoint.scheme() == "https";
         let timeout = self.options.timeout.as_secs_f64();
         describe_transport_error(&error, &target, https, timeout)
     }
+}
+
+/// The proxy that `http_proxy`, `https_proxy`, `all_proxy` and `no_proxy`
+/// select for this URL, by the same rules reqwest applies, as `host:port`
+/// (never its credentials).
+fn environment_proxy(url: &Url) -> Option<String> {
+    let uri: http::Uri = url.as_str().parse().ok()?;
+    let intercept = hyper_util::client::proxy::matcher::Matcher::from_env().intercept(&uri)?;
+    let proxy = intercept.uri();
+    let host = proxy.host()?;
+    Some(match proxy.port_u16() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    })
 }
 
 /// A transport failure, split by whether the request may have reached the server.

@@ -567,3 +567,50 @@ fn secret_and_password_files_readable_by_others_are_warned_about() {
     out.assert_code(0);
     assert_eq!(out.stderr, "");
 }
+
+#[test]
+fn a_proxy_from_the_environment_is_named_when_it_fails() {
+    let (server, _) = Stub::synapse(SECRET);
+    let proxy = format!("http://user:proxy-pass@127.0.0.1:{}", reserved_port());
+    let out = tool()
+        .env("http_proxy", &proxy)
+        .args([
+            "-k",
+            SECRET,
+            "-u",
+            "alice",
+            "-p",
+            "wonderland",
+            "--no-admin",
+        ])
+        .arg(server.url())
+        .run();
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("through the proxy 127.0.0.1:") && out.stderr.contains("no_proxy"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("proxy-pass"), "{}", out.stderr);
+    assert!(
+        server.requests().is_empty(),
+        "the request went to the proxy, not the server"
+    );
+
+    // no_proxy bypasses it, and then the server is reached directly.
+    let out = tool()
+        .env("http_proxy", &proxy)
+        .env("no_proxy", "127.0.0.1")
+        .args([
+            "-k",
+            SECRET,
+            "-u",
+            "alice",
+            "-p",
+            "wonderland",
+            "--no-admin",
+        ])
+        .arg(server.url())
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}

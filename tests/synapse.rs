@@ -505,11 +505,14 @@ fn behaves_like_the_reference() {
                 .collect()
         };
         let ours = bin().args(with_name(&ours_name)).output().unwrap();
-        let reference = std::process::Command::new(&s.reference)
+        let mut reference = std::process::Command::new(&s.reference);
+        reference
             .args(with_name(&reference_name))
-            .env_remove("MATRIX_REGISTRATION_SHARED_SECRET")
-            .output()
-            .unwrap();
+            .env_remove("MATRIX_REGISTRATION_SHARED_SECRET");
+        for var in common::PROXY_VARIABLES {
+            reference.env_remove(var);
+        }
+        let reference = reference.output().unwrap();
         let label = format!("{case:?}");
         assert_eq!(
             ours.status.code(),

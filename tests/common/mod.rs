@@ -7,10 +7,25 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+/// The proxy variables that the tool (like curl) honours.
+pub const PROXY_VARIABLES: [&str; 6] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];
+
 /// The binary under test, with a clean environment for the variables it reads.
 pub fn bin() -> Command {
     let mut cmd = Command::cargo_bin("register_new_matrix_user").expect("binary is built");
     cmd.env_remove("MATRIX_REGISTRATION_SHARED_SECRET");
+    // The test servers are on loopback: a proxy set on the machine must not
+    // stand between them and the tool.
+    for var in PROXY_VARIABLES {
+        cmd.env_remove(var);
+    }
     cmd.timeout(Duration::from_secs(60));
     cmd
 }
@@ -57,6 +72,7 @@ impl Synapse {
         let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
+            .no_proxy()
             .build()
             .expect("test HTTP client")
     }
