@@ -15,16 +15,29 @@ fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Runs the tool with these arguments.
+fn run<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> std::process::Output {
+    bin().args(args).output().unwrap()
+}
+
+/// Asserts the exit status, showing what the tool said when it differs.
+fn assert_exit(output: &std::process::Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout_of(output),
+        stderr_of(output)
+    );
+}
+
 #[test]
 #[ignore = "needs the real Synapse from scripts/test"]
 fn registers_an_admin_with_the_url_found_in_the_config() {
     let s = Synapse::get();
     let name = unique("admin");
-    let output = bin()
-        .args(["-c", &s.config, "-u", &name, "-p", "correct horse", "-a"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let output = run(["-c", &s.config, "-u", &name, "-p", "correct horse", "-a"]);
+    assert_exit(&output, 0);
     assert_eq!(
         stdout_of(&output),
         "Sending registration request...\nSuccess!\n"
@@ -41,22 +54,19 @@ fn registers_an_admin_with_the_url_found_in_the_config() {
 fn registers_a_regular_bot_with_the_secret_on_the_command_line() {
     let s = Synapse::get();
     let name = unique("Bot");
-    let output = bin()
-        .args([
-            "-k",
-            &s.secret,
-            "-u",
-            &name,
-            "-p",
-            "pw",
-            "--no-admin",
-            "-t",
-            "bot",
-            &s.url,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let output = run([
+        "-k",
+        &s.secret,
+        "-u",
+        &name,
+        "-p",
+        "pw",
+        "--no-admin",
+        "-t",
+        "bot",
+        &s.url,
+    ]);
+    assert_exit(&output, 0);
     // The server lowercases the localpart.
     let account = s.admin_user(&s.user_id(&name)).expect("account exists");
     assert_eq!(account["admin"], Value::Bool(false));
@@ -110,20 +120,17 @@ fn an_existing_user_is_an_error_unless_exists_ok() {
 fn a_wrong_secret_is_refused_with_a_hint() {
     let s = Synapse::get();
     let name = unique("wrongsecret");
-    let output = bin()
-        .args([
-            "-k",
-            "not-the-secret",
-            "-u",
-            &name,
-            "-p",
-            "pw",
-            "-a",
-            &s.url,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    let output = run([
+        "-k",
+        "not-the-secret",
+        "-u",
+        &name,
+        "-p",
+        "pw",
+        "-a",
+        &s.url,
+    ]);
+    assert_exit(&output, 1);
     assert_eq!(
         stdout_of(&output),
         "Sending registration request...\nERROR! Received 403 Forbidden\nHMAC incorrect\n"
@@ -137,13 +144,10 @@ fn a_wrong_secret_is_refused_with_a_hint() {
 fn token_output_gives_a_working_admin_token() {
     let s = Synapse::get();
     let name = unique("tokenadmin");
-    let output = bin()
-        .args([
-            "-c", &s.config, "-u", &name, "-p", "pw", "-a", "-o", "token",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let output = run([
+        "-c", &s.config, "-u", &name, "-p", "pw", "-a", "-o", "token",
+    ]);
+    assert_exit(&output, 0);
     let stdout = stdout_of(&output);
     let token = stdout.trim_end_matches('\n');
     assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
@@ -170,7 +174,7 @@ fn json_output_with_a_generated_password_and_display_name() {
         .args(["--display-name", "Json Tester", "-o", "json"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_exit(&output, 0);
     let result: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
     assert_eq!(result["user_id"], s.user_id(&name));
     assert_eq!(result["created"], Value::Bool(true));
@@ -185,20 +189,17 @@ fn json_output_with_a_generated_password_and_display_name() {
     assert_eq!(account["displayname"], "Json Tester");
 
     // A failure is one JSON object too.
-    let again = bin()
-        .args([
-            "-c",
-            &s.config,
-            "-u",
-            &name,
-            "-p",
-            "x",
-            "--no-admin",
-            "-o",
-            "json",
-        ])
-        .output()
-        .unwrap();
+    let again = run([
+        "-c",
+        &s.config,
+        "-u",
+        &name,
+        "-p",
+        "x",
+        "--no-admin",
+        "-o",
+        "json",
+    ]);
     assert_eq!(again.status.code(), Some(1));
     let result: Value = serde_json::from_slice(&again.stdout).expect("one JSON object");
     assert_eq!(result["errcode"], "M_USER_IN_USE");
@@ -231,7 +232,7 @@ fn secrets_and_passwords_from_files_stdin_and_environment() {
         ])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_exit(&output, 0);
     assert!(s.login(&a, "from file").is_ok());
 
     let b = unique("envsecret");
@@ -241,7 +242,7 @@ fn secrets_and_passwords_from_files_stdin_and_environment() {
         .write_stdin(" spaced stdin password \n")
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_exit(&output, 0);
     assert!(s.login(&b, " spaced stdin password ").is_ok());
 }
 
@@ -251,11 +252,8 @@ fn full_user_ids_are_accepted_and_checked_against_server_name() {
     let s = Synapse::get();
     let name = unique("fullid");
     let full = s.user_id(&name);
-    let output = bin()
-        .args(["-c", &s.config, "-u", &full, "-p", "pw", "--no-admin"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let output = run(["-c", &s.config, "-u", &full, "-p", "pw", "--no-admin"]);
+    assert_exit(&output, 0);
     assert!(s.admin_user(&full).is_some());
 
     let other = unique("wrongserver");
@@ -269,7 +267,7 @@ fn full_user_ids_are_accepted_and_checked_against_server_name() {
         .args(["-p", "pw", "--no-admin"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(3));
+    assert_exit(&output, 3);
     assert!(
         stderr_of(&output).contains("server_name is 'localhost'"),
         "{}",
@@ -283,20 +281,17 @@ fn full_user_ids_are_accepted_and_checked_against_server_name() {
 fn tls_listener_with_a_self_signed_certificate() {
     let s = Synapse::get();
     let refused = unique("tlsrefused");
-    let output = bin()
-        .args([
-            "-k",
-            &s.secret,
-            "-u",
-            &refused,
-            "-p",
-            "pw",
-            "--no-admin",
-            &s.tls_url,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(4));
+    let output = run([
+        "-k",
+        &s.secret,
+        "-u",
+        &refused,
+        "-p",
+        "pw",
+        "--no-admin",
+        &s.tls_url,
+    ]);
+    assert_exit(&output, 4);
     let stderr = stderr_of(&output);
     assert!(
         stderr.contains("not trusted") && stderr.contains("--cacert"),
@@ -310,7 +305,7 @@ fn tls_listener_with_a_self_signed_certificate() {
         .args(["--cacert", &s.ca, &s.tls_url])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_exit(&output, 0);
     assert!(s.login(&trusted, "pw").is_ok());
 
     let insecure = unique("tlsinsecure");
@@ -319,7 +314,7 @@ fn tls_listener_with_a_self_signed_certificate() {
         .args(["--insecure", &s.tls_url])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_exit(&output, 0);
     assert!(stderr_of(&output).contains("--insecure"));
     assert!(s.admin_user(&s.user_id(&insecure)).is_some());
 }
@@ -329,37 +324,31 @@ fn tls_listener_with_a_self_signed_certificate() {
 fn local_checks_send_nothing() {
     let s = Synapse::get();
     for (user, password) in [("bad user", "pw"), ("_under", "pw"), ("12345", "pw")] {
-        let output = bin()
-            .args([
-                "-k",
-                &s.secret,
-                "-u",
-                user,
-                "-p",
-                password,
-                "--no-admin",
-                &s.url,
-            ])
-            .output()
-            .unwrap();
+        let output = run([
+            "-k",
+            &s.secret,
+            "-u",
+            user,
+            "-p",
+            password,
+            "--no-admin",
+            &s.url,
+        ]);
         assert_eq!(output.status.code(), Some(3), "{user}");
         assert!(stdout_of(&output).is_empty(), "{user}: nothing sent");
     }
     let name = unique("longpw");
-    let output = bin()
-        .args([
-            "-k",
-            &s.secret,
-            "-u",
-            &name,
-            "-p",
-            &"x".repeat(513),
-            "--no-admin",
-            &s.url,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(3));
+    let output = run([
+        "-k",
+        &s.secret,
+        "-u",
+        &name,
+        "-p",
+        &"x".repeat(513),
+        "--no-admin",
+        &s.url,
+    ]);
+    assert_exit(&output, 3);
     assert!(s.admin_user(&s.user_id(&name)).is_none());
 }
 
@@ -369,20 +358,17 @@ fn local_checks_send_nothing() {
 fn the_server_accepts_every_localpart_shape_we_allow() {
     let s = Synapse::get();
     let name = format!("{}.a_b-c=d/e+f", unique("Shapes"));
-    let output = bin()
-        .args([
-            "-k",
-            &s.secret,
-            "-u",
-            &name,
-            "-p",
-            "pw",
-            "--no-admin",
-            &s.url,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let output = run([
+        "-k",
+        &s.secret,
+        "-u",
+        &name,
+        "-p",
+        "pw",
+        "--no-admin",
+        &s.url,
+    ]);
+    assert_exit(&output, 0);
     assert!(s.admin_user(&s.user_id(&name)).is_some());
 }
 
@@ -397,19 +383,16 @@ fn behaves_like_the_reference() {
     std::fs::write(&password_file, "file password\n").unwrap();
     let pw_file = password_file.to_str().unwrap().to_owned();
     let existing = unique("existing");
-    let ok = bin()
-        .args([
-            "-k",
-            &s.secret,
-            "-u",
-            &existing,
-            "-p",
-            "pw",
-            "--no-admin",
-            &s.url,
-        ])
-        .output()
-        .unwrap();
+    let ok = run([
+        "-k",
+        &s.secret,
+        "-u",
+        &existing,
+        "-p",
+        "pw",
+        "--no-admin",
+        &s.url,
+    ]);
     assert_eq!(ok.status.code(), Some(0));
 
     // Each case: arguments, with NAME replaced by a fresh localpart per tool.
