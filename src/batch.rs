@@ -797,10 +797,7 @@ pub fn run(options: Options, path: &Path, jobs: u16) -> i32 {
     match run_batch(options, path, usize::from(jobs).max(1)) {
         Ok(status) => status,
         Err(error) => {
-            eprintln!("error: {error}");
-            if let Some(hint) = error.hint() {
-                eprintln!("hint: {hint}");
-            }
+            crate::output::report_error(&error);
             error.exit_code()
         }
     }

@@ -114,6 +114,8 @@ pub struct Client {
     options: HttpOptions,
     /// The proxy (`host:port`) the environment sends requests through, if any.
     proxy: Option<String>,
+    /// `host:port` of the server, as messages name it.
+    target: String,
 }
 
 impl Client {
@@ -149,11 +151,13 @@ impl Client {
             )
         })?;
         let proxy = environment_proxy(&endpoint);
+        let target = host_port(&endpoint);
         Ok(Client {
             http,
             endpoint,
             options,
             proxy,
+            target,
         })
     }
 
@@ -209,7 +213,7 @@ impl Client {
                     Err(failure) => return Err(failure.into_error_after_post()),
                     Ok(response) => response,
                 };
-            match self.answer(response, "registration", parse_registered) {
+            match self.answer(response, Stage::Registration, parse_registered) {
                 Ok(registered) => return Ok(Outcome::Created(registered)),
                 Err(Error::Refused(refusal))
                     if exists_ok && refusal.errcode.as_deref() == Some("M_USER_IN_USE") =>
@@ -246,7 +250,7 @@ impl Client {
     ) -> Result<String> {
         loop {
             let error = match self.send(self.http.get(self.endpoint.clone()), "GET") {
-                Ok(response) => match self.answer(response, "nonce", parse_nonce) {
+                Ok(response) => match self.answer(response, Stage::Nonce, parse_nonce) {
                     Ok(nonce) => return Ok(nonce),
                     Err(Error::Refused(refusal)) if refusal.is_unavailable() => {
                         Error::Refused(refusal)
@@ -294,7 +298,7 @@ impl Client {
     fn answer<T>(
         &self,
         response: Response,
-        what: &str,
+        stage: Stage,
         parse: fn(&[u8]) -> Result<T>,
     ) -> Result<T> {
         let status = response.status();
@@ -315,20 +319,19 @@ impl Client {
                 ),
             ));
         }
-        let (body, complete) = read_capped(response, &self.options).map_err(|failure| {
-            if what == "registration" {
-                failure.into_error_after_post()
-            } else {
-                failure.into_error()
-            }
-        })?;
+        let (body, complete) =
+            read_capped(response, &self.target, &self.options).map_err(|failure| match stage {
+                Stage::Nonce => failure.into_error(),
+                Stage::Registration => failure.into_error_after_post(),
+            })?;
         if status != StatusCode::OK {
             return Err(Error::Refused(parse_refusal(status.as_u16(), &body)));
         }
         if !complete {
             return Err(Error::transport(
                 format!(
-                    "the server's {what} answer is larger than {} KiB; this is not a Synapse answer",
+                    "the server's {} answer is larger than {} KiB; this is not a Synapse answer",
+                    stage.name(),
                     MAX_BODY_BYTES / 1024
                 ),
                 Some("check the server URL"),
@@ -338,24 +341,27 @@ impl Client {
     }
 
     fn classify(&self, error: reqwest::Error) -> Failure {
-        let mut target = match (
-            self.endpoint.host_str(),
-            self.endpoint.port_or_known_default(),
-        ) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host.to_owned(),
-            _ => self.endpoint.to_string(),
+        // Naming the proxy keeps "connection refused by HOST" from blaming
+        // the server for what the proxy did.
+        let target = match &self.proxy {
+            Some(proxy) => format!(
+                "{} through the proxy {proxy} (from the environment; no_proxy bypasses it)",
+                self.target
+            ),
+            None => self.target.clone(),
         };
-        // Otherwise "connection refused by HOST" would blame the server for
-        // what the proxy did.
-        if let Some(proxy) = &self.proxy {
-            target = format!(
-                "{target} through the proxy {proxy} (from the environment; no_proxy bypasses it)"
-            );
-        }
         let https = self.endpoint.scheme() == "https";
         let timeout = self.options.timeout.as_secs_f64();
         describe_transport_error(&error, &target, https, timeout)
+    }
+}
+
+/// `host:port` of a URL (the port the scheme implies when none is given).
+fn host_port(url: &Url) -> String {
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => url.to_string(),
     }
 }
 
@@ -371,6 +377,23 @@ fn environment_proxy(url: &Url) -> Option<String> {
         Some(port) => format!("{host}:{port}"),
         None => host.to_owned(),
     })
+}
+
+/// Which answer is being read: it names the answer in messages, and decides
+/// what a lost answer means (after the POST, the account may exist).
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    Nonce,
+    Registration,
+}
+
+impl Stage {
+    fn name(self) -> &'static str {
+        match self {
+            Stage::Nonce => "nonce",
+            Stage::Registration => "registration",
+        }
+    }
 }
 
 /// A transport failure, split by whether the request may have reached the server.
@@ -591,12 +614,11 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Reads at most `MAX_BODY_BYTES` of the body; also says whether that was all of it.
-fn read_capped(response: Response, options: &HttpOptions) -> Result<(Vec<u8>, bool), Failure> {
-    let url = response.url();
-    let target = match (url.host_str(), url.port_or_known_default()) {
-        (Some(host), Some(port)) => format!("{host}:{port}"),
-        (host, _) => host.unwrap_or("the server").to_owned(),
-    };
+fn read_capped(
+    response: Response,
+    target: &str,
+    options: &HttpOptions,
+) -> Result<(Vec<u8>, bool), Failure> {
     let mut body = Vec::new();
     let mut limited = response.take(MAX_BODY_BYTES + 1);
     limited.read_to_end(&mut body).map_err(|e| {
@@ -624,14 +646,14 @@ fn read_capped(response: Response, options: &HttpOptions) -> Result<(Vec<u8>, bo
 
 /// The nonce from the body of a 200 answer to the GET.
 pub fn parse_nonce(body: &[u8]) -> Result<String> {
-    parse_json::<NonceAnswer>(body, "nonce").map(|answer| answer.nonce)
+    parse_json::<NonceAnswer>(body, Stage::Nonce).map(|answer| answer.nonce)
 }
 
 /// The new account from the body of a 200 answer to the POST. Messages name
 /// the user ID, so its control characters are escaped as in [`parse_refusal`]
 /// (a real Matrix user ID has none).
 pub fn parse_registered(body: &[u8]) -> Result<Registered> {
-    let mut registered: Registered = parse_json(body, "registration")?;
+    let mut registered: Registered = parse_json(body, Stage::Registration)?;
     registered.user_id = escape_control_characters(&registered.user_id);
     Ok(registered)
 }
@@ -668,10 +690,14 @@ fn escape_control_characters(text: &str) -> String {
     escaped
 }
 
-fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T> {
+fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], stage: Stage) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| {
         Error::transport(
-            format!("the server's {what} answer is not the expected JSON ({})", json_problem(&e)),
+            format!(
+                "the server's {} answer is not the expected JSON ({})",
+                stage.name(),
+                json_problem(&e)
+            ),
             Some("is this URL a Matrix homeserver? check the port and any reverse proxy in front of it"),
         )
     })

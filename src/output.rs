@@ -99,18 +99,23 @@ impl Reporter {
                 {
                     println_flushed(text);
                 }
-                // Also on stderr, so that the reason shows when stdout goes to a file.
-                eprintln!("error: {error}");
             }
             (OutputFormat::Json, _) => {
                 println_flushed(&failure_json(error, user_id).to_string());
-                eprintln!("error: {error}");
             }
-            _ => eprintln!("error: {error}"),
+            _ => {}
         }
-        if let Some(hint) = error.hint() {
-            eprintln!("hint: {hint}");
-        }
+        // Also on stderr in every format, so that the reason shows when
+        // stdout goes to a file or a pipe.
+        report_error(error);
+    }
+}
+
+/// The `error:` line and, for a well-known failure, the `hint:` line, on stderr.
+pub fn report_error(error: &Error) {
+    eprintln!("error: {error}");
+    if let Some(hint) = error.hint() {
+        eprintln!("hint: {hint}");
     }
 }
 
