@@ -20,6 +20,23 @@ fn run<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> std::pro
     bin().args(args).output().unwrap()
 }
 
+/// `-k SECRET -u NAME -p PASSWORD --no-admin EXTRA... URL`: the unattended
+/// call that most tests vary.
+fn register_regular(
+    s: &Synapse,
+    name: &str,
+    password: &str,
+    extra: &[&str],
+    url: &str,
+) -> std::process::Output {
+    bin()
+        .args(["-k", &s.secret, "-u", name, "-p", password, "--no-admin"])
+        .args(extra)
+        .arg(url)
+        .output()
+        .unwrap()
+}
+
 /// Asserts the exit status, showing what the tool said when it differs.
 fn assert_exit(output: &std::process::Output, code: i32) {
     assert_eq!(
@@ -54,18 +71,7 @@ fn registers_an_admin_with_the_url_found_in_the_config() {
 fn registers_a_regular_bot_with_the_secret_on_the_command_line() {
     let s = Synapse::get();
     let name = unique("Bot");
-    let output = run([
-        "-k",
-        &s.secret,
-        "-u",
-        &name,
-        "-p",
-        "pw",
-        "--no-admin",
-        "-t",
-        "bot",
-        &s.url,
-    ]);
+    let output = register_regular(&s, &name, "pw", &["-t", "bot"], &s.url);
     assert_exit(&output, 0);
     // The server lowercases the localpart.
     let account = s.admin_user(&s.user_id(&name)).expect("account exists");
@@ -79,22 +85,8 @@ fn registers_a_regular_bot_with_the_secret_on_the_command_line() {
 fn an_existing_user_is_an_error_unless_exists_ok() {
     let s = Synapse::get();
     let name = unique("twice");
-    let register = |password: &str, extra: &[&str]| {
-        bin()
-            .args([
-                "-k",
-                &s.secret,
-                "-u",
-                &name,
-                "-p",
-                password,
-                "--no-admin",
-                &s.url,
-            ])
-            .args(extra)
-            .output()
-            .unwrap()
-    };
+    let register =
+        |password: &str, extra: &[&str]| register_regular(&s, &name, password, extra, &s.url);
     assert_eq!(register("first", &[]).status.code(), Some(0));
     let again = register("first", &[]);
     assert_eq!(again.status.code(), Some(1));
@@ -281,16 +273,7 @@ fn full_user_ids_are_accepted_and_checked_against_server_name() {
 fn tls_listener_with_a_self_signed_certificate() {
     let s = Synapse::get();
     let refused = unique("tlsrefused");
-    let output = run([
-        "-k",
-        &s.secret,
-        "-u",
-        &refused,
-        "-p",
-        "pw",
-        "--no-admin",
-        &s.tls_url,
-    ]);
+    let output = register_regular(&s, &refused, "pw", &[], &s.tls_url);
     assert_exit(&output, 4);
     let stderr = stderr_of(&output);
     assert!(
@@ -300,20 +283,12 @@ fn tls_listener_with_a_self_signed_certificate() {
     assert!(s.admin_user(&s.user_id(&refused)).is_none());
 
     let trusted = unique("tlscacert");
-    let output = bin()
-        .args(["-k", &s.secret, "-u", &trusted, "-p", "pw", "--no-admin"])
-        .args(["--cacert", &s.ca, &s.tls_url])
-        .output()
-        .unwrap();
+    let output = register_regular(&s, &trusted, "pw", &["--cacert", &s.ca], &s.tls_url);
     assert_exit(&output, 0);
     assert!(s.login(&trusted, "pw").is_ok());
 
     let insecure = unique("tlsinsecure");
-    let output = bin()
-        .args(["-k", &s.secret, "-u", &insecure, "-p", "pw", "--no-admin"])
-        .args(["--insecure", &s.tls_url])
-        .output()
-        .unwrap();
+    let output = register_regular(&s, &insecure, "pw", &["--insecure"], &s.tls_url);
     assert_exit(&output, 0);
     assert!(stderr_of(&output).contains("--insecure"));
     assert!(s.admin_user(&s.user_id(&insecure)).is_some());
@@ -324,30 +299,12 @@ fn tls_listener_with_a_self_signed_certificate() {
 fn local_checks_send_nothing() {
     let s = Synapse::get();
     for (user, password) in [("bad user", "pw"), ("_under", "pw"), ("12345", "pw")] {
-        let output = run([
-            "-k",
-            &s.secret,
-            "-u",
-            user,
-            "-p",
-            password,
-            "--no-admin",
-            &s.url,
-        ]);
+        let output = register_regular(&s, user, password, &[], &s.url);
         assert_eq!(output.status.code(), Some(3), "{user}");
         assert!(stdout_of(&output).is_empty(), "{user}: nothing sent");
     }
     let name = unique("longpw");
-    let output = run([
-        "-k",
-        &s.secret,
-        "-u",
-        &name,
-        "-p",
-        &"x".repeat(513),
-        "--no-admin",
-        &s.url,
-    ]);
+    let output = register_regular(&s, &name, &"x".repeat(513), &[], &s.url);
     assert_exit(&output, 3);
     assert!(s.admin_user(&s.user_id(&name)).is_none());
 }
@@ -358,16 +315,7 @@ fn local_checks_send_nothing() {
 fn the_server_accepts_every_localpart_shape_we_allow() {
     let s = Synapse::get();
     let name = format!("{}.a_b-c=d/e+f", unique("Shapes"));
-    let output = run([
-        "-k",
-        &s.secret,
-        "-u",
-        &name,
-        "-p",
-        "pw",
-        "--no-admin",
-        &s.url,
-    ]);
+    let output = register_regular(&s, &name, "pw", &[], &s.url);
     assert_exit(&output, 0);
     assert!(s.admin_user(&s.user_id(&name)).is_some());
 }
@@ -383,16 +331,7 @@ fn behaves_like_the_reference() {
     std::fs::write(&password_file, "file password\n").unwrap();
     let pw_file = password_file.to_str().unwrap().to_owned();
     let existing = unique("existing");
-    let ok = run([
-        "-k",
-        &s.secret,
-        "-u",
-        &existing,
-        "-p",
-        "pw",
-        "--no-admin",
-        &s.url,
-    ]);
+    let ok = register_regular(&s, &existing, "pw", &[], &s.url);
     assert_eq!(ok.status.code(), Some(0));
 
     // Each case: arguments, with NAME replaced by a fresh localpart per tool.
