@@ -13,7 +13,7 @@
 
 use crate::cli::OutputFormat;
 use crate::client::{Client, NewUser, Outcome};
-use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, Error, Result};
+use crate::error::{EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Error, Result};
 use crate::options::Options;
 use crate::secret::SecretString;
 use crate::user;
@@ -810,7 +810,7 @@ fn run_batch(options: Options, path: &Path, jobs: usize) -> Result<i32> {
         ));
     }
     for notice in &options.notices {
-        eprintln!("{notice}");
+        say!("{notice}");
     }
     let rules = Rules::from_options(&options);
     let mut http = options.http.clone();
@@ -885,7 +885,7 @@ fn first_pass(path: &Path, name: &Path, rules: &Rules) -> Result<(File, Checked)
         )
     };
     let mut report = |problem: &Problem| {
-        eprintln!(
+        say!(
             "error: {}",
             Error::file(
                 name,
@@ -951,7 +951,7 @@ enum Ending {
 impl Batch<'_> {
     fn work(&self) {
         loop {
-            if crate::interrupt::interrupted() || self.stop.load(Ordering::SeqCst) {
+            if crate::interrupt::interrupted().is_some() || self.stop.load(Ordering::SeqCst) {
                 return;
             }
             let Some(item) = lock(&self.rows).next() else {
@@ -1007,7 +1007,10 @@ impl Batch<'_> {
         let mut sent = false;
         let outcome = self
             .client
-            .register(self.secret, &new_user, self.exists_ok, || sent = true);
+            .register(self.secret, &new_user, self.exists_ok, || {
+                sent = true;
+                Ok(())
+            });
         match outcome {
             Ok(Outcome::Created(registered)) => {
                 let mut object = json!({
@@ -1112,17 +1115,21 @@ impl Sink {
     }
 
     /// Writes one row's result; `true` when no more rows should be started.
+    /// Once stdout cannot be written, the results of the rows still in
+    /// flight go to stderr: they may hold a generated password.
     fn record(&mut self, ending: Ending, object: &Value) -> bool {
         self.count(ending);
+        if self.progress {
+            crate::output::stderr_text("\r\x1b[2K");
+        }
         if self.output_error.is_none() {
-            if self.progress {
-                eprint!("\r\x1b[2K");
-            }
-            let mut out = io::stdout().lock();
             // Flushed line by line: an interrupted run loses nothing already done.
-            if let Err(error) = writeln!(out, "{object}").and_then(|()| out.flush()) {
+            if let Err(error) = crate::output::stdout_line(&object.to_string()) {
                 self.output_error = Some(error);
             }
+        }
+        if self.output_error.is_some() {
+            say!("{object}");
         }
         self.draw_progress();
         self.gave_up || self.output_error.is_some()
@@ -1130,15 +1137,14 @@ impl Sink {
 
     fn draw_progress(&self) {
         if self.progress {
-            eprint!("\r{}", progress_bar(self));
-            let _ = io::stderr().flush();
+            crate::output::stderr_text(&format!("\r{}", progress_bar(self)));
         }
     }
 
     /// The summary line; returns the exit status.
     fn finish(self, started: Instant) -> i32 {
         if self.progress {
-            eprint!("\r\x1b[2K");
+            crate::output::stderr_text("\r\x1b[2K");
         }
         let not_started = self.total.saturating_sub(self.done());
         let mut summary = format!(
@@ -1148,28 +1154,33 @@ impl Sink {
         if not_started > 0 {
             summary.push_str(&format!(", not started {not_started}"));
         }
-        eprintln!("{summary}, {:.2} s", started.elapsed().as_secs_f64());
+        say!("{summary}, {:.2} s", started.elapsed().as_secs_f64());
         if let Some(error) = &self.output_error {
-            eprintln!(
-                "error: cannot write the results to stdout ({}); no more rows were started",
+            say!(
+                "error: cannot write the results to stdout ({}); the results of the rows in flight are above, on stderr, and no more rows were started",
                 crate::config::io_reason(error)
             );
-            return EXIT_REFUSED;
-        }
-        if crate::interrupt::interrupted() {
             if not_started > 0 {
-                eprintln!(
+                say!(
+                    "hint: run the same file again with --exists-ok, its output going where it can be written, to complete it"
+                );
+            }
+            return EXIT_OUTPUT;
+        }
+        if let Some(signal) = crate::interrupt::interrupted() {
+            if not_started > 0 {
+                say!(
                     "interrupted: {not_started} rows were not started; run the same file again with --exists-ok to complete it"
                 );
             }
-            return EXIT_INTERRUPTED;
+            return crate::error::exit_code_for_signal(signal);
         }
         if self.gave_up {
-            eprintln!(
+            say!(
                 "error: {} rows in a row could not reach the server; no more rows were started",
                 self.unreachable_streak
             );
-            eprintln!(
+            say!(
                 "hint: once the server answers, run the same file again with --exists-ok to complete it"
             );
             return EXIT_UNREACHABLE;

@@ -167,13 +167,14 @@ impl Client {
 
     /// Registers one user: fetches a nonce, computes the MAC and posts.
     /// `before_post` runs once, right before the first POST (the reference
-    /// prints "Sending registration request..." there).
+    /// prints "Sending registration request..." there); its error stops the
+    /// registration before anything is sent.
     pub fn register(
         &self,
         shared_secret: &SecretString,
         user: &NewUser<'_>,
         exists_ok: bool,
-        mut before_post: impl FnMut(),
+        mut before_post: impl FnMut() -> Result<()>,
     ) -> Result<Outcome> {
         let deadline = self.options.wait.map(|wait| Instant::now() + wait);
         let mut backoff = Backoff::default();
@@ -199,7 +200,7 @@ impl Client {
                 displayname: user.display_name,
             };
             if !announced {
-                before_post();
+                before_post()?;
                 announced = true;
             }
             let response =
@@ -233,7 +234,7 @@ impl Client {
                 {
                     nonce_retried = true;
                     if self.options.verbose {
-                        eprintln!("unrecognised nonce: fetching a fresh one and trying once more");
+                        say!("unrecognised nonce: fetching a fresh one and trying once more");
                     }
                 }
                 Err(error) => return Err(error),
@@ -270,7 +271,7 @@ impl Client {
 
     fn note_retry(&self, error: &Error) {
         if self.options.verbose {
-            eprintln!("{error}; retrying");
+            say!("{error}; retrying");
         }
     }
 
@@ -282,14 +283,14 @@ impl Client {
         if self.options.verbose {
             match &self.proxy {
                 Some(proxy) => {
-                    eprintln!("> {method} {} (through the proxy {proxy})", self.endpoint)
+                    say!("> {method} {} (through the proxy {proxy})", self.endpoint)
                 }
-                None => eprintln!("> {method} {}", self.endpoint),
+                None => say!("> {method} {}", self.endpoint),
             }
         }
         let response = request.send().map_err(|e| self.classify(e))?;
         if self.options.verbose {
-            eprintln!("< {}", response.status());
+            say!("< {}", response.status());
         }
         Ok(response)
     }

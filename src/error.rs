@@ -16,8 +16,18 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_INPUT: i32 = 3;
 /// Exit status: the server could not be reached or answered nonsense; safe to retry.
 pub const EXIT_UNREACHABLE: i32 = 4;
-/// Exit status: interrupted by Ctrl-C (128 + SIGINT).
-pub const EXIT_INTERRUPTED: i32 = 130;
+/// Exit status: the result could not be written to stdout (a full disk, a
+/// closed pipe): nothing is lost silently.
+pub const EXIT_OUTPUT: i32 = 5;
+/// Exit status: interrupted by Ctrl-C (128 + SIGINT); SIGTERM and SIGHUP
+/// give 128 + their number (see [`exit_code_for_signal`]).
+pub const EXIT_INTERRUPTED: i32 = 128 + libc::SIGINT;
+
+/// Exit status after a signal asked us to stop, as a shell reports a
+/// process the signal killed: 130 for SIGINT, 129 SIGHUP, 143 SIGTERM.
+pub fn exit_code_for_signal(signal: i32) -> i32 {
+    128 + signal
+}
 
 /// What went wrong, with what the user needs to put it right.
 #[derive(Debug)]
@@ -48,6 +58,8 @@ pub enum Error {
     },
     /// Ctrl-C (exit 130).
     Interrupted,
+    /// stdout cannot be written (exit 5); says what became of the account.
+    Output(String),
 }
 
 /// An HTTP error answer from the server.
@@ -135,6 +147,7 @@ impl Error {
             Error::Refused(_) => EXIT_REFUSED,
             Error::Transport { .. } => EXIT_UNREACHABLE,
             Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Output(_) => EXIT_OUTPUT,
         }
     }
 
@@ -148,6 +161,7 @@ impl Error {
             Error::Refused(_) => "refused",
             Error::Transport { .. } => "unreachable",
             Error::Interrupted => "interrupted",
+            Error::Output(_) => "output",
         }
     }
 
@@ -163,7 +177,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(message) => f.write_str(message),
+            Error::Usage(message) | Error::Output(message) => f.write_str(message),
             Error::File {
                 path,
                 key: Some(key),
@@ -221,5 +235,8 @@ mod tests {
             assert_eq!(Error::Refused(refusal(status)).exit_code(), 4, "{status}");
         }
         assert_eq!(Error::Interrupted.exit_code(), 130);
+        assert_eq!(Error::Output("x".into()).exit_code(), 5);
+        assert_eq!(exit_code_for_signal(libc::SIGTERM), 143);
+        assert_eq!(exit_code_for_signal(libc::SIGHUP), 129);
     }
 }

@@ -7,17 +7,31 @@ use crate::options::{Options, PasswordSource};
 use crate::output::Reporter;
 use crate::prompt::{PromptTo, Prompter};
 use crate::user;
+use std::io::Write;
 
 /// Runs the whole command and returns the exit status.
 pub fn run(mut cli: Cli) -> i32 {
     if let Some(shell) = cli.completions {
+        // Generated into memory: clap_complete panics when its writer fails.
+        let mut script = Vec::new();
         clap_complete::generate(
             shell,
             &mut crate::cli::command(),
             "register_new_matrix_user",
-            &mut std::io::stdout(),
+            &mut script,
         );
-        return EXIT_OK;
+        let mut out = std::io::stdout().lock();
+        return match out.write_all(&script).and_then(|()| out.flush()) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                let error = Error::Output(format!(
+                    "cannot write to stdout ({})",
+                    crate::config::io_reason(&e)
+                ));
+                crate::output::report_error(&error);
+                error.exit_code()
+            }
+        };
     }
     crate::interrupt::install();
     let reporter = Reporter::new(cli.output);
@@ -116,9 +130,8 @@ fn register(options: Options, reporter: &Reporter, user_id: &mut Option<String>)
                     Some("log in with the password to get a token"),
                 ));
             }
-            reporter.created(&registered, generated.then_some(&password));
+            reporter.created(&registered, generated.then_some(&password))
         }
         Outcome::AlreadyExists => reporter.already_exists(user_id.as_deref()),
     }
-    Ok(())
 }
