@@ -37,6 +37,31 @@ pub const COLUMNS: &str = "localpart (or user), password, admin, user_type, disp
 /// rather than waiting out a timeout for every remaining row.
 const UNREACHABLE_STREAK: usize = 5;
 
+/// The longest row a file may have, in bytes: far more than any real row
+/// needs (a password is at most 512 characters), and it keeps memory flat
+/// whatever the file holds (a file without line breaks, `/dev/zero`).
+pub const MAX_ROW_BYTES: u64 = 64 * 1024;
+
+/// Why a row is refused unread.
+#[derive(Debug)]
+struct RowTooLong;
+
+impl std::fmt::Display for RowTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the row is longer than {} KiB (the most a row may hold)",
+            MAX_ROW_BYTES / 1024
+        )
+    }
+}
+
+impl std::error::Error for RowTooLong {}
+
+fn is_row_too_long(error: &io::Error) -> bool {
+    error.get_ref().is_some_and(|e| e.is::<RowTooLong>())
+}
+
 /// How the rows are written, told apart by the first character that is not
 /// blank: `{` starts JSON Lines, anything else is a CSV header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,10 +186,18 @@ struct LineCounter<R> {
     /// The end of the input was reached: the CSV reader only looks for it
     /// within a record that has no terminator.
     at_end: bool,
+    /// Where the record being read starts: the end of the one before.
+    row_start: u64,
 }
 
 impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // The CSV reader asks for more only once it has parsed all it was
+        // given: everything since `row_start` belongs to a record it has not
+        // finished, and the record would grow without end.
+        if self.read - self.row_start > MAX_ROW_BYTES {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, RowTooLong));
+        }
         let n = self.inner.read(buf)?;
         self.at_end |= n == 0 && !buf.is_empty();
         let (newlines, start) = (self.newlines.get_mut(), self.read);
@@ -185,6 +218,7 @@ impl<R> LineCounter<R> {
             after_cr: false,
             counted: Cell::new(0),
             at_end: false,
+            row_start: 0,
         }
     }
 
@@ -243,26 +277,38 @@ impl<R: BufRead> Rows<R> {
                     // like any other bad row rather than stopping the reader.
                     .flexible(true)
                     .from_reader(LineCounter::new(reader));
-                let header = reader.byte_headers().map_err(csv_io_error)?.clone();
-                let columns = read_header(&header, offset + 1, &mut header_problems);
-                if header.is_empty() || header.iter().all(<[u8]>::is_empty) {
-                    header_problems = vec![Problem::new(
-                        offset + 1,
-                        format!(
-                            "no header row: the file is empty (expected a CSV header naming the columns {COLUMNS}, or JSON Lines)"
-                        ),
-                    )];
-                    done = true;
-                } else if !columns.contains(&Some(Column::Localpart)) {
-                    // Without a localpart column this may be a data row and
-                    // the header missing: its fields (a password, perhaps)
-                    // are not repeated as "unknown columns".
-                    header_problems = vec![Problem::new(
-                        offset + 1,
-                        format!(
+                let header = match reader.byte_headers().map(csv::ByteRecord::clone) {
+                    // Read whole when it ended within the last read.
+                    Ok(_) if reader.position().byte() > MAX_ROW_BYTES => None,
+                    Ok(header) => Some(header),
+                    Err(error) => {
+                        let error = csv_io_error(error);
+                        if !is_row_too_long(&error) {
+                            return Err(error);
+                        }
+                        None
+                    }
+                };
+                let row_start = reader.position().byte();
+                reader.get_mut().row_start = row_start;
+                let mut columns = Vec::new();
+                let fatal = match &header {
+                    None => Some(format!("{RowTooLong}; the rest of the file was not read")),
+                    Some(header) if header.iter().all(<[u8]>::is_empty) => Some(format!(
+                        "no header row: the file is empty (expected a CSV header naming the columns {COLUMNS}, or JSON Lines)"
+                    )),
+                    Some(header) => {
+                        columns = read_header(header, offset + 1, &mut header_problems);
+                        // Without a localpart column this may be a data row
+                        // and the header missing: its fields (a password,
+                        // perhaps) are not repeated as "unknown columns".
+                        (!columns.contains(&Some(Column::Localpart))).then(|| format!(
                             "the header has no localpart (or user) column; is the header row missing? (expected the columns {COLUMNS})"
-                        ),
-                    )];
+                        ))
+                    }
+                };
+                if let Some(problem) = fatal {
+                    header_problems = vec![Problem::new(offset + 1, problem)];
                     done = true;
                 }
                 State::Csv {
@@ -321,12 +367,32 @@ impl<R: BufRead> Iterator for Rows<R> {
                     let last_line = 1 + reader.get_ref().newlines_before(end);
                     let inside: u64 = record.iter().map(count_line_breaks).sum();
                     let line = *offset + last_line.saturating_sub(inside);
-                    Some(csv_entry(record, columns, line))
+                    // Read whole when it ended within the last read: the
+                    // same limit, measured the same way.
+                    let too_long = position - reader.get_ref().row_start > MAX_ROW_BYTES;
+                    reader.get_mut().row_start = position;
+                    if too_long {
+                        Some(Err(Problem::new(line, RowTooLong.to_string())))
+                    } else {
+                        Some(csv_entry(record, columns, line))
+                    }
                 }
                 Err(error) => {
                     self.done = true;
-                    let line = *offset + reader.position().line();
-                    Some(Err(read_problem(line, &csv_io_error(error))))
+                    let error = csv_io_error(error);
+                    if is_row_too_long(&error) {
+                        // Where the row starts: a quoted field left open
+                        // may have run on for many lines.
+                        let row_start = reader.get_ref().row_start;
+                        let line = *offset + 1 + reader.get_ref().newlines_before(row_start);
+                        Some(Err(Problem::new(
+                            line,
+                            format!("{RowTooLong}; the rest of the file was not read"),
+                        )))
+                    } else {
+                        let line = *offset + reader.position().line();
+                        Some(Err(read_problem(line, &error)))
+                    }
                 }
             },
             State::Json {
@@ -335,9 +401,13 @@ impl<R: BufRead> Iterator for Rows<R> {
                 buffer,
             } => loop {
                 buffer.clear();
-                match reader.read_until(b'\n', buffer) {
-                    Ok(0) => break None,
-                    Ok(_) => {
+                match read_line_capped(reader, buffer) {
+                    Ok(Line::End) => break None,
+                    Ok(Line::TooLong) => {
+                        *line += 1;
+                        break Some(Err(Problem::new(*line, RowTooLong.to_string())));
+                    }
+                    Ok(Line::Read) => {
                         *line += 1;
                         if !buffer.iter().all(u8::is_ascii_whitespace) {
                             break Some(json_entry(buffer, *line));
@@ -355,6 +425,53 @@ impl<R: BufRead> Iterator for Rows<R> {
         }
         item
     }
+}
+
+enum Line {
+    Read,
+    /// Longer than [`MAX_ROW_BYTES`]: skipped to its end, unkept.
+    TooLong,
+    End,
+}
+
+/// Reads up to and including the next `\n` into `buffer`, unless the line
+/// is longer than [`MAX_ROW_BYTES`] (its end not counted).
+fn read_line_capped(reader: &mut impl BufRead, buffer: &mut Vec<u8>) -> io::Result<Line> {
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if available.is_empty() {
+            break;
+        }
+        any = true;
+        let (chunk, ended) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (&available[..=at], true),
+            None => (available, false),
+        };
+        let used = chunk.len();
+        let content = chunk.len() - usize::from(ended);
+        if !too_long && (buffer.len() + content) as u64 > MAX_ROW_BYTES {
+            too_long = true;
+            buffer.clear();
+        }
+        if !too_long {
+            buffer.extend_from_slice(chunk);
+        }
+        reader.consume(used);
+        if ended {
+            break;
+        }
+    }
+    Ok(match (any, too_long) {
+        (false, _) => Line::End,
+        (true, true) => Line::TooLong,
+        (true, false) => Line::Read,
+    })
 }
 
 fn read_problem(line: u64, error: &io::Error) -> Problem {
