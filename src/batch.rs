@@ -222,6 +222,23 @@ impl<R> LineCounter<R> {
         }
     }
 
+    /// The number of lines before the first line of the record being read,
+    /// blank lines between records included (a line break right after
+    /// another, or after its `\r`, ends a blank line). Only the line
+    /// breaks not yet counted by a query can follow `row_start`.
+    fn lines_before_row(&self) -> u64 {
+        let mut lines = self.newlines_before(self.row_start);
+        let mut at = self.row_start;
+        for &newline in self.newlines.borrow().iter() {
+            if newline > at + 1 {
+                break;
+            }
+            lines += 1;
+            at = newline + 1;
+        }
+        lines
+    }
+
     /// The number of newlines before byte `offset`, which must not go back
     /// from one call to the next (only what is left is kept).
     fn newlines_before(&self, offset: u64) -> u64 {
@@ -383,8 +400,7 @@ impl<R: BufRead> Iterator for Rows<R> {
                     if is_row_too_long(&error) {
                         // Where the row starts: a quoted field left open
                         // may have run on for many lines.
-                        let row_start = reader.get_ref().row_start;
-                        let line = *offset + 1 + reader.get_ref().newlines_before(row_start);
+                        let line = *offset + 1 + reader.get_ref().lines_before_row();
                         Some(Err(Problem::new(
                             line,
                             format!("{RowTooLong}; the rest of the file was not read"),
@@ -1715,5 +1731,53 @@ mod tests {
         assert!(!sink.count(unreachable));
         assert!(sink.count(unreachable));
         assert_eq!((sink.created, sink.failed, sink.done()), (1, 7, 8));
+    }
+
+    #[test]
+    fn rows_longer_than_the_limit_are_bad_rows() {
+        let limit = MAX_ROW_BYTES as usize;
+        let too_long = RowTooLong.to_string();
+        let not_read = format!("{too_long}; the rest of the file was not read");
+        // CSV, measured from the end of the row before, line break included.
+        let fits = "d".repeat(limit - "alice,\n".len());
+        let over = "d".repeat(limit - "bob,\n".len() + 1);
+        let items = rows(&format!(
+            "user,displayname\nalice,{fits}\nbob,{over}\ncarol,\n"
+        ));
+        assert_eq!(items.len(), 3);
+        assert_eq!(
+            items[0].as_ref().unwrap().displayname.as_deref(),
+            Some(&*fits)
+        );
+        assert_eq!(items[1].as_ref().unwrap_err(), &Problem::new(3, &too_long));
+        assert_eq!(items[2].as_ref().unwrap().line, 4);
+        // Far longer: not read whole, and reading stops there, at the
+        // row's first line even when a quote left open runs on.
+        let far = "x\n".repeat(limit);
+        let items = rows(&format!("user,displayname\nann,\n\ncid,\"{far}\"\ndee,\n"));
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].as_ref().unwrap_err(), &Problem::new(4, &not_read));
+        // The header too, whole or not.
+        let far_line = "x".repeat(2 * limit);
+        for header in [format!("user,{over}\n"), format!("user,{far_line}\n")] {
+            let (checked, found) = problems(&header, &Rules::default());
+            assert_eq!(found, [(1, not_read.clone())]);
+            assert_eq!(checked.rows, 0);
+        }
+        // JSON Lines: the line (its `\n` not counted) is skipped, unkept.
+        let fits = format!(
+            "{{\"user\": \"a\", \"displayname\": \"{}\"}}",
+            "d".repeat(limit - 32)
+        );
+        assert_eq!(fits.len(), limit);
+        let over = format!("{fits} ");
+        let items = rows(&format!(
+            "{fits}\n{over}\n{over}{far_line}\n{{\"user\": \"b\"}}"
+        ));
+        assert_eq!(items.len(), 4);
+        assert!(items[0].is_ok());
+        assert_eq!(items[1].as_ref().unwrap_err(), &Problem::new(2, &too_long));
+        assert_eq!(items[2].as_ref().unwrap_err(), &Problem::new(3, &too_long));
+        assert_eq!(items[3].as_ref().unwrap().line, 4);
     }
 }
