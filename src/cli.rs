@@ -28,16 +28,23 @@ Exit status:
   3    a local input or configuration problem; nothing was sent
   4    the server could not be reached or answered nonsense (connection, TLS,
        timeout, 502, 503, 504, an unexpected answer); safe to retry
-  130  interrupted (Ctrl-C)
+  5    the result could not be written to stdout (a full disk, a closed pipe);
+       the error on stderr says whether the account was created, and shows a
+       generated password
+  130  interrupted (Ctrl-C); 143 for SIGTERM, 129 for SIGHUP
 
 With --batch:
   0    every row registered (or already there with --exists-ok)
   1    one or more rows failed; each has errcode/error in its JSON line
-  2, 3 as above; a bad row is a 3, and then nothing was sent
+  2, 3 as above; a bad row (one longer than 64 KiB included) is a 3, and
+       then nothing was sent
   4    the server could not be reached for 5 rows in a row (or --jobs, if
        more): no more rows were started (re-run with --exists-ok to complete)
-  130  interrupted: rows in flight were finished and reported, no new ones
-       started (re-run with --exists-ok to complete)
+  5    stdout could not be written: the results of the rows in flight went
+       to stderr, no new rows were started
+  130  interrupted by Ctrl-C (143 SIGTERM, 129 SIGHUP): rows in flight were
+       finished and reported, no new ones started (re-run with --exists-ok to
+       complete)
 
 Environment:
   MATRIX_REGISTRATION_SHARED_SECRET
