@@ -294,7 +294,7 @@ impl<R: BufRead> Rows<R> {
                     // like any other bad row rather than stopping the reader.
                     .flexible(true)
                     .from_reader(LineCounter::new(reader));
-                let header = match reader.byte_headers().map(csv::ByteRecord::clone) {
+                let header = match reader.byte_headers().cloned() {
                     // Read whole when it ended within the last read.
                     Ok(_) if reader.position().byte() > MAX_ROW_BYTES => None,
                     Ok(header) => Some(header),

@@ -40,7 +40,16 @@ impl Unwritable {
                     .expect("open /dev/full"),
             ),
             Unwritable::ClosedPipe => {
-                let (reader, writer) = std::io::pipe().expect("pipe");
+                use std::os::fd::{FromRawFd, OwnedFd};
+                let mut fds = [0; 2];
+                // Close-on-exec: a child that another test spawns meanwhile
+                // must not inherit the reader and keep the pipe open.
+                // SAFETY: pipe2 fills in two new descriptors.
+                let made = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+                assert_eq!(made, 0, "pipe2");
+                // SAFETY: both were just opened, and are owned here alone.
+                let (reader, writer) =
+                    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
                 drop(reader);
                 Stdio::from(writer)
             }
