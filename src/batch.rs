@@ -222,21 +222,42 @@ impl<R> LineCounter<R> {
         }
     }
 
-    /// The number of lines before the first line of the record being read,
-    /// blank lines between records included (a line break right after
-    /// another, or after its `\r`, ends a blank line). Only the line
-    /// breaks not yet counted by a query can follow `row_start`.
-    fn lines_before_row(&self) -> u64 {
-        let mut lines = self.newlines_before(self.row_start);
-        let mut at = self.row_start;
+    /// The blank lines between the record being read and the one before
+    /// (a line break right after another, or after its `\r`, ends a blank
+    /// line): how many, and the offset of the record's own first byte.
+    fn blank_prefix(&self) -> (u64, u64) {
+        let (mut lines, mut at) = (0, self.row_start);
         for &newline in self.newlines.borrow().iter() {
+            if newline < at {
+                continue; // the end of the record before
+            }
             if newline > at + 1 {
                 break;
             }
             lines += 1;
             at = newline + 1;
         }
-        lines
+        (lines, at)
+    }
+
+    /// Why the record being read is too long, and the line it starts on.
+    fn too_long(&mut self, end: u64) -> (u64, String) {
+        let (blank_lines, first) = self.blank_prefix();
+        let before = self.newlines_before(self.row_start);
+        let problem = if end.saturating_sub(first) > MAX_ROW_BYTES {
+            RowTooLong.to_string()
+        } else if first + 1 >= end {
+            return (
+                before,
+                format!("more than {} KiB of blank lines", MAX_ROW_BYTES / 1024),
+            );
+        } else {
+            format!(
+                "the row, with the {blank_lines} blank lines before it, is longer than {} KiB",
+                MAX_ROW_BYTES / 1024
+            )
+        };
+        (before + blank_lines, problem)
     }
 
     /// The number of newlines before byte `offset`, which must not go back
@@ -381,29 +402,31 @@ impl<R: BufRead> Iterator for Rows<R> {
                     } else {
                         position.saturating_sub(1)
                     };
+                    // Read whole when it ended within the last read: the
+                    // same limit, measured the same way.
+                    let counter = reader.get_mut();
+                    let too_long = (position - counter.row_start > MAX_ROW_BYTES)
+                        .then(|| counter.too_long(position));
+                    counter.row_start = position;
                     let last_line = 1 + reader.get_ref().newlines_before(end);
                     let inside: u64 = record.iter().map(count_line_breaks).sum();
                     let line = *offset + last_line.saturating_sub(inside);
-                    // Read whole when it ended within the last read: the
-                    // same limit, measured the same way.
-                    let too_long = position - reader.get_ref().row_start > MAX_ROW_BYTES;
-                    reader.get_mut().row_start = position;
-                    if too_long {
-                        Some(Err(Problem::new(line, RowTooLong.to_string())))
-                    } else {
-                        Some(csv_entry(record, columns, line))
+                    match too_long {
+                        Some((_, problem)) => Some(Err(Problem::new(line, problem))),
+                        None => Some(csv_entry(record, columns, line)),
                     }
                 }
                 Err(error) => {
                     self.done = true;
                     let error = csv_io_error(error);
                     if is_row_too_long(&error) {
-                        // Where the row starts: a quoted field left open
-                        // may have run on for many lines.
-                        let line = *offset + 1 + reader.get_ref().lines_before_row();
+                        // Said where the row starts: a quoted field left
+                        // open may have run on for many lines.
+                        let counter = reader.get_mut();
+                        let (before, problem) = counter.too_long(counter.read);
                         Some(Err(Problem::new(
-                            line,
-                            format!("{RowTooLong}; the rest of the file was not read"),
+                            *offset + 1 + before,
+                            format!("{problem}; the rest of the file was not read"),
                         )))
                     } else {
                         let line = *offset + reader.position().line();
@@ -1757,6 +1780,26 @@ mod tests {
         let items = rows(&format!("user,displayname\nann,\n\ncid,\"{far}\"\ndee,\n"));
         assert_eq!(items.len(), 2);
         assert_eq!(items[1].as_ref().unwrap_err(), &Problem::new(4, &not_read));
+        // Blank lines between rows count, and are said to.
+        let blank = "\n".repeat(limit / 2);
+        let items = rows(&format!("user\nann\n{blank}bob,{fits}\ncid\n"));
+        let problem = format!(
+            "the row, with the {} blank lines before it, is longer than 64 KiB",
+            limit / 2
+        );
+        // Whether all of it was read before the limit depends on where the
+        // reads fall; the line and the reason do not.
+        let found = items[1].as_ref().unwrap_err();
+        assert_eq!(found.line, 3 + limit as u64 / 2);
+        assert!(found.message.starts_with(&problem), "{found:?}");
+        let items = rows(&format!("user\nann\n{blank}{blank}{blank}bob\n"));
+        assert_eq!(
+            items[1].as_ref().unwrap_err(),
+            &Problem::new(
+                3,
+                "more than 64 KiB of blank lines; the rest of the file was not read"
+            )
+        );
         // The header too, whole or not.
         let far_line = "x".repeat(2 * limit);
         for header in [format!("user,{over}\n"), format!("user,{far_line}\n")] {
