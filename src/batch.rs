@@ -1422,7 +1422,7 @@ mod tests {
                 .1
                 .contains("duplicate localpart 'ALICE': already on line 2")
         );
-        assert!(found[3].1.contains("513 bytes"));
+        assert!(found[3].1.contains("513 characters"));
         assert!(!found[3].1.contains("xxx"), "the password is not shown");
         assert!(found[4].1.contains("admin is 'maybe'"));
         assert!(

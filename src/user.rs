@@ -4,8 +4,9 @@
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
 
-/// The server's limit on usernames and passwords, in bytes.
-pub const MAX_FIELD_BYTES: usize = 512;
+/// The server's limit on usernames and passwords, in characters (Unicode
+/// code points, as Python counts a `str`), not bytes.
+pub const MAX_FIELD_CHARS: usize = 512;
 /// The Matrix limit on a whole user ID, `@localpart:server_name`.
 pub const MAX_USER_ID_CHARS: usize = 255;
 
@@ -48,9 +49,9 @@ pub fn check_localpart(localpart: &str, source: &str, server_name: Option<&str>)
     if localpart.is_empty() {
         return fail("Invalid user name: it is empty".to_owned());
     }
-    if localpart.len() > MAX_FIELD_BYTES {
+    if localpart.chars().count() > MAX_FIELD_CHARS {
         return fail(format!(
-            "the user name is longer than {MAX_FIELD_BYTES} bytes"
+            "the user name is longer than {MAX_FIELD_CHARS} characters"
         ));
     }
     let lower = localpart.to_lowercase();
@@ -85,18 +86,18 @@ fn is_localpart_char(c: char) -> bool {
 }
 
 /// Checks a password against the server's rules: not empty, at most 512
-/// bytes, no NUL.
+/// characters, no NUL.
 pub fn check_password(password: &SecretString, source: &str) -> Result<()> {
     let password = password.expose();
     if password.is_empty() {
         return Err(Error::input(source, "Password cannot be blank."));
     }
-    if password.len() > MAX_FIELD_BYTES {
+    let length = password.chars().count();
+    if length > MAX_FIELD_CHARS {
         return Err(Error::input(
             source,
             format!(
-                "the password is {} bytes long; the server accepts at most {MAX_FIELD_BYTES}",
-                password.len()
+                "the password is {length} characters long; the server accepts at most {MAX_FIELD_CHARS}"
             ),
         ));
     }
@@ -191,14 +192,17 @@ mod tests {
         let error = check_localpart(&long, "-u", Some("example.org")).unwrap_err();
         assert!(error.to_string().contains("the limit is 255"), "{error}");
         assert!(check_localpart(&"a".repeat(513), "-u", None).is_err());
+        // The Kelvin sign is three bytes, and lowercases to 'k'.
+        check_localpart(&"\u{212A}".repeat(512), "-u", None).unwrap();
     }
 
     #[test]
     fn password_rules() {
         check_password(&"p".into(), "-p").unwrap();
-        check_password(&"é".repeat(256).into(), "-p").unwrap();
+        // The server counts characters: 512 two-byte ones are accepted.
+        check_password(&"é".repeat(512).into(), "-p").unwrap();
         assert!(check_password(&"".into(), "-p").is_err());
-        assert!(check_password(&"é".repeat(257).into(), "-p").is_err());
+        assert!(check_password(&"é".repeat(513).into(), "-p").is_err());
         assert!(check_password(&"a\0b".into(), "-p").is_err());
         let error = check_password(&"x".repeat(600).into(), "--password-file").unwrap_err();
         assert!(!error.to_string().contains("xxx"));

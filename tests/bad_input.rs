@@ -63,4 +63,6 @@ matrix::row_tests!(crate::matrix::bad_input_rows::ROWS =>
     timeout_zero,
     unknown_option,
     no_terminal_for_password,
+    empty_secret_option,
+    empty_secret_option_alone,
 );

@@ -191,7 +191,7 @@ fn a_bad_file_sends_nothing_and_names_every_bad_line() {
             "line 1: unknown column 'colour'",
             "line 3: bad localpart",
             "line 4: duplicate localpart 'IVAN': already on line 2",
-            "line 5: the password is 513 bytes long",
+            "line 5: the password is 513 characters long",
             "line 6: unparsable line",
             "5 problems found; nothing was sent",
         ] {

@@ -468,3 +468,16 @@ fn behaves_like_the_reference() {
         );
     }
 }
+
+/// The server counts a password's characters, not its bytes: 512 two-byte
+/// characters are sent, registered and work for logging in.
+#[test]
+#[ignore = "needs the real Synapse from scripts/test"]
+fn a_password_of_512_two_byte_characters_registers() {
+    let s = Synapse::get();
+    let name = unique("accents");
+    let password = "é".repeat(512);
+    let output = register_regular(&s, &name, &password, &[], &s.url);
+    assert_exit(&output, 0);
+    assert!(s.login(&name, &password).is_ok());
+}

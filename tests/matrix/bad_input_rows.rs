@@ -658,7 +658,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "localpart_over_512_bytes",
-        case: "Localpart over 512 bytes",
+        case: "Localpart over 512 characters",
         tried: "`-u` with 513 characters.",
         args: &[
             "-k",
@@ -671,7 +671,7 @@ pub const ROWS: &[Row] = &[
             "http://127.0.0.1:{port}",
         ],
         exit: 3,
-        error: Some("error: -u/--user: the user name is longer than 512 bytes"),
+        error: Some("error: -u/--user: the user name is longer than 512 characters"),
         ..ROW
     },
     Row {
@@ -718,8 +718,8 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "password_over_512_bytes",
-        case: "Password over 512 bytes",
-        tried: "`-p` with 618 bytes.",
+        case: "Password over 512 characters",
+        tried: "`-p` with 618 characters (the server counts characters, not bytes).",
         args: &[
             "-k",
             "{secret}",
@@ -732,7 +732,7 @@ pub const ROWS: &[Row] = &[
         ],
         exit: 3,
         error: Some(
-            "error: -p/--password: the password is 618 bytes long; the server accepts at most 512",
+            "error: -p/--password: the password is 618 characters long; the server accepts at most 512",
         ),
         ..ROW
     },
@@ -1021,6 +1021,47 @@ pub const ROWS: &[Row] = &[
         exit: 2,
         error: Some(
             "error: no terminal to ask for a password on: pass --password-file FILE, --password-stdin or --generate-password",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "empty_secret_option",
+        case: "Empty `-k`",
+        tried: "`-k ''` with the secret in `MATRIX_REGISTRATION_SHARED_SECRET`: an empty value is no value, so the variable's secret is used.",
+        env: &[("MATRIX_REGISTRATION_SHARED_SECRET", b"S3CR3T-zq8vW2mK7pLx")],
+        args: &[
+            "-k",
+            "",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "2",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "empty_secret_option_alone",
+        case: "Empty `-k`, no other secret",
+        tried: "`-k ''` and nothing else naming a secret.",
+        args: &[
+            "-k",
+            "",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: one of the arguments -c/--config -k/--shared-secret is required (or --shared-secret-file, or MATRIX_REGISTRATION_SHARED_SECRET in the environment); an empty secret counts as none: -k/--shared-secret was empty",
         ),
         ..ROW
     },
