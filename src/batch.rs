@@ -576,6 +576,8 @@ pub struct Rules {
     /// From the config, when given; without it unknown user types are left
     /// to the server.
     pub extra_user_types: Option<Vec<String>>,
+    /// A config is given and does not allow localparts starting with `_`.
+    pub refuse_underscore_prefix: bool,
     /// `-a` / `--no-admin`; not admin when neither is given.
     pub admin: bool,
     /// `-t`.
@@ -587,6 +589,7 @@ impl Rules {
         Rules {
             server_name: options.server_name.clone(),
             extra_user_types: options.extra_user_types.clone(),
+            refuse_underscore_prefix: options.refuse_underscore_prefix,
             admin: options.admin.unwrap_or(false),
             user_type: options.user_type.clone(),
         }
@@ -605,9 +608,14 @@ impl Rules {
                 let checked = user::localpart_from_user_arg(given, &source, server_name)
                     .map_err(|e| problem_text(e, false))
                     .and_then(|localpart| {
-                        user::check_localpart(localpart, &source, server_name)
-                            .map(|()| localpart.to_owned())
-                            .map_err(|e| problem_text(e, true))
+                        user::check_localpart(
+                            localpart,
+                            &source,
+                            server_name,
+                            self.refuse_underscore_prefix,
+                        )
+                        .map(|()| localpart.to_owned())
+                        .map_err(|e| problem_text(e, true))
                     });
                 match checked {
                     Ok(localpart) => Some(localpart),
@@ -1412,7 +1420,12 @@ mod tests {
              12345,pw,,\n\
              frank,pw,,\n"
         );
-        let (checked, found) = problems(&csv, &Rules::default());
+        // A config that does not allow a leading '_'.
+        let rules = Rules {
+            refuse_underscore_prefix: true,
+            ..Rules::default()
+        };
+        let (checked, found) = problems(&csv, &rules);
         let lines: Vec<u64> = found.iter().map(|(line, _)| *line).collect();
         assert_eq!(lines, [1, 3, 4, 5, 6, 7, 8, 9, 10], "{found:#?}");
         assert!(found[0].1.contains("unknown column 'colour'"));

@@ -32,6 +32,8 @@ pub struct Options {
     pub server_name: Option<String>,
     /// Extra user types from the config; `None` without a config.
     pub extra_user_types: Option<Vec<String>>,
+    /// A config is given and does not allow localparts starting with `_`.
+    pub refuse_underscore_prefix: bool,
     /// The localpart, or `None` to prompt.
     pub localpart: Option<String>,
     pub password: PasswordSource,
@@ -151,12 +153,20 @@ impl Options {
             .as_ref()
             .and_then(|c| c.server_name().map(str::to_owned));
         let extra_user_types = config.as_ref().map(Config::extra_user_types);
+        let refuse_underscore_prefix = config
+            .as_ref()
+            .is_some_and(|c| !c.allow_underscore_prefixed_localpart());
 
         let localpart = match cli.user.filter(|u| !u.is_empty()) {
             Some(user) => {
                 let localpart =
                     user::localpart_from_user_arg(&user, "-u/--user", server_name.as_deref())?;
-                user::check_localpart(localpart, "-u/--user", server_name.as_deref())?;
+                user::check_localpart(
+                    localpart,
+                    "-u/--user",
+                    server_name.as_deref(),
+                    refuse_underscore_prefix,
+                )?;
                 Some(localpart.to_owned())
             }
             None => None,
@@ -193,6 +203,7 @@ impl Options {
             shared_secret,
             server_name,
             extra_user_types,
+            refuse_underscore_prefix,
             localpart,
             password,
             admin,
@@ -219,7 +230,10 @@ fn no_secret_source(empty: &[&str]) -> Error {
         "one of the arguments -c/--config -k/--shared-secret is required (or --shared-secret-file, or {SECRET_ENV} in the environment)"
     );
     if !empty.is_empty() {
-        message.push_str(&format!("; an empty secret counts as none: {} was empty", empty.join(" and ")));
+        message.push_str(&format!(
+            "; an empty secret counts as none: {} was empty",
+            empty.join(" and ")
+        ));
     }
     Error::usage(message)
 }
@@ -547,8 +561,7 @@ mod tests {
     #[test]
     fn an_empty_secret_is_no_secret() {
         let secret = |args: &[&str], env| {
-            options_with(args, env, "")
-                .map(|o| (o.shared_secret.expose().to_owned(), o.notices))
+            options_with(args, env, "").map(|o| (o.shared_secret.expose().to_owned(), o.notices))
         };
         let (from_env, _) = secret(&["-k", ""], Some("from-env")).unwrap();
         assert_eq!(from_env, "from-env");
@@ -581,9 +594,16 @@ mod tests {
         );
         let config = dir.path().join("hs.yaml");
         std::fs::write(&config, "registration_shared_secret: from-config\n").unwrap();
-        let (from_config, _) =
-            secret(&["--shared-secret-file", empty, "-c", config.to_str().unwrap()], None)
-                .unwrap();
+        let (from_config, _) = secret(
+            &[
+                "--shared-secret-file",
+                empty,
+                "-c",
+                config.to_str().unwrap(),
+            ],
+            None,
+        )
+        .unwrap();
         assert_eq!(from_config, "from-config");
     }
 }

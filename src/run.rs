@@ -75,7 +75,12 @@ fn register(options: Options, reporter: &Reporter, user_id: &mut Option<String>)
             let answer = prompter.localpart()?;
             let localpart =
                 user::localpart_from_user_arg(&answer, "localpart prompt", server_name)?;
-            user::check_localpart(localpart, "localpart prompt", server_name)?;
+            user::check_localpart(
+                localpart,
+                "localpart prompt",
+                server_name,
+                options.refuse_underscore_prefix,
+            )?;
             localpart.to_owned()
         }
     };

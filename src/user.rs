@@ -43,8 +43,15 @@ pub fn localpart_from_user_arg<'a>(
 }
 
 /// Checks a localpart against the server's rules. The server lowercases it
-/// first, so upper case is accepted.
-pub fn check_localpart(localpart: &str, source: &str, server_name: Option<&str>) -> Result<()> {
+/// first, so upper case is accepted. A leading `_` is refused only when
+/// `refuse_underscore_prefix`: when a config is given and does not set
+/// `allow_underscore_prefixed_localpart` (without a config, the server decides).
+pub fn check_localpart(
+    localpart: &str,
+    source: &str,
+    server_name: Option<&str>,
+    refuse_underscore_prefix: bool,
+) -> Result<()> {
     let fail = |problem: String| Err(Error::input(source, problem));
     if localpart.is_empty() {
         return fail("Invalid user name: it is empty".to_owned());
@@ -60,10 +67,14 @@ pub fn check_localpart(localpart: &str, source: &str, server_name: Option<&str>)
             "'{localpart}' contains {bad:?}: a user name can only contain a-z, 0-9, or '=_-./+'"
         ));
     }
-    if lower.starts_with('_') {
-        return fail(format!(
-            "'{localpart}' starts with '_', which the server refuses"
-        ));
+    if refuse_underscore_prefix && lower.starts_with('_') {
+        return Err(Error::Input {
+            source: source.to_owned(),
+            problem: format!("'{localpart}' starts with '_', which the server refuses"),
+            hint: Some(
+                "unless allow_underscore_prefixed_localpart is true in its config".to_owned(),
+            ),
+        });
     }
     if lower.bytes().all(|b| b.is_ascii_digit()) {
         return fail(format!(
@@ -179,21 +190,23 @@ mod tests {
     #[test]
     fn localpart_rules() {
         for good in ["alice", "Alice", "a.b_c-d=e/f+g", "bot1", "x"] {
-            check_localpart(good, "-u", Some("example.org")).unwrap();
+            check_localpart(good, "-u", Some("example.org"), true).unwrap();
         }
         for bad in [
             "", "bad user", "ali:ce", "é", "a@b", "_hidden", "12345", "tab\t",
         ] {
-            let error = check_localpart(bad, "-u", None).unwrap_err();
+            let error = check_localpart(bad, "-u", None, true).unwrap_err();
             assert_eq!(error.exit_code(), 3, "{bad}");
         }
         let long = "a".repeat(250);
-        check_localpart(&long, "-u", None).unwrap();
-        let error = check_localpart(&long, "-u", Some("example.org")).unwrap_err();
+        check_localpart(&long, "-u", None, true).unwrap();
+        let error = check_localpart(&long, "-u", Some("example.org"), true).unwrap_err();
         assert!(error.to_string().contains("the limit is 255"), "{error}");
-        assert!(check_localpart(&"a".repeat(513), "-u", None).is_err());
+        assert!(check_localpart(&"a".repeat(513), "-u", None, true).is_err());
         // The Kelvin sign is three bytes, and lowercases to 'k'.
-        check_localpart(&"\u{212A}".repeat(512), "-u", None).unwrap();
+        check_localpart(&"\u{212A}".repeat(512), "-u", None, true).unwrap();
+        // Left to the server when no config says it refuses them.
+        check_localpart("_hidden", "-u", None, false).unwrap();
     }
 
     #[test]

@@ -65,4 +65,9 @@ matrix::row_tests!(crate::matrix::bad_input_rows::ROWS =>
     no_terminal_for_password,
     empty_secret_option,
     empty_secret_option_alone,
+    localpart_leading_underscore_allowed,
+    localpart_leading_underscore_no_config,
+    config_repeated_key,
+    listener_tls_no,
+    localpart_leading_underscore_flag_off,
 );

@@ -45,7 +45,7 @@ pub const ROWS: &[Row] = &[
         args: WITH_CONFIG,
         exit: 3,
         error: Some(
-            "error: {dir}/hs.yaml: is not valid YAML: did not find expected ',' or ']' at line 3 column 1, while parsing a flow sequence at line 2 column 12",
+            "error: {dir}/hs.yaml: is not valid YAML: while parsing a flow sequence, expected ',' or ']' at line 3 column 1",
         ),
         ..ROW
     },
@@ -413,7 +413,9 @@ pub const ROWS: &[Row] = &[
         )],
         args: WITH_CONFIG,
         exit: 3,
-        error: Some("error: {dir}/hs.yaml: is not valid YAML: repetition limit exceeded"),
+        error: Some(
+            "error: {dir}/hs.yaml: is refused: its aliases would expand to more than 100000 values",
+        ),
         ..ROW
     },
     // Other files and the environment.
@@ -575,10 +577,11 @@ pub const ROWS: &[Row] = &[
     Row {
         id: "localpart_leading_underscore",
         case: "Localpart starting with `_`",
-        tried: "`-u _alice`.",
+        tried: "`-u _alice` with a config that does not set `allow_underscore_prefixed_localpart`.",
+        files: &[("hs.yaml", Text("registration_shared_secret: {secret}\n"))],
         args: &[
-            "-k",
-            "{secret}",
+            "-c",
+            "{dir}/hs.yaml",
             "-u",
             "_alice",
             "-p",
@@ -588,6 +591,7 @@ pub const ROWS: &[Row] = &[
         ],
         exit: 3,
         error: Some("error: -u/--user: '_alice' starts with '_', which the server refuses"),
+        hint: Some("hint: unless allow_underscore_prefixed_localpart is true in its config"),
         ..ROW
     },
     Row {
@@ -1063,6 +1067,105 @@ pub const ROWS: &[Row] = &[
         error: Some(
             "error: one of the arguments -c/--config -k/--shared-secret is required (or --shared-secret-file, or MATRIX_REGISTRATION_SHARED_SECRET in the environment); an empty secret counts as none: -k/--shared-secret was empty",
         ),
+        ..ROW
+    },
+    Row {
+        id: "localpart_leading_underscore_allowed",
+        case: "Localpart starting with `_`, allowed",
+        tried: "`-u _alice` with `allow_underscore_prefixed_localpart: yes` in the config (a YAML 1.1 boolean, as the server reads it): sent and registered.",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nallow_underscore_prefixed_localpart: yes\n",
+            ),
+        )],
+        args: &[
+            "-c",
+            "{dir}/hs.yaml",
+            "-u",
+            "_alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "2",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "localpart_leading_underscore_no_config",
+        case: "Localpart starting with `_`, no config",
+        tried: "`-u _alice` with `-k`: no config tells whether the server allows it, so the server decides.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "_alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "2",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "config_repeated_key",
+        case: "Config with a repeated key",
+        tried: "`registration_shared_secret` set twice in one file, the first time wrongly: the last value counts, as for the server (PyYAML), with a notice.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret: wrong\nregistration_shared_secret: {secret}\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "listener_tls_no",
+        case: "Listener with `tls: no`",
+        tried: "The client listener says `tls: no` (a YAML 1.1 boolean, false for the server): it is used over plain HTTP.",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nlisteners:\n  - {port: {port}, type: http, tls: no, resources: [{names: [client]}]}\n",
+            ),
+        )],
+        args: FROM_LISTENERS,
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "localpart_leading_underscore_flag_off",
+        case: "Localpart starting with `_`, `allow_underscore_prefixed_localpart: off`",
+        tried: "`-u _alice` with the option set to `off` (a YAML 1.1 boolean, false for the server).",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nallow_underscore_prefixed_localpart: off\n",
+            ),
+        )],
+        args: &[
+            "-c",
+            "{dir}/hs.yaml",
+            "-u",
+            "_alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: -u/--user: '_alice' starts with '_', which the server refuses"),
+        hint: Some("hint: unless allow_underscore_prefixed_localpart is true in its config"),
         ..ROW
     },
 ];
