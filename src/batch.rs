@@ -477,8 +477,35 @@ fn csv_entry(
     finish(entry, problems)
 }
 
+/// A JSON object's members in the order written, repeated keys included
+/// (a `Map` would keep only the last of them, silently).
+struct Members(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 fn json_entry(bytes: &[u8], line: u64) -> std::result::Result<Entry, Problem> {
-    let object: Map<String, Value> = serde_json::from_slice(bytes).map_err(|e| {
+    let Members(members) = serde_json::from_slice(bytes).map_err(|e| {
         let text = e.to_string();
         // serde_json counts lines within this one line: its position would mislead.
         let text = text
@@ -492,11 +519,19 @@ fn json_entry(bytes: &[u8], line: u64) -> std::result::Result<Entry, Problem> {
             ),
         )
     })?;
+    let mut problems = Vec::new();
+    let mut object = Map::new();
+    for (key, value) in members {
+        if object.contains_key(&key) {
+            // Never the values: one of them may be a password.
+            problems.push(format!("'{key}' is given twice"));
+        }
+        object.insert(key, value);
+    }
     let mut entry = Entry {
         line,
         ..Entry::default()
     };
-    let mut problems = Vec::new();
     let mut localpart_key: Option<&str> = None;
     for (key, value) in &object {
         let Some(column) = Column::from_name(key) else {
@@ -1600,5 +1635,19 @@ mod tests {
         assert!(!sink.count(unreachable));
         assert!(sink.count(unreachable));
         assert_eq!((sink.created, sink.failed, sink.done()), (1, 7, 8));
+    }
+
+    #[test]
+    fn a_json_key_given_twice_is_a_bad_row() {
+        let text = "{\"user\": \"alice\", \"password\": \"first\", \"password\": \"second\"}\n\
+                    {\"user\": \"bob\", \"admin\": true, \"admin\": false}\n";
+        let found: Vec<String> = rows(text)
+            .into_iter()
+            .map(|row| row.unwrap_err().message)
+            .collect();
+        assert_eq!(
+            found,
+            ["'password' is given twice", "'admin' is given twice"]
+        );
     }
 }

@@ -196,17 +196,18 @@ pub struct Cli {
     )]
     pub batch: Option<PathBuf>,
 
-    /// With --batch: how many registrations are in flight at once. The server
-    /// hashes each password in a thread pool, so a few at a time keep its
-    /// cores busy.
+    /// With --batch: how many registrations are in flight at once (default
+    /// 4). The server hashes each password in a thread pool, so a few at a
+    /// time keep its cores busy.
+    // Neither a clap default nor `requires = "batch"`: clap waives the
+    // requirement when an option that excludes --batch (-u, -p) is present,
+    // so run.rs refuses --jobs without --batch itself.
     #[arg(
         long = "jobs",
         value_name = "N",
-        requires = "batch",
-        default_value_t = DEFAULT_JOBS,
         value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS as i64)
     )]
-    pub jobs: u16,
+    pub jobs: Option<u16>,
 
     /// Print each request and its answer's status on stderr (never a secret or a password).
     #[arg(short = 'v', long = "verbose")]

@@ -731,14 +731,13 @@ pub fn endpoint_url(server_url: &Url) -> Url {
     url
 }
 
+/// A system's whole CA bundle is about 200 KiB.
+const MAX_CERT_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Read as the other file options are: capped, a directory refused, and a
+/// named pipe nobody writes to read as empty instead of waited on.
 fn read_certificates(path: &PathBuf) -> Result<Vec<reqwest::Certificate>> {
-    let pem = std::fs::read(path).map_err(|e| {
-        Error::file(
-            path,
-            None,
-            format!("cannot be read: {}", crate::config::io_reason(&e)),
-        )
-    })?;
+    let pem = crate::config::read_capped(path, MAX_CERT_FILE_BYTES, None)?;
     let certificates = reqwest::Certificate::from_pem_bundle(&pem)
         .ok()
         .filter(|certs| {

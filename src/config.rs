@@ -340,8 +340,10 @@ fn permissions_notice(_path: &Path) -> Option<Notice> {
     None
 }
 
-/// Reads at most `cap` bytes of a regular file, with errors that name it.
-fn read_capped(path: &Path, cap: u64, origin: Option<(&Path, &str)>) -> Result<Vec<u8>> {
+/// Reads at most `cap` bytes of a file, with errors that name it. A
+/// directory is refused, and a named pipe is read without waiting for a
+/// writer.
+pub(crate) fn read_capped(path: &Path, cap: u64, origin: Option<(&Path, &str)>) -> Result<Vec<u8>> {
     let fail = |problem: String| match origin {
         Some((config, key)) => {
             Error::file(config, Some(key), format!("{}: {problem}", path.display()))

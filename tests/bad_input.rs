@@ -70,4 +70,7 @@ matrix::row_tests!(crate::matrix::bad_input_rows::ROWS =>
     config_repeated_key,
     listener_tls_no,
     localpart_leading_underscore_flag_off,
+    cacert_fifo,
+    cacert_huge,
+    jobs_without_batch,
 );

@@ -234,12 +234,23 @@ fn usage_errors() {
         &["-k", "s", "--batch", "f", "--display-name", "A"],
         &["-k", "s", "--batch", "f", "-o", "token"],
         &["-k", "s", "--batch", "f", "--jobs", "0"],
-        &["-k", "s", "-u", "alice", "--jobs", "2"],
     ] {
         let output = bin().args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(output.stdout.is_empty(), "{args:?}");
     }
+    // A complete single registration: --jobs alone is what is wrong.
+    let output = bin()
+        .args(["-k", "s", "-u", "alice", "-p", "pw", "--no-admin"])
+        .args(["--jobs", "2", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--jobs applies only with --batch"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let output = bin()
         .args([
             "-k",
@@ -356,4 +367,20 @@ fn ctrl_c_finishes_the_rows_in_flight_and_starts_no_more() {
         rest.contains("created 2, already there 0, failed 0, not started 2"),
         "{rest}"
     );
+}
+
+#[test]
+fn a_json_key_given_twice_is_a_bad_row_and_nothing_is_sent() {
+    let server = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "must not be called"));
+    let rows = "{\"user\": \"alice\", \"password\": \"first-pw\", \"password\": \"second-pw\"}\n\
+                {\"user\": \"bob\"}\n";
+    let run = batch(&server.url(), "-", &[], rows);
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains("line 1: 'password' is given twice"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("first-pw") && !run.stderr.contains("second-pw"));
 }

@@ -1168,4 +1168,68 @@ pub const ROWS: &[Row] = &[
         hint: Some("hint: unless allow_underscore_prefixed_localpart is true in its config"),
         ..ROW
     },
+    Row {
+        id: "cacert_fifo",
+        case: "`--cacert` a FIFO",
+        tried: "`--cacert` names a FIFO that nobody writes to: read as the other file options read one, without waiting for a writer.",
+        files: &[("ca.pem", Fifo)],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--cacert",
+            "{dir}/ca.pem",
+            "https://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: {dir}/ca.pem: holds no PEM certificate (--cacert)"),
+        ..ROW
+    },
+    Row {
+        id: "cacert_huge",
+        case: "`--cacert` huge",
+        tried: "`--cacert` names a 2 GiB file.",
+        files: &[("ca.pem", Zeros(2 << 30))],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--cacert",
+            "{dir}/ca.pem",
+            "https://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: {dir}/ca.pem: is larger than 1 MiB"),
+        ..ROW
+    },
+    Row {
+        id: "jobs_without_batch",
+        case: "`--jobs` without `--batch`",
+        tried: "`--jobs 3` on a single registration.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--jobs",
+            "3",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: --jobs applies only with --batch: a single registration is one request",
+        ),
+        ..ROW
+    },
 ];
