@@ -73,4 +73,6 @@ matrix::row_tests!(crate::matrix::bad_input_rows::ROWS =>
     cacert_fifo,
     cacert_huge,
     jobs_without_batch,
+    password_starting_with_dashes,
+    secret_starting_with_dashes,
 );

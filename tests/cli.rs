@@ -606,3 +606,35 @@ fn a_proxy_from_the_environment_is_named_when_it_fails() {
     let out = through_proxy(Some("127.0.0.1"));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
 }
+
+#[test]
+fn values_starting_with_dashes_are_given_attached() {
+    let (stub, synapse) = Stub::synapse("--dashed-secret");
+    for (secret, password) in [
+        ("-k=--dashed-secret", "-p=--dashed"),
+        ("--shared-secret=--dashed-secret", "--password=-dashed"),
+    ] {
+        tool()
+            .args([secret, "-u", "alice", password, "--no-admin", "--exists-ok"])
+            .arg(stub.url())
+            .run()
+            .assert_code(0);
+    }
+    assert_eq!(synapse.created()[0].password, "--dashed");
+    // Not attached: refused, naming the option and never the value.
+    let out = tool()
+        .args([
+            "-k",
+            "--dashed-secret",
+            "-u",
+            "alice",
+            "-p",
+            "pw",
+            "--no-admin",
+        ])
+        .arg(stub.url())
+        .run();
+    out.assert_code(2);
+    assert!(!out.stderr.contains("dashed"), "{out}");
+    assert!(out.stderr.contains("-k/--shared-secret"), "{out}");
+}

@@ -1232,4 +1232,44 @@ pub const ROWS: &[Row] = &[
         ),
         ..ROW
     },
+    Row {
+        id: "password_starting_with_dashes",
+        case: "Password starting with `--`",
+        tried: "`-p --PASSWORD`: not taken as the value (as with the reference), and the error names the option, never the argument.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "--{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: -p/--password takes a value, and the argument after it starts with '-': attach such a value with '=' (--password=VALUE), or use --password-file",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "secret_starting_with_dashes",
+        case: "Secret starting with `--`",
+        tried: "`-k --SECRET`.",
+        args: &[
+            "-k",
+            "--{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: -k/--shared-secret takes a value, and the argument after it starts with '-': attach such a value with '=' (--shared-secret=VALUE), or use --shared-secret-file",
+        ),
+        ..ROW
+    },
 ];
