@@ -853,7 +853,7 @@ fn run_batch(options: Options, path: &Path, jobs: usize) -> Result<i32> {
         ));
     }
     for notice in &options.notices {
-        eprintln!("{notice}");
+        eprintln!("{}", crate::error::escape_control_characters(notice));
     }
     let rules = Rules::from_options(&options);
     let mut http = options.http.clone();

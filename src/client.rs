@@ -1,7 +1,7 @@
 //! The HTTP side of the protocol: fetch a nonce, post the registration, and
 //! turn every transport failure into one clear line.
 
-use crate::error::{Error, Refusal, Result};
+use crate::error::{Error, Refusal, Result, escape_control_characters};
 use crate::mac::registration_mac;
 use crate::secret::SecretString;
 use reqwest::blocking::{Client as HttpClient, Response};
@@ -676,18 +676,6 @@ pub fn parse_refusal(status: u16, body: &[u8]) -> Refusal {
         error: details.error.map(|text| escape_control_characters(&text)),
         retry_after_ms: details.retry_after_ms,
     }
-}
-
-fn escape_control_characters(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            escaped.extend(c.escape_default());
-        } else {
-            escaped.push(c);
-        }
-    }
-    escaped
 }
 
 fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], stage: Stage) -> Result<T> {

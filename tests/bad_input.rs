@@ -75,4 +75,5 @@ matrix::row_tests!(crate::matrix::bad_input_rows::ROWS =>
     jobs_without_batch,
     password_starting_with_dashes,
     secret_starting_with_dashes,
+    localpart_with_control_characters,
 );

@@ -384,3 +384,21 @@ fn a_json_key_given_twice_is_a_bad_row_and_nothing_is_sent() {
     );
     assert!(!run.stderr.contains("first-pw") && !run.stderr.contains("second-pw"));
 }
+
+#[test]
+fn control_characters_in_a_bad_line_are_escaped() {
+    let server = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "must not be called"));
+    let run = batch(&server.url(), "-", &[], "user\nbad\u{1b}[2J\u{7}user\n");
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains(['\u{1b}', '\u{7}']),
+        "{:?}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("line 2: bad localpart: 'bad\\u{1b}[2J\\u{7}user'"),
+        "{}",
+        run.stderr
+    );
+}

@@ -1272,4 +1272,24 @@ pub const ROWS: &[Row] = &[
         ),
         ..ROW
     },
+    Row {
+        id: "localpart_with_control_characters",
+        case: "Localpart with control characters",
+        tried: "`-u $'x\\e[31my\\nz'`: a terminal escape sequence and a newline, repeated in the message as escapes, so that the one `error:` line stays one line and the terminal untouched.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "x\u{1b}[31my\nz",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: -u/--user: 'x\\u{1b}[31my\\nz' contains '\\u{1b}': a user name can only contain a-z, 0-9, or '=_-./+'",
+        ),
+        ..ROW
+    },
 ];
