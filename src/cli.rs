@@ -47,7 +47,9 @@ Environment:
        it takes precedence over the secret in -c files.
 
 The shared secret is taken from, in order: -k, --shared-secret-file,
-MATRIX_REGISTRATION_SHARED_SECRET, then the -c files.";
+MATRIX_REGISTRATION_SHARED_SECRET, then the -c files; an empty value counts as
+none. A password or secret that starts with '-' is given attached:
+--password=-x.";
 
 /// `--jobs` when not given: measured against Synapse on 2 cores (see
 /// BENCHMARKS.md); more only queues at the server.
