@@ -633,8 +633,35 @@ fn csv_entry(
     finish(entry, problems)
 }
 
+/// A JSON object's members in the order written, repeated keys included
+/// (a `Map` would keep only the last of them, silently).
+struct Members(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 fn json_entry(bytes: &[u8], line: u64) -> std::result::Result<Entry, Problem> {
-    let object: Map<String, Value> = serde_json::from_slice(bytes).map_err(|e| {
+    let Members(members) = serde_json::from_slice(bytes).map_err(|e| {
         let text = e.to_string();
         // serde_json counts lines within this one line: its position would mislead.
         let text = text
@@ -648,11 +675,19 @@ fn json_entry(bytes: &[u8], line: u64) -> std::result::Result<Entry, Problem> {
             ),
         )
     })?;
+    let mut problems = Vec::new();
+    let mut object = Map::new();
+    for (key, value) in members {
+        if object.contains_key(&key) {
+            // Never the values: one of them may be a password.
+            problems.push(format!("'{key}' is given twice"));
+        }
+        object.insert(key, value);
+    }
     let mut entry = Entry {
         line,
         ..Entry::default()
     };
-    let mut problems = Vec::new();
     let mut localpart_key: Option<&str> = None;
     for (key, value) in &object {
         let Some(column) = Column::from_name(key) else {
@@ -732,6 +767,8 @@ pub struct Rules {
     /// From the config, when given; without it unknown user types are left
     /// to the server.
     pub extra_user_types: Option<Vec<String>>,
+    /// A config is given and does not allow localparts starting with `_`.
+    pub refuse_underscore_prefix: bool,
     /// `-a` / `--no-admin`; not admin when neither is given.
     pub admin: bool,
     /// `-t`.
@@ -743,6 +780,7 @@ impl Rules {
         Rules {
             server_name: options.server_name.clone(),
             extra_user_types: options.extra_user_types.clone(),
+            refuse_underscore_prefix: options.refuse_underscore_prefix,
             admin: options.admin.unwrap_or(false),
             user_type: options.user_type.clone(),
         }
@@ -761,9 +799,14 @@ impl Rules {
                 let checked = user::localpart_from_user_arg(given, &source, server_name)
                     .map_err(|e| problem_text(e, false))
                     .and_then(|localpart| {
-                        user::check_localpart(localpart, &source, server_name)
-                            .map(|()| localpart.to_owned())
-                            .map_err(|e| problem_text(e, true))
+                        user::check_localpart(
+                            localpart,
+                            &source,
+                            server_name,
+                            self.refuse_underscore_prefix,
+                        )
+                        .map(|()| localpart.to_owned())
+                        .map_err(|e| problem_text(e, true))
                     });
                 match checked {
                     Ok(localpart) => Some(localpart),
@@ -966,7 +1009,7 @@ fn run_batch(options: Options, path: &Path, jobs: usize) -> Result<i32> {
         ));
     }
     for notice in &options.notices {
-        say!("{notice}");
+        say!("{}", crate::error::escape_control_characters(notice));
     }
     let rules = Rules::from_options(&options);
     let mut http = options.http.clone();
@@ -1579,7 +1622,12 @@ mod tests {
              12345,pw,,\n\
              frank,pw,,\n"
         );
-        let (checked, found) = problems(&csv, &Rules::default());
+        // A config that does not allow a leading '_'.
+        let rules = Rules {
+            refuse_underscore_prefix: true,
+            ..Rules::default()
+        };
+        let (checked, found) = problems(&csv, &rules);
         let lines: Vec<u64> = found.iter().map(|(line, _)| *line).collect();
         assert_eq!(lines, [1, 3, 4, 5, 6, 7, 8, 9, 10], "{found:#?}");
         assert!(found[0].1.contains("unknown column 'colour'"));
@@ -1589,7 +1637,7 @@ mod tests {
                 .1
                 .contains("duplicate localpart 'ALICE': already on line 2")
         );
-        assert!(found[3].1.contains("513 bytes"));
+        assert!(found[3].1.contains("513 characters"));
         assert!(!found[3].1.contains("xxx"), "the password is not shown");
         assert!(found[4].1.contains("admin is 'maybe'"));
         assert!(
@@ -1822,5 +1870,19 @@ mod tests {
         assert_eq!(items[1].as_ref().unwrap_err(), &Problem::new(2, &too_long));
         assert_eq!(items[2].as_ref().unwrap_err(), &Problem::new(3, &too_long));
         assert_eq!(items[3].as_ref().unwrap().line, 4);
+    }
+
+    #[test]
+    fn a_json_key_given_twice_is_a_bad_row() {
+        let text = "{\"user\": \"alice\", \"password\": \"first\", \"password\": \"second\"}\n\
+                    {\"user\": \"bob\", \"admin\": true, \"admin\": false}\n";
+        let found: Vec<String> = rows(text)
+            .into_iter()
+            .map(|row| row.unwrap_err().message)
+            .collect();
+        assert_eq!(
+            found,
+            ["'password' is given twice", "'admin' is given twice"]
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The HTTP side of the protocol: fetch a nonce, post the registration, and
 //! turn every transport failure into one clear line.
 
-use crate::error::{Error, Refusal, Result};
+use crate::error::{Error, Refusal, Result, escape_control_characters};
 use crate::mac::registration_mac;
 use crate::secret::SecretString;
 use reqwest::blocking::{Client as HttpClient, Response};
@@ -679,18 +679,6 @@ pub fn parse_refusal(status: u16, body: &[u8]) -> Refusal {
     }
 }
 
-fn escape_control_characters(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            escaped.extend(c.escape_default());
-        } else {
-            escaped.push(c);
-        }
-    }
-    escaped
-}
-
 fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], stage: Stage) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| {
         Error::transport(
@@ -732,14 +720,13 @@ pub fn endpoint_url(server_url: &Url) -> Url {
     url
 }
 
+/// A system's whole CA bundle is about 200 KiB.
+const MAX_CERT_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Read as the other file options are: capped, a directory refused, and a
+/// named pipe nobody writes to read as empty instead of waited on.
 fn read_certificates(path: &PathBuf) -> Result<Vec<reqwest::Certificate>> {
-    let pem = std::fs::read(path).map_err(|e| {
-        Error::file(
-            path,
-            None,
-            format!("cannot be read: {}", crate::config::io_reason(&e)),
-        )
-    })?;
+    let pem = crate::config::read_capped(path, MAX_CERT_FILE_BYTES, None)?;
     let certificates = reqwest::Certificate::from_pem_bundle(&pem)
         .ok()
         .filter(|certs| {

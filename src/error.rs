@@ -166,17 +166,48 @@ impl Error {
     }
 
     pub fn hint(&self) -> Option<String> {
-        match self {
+        let hint = match self {
             Error::Input { hint, .. } | Error::Transport { hint, .. } => hint.clone(),
             Error::Refused(refusal) => refusal.hint(),
             _ => None,
+        };
+        hint.map(|hint| escape_control_characters(&hint))
+    }
+}
+
+/// Control characters in text for the terminal written as escapes (`\n`,
+/// `\u{1b}`): neither input nor a server may split our one `error:` line or
+/// send terminal escape sequences.
+pub fn escape_control_characters(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
+/// Messages repeat input (a localpart, a file name, a batch line), so their
+/// control characters are escaped.
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = Unescaped(self).to_string();
+        if text.contains(char::is_control) {
+            f.write_str(&escape_control_characters(&text))
+        } else {
+            f.write_str(&text)
         }
     }
 }
 
-impl fmt::Display for Error {
+struct Unescaped<'a>(&'a Error);
+
+impl fmt::Display for Unescaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        match self.0 {
             Error::Usage(message) | Error::Output(message) => f.write_str(message),
             Error::File {
                 path,
@@ -238,5 +269,18 @@ mod tests {
         assert_eq!(Error::Output("x".into()).exit_code(), 5);
         assert_eq!(exit_code_for_signal(libc::SIGTERM), 143);
         assert_eq!(exit_code_for_signal(libc::SIGHUP), 129);
+    }
+
+    #[test]
+    fn messages_escape_control_characters() {
+        let error = Error::Input {
+            source: "-u/--user".to_owned(),
+            problem: "'x\ny\u{1b}[31m' is bad".to_owned(),
+            hint: Some("try\r\tagain".to_owned()),
+        };
+        assert_eq!(error.to_string(), "-u/--user: 'x\\ny\\u{1b}[31m' is bad");
+        assert_eq!(error.hint().unwrap(), "try\\r\\tagain");
+        let file = Error::file("a\u{7}.yaml", Some("line 2"), "bad");
+        assert_eq!(file.to_string(), "a\\u{7}.yaml: line 2: bad");
     }
 }

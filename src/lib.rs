@@ -36,3 +36,4 @@ pub mod prompt;
 pub mod run;
 pub mod secret;
 pub mod user;
+pub mod yaml;

@@ -24,8 +24,9 @@ impl Reporter {
     }
 
     /// A notice or warning that does not stop the run; always on stderr.
+    /// It may name a file, whose control characters are escaped.
     pub fn notice(&self, message: &str) {
-        say!("{message}");
+        say!("{}", crate::error::escape_control_characters(message));
     }
 
     /// Right before the registration request, as the reference prints it.

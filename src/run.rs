@@ -38,11 +38,18 @@ pub fn run(mut cli: Cli) -> i32 {
     // Batch mode shares the secret, server and TLS options; clap rules out
     // the single-user ones (-u, -p, ...), so nothing is prompted for.
     let (batch, jobs) = (cli.batch.take(), cli.jobs);
-    let options = env_secret()
-        .and_then(|secret| Options::from_cli(cli, secret, &mut std::io::stdin().lock()));
+    let options = match (&batch, jobs) {
+        (None, Some(_)) => Err(Error::usage(
+            "--jobs applies only with --batch: a single registration is one request",
+        )),
+        _ => env_secret(),
+    }
+    .and_then(|secret| Options::from_cli(cli, secret, &mut std::io::stdin().lock()));
     match options {
         Ok(options) => match batch {
-            Some(path) => crate::batch::run(options, &path, jobs),
+            Some(path) => {
+                crate::batch::run(options, &path, jobs.unwrap_or(crate::cli::DEFAULT_JOBS))
+            }
             None => register_one(options, &reporter),
         },
         Err(error) => {
@@ -89,7 +96,12 @@ fn register(options: Options, reporter: &Reporter, user_id: &mut Option<String>)
             let answer = prompter.localpart()?;
             let localpart =
                 user::localpart_from_user_arg(&answer, "localpart prompt", server_name)?;
-            user::check_localpart(localpart, "localpart prompt", server_name)?;
+            user::check_localpart(
+                localpart,
+                "localpart prompt",
+                server_name,
+                options.refuse_underscore_prefix,
+            )?;
             localpart.to_owned()
         }
     };

@@ -192,7 +192,7 @@ fn a_bad_file_sends_nothing_and_names_every_bad_line() {
             "line 1: unknown column 'colour'",
             "line 3: bad localpart",
             "line 4: duplicate localpart 'IVAN': already on line 2",
-            "line 5: the password is 513 bytes long",
+            "line 5: the password is 513 characters long",
             "line 6: unparsable line",
             "5 problems found; nothing was sent",
         ] {
@@ -235,12 +235,23 @@ fn usage_errors() {
         &["-k", "s", "--batch", "f", "--display-name", "A"],
         &["-k", "s", "--batch", "f", "-o", "token"],
         &["-k", "s", "--batch", "f", "--jobs", "0"],
-        &["-k", "s", "-u", "alice", "--jobs", "2"],
     ] {
         let output = bin().args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(output.stdout.is_empty(), "{args:?}");
     }
+    // A complete single registration: --jobs alone is what is wrong.
+    let output = bin()
+        .args(["-k", "s", "-u", "alice", "-p", "pw", "--no-admin"])
+        .args(["--jobs", "2", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--jobs applies only with --batch"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let output = bin()
         .args([
             "-k",
@@ -468,4 +479,38 @@ fn a_row_without_an_end_is_refused_and_memory_stays_flat() {
     );
     assert!(out.max_rss_kib < 32 * 1024, "{} KiB", out.max_rss_kib);
     assert_eq!(server.connections(), 0);
+}
+
+#[test]
+fn a_json_key_given_twice_is_a_bad_row_and_nothing_is_sent() {
+    let server = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "must not be called"));
+    let rows = "{\"user\": \"alice\", \"password\": \"first-pw\", \"password\": \"second-pw\"}\n\
+                {\"user\": \"bob\"}\n";
+    let run = batch(&server.url(), "-", &[], rows);
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains("line 1: 'password' is given twice"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("first-pw") && !run.stderr.contains("second-pw"));
+}
+
+#[test]
+fn control_characters_in_a_bad_line_are_escaped() {
+    let server = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "must not be called"));
+    let run = batch(&server.url(), "-", &[], "user\nbad\u{1b}[2J\u{7}user\n");
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains(['\u{1b}', '\u{7}']),
+        "{:?}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("line 2: bad localpart: 'bad\\u{1b}[2J\\u{7}user'"),
+        "{}",
+        run.stderr
+    );
 }

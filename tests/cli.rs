@@ -741,3 +741,35 @@ fn completions_stdout_cannot_take_are_an_error() {
         "error: cannot write to stdout (No space left on device)"
     );
 }
+
+#[test]
+fn values_starting_with_dashes_are_given_attached() {
+    let (stub, synapse) = Stub::synapse("--dashed-secret");
+    for (secret, password) in [
+        ("-k=--dashed-secret", "-p=--dashed"),
+        ("--shared-secret=--dashed-secret", "--password=-dashed"),
+    ] {
+        tool()
+            .args([secret, "-u", "alice", password, "--no-admin", "--exists-ok"])
+            .arg(stub.url())
+            .run()
+            .assert_code(0);
+    }
+    assert_eq!(synapse.created()[0].password, "--dashed");
+    // Not attached: refused, naming the option and never the value.
+    let out = tool()
+        .args([
+            "-k",
+            "--dashed-secret",
+            "-u",
+            "alice",
+            "-p",
+            "pw",
+            "--no-admin",
+        ])
+        .arg(stub.url())
+        .run();
+    out.assert_code(2);
+    assert!(!out.stderr.contains("dashed"), "{out}");
+    assert!(out.stderr.contains("-k/--shared-secret"), "{out}");
+}
