@@ -170,7 +170,8 @@ pub struct Cli {
     #[arg(long = "insecure")]
     pub insecure: bool,
 
-    /// Give up on a request after this many seconds.
+    /// Give up on a request after this many seconds, from connecting to the
+    /// last byte of the answer.
     #[arg(long = "timeout", value_name = "SECONDS", default_value = "30")]
     pub timeout: f64,
 

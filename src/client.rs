@@ -287,7 +287,13 @@ impl Client {
                 None => eprintln!("> {method} {}", self.endpoint),
             }
         }
-        let response = request.send().map_err(|e| self.classify(e))?;
+        // Set per request, this bounds the whole exchange, body included; the
+        // client-wide timeout of the blocking client bounds each read of the
+        // body separately, so a server trickling bytes could hold us forever.
+        let response = request
+            .timeout(self.options.timeout)
+            .send()
+            .map_err(|e| self.classify(e))?;
         if self.options.verbose {
             eprintln!("< {}", response.status());
         }
@@ -627,7 +633,7 @@ fn read_capped(
         Failure::Other(if timed_out {
             Error::transport(
                 format!(
-                    "{target} stopped sending its answer; gave up after {} s",
+                    "{target} did not finish its answer within {} s",
                     options.timeout.as_secs_f64()
                 ),
                 Some("is the server overloaded or stuck? Raise the limit with --timeout SECONDS"),

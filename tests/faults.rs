@@ -32,6 +32,7 @@ matrix::row_tests!(crate::matrix::fault_rows::ROWS =>
     plain_http_to_tls_port,
     self_signed_refused,
     self_signed_with_cacert,
+    trickled_answer,
 );
 
 /// Regenerate with `UPDATE_DOCS=1 cargo test --test faults`.

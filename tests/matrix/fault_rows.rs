@@ -66,7 +66,7 @@ pub const ROWS: &[Row] = &[
         tried: "The server sends a status line and headers announcing a body, then nothing.",
         server: plain(|_, _| Reply::HeadersThenStall),
         exit: 4,
-        error: Some("error: 127.0.0.1:{port} stopped sending its answer; gave up after 2 s"),
+        error: Some("error: 127.0.0.1:{port} did not finish its answer within 2 s"),
         hint: Some(
             "hint: is the server overloaded or stuck? Raise the limit with --timeout SECONDS",
         ),
@@ -450,6 +450,31 @@ pub const ROWS: &[Row] = &[
         ],
         exit: 0,
         requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "trickled_answer",
+        case: "Answer sent one byte at a time",
+        tried: "The server sends its nonce answer one byte every 10 ms (a 1 KiB body): `--timeout` bounds the whole request, not the gap between bytes.",
+        server: plain(|_, _| {
+            let body = format!("{{\"nonce\": \"{}\"}}", "a".repeat(1000));
+            let mut answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            answer.extend(body.into_bytes());
+            Reply::Trickle {
+                bytes: answer,
+                every: std::time::Duration::from_millis(10),
+            }
+        }),
+        exit: 4,
+        error: Some("error: 127.0.0.1:{port} did not finish its answer within 2 s"),
+        hint: Some(
+            "hint: is the server overloaded or stuck? Raise the limit with --timeout SECONDS",
+        ),
+        requests: &["GET"],
         ..ROW
     },
 ];

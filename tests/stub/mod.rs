@@ -70,6 +70,12 @@ pub enum Reply {
     /// A 200 JSON answer whose body is `bytes` long, streamed in chunks for as
     /// long as the client reads it.
     Huge { bytes: u64 },
+    /// These bytes as the whole answer (status line included), then the
+    /// connection closes.
+    Bytes(Vec<u8>),
+    /// These bytes as the whole answer, one byte every `every`, for as long
+    /// as the client reads.
+    Trickle { bytes: Vec<u8>, every: Duration },
 }
 
 impl Reply {
@@ -460,6 +466,21 @@ fn answer(wire: &mut impl Wire, reply: Reply, shared: &Shared) -> bool {
         }
         Reply::Huge { bytes } => {
             stream_huge(wire, bytes, shared);
+            false
+        }
+        Reply::Bytes(bytes) => {
+            let _ = wire.write_all(&bytes).and_then(|()| wire.flush());
+            false
+        }
+        Reply::Trickle { bytes, every } => {
+            for byte in bytes {
+                if shared.stop.load(Ordering::SeqCst)
+                    || wire.write_all(&[byte]).and_then(|()| wire.flush()).is_err()
+                {
+                    break;
+                }
+                std::thread::sleep(every);
+            }
             false
         }
     }
