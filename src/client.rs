@@ -138,6 +138,9 @@ impl Client {
                 "register_new_matrix_user/",
                 env!("CARGO_PKG_VERSION")
             ));
+        if no_proxy_for_any_host() {
+            builder = builder.no_proxy();
+        }
         if let Some(path) = &options.cacert {
             builder = builder.tls_certs_only(read_certificates(path)?);
         }
@@ -375,6 +378,9 @@ fn host_port(url: &Url) -> String {
 /// select for this URL, by the same rules reqwest applies, as `host:port`
 /// (never its credentials).
 fn environment_proxy(url: &Url) -> Option<String> {
+    if no_proxy_for_any_host() {
+        return None;
+    }
     let uri: http::Uri = url.as_str().parse().ok()?;
     let intercept = hyper_util::client::proxy::matcher::Matcher::from_env().intercept(&uri)?;
     let proxy = intercept.uri();
@@ -383,6 +389,16 @@ fn environment_proxy(url: &Url) -> Option<String> {
         Some(port) => format!("{host}:{port}"),
         None => host.to_owned(),
     })
+}
+
+/// Whether `no_proxy` is `*`, which curl reads as "no proxy for any host".
+/// reqwest matches `*` against host names only, so an IP-address URL would
+/// still go through the proxy. The variables are read in reqwest's order.
+fn no_proxy_for_any_host() -> bool {
+    ["NO_PROXY", "no_proxy"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+        .is_some_and(|value| value.trim() == "*")
 }
 
 /// Which answer is being read: it names the answer in messages, and decides

@@ -606,3 +606,23 @@ fn a_proxy_from_the_environment_is_named_when_it_fails() {
     let out = through_proxy(Some("127.0.0.1"));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
 }
+
+/// curl reads `no_proxy=*` as "no proxy for any host", IP addresses included.
+#[test]
+fn no_proxy_star_bypasses_the_proxy_for_an_ip_address() {
+    let (server, synapse) = Stub::synapse(SECRET);
+    let proxy = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "the proxy was used"));
+    for (name, value) in [("no_proxy", "*"), ("NO_PROXY", " * ")] {
+        let out = tool()
+            .env("http_proxy", proxy.url())
+            .env(name, value)
+            .args(["-v", "-k", SECRET, "-u", "alice", "-p", "pw", "--no-admin"])
+            .args(["--exists-ok"])
+            .arg(server.url())
+            .run();
+        out.assert_code(0);
+        assert!(!out.stderr.contains("through the proxy"), "{out}");
+    }
+    assert_eq!(proxy.connections(), 0);
+    assert_eq!(synapse.created().len(), 1);
+}
