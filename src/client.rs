@@ -298,7 +298,10 @@ impl Client {
             .send()
             .map_err(|e| self.classify(e))?;
         if self.options.verbose {
-            eprintln!("< {}", response.status());
+            eprintln!(
+                "< {}",
+                status_line(response.status(), &reason_phrase(&response))
+            );
         }
         Ok(response)
     }
@@ -311,6 +314,7 @@ impl Client {
         parse: fn(&[u8]) -> Result<T>,
     ) -> Result<T> {
         let status = response.status();
+        let reason = reason_phrase(&response);
         if status.is_redirection() {
             let location = response
                 .headers()
@@ -321,7 +325,7 @@ impl Client {
             return Err(Error::transport(
                 format!(
                     "the server answered {} redirecting to {location}; redirects are not followed",
-                    status_line(status)
+                    status_line(status, &reason)
                 ),
                 Some(
                     "a password is only sent to the URL you name: if the new location is right, pass it as server_url",
@@ -334,7 +338,9 @@ impl Client {
                 Stage::Registration => failure.into_error_after_post(),
             })?;
         if status != StatusCode::OK {
-            return Err(Error::Refused(parse_refusal(status.as_u16(), &body)));
+            let mut refusal = parse_refusal(status.as_u16(), &body);
+            refusal.reason = reason;
+            return Err(Error::Refused(refusal));
         }
         if !complete {
             return Err(Error::transport(
@@ -725,14 +731,30 @@ fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], stage: Stage) -> Result
     })
 }
 
-fn status_line(status: StatusCode) -> String {
-    format!(
-        "{} {}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    )
-    .trim_end()
-    .to_owned()
+fn status_line(status: StatusCode, reason: &str) -> String {
+    format!("{} {reason}", status.as_u16())
+        .trim_end()
+        .to_owned()
+}
+
+/// The reason phrase of the answer's status line, as the reference prints it
+/// (`500 Kaputt` stays `Kaputt`, an empty phrase stays empty), without the
+/// blanks around it, which Python's http.client strips. hyper's parser keeps
+/// only tabs, spaces and visible ASCII (a phrase with other bytes arrives
+/// empty); a tab is escaped, as in all server text.
+fn reason_phrase(response: &Response) -> String {
+    match response.extensions().get::<hyper::ext::ReasonPhrase>() {
+        Some(phrase) => {
+            let text = String::from_utf8_lossy(phrase.as_bytes());
+            escape_control_characters(text.trim_matches([' ', '\t']))
+        }
+        // hyper keeps the phrase only when it differs from the standard one.
+        None => response
+            .status()
+            .canonical_reason()
+            .unwrap_or("")
+            .to_owned(),
+    }
 }
 
 fn json_problem(error: &serde_json::Error) -> String {

@@ -178,7 +178,10 @@ impl fmt::Display for Error {
                 source, problem, ..
             } => write!(f, "{source}: {problem}"),
             Error::Refused(refusal) => {
-                write!(f, "Received {} {}", refusal.status, refusal.reason)?;
+                write!(f, "Received {}", refusal.status)?;
+                if !refusal.reason.is_empty() {
+                    write!(f, " {}", refusal.reason)?;
+                }
                 if let Some(error) = &refusal.error {
                     write!(f, ": {error}")?;
                 }

@@ -626,3 +626,50 @@ fn no_proxy_star_bypasses_the_proxy_for_an_ip_address() {
     assert_eq!(proxy.connections(), 0);
     assert_eq!(synapse.created().len(), 1);
 }
+
+/// The status line's own reason phrase is printed as the reference prints it:
+/// surrounding blanks stripped, an empty one kept empty. (A phrase with bytes
+/// beyond ASCII reaches us empty: the HTTP parser drops it.)
+#[test]
+fn the_reason_phrase_is_the_servers_own() {
+    fn status_line(line: &'static [u8]) -> Stub {
+        let synapse = Synapse::new(SECRET);
+        Stub::start(move |r: &Request| {
+            if r.method != "POST" {
+                return synapse.reply(r);
+            }
+            let mut answer = line.to_vec();
+            answer.extend_from_slice(
+                b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            );
+            Reply::Bytes(answer)
+        })
+    }
+    for (line, shown, error) in [
+        (&b"HTTP/1.1 500 Kaputt"[..], "500 Kaputt", "500 Kaputt"),
+        (b"HTTP/1.1 500 ", "500 ", "500"),
+        (b"HTTP/1.1 520", "520 ", "520"),
+        (
+            b"HTTP/1.1 500   Two  spaces \t",
+            "500 Two  spaces",
+            "500 Two  spaces",
+        ),
+        (b"HTTP/1.1 500 a\tb", "500 a\\tb", "500 a\\tb"),
+        (b"HTTP/1.1 500 a\x9b2J", "500 ", "500"),
+        (b"HTTP/1.1 404 Not Found", "404 Not Found", "404 Not Found"),
+    ] {
+        let stub = status_line(line);
+        let out = register(&stub.url(), &[]);
+        out.assert_code(1);
+        assert_eq!(
+            out.stdout,
+            format!("Sending registration request...\nERROR! Received {shown}\n"),
+            "{out}"
+        );
+        assert_eq!(
+            out.error_line(),
+            format!("error: Received {error}"),
+            "{out}"
+        );
+    }
+}

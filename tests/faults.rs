@@ -33,6 +33,7 @@ matrix::row_tests!(crate::matrix::fault_rows::ROWS =>
     self_signed_refused,
     self_signed_with_cacert,
     trickled_answer,
+    custom_reason_phrase,
 );
 
 /// Regenerate with `UPDATE_DOCS=1 cargo test --test faults`.

@@ -477,4 +477,21 @@ pub const ROWS: &[Row] = &[
         requests: &["GET"],
         ..ROW
     },
+    Row {
+        id: "custom_reason_phrase",
+        case: "Non-standard reason phrase",
+        tried: "The server refuses the registration with the status line `500 Kaputt`: the phrase is printed as sent, as the reference prints it.",
+        server: plain(|r, c| {
+            on_post(r, c, |_| {
+                Reply::Bytes(
+                    b"HTTP/1.1 500 Kaputt\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+                        .to_vec(),
+                )
+            })
+        }),
+        exit: 1,
+        error: Some("error: Received 500 Kaputt"),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
 ];
