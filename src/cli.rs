@@ -156,7 +156,8 @@ pub struct Cli {
 
     /// What to print on stdout: text (the reference's messages), json (one
     /// object with user_id, access_token, device_id, home_server, created,
-    /// and errcode/error on failure) or token (the access token alone).
+    /// and errcode/error on failure; created is null when the registration
+    /// was sent but its answer lost) or token (the access token alone).
     #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 

@@ -74,9 +74,13 @@ pub struct Registered {
 }
 
 /// The result of one registration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Outcome {
     Created(Registered),
+    /// The server answered `200 OK`, so the account exists, but the rest of
+    /// its answer is missing or unreadable; the error says what is wrong with
+    /// it. The reference reports success on the status alone.
+    CreatedIncomplete(Error),
     /// `M_USER_IN_USE` with `exists_ok`.
     AlreadyExists,
 }
@@ -213,11 +217,26 @@ impl Client {
                         backoff.sleep(deadline);
                         continue;
                     }
-                    Err(failure) => return Err(failure.into_error_after_post()),
+                    Err(Failure::Connect(error)) => return Err(error),
+                    // The request may have reached the server: only its
+                    // answer is lost.
+                    Err(Failure::Other(error)) => return Err(Error::unconfirmed(error)),
                     Ok(response) => response,
                 };
-            match self.answer(response, Stage::Registration, parse_registered) {
-                Ok(registered) => return Ok(Outcome::Created(registered)),
+            match self.ok_body(response, Stage::Registration) {
+                Ok(Body::Complete(body)) => {
+                    return Ok(match parse_registered(&body) {
+                        Ok(registered) => Outcome::Created(registered),
+                        Err(problem) => Outcome::CreatedIncomplete(problem),
+                    });
+                }
+                Ok(Body::Unreadable(problem)) => return Ok(Outcome::CreatedIncomplete(problem)),
+                // A 5xx comes from a server that failed midway, or from a
+                // proxy that gave up waiting for it: either may have
+                // created the account first.
+                Err(Error::Refused(refusal)) if refusal.status >= 500 => {
+                    return Err(Error::unconfirmed(Error::Refused(refusal)));
+                }
                 Err(Error::Refused(refusal))
                     if exists_ok && refusal.errcode.as_deref() == Some("M_USER_IN_USE") =>
                 {
@@ -253,8 +272,9 @@ impl Client {
     ) -> Result<String> {
         loop {
             let error = match self.send(self.http.get(self.endpoint.clone()), "GET") {
-                Ok(response) => match self.answer(response, Stage::Nonce, parse_nonce) {
-                    Ok(nonce) => return Ok(nonce),
+                Ok(response) => match self.ok_body(response, Stage::Nonce) {
+                    Ok(Body::Complete(body)) => return parse_nonce(&body),
+                    Ok(Body::Unreadable(error)) => return Err(error),
                     Err(Error::Refused(refusal)) if refusal.is_unavailable() => {
                         Error::Refused(refusal)
                     }
@@ -306,13 +326,10 @@ impl Client {
         Ok(response)
     }
 
-    /// Reads an answer: `parse` of the body on 200, a refusal otherwise.
-    fn answer<T>(
-        &self,
-        response: Response,
-        stage: Stage,
-        parse: fn(&[u8]) -> Result<T>,
-    ) -> Result<T> {
+    /// Reads an answer: the body of a 200, as far as it could be read; a
+    /// refusal for any other status (without details when its body cannot be
+    /// read: the status is what counts).
+    fn ok_body(&self, response: Response, stage: Stage) -> Result<Body> {
         let status = response.status();
         let reason = reason_phrase(&response);
         if status.is_redirection() {
@@ -332,27 +349,25 @@ impl Client {
                 ),
             ));
         }
-        let (body, complete) =
-            read_capped(response, &self.target, &self.options).map_err(|failure| match stage {
-                Stage::Nonce => failure.into_error(),
-                Stage::Registration => failure.into_error_after_post(),
-            })?;
+        let read = read_capped(response, &self.target, &self.options);
         if status != StatusCode::OK {
+            let body = read.map(|(body, _)| body).unwrap_or_default();
             let mut refusal = parse_refusal(status.as_u16(), &body);
             refusal.reason = reason;
             return Err(Error::Refused(refusal));
         }
-        if !complete {
-            return Err(Error::transport(
+        Ok(match read {
+            Ok((body, true)) => Body::Complete(body),
+            Ok((_, false)) => Body::Unreadable(Error::transport(
                 format!(
                     "the server's {} answer is larger than {} KiB; this is not a Synapse answer",
                     stage.name(),
                     MAX_BODY_BYTES / 1024
                 ),
                 Some("check the server URL"),
-            ));
-        }
-        parse(&body)
+            )),
+            Err(error) => Body::Unreadable(error),
+        })
     }
 
     fn classify(&self, error: reqwest::Error) -> Failure {
@@ -407,8 +422,7 @@ fn no_proxy_for_any_host() -> bool {
         .is_some_and(|value| value.trim() == "*")
 }
 
-/// Which answer is being read: it names the answer in messages, and decides
-/// what a lost answer means (after the POST, the account may exist).
+/// Which answer is being read, as messages name it.
 #[derive(Debug, Clone, Copy)]
 enum Stage {
     Nonce,
@@ -438,21 +452,13 @@ impl Failure {
             Failure::Connect(error) | Failure::Other(error) => error,
         }
     }
+}
 
-    /// Once the registration request may have reached the server, the
-    /// account may exist: a blind retry would then be refused with "User ID
-    /// already taken", so the hint says how to retry.
-    fn into_error_after_post(self) -> Error {
-        match self {
-            Failure::Other(Error::Transport { problem, .. }) => Error::transport(
-                problem,
-                Some(
-                    "the server may have created the account before the answer was lost: retry with --exists-ok",
-                ),
-            ),
-            other => other.into_error(),
-        }
-    }
+/// The body of a `200 OK` answer.
+enum Body {
+    Complete(Vec<u8>),
+    /// Cut off, too large, or not read in time: what went wrong.
+    Unreadable(Error),
 }
 
 fn describe_transport_error(
@@ -642,17 +648,13 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Reads at most `MAX_BODY_BYTES` of the body; also says whether that was all of it.
-fn read_capped(
-    response: Response,
-    target: &str,
-    options: &HttpOptions,
-) -> Result<(Vec<u8>, bool), Failure> {
+fn read_capped(response: Response, target: &str, options: &HttpOptions) -> Result<(Vec<u8>, bool)> {
     let mut body = Vec::new();
     let mut limited = response.take(MAX_BODY_BYTES + 1);
     limited.read_to_end(&mut body).map_err(|e| {
         let timed_out = e.kind() == std::io::ErrorKind::TimedOut
             || find_cause::<reqwest::Error>(&e).is_some_and(reqwest::Error::is_timeout);
-        Failure::Other(if timed_out {
+        if timed_out {
             Error::transport(
                 format!(
                     "{target} did not finish its answer within {} s",
@@ -665,7 +667,7 @@ fn read_capped(
                 format!("{target} broke off its answer halfway ({})", root_cause(&e)),
                 Some("is there a proxy in front of the server? It is safe to retry"),
             )
-        })
+        }
     })?;
     let complete = body.len() as u64 <= MAX_BODY_BYTES;
     body.truncate(MAX_BODY_BYTES as usize);

@@ -48,6 +48,10 @@ pub enum Error {
     },
     /// Ctrl-C (exit 130).
     Interrupted,
+    /// The registration request may have reached the server, but no answer
+    /// says what became of it: the account may exist. Exits as the failure
+    /// it wraps.
+    Unconfirmed(Box<Error>),
 }
 
 /// An HTTP error answer from the server.
@@ -126,6 +130,15 @@ impl Error {
         }
     }
 
+    pub fn unconfirmed(error: Error) -> Self {
+        Error::Unconfirmed(Box::new(error))
+    }
+
+    /// Whether the account may exist although the run failed.
+    pub fn is_unconfirmed(&self) -> bool {
+        matches!(self, Error::Unconfirmed(_))
+    }
+
     /// The one place where failures become exit statuses.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -135,6 +148,7 @@ impl Error {
             Error::Refused(_) => EXIT_REFUSED,
             Error::Transport { .. } => EXIT_UNREACHABLE,
             Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Unconfirmed(error) => error.exit_code(),
         }
     }
 
@@ -148,6 +162,7 @@ impl Error {
             Error::Refused(_) => "refused",
             Error::Transport { .. } => "unreachable",
             Error::Interrupted => "interrupted",
+            Error::Unconfirmed(error) => error.kind(),
         }
     }
 
@@ -155,6 +170,11 @@ impl Error {
         match self {
             Error::Input { hint, .. } | Error::Transport { hint, .. } => hint.clone(),
             Error::Refused(refusal) => refusal.hint(),
+            // A blind retry would be refused with "User ID already taken".
+            Error::Unconfirmed(_) => Some(
+                "the server may have created the account before the answer was lost: retry with --exists-ok"
+                    .to_owned(),
+            ),
             _ => None,
         }
     }
@@ -189,6 +209,7 @@ impl fmt::Display for Error {
             }
             Error::Transport { problem, .. } => f.write_str(problem),
             Error::Interrupted => f.write_str("interrupted"),
+            Error::Unconfirmed(error) => error.fmt(f),
         }
     }
 }
@@ -224,5 +245,10 @@ mod tests {
             assert_eq!(Error::Refused(refusal(status)).exit_code(), 4, "{status}");
         }
         assert_eq!(Error::Interrupted.exit_code(), 130);
+        let lost = |error| Error::unconfirmed(error);
+        assert_eq!(lost(Error::transport("x", None)).exit_code(), 4);
+        assert_eq!(lost(Error::Refused(refusal(500))).exit_code(), 1);
+        assert_eq!(lost(Error::Refused(refusal(504))).exit_code(), 4);
+        assert_eq!(lost(Error::Interrupted).exit_code(), 130);
     }
 }

@@ -9,6 +9,11 @@ static GRACEFUL: AtomicBool = AtomicBool::new(false);
 /// The terminal (descriptor and settings) from before a no-echo prompt, to
 /// put back.
 static SAVED_TERMINAL: Mutex<Option<(libc::c_int, libc::termios)>> = Mutex::new(None);
+/// What to report if the process stops now: a registration whose outcome
+/// would otherwise be lost.
+static LAST_WORDS: Mutex<Option<LastWords>> = Mutex::new(None);
+
+type LastWords = Box<dyn FnOnce() + Send>;
 
 /// Installs the handler. A first Ctrl-C in graceful mode only raises the
 /// flag; otherwise (or at the second) the process exits with 130.
@@ -19,6 +24,12 @@ pub fn install() {
         restore_terminal();
         let already = INTERRUPTED.swap(true, Ordering::SeqCst);
         if already || !GRACEFUL.load(Ordering::SeqCst) {
+            // Held until the exit: the main thread, which clears the words
+            // once it has reported, cannot then exit with another status.
+            let mut pending = last_words();
+            if let Some(words) = pending.take() {
+                words();
+            }
             std::process::exit(crate::error::EXIT_INTERRUPTED);
         }
         // On a terminal the "^C" echo ends the progress bar's line.
@@ -34,6 +45,12 @@ pub fn install() {
 /// From now on a first Ctrl-C only asks to stop starting new work.
 pub fn set_graceful(graceful: bool) {
     GRACEFUL.store(graceful, Ordering::SeqCst);
+}
+
+/// Sets (or, with `None`, clears) what to report if Ctrl-C stops the
+/// process: in single mode, once the registration request is sent.
+pub fn set_last_words(words: Option<LastWords>) {
+    *last_words() = words;
 }
 
 pub fn interrupted() -> bool {
@@ -67,6 +84,12 @@ fn restore_terminal() {
 
 fn lock() -> std::sync::MutexGuard<'static, Option<(libc::c_int, libc::termios)>> {
     SAVED_TERMINAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn last_words() -> std::sync::MutexGuard<'static, Option<LastWords>> {
+    LAST_WORDS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -3,7 +3,7 @@
 
 use crate::cli::OutputFormat;
 use crate::client::Registered;
-use crate::error::Error;
+use crate::error::{Error, Refusal};
 use crate::secret::SecretString;
 use serde_json::{Value, json};
 use std::io::Write;
@@ -62,6 +62,40 @@ impl Reporter {
         }
     }
 
+    /// The server answered 200 but the rest of its answer is missing or
+    /// unreadable: a success, as the reference reports it, with a warning.
+    pub fn created_incomplete(
+        &self,
+        user_id: Option<&str>,
+        problem: &Error,
+        generated: Option<&SecretString>,
+    ) {
+        match self.format {
+            OutputFormat::Text => {
+                println_flushed("Success!");
+                if let Some(password) = generated {
+                    println_flushed(&format!("Generated password: {}", password.expose()));
+                }
+            }
+            OutputFormat::Json => {
+                let mut object = json!({
+                    "user_id": user_id,
+                    "access_token": null,
+                    "device_id": null,
+                    "home_server": null,
+                    "created": true,
+                });
+                if let Some(password) = generated {
+                    object["password"] = Value::from(password.expose());
+                }
+                println_flushed(&object.to_string());
+            }
+            // Checked before: token mode needs an access token.
+            OutputFormat::Token => {}
+        }
+        eprintln!("warning: {}", incomplete_warning(problem));
+    }
+
     /// `--exists-ok` and the user was already there.
     pub fn already_exists(&self, user_id: Option<&str>) {
         match self.format {
@@ -84,9 +118,11 @@ impl Reporter {
         }
     }
 
-    pub fn failed(&self, error: &Error, user_id: Option<&str>) {
-        match (self.format, error) {
-            (OutputFormat::Text, Error::Refused(refusal)) => {
+    /// `password` is a generated password the account may have been
+    /// created with: it is shown, or it would be lost.
+    pub fn failed(&self, error: &Error, user_id: Option<&str>, password: Option<&SecretString>) {
+        match (self.format, refusal(error)) {
+            (OutputFormat::Text, Some(refusal)) => {
                 // The reference's lines, on stdout, so scripts that read them keep working.
                 println_flushed(&format!(
                     "ERROR! Received {} {}",
@@ -101,13 +137,26 @@ impl Reporter {
                 }
             }
             (OutputFormat::Json, _) => {
-                println_flushed(&failure_json(error, user_id).to_string());
+                let mut object = failure_json(error, user_id);
+                if let Some(password) = password {
+                    object["password"] = Value::from(password.expose());
+                }
+                println_flushed(&object.to_string());
             }
             _ => {}
         }
         // Also on stderr in every format, so that the reason shows when
         // stdout goes to a file or a pipe.
         report_error(error);
+        if let (Some(password), OutputFormat::Text | OutputFormat::Token) = (password, self.format)
+        {
+            let status = if error.is_unconfirmed() {
+                "The account may exist. "
+            } else {
+                ""
+            };
+            eprintln!("{status}Generated password: {}", password.expose());
+        }
     }
 }
 
@@ -119,19 +168,34 @@ pub fn report_error(error: &Error) {
     }
 }
 
-/// The `-o json` object for a failure.
+/// The warning for a 200 answer that could not be read in full.
+pub fn incomplete_warning(problem: &Error) -> String {
+    format!("the account was created (the server answered 200 OK), but {problem}")
+}
+
+/// The server's refusal, also when it left the outcome unknown.
+fn refusal(error: &Error) -> Option<&Refusal> {
+    match error {
+        Error::Refused(refusal) => Some(refusal),
+        Error::Unconfirmed(inner) => refusal(inner),
+        _ => None,
+    }
+}
+
+/// The `-o json` object for a failure. `created` is `null` when the account
+/// may exist.
 pub fn failure_json(error: &Error, user_id: Option<&str>) -> Value {
-    let (errcode, text, status) = match error {
-        Error::Refused(refusal) => (
+    let (errcode, text, status) = match refusal(error) {
+        Some(refusal) => (
             refusal.errcode.clone(),
             refusal.error.clone().unwrap_or_else(|| error.to_string()),
             Some(refusal.status),
         ),
-        _ => (None, error.to_string(), None),
+        None => (None, error.to_string(), None),
     };
     json!({
         "user_id": user_id,
-        "created": false,
+        "created": if error.is_unconfirmed() { Value::Null } else { Value::from(false) },
         "errcode": errcode,
         "error": text,
         "status": status,
@@ -171,5 +235,9 @@ mod tests {
         let local = failure_json(&Error::input("-u", "bad"), None);
         assert_eq!(local["kind"], "input");
         assert_eq!(local["errcode"], Value::Null);
+        let lost = failure_json(&Error::unconfirmed(error), Some("@a:b"));
+        assert_eq!(lost["created"], Value::Null);
+        assert_eq!(lost["errcode"], "M_USER_IN_USE");
+        assert_eq!(lost["status"], 400);
     }
 }

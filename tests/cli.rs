@@ -673,3 +673,205 @@ fn the_reason_phrase_is_the_servers_own() {
         );
     }
 }
+
+/// The password the stub received in the registration request.
+fn posted_password(stub: &Stub) -> String {
+    let posts = stub.posts();
+    assert_eq!(posts.len(), 1);
+    posts[0].json()["password"].as_str().unwrap().to_owned()
+}
+
+fn generate(url: &str, extra: &[&str]) -> Outcome {
+    tool()
+        .args([
+            "-k",
+            SECRET,
+            "-u",
+            "alice",
+            "--generate-password",
+            "--no-admin",
+        ])
+        .args(extra)
+        .arg(url)
+        .run()
+}
+
+/// Once the registration request may have reached the server and its answer
+/// is lost, the account may exist: a generated password is shown (stderr
+/// for text output, the JSON object's `password`; -o token refuses
+/// --generate-password), and JSON says `"created": null`.
+#[test]
+fn a_generated_password_is_shown_when_the_answer_is_lost() {
+    for (fault, code) in [
+        ((|| Reply::Reset) as fn() -> Reply, 4),
+        (|| Reply::Hangup, 4),
+        (|| Reply::Silent, 4),
+        (|| Reply::raw(502, "text/html", "<h1>Bad Gateway</h1>"), 4),
+        (
+            || Reply::raw(504, "text/html", "<h1>Gateway Timeout</h1>"),
+            4,
+        ),
+        (|| Reply::raw(500, "text/html", "<h1>Oops</h1>"), 1),
+    ] {
+        for format in ["text", "json"] {
+            let stub = post_fails(fault);
+            let out = generate(&stub.url(), &["-o", format, "--timeout", "1"]);
+            out.assert_code(code);
+            let password = posted_password(&stub);
+            assert_eq!(
+                out.stderr_lines("hint:"),
+                [
+                    "hint: the server may have created the account before the answer was lost: retry with --exists-ok"
+                ],
+                "{out}"
+            );
+            if format == "json" {
+                let object = json_output(&out);
+                assert_eq!(object["created"], Value::Null, "{out}");
+                assert_eq!(object["password"], password.as_str(), "{out}");
+                assert!(!out.stderr.contains(&password), "{out}");
+            } else {
+                assert!(
+                    out.stderr
+                        .lines()
+                        .any(|l| l
+                            == format!("The account may exist. Generated password: {password}")),
+                    "{out}"
+                );
+                assert!(!out.stdout.contains(&password), "{out}");
+            }
+        }
+    }
+    // A refusal is an answer: nothing was created, and nothing is shown.
+    let stub = post_fails(|| Reply::error(403, "M_FORBIDDEN", "HMAC incorrect"));
+    let out = generate(&stub.url(), &["-o", "json"]);
+    out.assert_code(1);
+    let object = json_output(&out);
+    assert_eq!(object["created"], false);
+    assert_eq!(object["password"], Value::Null);
+}
+
+/// Ctrl-C while the registration's answer is awaited: the account may exist,
+/// so the generated password is shown before the exit.
+#[test]
+fn ctrl_c_after_the_registration_was_sent_shows_the_generated_password() {
+    for format in ["text", "json"] {
+        let stub = post_fails(|| Reply::Silent);
+        let run = tool()
+            .args([
+                "-k",
+                SECRET,
+                "-u",
+                "alice",
+                "--generate-password",
+                "--no-admin",
+            ])
+            .args(["-o", format])
+            .arg(stub.url())
+            .spawn();
+        let started = Instant::now();
+        while stub.posts().is_empty() {
+            assert!(started.elapsed() < Duration::from_secs(10), "no POST");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // SAFETY: sending a signal to our own child process.
+        assert_eq!(
+            unsafe { libc::kill(run.id() as libc::pid_t, libc::SIGINT) },
+            0
+        );
+        let out = run.finish();
+        out.assert_code(130);
+        let password = posted_password(&stub);
+        assert_eq!(out.error_line(), "error: interrupted", "{out}");
+        if format == "json" {
+            let object = json_output(&out);
+            assert_eq!(object["created"], Value::Null, "{out}");
+            assert_eq!(object["password"], password.as_str(), "{out}");
+            assert_eq!(object["kind"], "interrupted", "{out}");
+        } else {
+            assert!(
+                out.stderr.contains(&format!(
+                    "The account may exist. Generated password: {password}"
+                )),
+                "{out}"
+            );
+        }
+    }
+}
+
+/// A 200 answer to the registration says the account was created, whatever
+/// its body: success, as the reference reports it, with a warning.
+#[test]
+fn a_200_with_an_unreadable_body_is_a_success_with_a_warning() {
+    fn created_then(answer: fn() -> Reply) -> (Stub, Arc<Synapse>) {
+        let synapse = Synapse::new(SECRET);
+        let server = Arc::clone(&synapse);
+        let stub = Stub::start(move |r: &Request| {
+            let reply = server.reply(r);
+            if r.method == "POST" { answer() } else { reply }
+        });
+        (stub, synapse)
+    }
+    for (answer, problem) in [
+        (
+            (|| Reply::raw(200, "application/json", "")) as fn() -> Reply,
+            "the server's registration answer is not the expected JSON (it does not parse as JSON)",
+        ),
+        (
+            || Reply::raw(200, "text/html", "<p>OK</p>"),
+            "the server's registration answer is not the expected JSON (it does not parse as JSON)",
+        ),
+        (
+            || Reply::json(200, serde_json::json!({"access_token": "syt_x"})),
+            "the server's registration answer is not the expected JSON (missing field `user_id` at line 1 column 24)",
+        ),
+        (|| Reply::CloseMidResponse, "broke off its answer halfway"),
+    ] {
+        let (stub, synapse) = created_then(answer);
+        let out = register(&stub.url(), &[]);
+        out.assert_code(0);
+        assert_eq!(
+            out.stdout, "Sending registration request...\nSuccess!\n",
+            "{out}"
+        );
+        assert!(
+            out.stderr
+                .starts_with("warning: the account was created (the server answered 200 OK), but ")
+                && out.stderr.contains(problem),
+            "{out}"
+        );
+        assert!(out.stderr_lines("error:").is_empty(), "{out}");
+        assert_eq!(synapse.created().len(), 1);
+
+        let out = generate(&stub.url(), &["-o", "json", "--exists-ok"]);
+        out.assert_code(0);
+        let object = json_output(&out);
+        assert_eq!(object["created"], true, "{out}");
+        assert_eq!(object["user_id"], Value::Null, "{out}");
+        assert!(object["password"].is_string(), "{out}");
+
+        // Token output cannot be given: an error, which says the account exists.
+        let out = tool()
+            .args([
+                "-k",
+                SECRET,
+                "-u",
+                "bob",
+                "-p",
+                "pw",
+                "--no-admin",
+                "-o",
+                "token",
+            ])
+            .arg(stub.url())
+            .run();
+        out.assert_code(4);
+        assert!(out.stdout.is_empty(), "{out}");
+        assert!(
+            out.error_line().starts_with(
+                "error: the account was created, but the server's answer has no access_token: "
+            ),
+            "{out}"
+        );
+    }
+}

@@ -34,6 +34,8 @@ matrix::row_tests!(crate::matrix::fault_rows::ROWS =>
     self_signed_with_cacert,
     trickled_answer,
     custom_reason_phrase,
+    registered_empty_answer,
+    registered_without_user_id,
 );
 
 /// Regenerate with `UPDATE_DOCS=1 cargo test --test faults`.

@@ -491,7 +491,41 @@ pub const ROWS: &[Row] = &[
         }),
         exit: 1,
         error: Some("error: Received 500 Kaputt"),
+        hint: Some(
+            "hint: the server may have created the account before the answer was lost: retry with --exists-ok",
+        ),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "registered_empty_answer",
+        case: "200 to the registration, empty body",
+        tried: "The server creates the account and answers `200 OK` with an empty body: a success, as the reference reports it, with a warning on stderr.",
+        server: plain(|r, c| registered_then(r, c, || Reply::raw(200, "application/json", ""))),
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "registered_without_user_id",
+        case: "200 to the registration without `user_id`",
+        tried: "The server creates the account and answers `200 OK` with `{\"access_token\": \"x\"}`: a success, with a warning on stderr.",
+        server: plain(|r, c| {
+            registered_then(r, c, || Reply::json(200, json!({"access_token": "x"})))
+        }),
+        exit: 0,
         requests: &["GET", "POST"],
         ..ROW
     },
 ];
+
+/// The fake Synapse, which creates the account, then `answer` instead of
+/// its answer to the registration.
+fn registered_then(request: &Request, ctx: &Ctx, answer: fn() -> Reply) -> Reply {
+    let reply = ctx.synapse.reply(request);
+    if request.method == "POST" {
+        answer()
+    } else {
+        reply
+    }
+}
