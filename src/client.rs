@@ -6,9 +6,11 @@ use crate::mac::registration_mac;
 use crate::secret::SecretString;
 use reqwest::blocking::{Client as HttpClient, Response};
 use reqwest::{StatusCode, Url};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The admin registration endpoint, relative to the server URL.
@@ -145,11 +147,16 @@ impl Client {
         if no_proxy_for_any_host() {
             builder = builder.no_proxy();
         }
-        if let Some(path) = &options.cacert {
-            builder = builder.tls_certs_only(read_certificates(path)?);
-        }
         if options.insecure {
             builder = builder.danger_accept_invalid_certs(true);
+        } else if let Some(path) = &options.cacert {
+            let config = crate::tls::cacert_config(read_certificates(path)?).map_err(|e| {
+                Error::transport(
+                    format!("cannot set up TLS with {}: {e}", path.display()),
+                    None,
+                )
+            })?;
+            builder = builder.tls_backend_preconfigured(config);
         }
         let http = builder.build().map_err(|e| {
             Error::transport(
@@ -382,7 +389,8 @@ impl Client {
         };
         let https = self.endpoint.scheme() == "https";
         let timeout = self.options.timeout.as_secs_f64();
-        describe_transport_error(&error, &target, https, timeout)
+        let cacert = self.options.cacert.as_deref();
+        describe_transport_error(&error, &target, https, timeout, cacert)
     }
 }
 
@@ -466,10 +474,11 @@ fn describe_transport_error(
     target: &str,
     https: bool,
     timeout: f64,
+    cacert: Option<&Path>,
 ) -> Failure {
     if let Some(tls) = find_cause::<rustls::Error>(error) {
-        let (problem, hint) = describe_tls_error(tls, target);
-        return Failure::Other(Error::transport(problem, Some(hint)));
+        let (problem, hint) = describe_tls_error(tls, target, cacert);
+        return Failure::Other(Error::transport(problem, Some(&hint)));
     }
     let io_kind = find_cause::<std::io::Error>(error).map(std::io::Error::kind);
     if error.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
@@ -541,32 +550,59 @@ fn describe_transport_error(
     Failure::Other(Error::transport(problem, Some(hint)))
 }
 
-fn describe_tls_error(error: &rustls::Error, target: &str) -> (String, &'static str) {
+/// What went wrong in TLS, and a hint that fits: the advice to pass
+/// `--cacert` only when it was not passed.
+fn describe_tls_error(
+    error: &rustls::Error,
+    target: &str,
+    cacert: Option<&Path>,
+) -> (String, String) {
+    use rustls::CertificateError as C;
     use rustls::Error as E;
     match error {
-        E::InvalidCertificate(cause) => (
-            format!(
-                "the TLS certificate of {target} is not trusted: {}",
-                describe_certificate_error(cause)
-            ),
-            "for a self-signed certificate pass it with --cacert FILE (or, at your own risk, --insecure)",
-        ),
+        E::InvalidCertificate(cause) => {
+            let hint = match (cause, cacert) {
+                (C::Expired | C::ExpiredContext { .. }, _)
+                | (C::NotValidYet | C::NotValidYetContext { .. }, _) => {
+                    "renew the server's certificate, or check this machine's clock".to_owned()
+                }
+                (C::NotValidForName | C::NotValidForNameContext { .. }, _) => {
+                    "use a host name the certificate is issued for in the server URL".to_owned()
+                }
+                (_, Some(path)) => format!(
+                    "{} must hold the server's own certificate or the authority that signed it",
+                    path.display()
+                ),
+                (_, None) => "for a self-signed certificate pass it with --cacert FILE (or, at your own risk, --insecure)".to_owned(),
+            };
+            (
+                format!(
+                    "the TLS certificate of {target} is not trusted: {}",
+                    describe_certificate_error(cause, cacert)
+                ),
+                hint,
+            )
+        }
         E::InvalidMessage(_)
         | E::InappropriateMessage { .. }
         | E::InappropriateHandshakeMessage { .. } => (
             format!(
                 "TLS handshake with {target} failed: the server does not speak TLS on this port"
             ),
-            "for a plain-HTTP listener use http://",
+            "for a plain-HTTP listener use http://".to_owned(),
         ),
         other => (
             format!("TLS with {target} failed: {other}"),
-            "check the server's TLS setup, or use --cacert FILE for a private certificate authority",
+            match cacert {
+                Some(_) => "check the server's TLS setup",
+                None => "check the server's TLS setup, or use --cacert FILE for a private certificate authority",
+            }
+            .to_owned(),
         ),
     }
 }
 
-fn describe_certificate_error(error: &rustls::CertificateError) -> String {
+fn describe_certificate_error(error: &rustls::CertificateError, cacert: Option<&Path>) -> String {
     use rustls::CertificateError as C;
     match error {
         // What webpki reports for a certificate no trusted authority signed
@@ -574,9 +610,29 @@ fn describe_certificate_error(error: &rustls::CertificateError) -> String {
         C::UnknownIssuer
         | C::BadSignature
         | C::UnsupportedSignatureAlgorithmContext { .. }
-        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
-            "no certificate authority this machine trusts has signed it (is it self-signed?)"
-                .to_owned()
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => match cacert {
+            Some(path) => format!(
+                "it is not in {} and no certificate there has signed it",
+                path.display()
+            ),
+            None => {
+                "no certificate authority this machine trusts has signed it (is it self-signed?)"
+                    .to_owned()
+            }
+        },
+        // What `openssl req -x509` makes by default: trusted only when it is
+        // the very certificate given with --cacert (see tls.rs).
+        C::Other(other)
+            if other.0.downcast_ref::<webpki::Error>()
+                == Some(&webpki::Error::CaUsedAsEndEntity) =>
+        {
+            match cacert {
+                Some(path) => format!(
+                    "it is a certificate authority's certificate, which is trusted as the server's own only when it is itself in {}",
+                    path.display()
+                ),
+                None => "it is self-signed (a certificate authority's own certificate)".to_owned(),
+            }
         }
         C::Expired | C::ExpiredContext { .. } => "it has expired".to_owned(),
         C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_owned(),
@@ -777,7 +833,7 @@ pub fn endpoint_url(server_url: &Url) -> Url {
     url
 }
 
-fn read_certificates(path: &PathBuf) -> Result<Vec<reqwest::Certificate>> {
+fn read_certificates(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>> {
     let pem = std::fs::read(path).map_err(|e| {
         Error::file(
             path,
@@ -785,7 +841,8 @@ fn read_certificates(path: &PathBuf) -> Result<Vec<reqwest::Certificate>> {
             format!("cannot be read: {}", crate::config::io_reason(&e)),
         )
     })?;
-    let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
         .ok()
         .filter(|certs| {
             !certs.is_empty() && pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----")

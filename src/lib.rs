@@ -18,4 +18,5 @@ pub mod password;
 pub mod prompt;
 pub mod run;
 pub mod secret;
+pub mod tls;
 pub mod user;

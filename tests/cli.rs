@@ -875,3 +875,97 @@ fn a_200_with_an_unreadable_body_is_a_success_with_a_warning() {
         );
     }
 }
+
+/// `openssl req -x509` makes a CA:TRUE certificate, which webpki never takes
+/// as a server's own: passed with --cacert, it is trusted as curl and the
+/// reference trust it. Any other verdict names its real reason.
+#[test]
+fn cacert_accepts_the_self_signed_certificate_openssl_makes() {
+    let synapse = Synapse::new(SECRET);
+    let server = Arc::clone(&synapse);
+    let stub = Stub::builder()
+        .tls_with(stub::test_ca_cert())
+        .start(move |r| server.reply(r));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, stub::test_ca_cert().pem()).unwrap();
+    let ca = ca.to_str().unwrap();
+    let out = register(&stub.url(), &["--cacert", ca]);
+    out.assert_code(0);
+    let out = tool()
+        .args(["-k", SECRET, "-u", "bob", "-p", "pw", "--no-admin"])
+        .args(["--cacert", ca])
+        .arg(stub.url().replace("127.0.0.1", "localhost"))
+        .run();
+    out.assert_code(0);
+    assert_eq!(synapse.created().len(), 2);
+
+    // Not the certificate given: not trusted, and the message says why
+    // without suggesting the --cacert that was passed.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = test_cert().write_to(other_dir.path());
+    let other = other.to_str().unwrap();
+    let out = register(&stub.url(), &["--cacert", other]);
+    out.assert_code(4);
+    assert_eq!(
+        out.error_line(),
+        format!(
+            "error: the TLS certificate of 127.0.0.1:{} is not trusted: it is a certificate authority's certificate, which is trusted as the server's own only when it is itself in {other}",
+            stub.port(),
+        )
+    );
+    let hint = format!(
+        "hint: {other} must hold the server's own certificate or the authority that signed it"
+    );
+    assert_eq!(out.stderr_lines("hint:"), [hint.as_str()]);
+    let plain = Stub::builder().tls().start(|_| Reply::Silent);
+    let out = register(&plain.url(), &["--cacert", ca]);
+    out.assert_code(4);
+    assert_eq!(
+        out.error_line(),
+        format!(
+            "error: the TLS certificate of 127.0.0.1:{} is not trusted: it is not in {ca} and no certificate there has signed it",
+            plain.port(),
+        )
+    );
+    let hint = format!(
+        "hint: {ca} must hold the server's own certificate or the authority that signed it"
+    );
+    assert_eq!(out.stderr_lines("hint:"), [hint.as_str()]);
+
+    // Without --cacert, the usual advice.
+    let out = register(&stub.url(), &[]);
+    out.assert_code(4);
+    assert!(
+        out.error_line().ends_with(
+            "is not trusted: it is self-signed (a certificate authority's own certificate)"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        out.stderr_lines("hint:"),
+        [
+            "hint: for a self-signed certificate pass it with --cacert FILE (or, at your own risk, --insecure)"
+        ]
+    );
+
+    // The given certificate, for a name it does not list.
+    let elsewhere = stub::openssl_default_cert("DNS:elsewhere.example");
+    let named = Stub::builder()
+        .tls_with(&elsewhere)
+        .start(|_| Reply::Silent);
+    let pem = dir.path().join("elsewhere.pem");
+    std::fs::write(&pem, elsewhere.pem()).unwrap();
+    let out = register(&named.url(), &["--cacert", pem.to_str().unwrap()]);
+    out.assert_code(4);
+    assert!(
+        out.error_line()
+            .contains("is not trusted: it is not issued for this host name"),
+        "{out}"
+    );
+    assert_eq!(
+        out.stderr_lines("hint:"),
+        ["hint: use a host name the certificate is issued for in the server URL"]
+    );
+    assert_eq!(synapse.created().len(), 2);
+}

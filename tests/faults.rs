@@ -36,6 +36,8 @@ matrix::row_tests!(crate::matrix::fault_rows::ROWS =>
     custom_reason_phrase,
     registered_empty_answer,
     registered_without_user_id,
+    openssl_default_cert_with_cacert,
+    cacert_not_the_servers,
 );
 
 /// Regenerate with `UPDATE_DOCS=1 cargo test --test faults`.

@@ -517,6 +517,59 @@ pub const ROWS: &[Row] = &[
         requests: &["GET", "POST"],
         ..ROW
     },
+    Row {
+        id: "openssl_default_cert_with_cacert",
+        case: "`openssl req -x509` certificate, `--cacert`",
+        tried: "The server's self-signed certificate is what `openssl req -x509` makes by default, a certificate authority's (CA:TRUE), passed as `--cacert DIR/ca.pem`: trusted, as curl and the reference trust it.",
+        server: Server::TlsCaCert,
+        files: &[("ca.pem", super::Content::TestCaCert)],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "2",
+            "--cacert",
+            "{dir}/ca.pem",
+            "https://127.0.0.1:{port}",
+        ],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "cacert_not_the_servers",
+        case: "`--cacert` with another certificate",
+        tried: "`--cacert DIR/ca.pem` holds a certificate that is not the server's and did not sign it: the message says so, not to pass `--cacert`.",
+        server: TLS_SYNAPSE,
+        files: &[("ca.pem", super::Content::TestCaCert)],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "2",
+            "--cacert",
+            "{dir}/ca.pem",
+            "https://127.0.0.1:{port}",
+        ],
+        exit: 4,
+        error: Some(
+            "error: the TLS certificate of 127.0.0.1:{port} is not trusted: it is not in {dir}/ca.pem and no certificate there has signed it",
+        ),
+        hint: Some(
+            "hint: {dir}/ca.pem must hold the server's own certificate or the authority that signed it",
+        ),
+        ..ROW
+    },
 ];
 
 /// The fake Synapse, which creates the account, then `answer` instead of
