@@ -1203,13 +1203,9 @@ impl Batch<'_> {
             user_type: row.user_type.as_deref(),
             display_name: row.displayname.as_deref(),
         };
-        let mut sent = false;
         let outcome = self
             .client
-            .register(self.secret, &new_user, self.exists_ok, || {
-                sent = true;
-                Ok(())
-            });
+            .register(self.secret, &new_user, self.exists_ok, || Ok(()));
         match outcome {
             Ok(Outcome::Created(registered)) => {
                 let mut object = json!({
@@ -1219,6 +1215,22 @@ impl Batch<'_> {
                     "created": true,
                     "access_token": registered.access_token,
                     "device_id": registered.device_id,
+                });
+                if is_generated {
+                    object["password"] = Value::from(password.expose());
+                }
+                (Ending::Created, object)
+            }
+            // The server said yes; what it said besides is missing.
+            Ok(Outcome::CreatedIncomplete(problem)) => {
+                let mut object = json!({
+                    "line": row.line,
+                    "localpart": row.localpart,
+                    "user_id": user_id,
+                    "created": true,
+                    "access_token": null,
+                    "device_id": null,
+                    "warning": crate::output::incomplete_warning(&problem),
                 });
                 if is_generated {
                     object["password"] = Value::from(password.expose());
@@ -1236,10 +1248,9 @@ impl Batch<'_> {
                 }),
             ),
             Err(error) => {
-                // Unless the server said no (4xx), a request that went out
-                // may have created the account: its password must not be lost.
-                let refused = matches!(&error, Error::Refused(r) if (400..500).contains(&r.status));
-                let keep = is_generated && sent && !refused;
+                // A request whose answer was lost may have created the
+                // account: its password must not be lost.
+                let keep = is_generated && error.is_unconfirmed();
                 failed(row, &error, user_id, keep.then_some(password))
             }
         }

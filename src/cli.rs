@@ -167,7 +167,8 @@ pub struct Cli {
 
     /// What to print on stdout: text (the reference's messages), json (one
     /// object with user_id, access_token, device_id, home_server, created,
-    /// and errcode/error on failure) or token (the access token alone).
+    /// and errcode/error on failure; created is null when the registration
+    /// was sent but its answer lost) or token (the access token alone).
     #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
@@ -181,7 +182,8 @@ pub struct Cli {
     #[arg(long = "insecure")]
     pub insecure: bool,
 
-    /// Give up on a request after this many seconds.
+    /// Give up on a request after this many seconds, from connecting to the
+    /// last byte of the answer.
     #[arg(long = "timeout", value_name = "SECONDS", default_value = "30")]
     pub timeout: f64,
 

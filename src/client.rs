@@ -6,9 +6,11 @@ use crate::mac::registration_mac;
 use crate::secret::SecretString;
 use reqwest::blocking::{Client as HttpClient, Response};
 use reqwest::{StatusCode, Url};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The admin registration endpoint, relative to the server URL.
@@ -74,9 +76,13 @@ pub struct Registered {
 }
 
 /// The result of one registration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Outcome {
     Created(Registered),
+    /// The server answered `200 OK`, so the account exists, but the rest of
+    /// its answer is missing or unreadable; the error says what is wrong with
+    /// it. The reference reports success on the status alone.
+    CreatedIncomplete(Error),
     /// `M_USER_IN_USE` with `exists_ok`.
     AlreadyExists,
 }
@@ -138,11 +144,19 @@ impl Client {
                 "register_new_matrix_user/",
                 env!("CARGO_PKG_VERSION")
             ));
-        if let Some(path) = &options.cacert {
-            builder = builder.tls_certs_only(read_certificates(path)?);
+        if no_proxy_for_any_host() {
+            builder = builder.no_proxy();
         }
         if options.insecure {
             builder = builder.danger_accept_invalid_certs(true);
+        } else if let Some(path) = &options.cacert {
+            let config = crate::tls::cacert_config(read_certificates(path)?).map_err(|e| {
+                Error::transport(
+                    format!("cannot set up TLS with {}: {e}", path.display()),
+                    None,
+                )
+            })?;
+            builder = builder.tls_backend_preconfigured(config);
         }
         let http = builder.build().map_err(|e| {
             Error::transport(
@@ -211,11 +225,26 @@ impl Client {
                         backoff.sleep(deadline);
                         continue;
                     }
-                    Err(failure) => return Err(failure.into_error_after_post()),
+                    Err(Failure::Connect(error)) => return Err(error),
+                    // The request may have reached the server: only its
+                    // answer is lost.
+                    Err(Failure::Other(error)) => return Err(Error::unconfirmed(error)),
                     Ok(response) => response,
                 };
-            match self.answer(response, Stage::Registration, parse_registered) {
-                Ok(registered) => return Ok(Outcome::Created(registered)),
+            match self.ok_body(response, Stage::Registration) {
+                Ok(Body::Complete(body)) => {
+                    return Ok(match parse_registered(&body) {
+                        Ok(registered) => Outcome::Created(registered),
+                        Err(problem) => Outcome::CreatedIncomplete(problem),
+                    });
+                }
+                Ok(Body::Unreadable(problem)) => return Ok(Outcome::CreatedIncomplete(problem)),
+                // A 5xx comes from a server that failed midway, or from a
+                // proxy that gave up waiting for it: either may have
+                // created the account first.
+                Err(Error::Refused(refusal)) if refusal.status >= 500 => {
+                    return Err(Error::unconfirmed(Error::Refused(refusal)));
+                }
                 Err(Error::Refused(refusal))
                     if exists_ok && refusal.errcode.as_deref() == Some("M_USER_IN_USE") =>
                 {
@@ -251,8 +280,9 @@ impl Client {
     ) -> Result<String> {
         loop {
             let error = match self.send(self.http.get(self.endpoint.clone()), "GET") {
-                Ok(response) => match self.answer(response, Stage::Nonce, parse_nonce) {
-                    Ok(nonce) => return Ok(nonce),
+                Ok(response) => match self.ok_body(response, Stage::Nonce) {
+                    Ok(Body::Complete(body)) => return parse_nonce(&body),
+                    Ok(Body::Unreadable(error)) => return Err(error),
                     Err(Error::Refused(refusal)) if refusal.is_unavailable() => {
                         Error::Refused(refusal)
                     }
@@ -288,21 +318,28 @@ impl Client {
                 None => say!("> {method} {}", self.endpoint),
             }
         }
-        let response = request.send().map_err(|e| self.classify(e))?;
+        // Set per request, this bounds the whole exchange, body included; the
+        // client-wide timeout of the blocking client bounds each read of the
+        // body separately, so a server trickling bytes could hold us forever.
+        let response = request
+            .timeout(self.options.timeout)
+            .send()
+            .map_err(|e| self.classify(e))?;
         if self.options.verbose {
-            say!("< {}", response.status());
+            say!(
+                "< {}",
+                status_line(response.status(), &reason_phrase(&response))
+            );
         }
         Ok(response)
     }
 
-    /// Reads an answer: `parse` of the body on 200, a refusal otherwise.
-    fn answer<T>(
-        &self,
-        response: Response,
-        stage: Stage,
-        parse: fn(&[u8]) -> Result<T>,
-    ) -> Result<T> {
+    /// Reads an answer: the body of a 200, as far as it could be read; a
+    /// refusal for any other status (without details when its body cannot be
+    /// read: the status is what counts).
+    fn ok_body(&self, response: Response, stage: Stage) -> Result<Body> {
         let status = response.status();
+        let reason = reason_phrase(&response);
         if status.is_redirection() {
             let location = response
                 .headers()
@@ -313,32 +350,32 @@ impl Client {
             return Err(Error::transport(
                 format!(
                     "the server answered {} redirecting to {location}; redirects are not followed",
-                    status_line(status)
+                    status_line(status, &reason)
                 ),
                 Some(
                     "a password is only sent to the URL you name: if the new location is right, pass it as server_url",
                 ),
             ));
         }
-        let (body, complete) =
-            read_capped(response, &self.target, &self.options).map_err(|failure| match stage {
-                Stage::Nonce => failure.into_error(),
-                Stage::Registration => failure.into_error_after_post(),
-            })?;
+        let read = read_capped(response, &self.target, &self.options);
         if status != StatusCode::OK {
-            return Err(Error::Refused(parse_refusal(status.as_u16(), &body)));
+            let body = read.map(|(body, _)| body).unwrap_or_default();
+            let mut refusal = parse_refusal(status.as_u16(), &body);
+            refusal.reason = reason;
+            return Err(Error::Refused(refusal));
         }
-        if !complete {
-            return Err(Error::transport(
+        Ok(match read {
+            Ok((body, true)) => Body::Complete(body),
+            Ok((_, false)) => Body::Unreadable(Error::transport(
                 format!(
                     "the server's {} answer is larger than {} KiB; this is not a Synapse answer",
                     stage.name(),
                     MAX_BODY_BYTES / 1024
                 ),
                 Some("check the server URL"),
-            ));
-        }
-        parse(&body)
+            )),
+            Err(error) => Body::Unreadable(error),
+        })
     }
 
     fn classify(&self, error: reqwest::Error) -> Failure {
@@ -353,7 +390,8 @@ impl Client {
         };
         let https = self.endpoint.scheme() == "https";
         let timeout = self.options.timeout.as_secs_f64();
-        describe_transport_error(&error, &target, https, timeout)
+        let cacert = self.options.cacert.as_deref();
+        describe_transport_error(&error, &target, https, timeout, cacert)
     }
 }
 
@@ -370,6 +408,9 @@ fn host_port(url: &Url) -> String {
 /// select for this URL, by the same rules reqwest applies, as `host:port`
 /// (never its credentials).
 fn environment_proxy(url: &Url) -> Option<String> {
+    if no_proxy_for_any_host() {
+        return None;
+    }
     let uri: http::Uri = url.as_str().parse().ok()?;
     let intercept = hyper_util::client::proxy::matcher::Matcher::from_env().intercept(&uri)?;
     let proxy = intercept.uri();
@@ -380,8 +421,17 @@ fn environment_proxy(url: &Url) -> Option<String> {
     })
 }
 
-/// Which answer is being read: it names the answer in messages, and decides
-/// what a lost answer means (after the POST, the account may exist).
+/// Whether `no_proxy` is `*`, which curl reads as "no proxy for any host".
+/// reqwest matches `*` against host names only, so an IP-address URL would
+/// still go through the proxy. The variables are read in reqwest's order.
+fn no_proxy_for_any_host() -> bool {
+    ["NO_PROXY", "no_proxy"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+        .is_some_and(|value| value.trim() == "*")
+}
+
+/// Which answer is being read, as messages name it.
 #[derive(Debug, Clone, Copy)]
 enum Stage {
     Nonce,
@@ -411,21 +461,13 @@ impl Failure {
             Failure::Connect(error) | Failure::Other(error) => error,
         }
     }
+}
 
-    /// Once the registration request may have reached the server, the
-    /// account may exist: a blind retry would then be refused with "User ID
-    /// already taken", so the hint says how to retry.
-    fn into_error_after_post(self) -> Error {
-        match self {
-            Failure::Other(Error::Transport { problem, .. }) => Error::transport(
-                problem,
-                Some(
-                    "the server may have created the account before the answer was lost: retry with --exists-ok",
-                ),
-            ),
-            other => other.into_error(),
-        }
-    }
+/// The body of a `200 OK` answer.
+enum Body {
+    Complete(Vec<u8>),
+    /// Cut off, too large, or not read in time: what went wrong.
+    Unreadable(Error),
 }
 
 fn describe_transport_error(
@@ -433,10 +475,11 @@ fn describe_transport_error(
     target: &str,
     https: bool,
     timeout: f64,
+    cacert: Option<&Path>,
 ) -> Failure {
     if let Some(tls) = find_cause::<rustls::Error>(error) {
-        let (problem, hint) = describe_tls_error(tls, target);
-        return Failure::Other(Error::transport(problem, Some(hint)));
+        let (problem, hint) = describe_tls_error(tls, target, cacert);
+        return Failure::Other(Error::transport(problem, Some(&hint)));
     }
     let io_kind = find_cause::<std::io::Error>(error).map(std::io::Error::kind);
     if error.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
@@ -508,32 +551,59 @@ fn describe_transport_error(
     Failure::Other(Error::transport(problem, Some(hint)))
 }
 
-fn describe_tls_error(error: &rustls::Error, target: &str) -> (String, &'static str) {
+/// What went wrong in TLS, and a hint that fits: the advice to pass
+/// `--cacert` only when it was not passed.
+fn describe_tls_error(
+    error: &rustls::Error,
+    target: &str,
+    cacert: Option<&Path>,
+) -> (String, String) {
+    use rustls::CertificateError as C;
     use rustls::Error as E;
     match error {
-        E::InvalidCertificate(cause) => (
-            format!(
-                "the TLS certificate of {target} is not trusted: {}",
-                describe_certificate_error(cause)
-            ),
-            "for a self-signed certificate pass it with --cacert FILE (or, at your own risk, --insecure)",
-        ),
+        E::InvalidCertificate(cause) => {
+            let hint = match (cause, cacert) {
+                (C::Expired | C::ExpiredContext { .. }, _)
+                | (C::NotValidYet | C::NotValidYetContext { .. }, _) => {
+                    "renew the server's certificate, or check this machine's clock".to_owned()
+                }
+                (C::NotValidForName | C::NotValidForNameContext { .. }, _) => {
+                    "use a host name the certificate is issued for in the server URL".to_owned()
+                }
+                (_, Some(path)) => format!(
+                    "{} must hold the server's own certificate or the authority that signed it",
+                    path.display()
+                ),
+                (_, None) => "for a self-signed certificate pass it with --cacert FILE (or, at your own risk, --insecure)".to_owned(),
+            };
+            (
+                format!(
+                    "the TLS certificate of {target} is not trusted: {}",
+                    describe_certificate_error(cause, cacert)
+                ),
+                hint,
+            )
+        }
         E::InvalidMessage(_)
         | E::InappropriateMessage { .. }
         | E::InappropriateHandshakeMessage { .. } => (
             format!(
                 "TLS handshake with {target} failed: the server does not speak TLS on this port"
             ),
-            "for a plain-HTTP listener use http://",
+            "for a plain-HTTP listener use http://".to_owned(),
         ),
         other => (
             format!("TLS with {target} failed: {other}"),
-            "check the server's TLS setup, or use --cacert FILE for a private certificate authority",
+            match cacert {
+                Some(_) => "check the server's TLS setup",
+                None => "check the server's TLS setup, or use --cacert FILE for a private certificate authority",
+            }
+            .to_owned(),
         ),
     }
 }
 
-fn describe_certificate_error(error: &rustls::CertificateError) -> String {
+fn describe_certificate_error(error: &rustls::CertificateError, cacert: Option<&Path>) -> String {
     use rustls::CertificateError as C;
     match error {
         // What webpki reports for a certificate no trusted authority signed
@@ -541,9 +611,29 @@ fn describe_certificate_error(error: &rustls::CertificateError) -> String {
         C::UnknownIssuer
         | C::BadSignature
         | C::UnsupportedSignatureAlgorithmContext { .. }
-        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
-            "no certificate authority this machine trusts has signed it (is it self-signed?)"
-                .to_owned()
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => match cacert {
+            Some(path) => format!(
+                "it is not in {} and no certificate there has signed it",
+                path.display()
+            ),
+            None => {
+                "no certificate authority this machine trusts has signed it (is it self-signed?)"
+                    .to_owned()
+            }
+        },
+        // What `openssl req -x509` makes by default: trusted only when it is
+        // the very certificate given with --cacert (see tls.rs).
+        C::Other(other)
+            if other.0.downcast_ref::<webpki::Error>()
+                == Some(&webpki::Error::CaUsedAsEndEntity) =>
+        {
+            match cacert {
+                Some(path) => format!(
+                    "it is a certificate authority's certificate, which is trusted as the server's own only when it is itself in {}",
+                    path.display()
+                ),
+                None => "it is self-signed (a certificate authority's own certificate)".to_owned(),
+            }
         }
         C::Expired | C::ExpiredContext { .. } => "it has expired".to_owned(),
         C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_owned(),
@@ -615,20 +705,16 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Reads at most `MAX_BODY_BYTES` of the body; also says whether that was all of it.
-fn read_capped(
-    response: Response,
-    target: &str,
-    options: &HttpOptions,
-) -> Result<(Vec<u8>, bool), Failure> {
+fn read_capped(response: Response, target: &str, options: &HttpOptions) -> Result<(Vec<u8>, bool)> {
     let mut body = Vec::new();
     let mut limited = response.take(MAX_BODY_BYTES + 1);
     limited.read_to_end(&mut body).map_err(|e| {
         let timed_out = e.kind() == std::io::ErrorKind::TimedOut
             || find_cause::<reqwest::Error>(&e).is_some_and(reqwest::Error::is_timeout);
-        Failure::Other(if timed_out {
+        if timed_out {
             Error::transport(
                 format!(
-                    "{target} stopped sending its answer; gave up after {} s",
+                    "{target} did not finish its answer within {} s",
                     options.timeout.as_secs_f64()
                 ),
                 Some("is the server overloaded or stuck? Raise the limit with --timeout SECONDS"),
@@ -638,7 +724,7 @@ fn read_capped(
                 format!("{target} broke off its answer halfway ({})", root_cause(&e)),
                 Some("is there a proxy in front of the server? It is safe to retry"),
             )
-        })
+        }
     })?;
     let complete = body.len() as u64 <= MAX_BODY_BYTES;
     body.truncate(MAX_BODY_BYTES as usize);
@@ -692,14 +778,30 @@ fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], stage: Stage) -> Result
     })
 }
 
-fn status_line(status: StatusCode) -> String {
-    format!(
-        "{} {}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    )
-    .trim_end()
-    .to_owned()
+fn status_line(status: StatusCode, reason: &str) -> String {
+    format!("{} {reason}", status.as_u16())
+        .trim_end()
+        .to_owned()
+}
+
+/// The reason phrase of the answer's status line, as the reference prints it
+/// (`500 Kaputt` stays `Kaputt`, an empty phrase stays empty), without the
+/// blanks around it, which Python's http.client strips. hyper's parser keeps
+/// only tabs, spaces and visible ASCII (a phrase with other bytes arrives
+/// empty); a tab is escaped, as in all server text.
+fn reason_phrase(response: &Response) -> String {
+    match response.extensions().get::<hyper::ext::ReasonPhrase>() {
+        Some(phrase) => {
+            let text = String::from_utf8_lossy(phrase.as_bytes());
+            escape_control_characters(text.trim_matches([' ', '\t']))
+        }
+        // hyper keeps the phrase only when it differs from the standard one.
+        None => response
+            .status()
+            .canonical_reason()
+            .unwrap_or("")
+            .to_owned(),
+    }
 }
 
 fn json_problem(error: &serde_json::Error) -> String {
@@ -725,9 +827,10 @@ const MAX_CERT_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Read as the other file options are: capped, a directory refused, and a
 /// named pipe nobody writes to read as empty instead of waited on.
-fn read_certificates(path: &PathBuf) -> Result<Vec<reqwest::Certificate>> {
+fn read_certificates(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>> {
     let pem = crate::config::read_capped(path, MAX_CERT_FILE_BYTES, None)?;
-    let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
         .ok()
         .filter(|certs| {
             !certs.is_empty() && pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----")

@@ -60,6 +60,10 @@ pub enum Error {
     Interrupted,
     /// stdout cannot be written (exit 5); says what became of the account.
     Output(String),
+    /// The registration request may have reached the server, but no answer
+    /// says what became of it: the account may exist. Exits as the failure
+    /// it wraps.
+    Unconfirmed(Box<Error>),
 }
 
 /// An HTTP error answer from the server.
@@ -138,6 +142,15 @@ impl Error {
         }
     }
 
+    pub fn unconfirmed(error: Error) -> Self {
+        Error::Unconfirmed(Box::new(error))
+    }
+
+    /// Whether the account may exist although the run failed.
+    pub fn is_unconfirmed(&self) -> bool {
+        matches!(self, Error::Unconfirmed(_))
+    }
+
     /// The one place where failures become exit statuses.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -148,6 +161,7 @@ impl Error {
             Error::Transport { .. } => EXIT_UNREACHABLE,
             Error::Interrupted => EXIT_INTERRUPTED,
             Error::Output(_) => EXIT_OUTPUT,
+            Error::Unconfirmed(error) => error.exit_code(),
         }
     }
 
@@ -162,6 +176,7 @@ impl Error {
             Error::Transport { .. } => "unreachable",
             Error::Interrupted => "interrupted",
             Error::Output(_) => "output",
+            Error::Unconfirmed(error) => error.kind(),
         }
     }
 
@@ -169,6 +184,11 @@ impl Error {
         let hint = match self {
             Error::Input { hint, .. } | Error::Transport { hint, .. } => hint.clone(),
             Error::Refused(refusal) => refusal.hint(),
+            // A blind retry would be refused with "User ID already taken".
+            Error::Unconfirmed(_) => Some(
+                "the server may have created the account before the answer was lost: retry with --exists-ok"
+                    .to_owned(),
+            ),
             _ => None,
         };
         hint.map(|hint| escape_control_characters(&hint))
@@ -223,7 +243,10 @@ impl fmt::Display for Unescaped<'_> {
                 source, problem, ..
             } => write!(f, "{source}: {problem}"),
             Error::Refused(refusal) => {
-                write!(f, "Received {} {}", refusal.status, refusal.reason)?;
+                write!(f, "Received {}", refusal.status)?;
+                if !refusal.reason.is_empty() {
+                    write!(f, " {}", refusal.reason)?;
+                }
                 if let Some(error) = &refusal.error {
                     write!(f, ": {error}")?;
                 }
@@ -231,6 +254,7 @@ impl fmt::Display for Unescaped<'_> {
             }
             Error::Transport { problem, .. } => f.write_str(problem),
             Error::Interrupted => f.write_str("interrupted"),
+            Error::Unconfirmed(error) => error.fmt(f),
         }
     }
 }
@@ -269,6 +293,11 @@ mod tests {
         assert_eq!(Error::Output("x".into()).exit_code(), 5);
         assert_eq!(exit_code_for_signal(libc::SIGTERM), 143);
         assert_eq!(exit_code_for_signal(libc::SIGHUP), 129);
+        let lost = |error| Error::unconfirmed(error);
+        assert_eq!(lost(Error::transport("x", None)).exit_code(), 4);
+        assert_eq!(lost(Error::Refused(refusal(500))).exit_code(), 1);
+        assert_eq!(lost(Error::Refused(refusal(504))).exit_code(), 4);
+        assert_eq!(lost(Error::Interrupted).exit_code(), 130);
     }
 
     #[test]

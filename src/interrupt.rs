@@ -12,6 +12,11 @@ static GRACEFUL: AtomicBool = AtomicBool::new(false);
 /// The terminal (descriptor and settings) from before a no-echo prompt, to
 /// put back.
 static SAVED_TERMINAL: Mutex<Option<(libc::c_int, libc::termios)>> = Mutex::new(None);
+/// What to report if the process stops now: a registration whose outcome
+/// would otherwise be lost.
+static LAST_WORDS: Mutex<Option<LastWords>> = Mutex::new(None);
+
+type LastWords = Box<dyn FnOnce(i32) + Send>;
 
 /// Installs the handler, on a thread of its own. A first signal in graceful
 /// mode only raises the flag; otherwise (or at the second) the process
@@ -37,6 +42,12 @@ fn on_signal(signal: i32) {
         .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
         .is_ok();
     if !first || !GRACEFUL.load(Ordering::SeqCst) {
+        // Held until the exit: the main thread, which clears the words once
+        // it has reported, cannot then exit with another status.
+        let mut pending = last_words();
+        if let Some(words) = pending.take() {
+            words(signal);
+        }
         std::process::exit(crate::error::exit_code_for_signal(signal));
     }
     // On a terminal the "^C" echo ends the progress bar's line.
@@ -67,6 +78,12 @@ fn signal_name(signal: i32) -> &'static str {
 /// From now on a first signal only asks to stop starting new work.
 pub fn set_graceful(graceful: bool) {
     GRACEFUL.store(graceful, Ordering::SeqCst);
+}
+
+/// Sets (or, with `None`, clears) what to report if a signal stops the
+/// process: in single mode, once the registration request is sent.
+pub fn set_last_words(words: Option<LastWords>) {
+    *last_words() = words;
 }
 
 /// The signal that asked us to stop, if one did.
@@ -104,6 +121,12 @@ fn restore_terminal() {
 
 fn lock() -> std::sync::MutexGuard<'static, Option<(libc::c_int, libc::termios)>> {
     SAVED_TERMINAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn last_words() -> std::sync::MutexGuard<'static, Option<LastWords>> {
+    LAST_WORDS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -35,5 +35,6 @@ pub mod password;
 pub mod prompt;
 pub mod run;
 pub mod secret;
+pub mod tls;
 pub mod user;
 pub mod yaml;

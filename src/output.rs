@@ -3,7 +3,7 @@
 
 use crate::cli::OutputFormat;
 use crate::client::Registered;
-use crate::error::Error;
+use crate::error::{Error, Refusal};
 use crate::secret::SecretString;
 use serde_json::{Value, json};
 use std::fmt;
@@ -97,6 +97,50 @@ impl Reporter {
         Ok(())
     }
 
+    /// The server answered 200 but the rest of its answer is missing or
+    /// unreadable: a success, as the reference reports it, with a warning.
+    pub fn created_incomplete(
+        &self,
+        user_id: Option<&str>,
+        problem: &Error,
+        generated: Option<&SecretString>,
+    ) -> Result<(), Error> {
+        say!("warning: {}", incomplete_warning(problem));
+        let written = match self.format {
+            OutputFormat::Text => stdout_line("Success!").and_then(|()| match generated {
+                Some(password) => {
+                    stdout_line(&format!("Generated password: {}", password.expose()))
+                }
+                None => Ok(()),
+            }),
+            OutputFormat::Json => {
+                let mut object = json!({
+                    "user_id": user_id,
+                    "access_token": null,
+                    "device_id": null,
+                    "home_server": null,
+                    "created": true,
+                });
+                if let Some(password) = generated {
+                    object["password"] = Value::from(password.expose());
+                }
+                stdout_line(&object.to_string())
+            }
+            // Checked before: token mode needs an access token.
+            OutputFormat::Token => Ok(()),
+        };
+        written.map_err(|e| {
+            if let Some(password) = generated {
+                say!("Generated password: {}", password.expose());
+            }
+            Error::Output(format!(
+                "cannot write the result to stdout ({}), but {} was created",
+                crate::config::io_reason(&e),
+                user_id.unwrap_or("the account")
+            ))
+        })
+    }
+
     /// `--exists-ok` and the user was already there.
     pub fn already_exists(&self, user_id: Option<&str>) -> Result<(), Error> {
         let written = match self.format {
@@ -124,13 +168,15 @@ impl Reporter {
         })
     }
 
-    pub fn failed(&self, error: &Error, user_id: Option<&str>) {
+    /// `password` is a generated password the account may have been
+    /// created with: it is shown, or it would be lost.
+    pub fn failed(&self, error: &Error, user_id: Option<&str>, password: Option<&SecretString>) {
         // The failure's own exit status stands, and its reason goes to
         // stderr below, whether or not stdout takes these lines.
-        let _ = match (self.format, error) {
+        let written = match (self.format, refusal(error)) {
             // stdout is what failed: nothing more goes there.
-            (_, Error::Output(_)) => Ok(()),
-            (OutputFormat::Text, Error::Refused(refusal)) => {
+            _ if matches!(error, Error::Output(_)) => Ok(false),
+            (OutputFormat::Text, Some(refusal)) => {
                 // The reference's lines, on stdout, so scripts that read them keep working.
                 stdout_line(&format!(
                     "ERROR! Received {} {}",
@@ -140,13 +186,29 @@ impl Reporter {
                     Some(text) if (400..500).contains(&refusal.status) => stdout_line(text),
                     _ => Ok(()),
                 })
+                .map(|()| false)
             }
-            (OutputFormat::Json, _) => stdout_line(&failure_json(error, user_id).to_string()),
-            _ => Ok(()),
+            (OutputFormat::Json, _) => {
+                let mut object = failure_json(error, user_id);
+                if let Some(password) = password {
+                    object["password"] = Value::from(password.expose());
+                }
+                stdout_line(&object.to_string()).map(|()| true)
+            }
+            _ => Ok(false),
         };
         // Also on stderr in every format, so that the reason shows when
         // stdout goes to a file or a pipe.
         report_error(error);
+        let password_on_stdout = written.unwrap_or(false);
+        if let Some(password) = password.filter(|_| !password_on_stdout) {
+            let status = if error.is_unconfirmed() {
+                "The account may exist. "
+            } else {
+                ""
+            };
+            say!("{status}Generated password: {}", password.expose());
+        }
     }
 }
 
@@ -158,19 +220,34 @@ pub fn report_error(error: &Error) {
     }
 }
 
-/// The `-o json` object for a failure.
+/// The warning for a 200 answer that could not be read in full.
+pub fn incomplete_warning(problem: &Error) -> String {
+    format!("the account was created (the server answered 200 OK), but {problem}")
+}
+
+/// The server's refusal, also when it left the outcome unknown.
+fn refusal(error: &Error) -> Option<&Refusal> {
+    match error {
+        Error::Refused(refusal) => Some(refusal),
+        Error::Unconfirmed(inner) => refusal(inner),
+        _ => None,
+    }
+}
+
+/// The `-o json` object for a failure. `created` is `null` when the account
+/// may exist.
 pub fn failure_json(error: &Error, user_id: Option<&str>) -> Value {
-    let (errcode, text, status) = match error {
-        Error::Refused(refusal) => (
+    let (errcode, text, status) = match refusal(error) {
+        Some(refusal) => (
             refusal.errcode.clone(),
             refusal.error.clone().unwrap_or_else(|| error.to_string()),
             Some(refusal.status),
         ),
-        _ => (None, error.to_string(), None),
+        None => (None, error.to_string(), None),
     };
     json!({
         "user_id": user_id,
-        "created": false,
+        "created": if error.is_unconfirmed() { Value::Null } else { Value::from(false) },
         "errcode": errcode,
         "error": text,
         "status": status,
@@ -224,5 +301,9 @@ mod tests {
         let local = failure_json(&Error::input("-u", "bad"), None);
         assert_eq!(local["kind"], "input");
         assert_eq!(local["errcode"], Value::Null);
+        let lost = failure_json(&Error::unconfirmed(error), Some("@a:b"));
+        assert_eq!(lost["created"], Value::Null);
+        assert_eq!(lost["errcode"], "M_USER_IN_USE");
+        assert_eq!(lost["status"], 400);
     }
 }

@@ -6,6 +6,7 @@ use crate::error::{EXIT_OK, Error, Result};
 use crate::options::{Options, PasswordSource};
 use crate::output::Reporter;
 use crate::prompt::{PromptTo, Prompter};
+use crate::secret::SecretString;
 use crate::user;
 use std::io::Write;
 
@@ -53,7 +54,7 @@ pub fn run(mut cli: Cli) -> i32 {
             None => register_one(options, &reporter),
         },
         Err(error) => {
-            reporter.failed(&error, None);
+            reporter.failed(&error, None, None);
             error.exit_code()
         }
     }
@@ -75,16 +76,27 @@ pub fn register_one(options: Options, reporter: &Reporter) -> i32 {
         reporter.notice(notice);
     }
     let mut user_id = None;
-    match register(options, reporter, &mut user_id) {
+    let mut at_risk = None;
+    let status = match register(options, reporter, &mut user_id, &mut at_risk) {
         Ok(()) => EXIT_OK,
         Err(error) => {
-            reporter.failed(&error, user_id.as_deref());
+            reporter.failed(&error, user_id.as_deref(), at_risk.as_ref());
             error.exit_code()
         }
-    }
+    };
+    // Reported: from now on Ctrl-C has nothing to add.
+    crate::interrupt::set_last_words(None);
+    status
 }
 
-fn register(options: Options, reporter: &Reporter, user_id: &mut Option<String>) -> Result<()> {
+/// `at_risk` receives a generated password when the run fails although the
+/// account may exist with it: it must then be shown.
+fn register(
+    options: Options,
+    reporter: &Reporter,
+    user_id: &mut Option<String>,
+    at_risk: &mut Option<SecretString>,
+) -> Result<()> {
     let prompter = Prompter::new(match options.output {
         OutputFormat::Text => PromptTo::Stdout,
         OutputFormat::Json | OutputFormat::Token => PromptTo::Stderr,
@@ -128,9 +140,26 @@ fn register(options: Options, reporter: &Reporter, user_id: &mut Option<String>)
         user_type: options.user_type.as_deref(),
         display_name: options.display_name.as_deref(),
     };
-    match client.register(&options.shared_secret, &new_user, options.exists_ok, || {
-        reporter.sending()
-    })? {
+    let generated = generated.then_some(&password);
+    let sent = || {
+        reporter.sending()?;
+        // Once the request may reach the server, Ctrl-C must not lose what
+        // became of it.
+        let (reporter, user_id, password) = (*reporter, user_id.clone(), generated.cloned());
+        crate::interrupt::set_last_words(Some(Box::new(move |_signal| {
+            let error = Error::unconfirmed(Error::Interrupted);
+            reporter.failed(&error, user_id.as_deref(), password.as_ref());
+        })));
+        Ok(())
+    };
+    let outcome = client
+        .register(&options.shared_secret, &new_user, options.exists_ok, sent)
+        .inspect_err(|error| {
+            if error.is_unconfirmed() {
+                *at_risk = generated.cloned();
+            }
+        })?;
+    match outcome {
         Outcome::Created(registered) => {
             *user_id = Some(registered.user_id.clone());
             if reporter.format() == OutputFormat::Token && registered.access_token.is_none() {
@@ -142,7 +171,19 @@ fn register(options: Options, reporter: &Reporter, user_id: &mut Option<String>)
                     Some("log in with the password to get a token"),
                 ));
             }
-            reporter.created(&registered, generated.then_some(&password))
+            reporter.created(&registered, generated)
+        }
+        Outcome::CreatedIncomplete(problem) => {
+            if reporter.format() == OutputFormat::Token {
+                return Err(Error::transport(
+                    format!(
+                        "{} was created, but the server's answer has no access_token: {problem}",
+                        user_id.as_deref().unwrap_or("the account")
+                    ),
+                    Some("log in with the password to get a token"),
+                ));
+            }
+            reporter.created_incomplete(user_id.as_deref(), &problem, generated)
         }
         Outcome::AlreadyExists => reporter.already_exists(user_id.as_deref()),
     }

@@ -514,3 +514,58 @@ fn control_characters_in_a_bad_line_are_escaped() {
         run.stderr
     );
 }
+
+/// Batch rows report what single mode reports: a 200 with an unreadable body
+/// is a created row with a warning; a lost answer leaves `created` unknown
+/// (`null`) and keeps the generated password.
+#[test]
+fn rows_whose_answer_is_incomplete_or_lost() {
+    let synapse = Synapse::new(SECRET);
+    let server_synapse = Arc::clone(&synapse);
+    let server = Stub::start(move |request| {
+        let reply = server_synapse.reply(request);
+        let user = |name: &str| {
+            request
+                .body
+                .windows(name.len())
+                .any(|w| w == name.as_bytes())
+        };
+        match request.method.as_str() {
+            "POST" if user("\"empty\"") => Reply::raw(200, "application/json", ""),
+            "POST" if user("\"lost\"") => Reply::Reset,
+            _ => reply,
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "users.csv", "user,password\nempty,\nlost,\n");
+    let run = batch(&server.url(), &file, &["--jobs", "1"], "");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let created = synapse.created();
+    let password = |name: &str| {
+        created
+            .iter()
+            .find(|a| a.username == name)
+            .unwrap()
+            .password
+            .clone()
+    };
+    let row = |name: &str| run.rows.iter().find(|r| r["localpart"] == name).unwrap();
+    let empty = row("empty");
+    assert_eq!(empty["created"], true, "{empty}");
+    assert_eq!(empty["password"], password("empty").as_str());
+    assert!(
+        empty["warning"]
+            .as_str()
+            .unwrap()
+            .starts_with("the account was created (the server answered 200 OK), but "),
+        "{empty}"
+    );
+    let lost = row("lost");
+    assert_eq!(lost["created"], Value::Null, "{lost}");
+    assert_eq!(lost["password"], password("lost").as_str());
+    assert!(
+        run.stderr.contains("created 1, already there 0, failed 1"),
+        "{}",
+        run.stderr
+    );
+}

@@ -773,3 +773,366 @@ fn values_starting_with_dashes_are_given_attached() {
     assert!(!out.stderr.contains("dashed"), "{out}");
     assert!(out.stderr.contains("-k/--shared-secret"), "{out}");
 }
+
+/// curl reads `no_proxy=*` as "no proxy for any host", IP addresses included.
+#[test]
+fn no_proxy_star_bypasses_the_proxy_for_an_ip_address() {
+    let (server, synapse) = Stub::synapse(SECRET);
+    let proxy = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "the proxy was used"));
+    for (name, value) in [("no_proxy", "*"), ("NO_PROXY", " * ")] {
+        let out = tool()
+            .env("http_proxy", proxy.url())
+            .env(name, value)
+            .args(["-v", "-k", SECRET, "-u", "alice", "-p", "pw", "--no-admin"])
+            .args(["--exists-ok"])
+            .arg(server.url())
+            .run();
+        out.assert_code(0);
+        assert!(!out.stderr.contains("through the proxy"), "{out}");
+    }
+    assert_eq!(proxy.connections(), 0);
+    assert_eq!(synapse.created().len(), 1);
+}
+
+/// The status line's own reason phrase is printed as the reference prints it:
+/// surrounding blanks stripped, an empty one kept empty. (A phrase with bytes
+/// beyond ASCII reaches us empty: the HTTP parser drops it.)
+#[test]
+fn the_reason_phrase_is_the_servers_own() {
+    fn status_line(line: &'static [u8]) -> Stub {
+        let synapse = Synapse::new(SECRET);
+        Stub::start(move |r: &Request| {
+            if r.method != "POST" {
+                return synapse.reply(r);
+            }
+            let mut answer = line.to_vec();
+            answer.extend_from_slice(
+                b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            );
+            Reply::Bytes(answer)
+        })
+    }
+    for (line, shown, error) in [
+        (&b"HTTP/1.1 500 Kaputt"[..], "500 Kaputt", "500 Kaputt"),
+        (b"HTTP/1.1 500 ", "500 ", "500"),
+        (b"HTTP/1.1 520", "520 ", "520"),
+        (
+            b"HTTP/1.1 500   Two  spaces \t",
+            "500 Two  spaces",
+            "500 Two  spaces",
+        ),
+        (b"HTTP/1.1 500 a\tb", "500 a\\tb", "500 a\\tb"),
+        (b"HTTP/1.1 500 a\x9b2J", "500 ", "500"),
+        (b"HTTP/1.1 404 Not Found", "404 Not Found", "404 Not Found"),
+    ] {
+        let stub = status_line(line);
+        let out = register(&stub.url(), &[]);
+        out.assert_code(1);
+        assert_eq!(
+            out.stdout,
+            format!("Sending registration request...\nERROR! Received {shown}\n"),
+            "{out}"
+        );
+        assert_eq!(
+            out.error_line(),
+            format!("error: Received {error}"),
+            "{out}"
+        );
+    }
+}
+
+/// The password the stub received in the registration request.
+fn posted_password(stub: &Stub) -> String {
+    let posts = stub.posts();
+    assert_eq!(posts.len(), 1);
+    posts[0].json()["password"].as_str().unwrap().to_owned()
+}
+
+fn generate(url: &str, extra: &[&str]) -> Outcome {
+    tool()
+        .args([
+            "-k",
+            SECRET,
+            "-u",
+            "alice",
+            "--generate-password",
+            "--no-admin",
+        ])
+        .args(extra)
+        .arg(url)
+        .run()
+}
+
+/// Once the registration request may have reached the server and its answer
+/// is lost, the account may exist: a generated password is shown (stderr
+/// for text output, the JSON object's `password`; -o token refuses
+/// --generate-password), and JSON says `"created": null`.
+#[test]
+fn a_generated_password_is_shown_when_the_answer_is_lost() {
+    for (fault, code) in [
+        ((|| Reply::Reset) as fn() -> Reply, 4),
+        (|| Reply::Hangup, 4),
+        (|| Reply::Silent, 4),
+        (|| Reply::raw(502, "text/html", "<h1>Bad Gateway</h1>"), 4),
+        (
+            || Reply::raw(504, "text/html", "<h1>Gateway Timeout</h1>"),
+            4,
+        ),
+        (|| Reply::raw(500, "text/html", "<h1>Oops</h1>"), 1),
+    ] {
+        for format in ["text", "json"] {
+            let stub = post_fails(fault);
+            let out = generate(&stub.url(), &["-o", format, "--timeout", "1"]);
+            out.assert_code(code);
+            let password = posted_password(&stub);
+            assert_eq!(
+                out.stderr_lines("hint:"),
+                [
+                    "hint: the server may have created the account before the answer was lost: retry with --exists-ok"
+                ],
+                "{out}"
+            );
+            if format == "json" {
+                let object = json_output(&out);
+                assert_eq!(object["created"], Value::Null, "{out}");
+                assert_eq!(object["password"], password.as_str(), "{out}");
+                assert!(!out.stderr.contains(&password), "{out}");
+            } else {
+                assert!(
+                    out.stderr
+                        .lines()
+                        .any(|l| l
+                            == format!("The account may exist. Generated password: {password}")),
+                    "{out}"
+                );
+                assert!(!out.stdout.contains(&password), "{out}");
+            }
+        }
+    }
+    // A refusal is an answer: nothing was created, and nothing is shown.
+    let stub = post_fails(|| Reply::error(403, "M_FORBIDDEN", "HMAC incorrect"));
+    let out = generate(&stub.url(), &["-o", "json"]);
+    out.assert_code(1);
+    let object = json_output(&out);
+    assert_eq!(object["created"], false);
+    assert_eq!(object["password"], Value::Null);
+}
+
+/// Ctrl-C while the registration's answer is awaited: the account may exist,
+/// so the generated password is shown before the exit.
+#[test]
+fn ctrl_c_after_the_registration_was_sent_shows_the_generated_password() {
+    for format in ["text", "json"] {
+        let stub = post_fails(|| Reply::Silent);
+        let run = tool()
+            .args([
+                "-k",
+                SECRET,
+                "-u",
+                "alice",
+                "--generate-password",
+                "--no-admin",
+            ])
+            .args(["-o", format])
+            .arg(stub.url())
+            .spawn();
+        let started = Instant::now();
+        while stub.posts().is_empty() {
+            assert!(started.elapsed() < Duration::from_secs(10), "no POST");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // SAFETY: sending a signal to our own child process.
+        assert_eq!(
+            unsafe { libc::kill(run.id() as libc::pid_t, libc::SIGINT) },
+            0
+        );
+        let out = run.finish();
+        out.assert_code(130);
+        let password = posted_password(&stub);
+        assert_eq!(out.error_line(), "error: interrupted", "{out}");
+        if format == "json" {
+            let object = json_output(&out);
+            assert_eq!(object["created"], Value::Null, "{out}");
+            assert_eq!(object["password"], password.as_str(), "{out}");
+            assert_eq!(object["kind"], "interrupted", "{out}");
+        } else {
+            assert!(
+                out.stderr.contains(&format!(
+                    "The account may exist. Generated password: {password}"
+                )),
+                "{out}"
+            );
+        }
+    }
+}
+
+/// A 200 answer to the registration says the account was created, whatever
+/// its body: success, as the reference reports it, with a warning.
+#[test]
+fn a_200_with_an_unreadable_body_is_a_success_with_a_warning() {
+    fn created_then(answer: fn() -> Reply) -> (Stub, Arc<Synapse>) {
+        let synapse = Synapse::new(SECRET);
+        let server = Arc::clone(&synapse);
+        let stub = Stub::start(move |r: &Request| {
+            let reply = server.reply(r);
+            if r.method == "POST" { answer() } else { reply }
+        });
+        (stub, synapse)
+    }
+    for (answer, problem) in [
+        (
+            (|| Reply::raw(200, "application/json", "")) as fn() -> Reply,
+            "the server's registration answer is not the expected JSON (it does not parse as JSON)",
+        ),
+        (
+            || Reply::raw(200, "text/html", "<p>OK</p>"),
+            "the server's registration answer is not the expected JSON (it does not parse as JSON)",
+        ),
+        (
+            || Reply::json(200, serde_json::json!({"access_token": "syt_x"})),
+            "the server's registration answer is not the expected JSON (missing field `user_id` at line 1 column 24)",
+        ),
+        (|| Reply::CloseMidResponse, "broke off its answer halfway"),
+    ] {
+        let (stub, synapse) = created_then(answer);
+        let out = register(&stub.url(), &[]);
+        out.assert_code(0);
+        assert_eq!(
+            out.stdout, "Sending registration request...\nSuccess!\n",
+            "{out}"
+        );
+        assert!(
+            out.stderr
+                .starts_with("warning: the account was created (the server answered 200 OK), but ")
+                && out.stderr.contains(problem),
+            "{out}"
+        );
+        assert!(out.stderr_lines("error:").is_empty(), "{out}");
+        assert_eq!(synapse.created().len(), 1);
+
+        let out = generate(&stub.url(), &["-o", "json", "--exists-ok"]);
+        out.assert_code(0);
+        let object = json_output(&out);
+        assert_eq!(object["created"], true, "{out}");
+        assert_eq!(object["user_id"], Value::Null, "{out}");
+        assert!(object["password"].is_string(), "{out}");
+
+        // Token output cannot be given: an error, which says the account exists.
+        let out = tool()
+            .args([
+                "-k",
+                SECRET,
+                "-u",
+                "bob",
+                "-p",
+                "pw",
+                "--no-admin",
+                "-o",
+                "token",
+            ])
+            .arg(stub.url())
+            .run();
+        out.assert_code(4);
+        assert!(out.stdout.is_empty(), "{out}");
+        assert!(
+            out.error_line().starts_with(
+                "error: the account was created, but the server's answer has no access_token: "
+            ),
+            "{out}"
+        );
+    }
+}
+
+/// `openssl req -x509` makes a CA:TRUE certificate, which webpki never takes
+/// as a server's own: passed with --cacert, it is trusted as curl and the
+/// reference trust it. Any other verdict names its real reason.
+#[test]
+fn cacert_accepts_the_self_signed_certificate_openssl_makes() {
+    let synapse = Synapse::new(SECRET);
+    let server = Arc::clone(&synapse);
+    let stub = Stub::builder()
+        .tls_with(stub::test_ca_cert())
+        .start(move |r| server.reply(r));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, stub::test_ca_cert().pem()).unwrap();
+    let ca = ca.to_str().unwrap();
+    let out = register(&stub.url(), &["--cacert", ca]);
+    out.assert_code(0);
+    let out = tool()
+        .args(["-k", SECRET, "-u", "bob", "-p", "pw", "--no-admin"])
+        .args(["--cacert", ca])
+        .arg(stub.url().replace("127.0.0.1", "localhost"))
+        .run();
+    out.assert_code(0);
+    assert_eq!(synapse.created().len(), 2);
+
+    // Not the certificate given: not trusted, and the message says why
+    // without suggesting the --cacert that was passed.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = test_cert().write_to(other_dir.path());
+    let other = other.to_str().unwrap();
+    let out = register(&stub.url(), &["--cacert", other]);
+    out.assert_code(4);
+    assert_eq!(
+        out.error_line(),
+        format!(
+            "error: the TLS certificate of 127.0.0.1:{} is not trusted: it is a certificate authority's certificate, which is trusted as the server's own only when it is itself in {other}",
+            stub.port(),
+        )
+    );
+    let hint = format!(
+        "hint: {other} must hold the server's own certificate or the authority that signed it"
+    );
+    assert_eq!(out.stderr_lines("hint:"), [hint.as_str()]);
+    let plain = Stub::builder().tls().start(|_| Reply::Silent);
+    let out = register(&plain.url(), &["--cacert", ca]);
+    out.assert_code(4);
+    assert_eq!(
+        out.error_line(),
+        format!(
+            "error: the TLS certificate of 127.0.0.1:{} is not trusted: it is not in {ca} and no certificate there has signed it",
+            plain.port(),
+        )
+    );
+    let hint = format!(
+        "hint: {ca} must hold the server's own certificate or the authority that signed it"
+    );
+    assert_eq!(out.stderr_lines("hint:"), [hint.as_str()]);
+
+    // Without --cacert, the usual advice.
+    let out = register(&stub.url(), &[]);
+    out.assert_code(4);
+    assert!(
+        out.error_line().ends_with(
+            "is not trusted: it is self-signed (a certificate authority's own certificate)"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        out.stderr_lines("hint:"),
+        [
+            "hint: for a self-signed certificate pass it with --cacert FILE (or, at your own risk, --insecure)"
+        ]
+    );
+
+    // The given certificate, for a name it does not list.
+    let elsewhere = stub::openssl_default_cert("DNS:elsewhere.example");
+    let named = Stub::builder()
+        .tls_with(&elsewhere)
+        .start(|_| Reply::Silent);
+    let pem = dir.path().join("elsewhere.pem");
+    std::fs::write(&pem, elsewhere.pem()).unwrap();
+    let out = register(&named.url(), &["--cacert", pem.to_str().unwrap()]);
+    out.assert_code(4);
+    assert!(
+        out.error_line()
+            .contains("is not trusted: it is not issued for this host name"),
+        "{out}"
+    );
+    assert_eq!(
+        out.stderr_lines("hint:"),
+        ["hint: use a host name the certificate is issued for in the server URL"]
+    );
+    assert_eq!(synapse.created().len(), 2);
+}

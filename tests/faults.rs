@@ -34,6 +34,12 @@ matrix::row_tests!(crate::matrix::fault_rows::ROWS =>
     self_signed_with_cacert,
     stdout_full,
     stdout_closed,
+    trickled_answer,
+    custom_reason_phrase,
+    registered_empty_answer,
+    registered_without_user_id,
+    openssl_default_cert_with_cacert,
+    cacert_not_the_servers,
 );
 
 /// Regenerate with `UPDATE_DOCS=1 cargo test --test faults`.

@@ -67,7 +67,7 @@ pub const ROWS: &[Row] = &[
         tried: "The server sends a status line and headers announcing a body, then nothing.",
         server: plain(|_, _| Reply::HeadersThenStall),
         exit: 4,
-        error: Some("error: 127.0.0.1:{port} stopped sending its answer; gave up after 2 s"),
+        error: Some("error: 127.0.0.1:{port} did not finish its answer within 2 s"),
         hint: Some(
             "hint: is the server overloaded or stuck? Raise the limit with --timeout SECONDS",
         ),
@@ -487,4 +487,133 @@ pub const ROWS: &[Row] = &[
         stdout: Some(Unwritable::ClosedPipe),
         ..ROW
     },
+    Row {
+        id: "trickled_answer",
+        case: "Answer sent one byte at a time",
+        tried: "The server sends its nonce answer one byte every 10 ms (a 1 KiB body): `--timeout` bounds the whole request, not the gap between bytes.",
+        server: plain(|_, _| {
+            let body = format!("{{\"nonce\": \"{}\"}}", "a".repeat(1000));
+            let mut answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            answer.extend(body.into_bytes());
+            Reply::Trickle {
+                bytes: answer,
+                every: std::time::Duration::from_millis(10),
+            }
+        }),
+        exit: 4,
+        error: Some("error: 127.0.0.1:{port} did not finish its answer within 2 s"),
+        hint: Some(
+            "hint: is the server overloaded or stuck? Raise the limit with --timeout SECONDS",
+        ),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "custom_reason_phrase",
+        case: "Non-standard reason phrase",
+        tried: "The server refuses the registration with the status line `500 Kaputt`: the phrase is printed as sent, as the reference prints it.",
+        server: plain(|r, c| {
+            on_post(r, c, |_| {
+                Reply::Bytes(
+                    b"HTTP/1.1 500 Kaputt\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+                        .to_vec(),
+                )
+            })
+        }),
+        exit: 1,
+        error: Some("error: Received 500 Kaputt"),
+        hint: Some(
+            "hint: the server may have created the account before the answer was lost: retry with --exists-ok",
+        ),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "registered_empty_answer",
+        case: "200 to the registration, empty body",
+        tried: "The server creates the account and answers `200 OK` with an empty body: a success, as the reference reports it, with a warning on stderr.",
+        server: plain(|r, c| registered_then(r, c, || Reply::raw(200, "application/json", ""))),
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "registered_without_user_id",
+        case: "200 to the registration without `user_id`",
+        tried: "The server creates the account and answers `200 OK` with `{\"access_token\": \"x\"}`: a success, with a warning on stderr.",
+        server: plain(|r, c| {
+            registered_then(r, c, || Reply::json(200, json!({"access_token": "x"})))
+        }),
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "openssl_default_cert_with_cacert",
+        case: "`openssl req -x509` certificate, `--cacert`",
+        tried: "The server's self-signed certificate is what `openssl req -x509` makes by default, a certificate authority's (CA:TRUE), passed as `--cacert DIR/ca.pem`: trusted, as curl and the reference trust it.",
+        server: Server::TlsCaCert,
+        files: &[("ca.pem", super::Content::TestCaCert)],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "2",
+            "--cacert",
+            "{dir}/ca.pem",
+            "https://127.0.0.1:{port}",
+        ],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "cacert_not_the_servers",
+        case: "`--cacert` with another certificate",
+        tried: "`--cacert DIR/ca.pem` holds a certificate that is not the server's and did not sign it: the message says so, not to pass `--cacert`.",
+        server: TLS_SYNAPSE,
+        files: &[("ca.pem", super::Content::TestCaCert)],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "2",
+            "--cacert",
+            "{dir}/ca.pem",
+            "https://127.0.0.1:{port}",
+        ],
+        exit: 4,
+        error: Some(
+            "error: the TLS certificate of 127.0.0.1:{port} is not trusted: it is not in {dir}/ca.pem and no certificate there has signed it",
+        ),
+        hint: Some(
+            "hint: {dir}/ca.pem must hold the server's own certificate or the authority that signed it",
+        ),
+        ..ROW
+    },
 ];
+
+/// The fake Synapse, which creates the account, then `answer` instead of
+/// its answer to the registration.
+fn registered_then(request: &Request, ctx: &Ctx, answer: fn() -> Reply) -> Reply {
+    let reply = ctx.synapse.reply(request);
+    if request.method == "POST" {
+        answer()
+    } else {
+        reply
+    }
+}

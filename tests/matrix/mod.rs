@@ -16,7 +16,7 @@ pub mod bad_input_rows;
 pub mod fault_rows;
 
 use crate::stub::tool::{Outcome, Unwritable, tool};
-use crate::stub::{Garbage, Reply, Request, Stub, Synapse, reserved_port, test_cert};
+use crate::stub::{Garbage, Reply, Request, Stub, Synapse, reserved_port, test_ca_cert, test_cert};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
@@ -46,6 +46,9 @@ pub enum Server {
         garbage: Garbage,
         reply: Script,
     },
+    /// The fake Synapse behind TLS with the certificate `openssl req -x509`
+    /// makes by default (CA:TRUE).
+    TlsCaCert,
 }
 
 /// A stub's answer to one request.
@@ -90,6 +93,8 @@ pub enum Content {
     Fifo,
     /// The stub's self-signed certificate, PEM.
     TestCert,
+    /// The self-signed CA:TRUE certificate of [`Server::TlsCaCert`], PEM.
+    TestCaCert,
 }
 
 /// One case. Placeholders in `args`, `stdin`, text files and the expected
@@ -274,6 +279,14 @@ pub fn check(rows: &[Row], id: &str, verbose: bool) {
                 reply(request, &ctx)
             }))
         }
+        Server::TlsCaCert => {
+            let synapse = synapse.clone();
+            Some(
+                Stub::builder()
+                    .tls_with(test_ca_cert())
+                    .start(move |request| synapse.reply(request)),
+            )
+        }
     };
     let vars = Vars {
         port: server.as_ref().map_or_else(reserved_port, Stub::port),
@@ -401,6 +414,7 @@ fn create(path: &Path, content: &Content, vars: &Vars) {
         Content::Bytes(bytes) => write(bytes, 0o600),
         Content::Unreadable(text) => write(vars.expand(text).as_bytes(), 0o000),
         Content::TestCert => write(test_cert().pem(), 0o600),
+        Content::TestCaCert => write(test_ca_cert().pem(), 0o600),
         Content::Dir => std::fs::create_dir(path).expect("create test directory"),
         Content::Zeros(len) => {
             let file = std::fs::File::create(path).expect("create test file");

@@ -70,6 +70,12 @@ pub enum Reply {
     /// A 200 JSON answer whose body is `bytes` long, streamed in chunks for as
     /// long as the client reads it.
     Huge { bytes: u64 },
+    /// These bytes as the whole answer (status line included), then the
+    /// connection closes.
+    Bytes(Vec<u8>),
+    /// These bytes as the whole answer, one byte every `every`, for as long
+    /// as the client reads.
+    Trickle { bytes: Vec<u8>, every: Duration },
 }
 
 impl Reply {
@@ -140,6 +146,49 @@ pub struct Builder {
     port: u16,
     tls: Option<Arc<rustls::ServerConfig>>,
     garbage: Garbage,
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost as `openssl req
+/// -x509` makes it by default: a certificate authority's (CA:TRUE), which
+/// most self-signed Synapse listeners present. Made once per test binary.
+pub fn test_ca_cert() -> &'static TestCert {
+    static CERT: OnceLock<TestCert> = OnceLock::new();
+    CERT.get_or_init(|| openssl_default_cert("DNS:localhost, IP:127.0.0.1"))
+}
+
+/// A self-signed certificate for these subject alternative names, made with
+/// openssl's defaults (CA:TRUE).
+pub fn openssl_default_cert(names: &str) -> TestCert {
+    let dir = tempfile::tempdir().expect("certificate directory");
+    let path = |name: &str| dir.path().join(name);
+    let output = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-subj", "/CN=localhost"])
+        .args(["-addext", &format!("subjectAltName = {names}")])
+        .args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args(["-nodes", "-days", "2", "-keyout"])
+        .arg(path("key.pem"))
+        .arg("-out")
+        .arg(path("cert.pem"))
+        .output()
+        .expect("run openssl (the TLS tests need it)");
+    assert!(
+        output.status.success(),
+        "openssl failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(path("cert.pem"))
+        .output()
+        .expect("run openssl");
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("CA:TRUE"),
+        "openssl's default certificate is a CA's"
+    );
+    TestCert {
+        cert_pem: std::fs::read(path("cert.pem")).expect("certificate"),
+        key_pem: std::fs::read(path("key.pem")).expect("key"),
+    }
 }
 
 impl Stub {
@@ -238,6 +287,12 @@ impl Builder {
     /// Speaks TLS with the test certificate.
     pub fn tls(mut self) -> Builder {
         self.tls = Some(test_cert().server_config());
+        self
+    }
+
+    /// Speaks TLS with this certificate.
+    pub fn tls_with(mut self, cert: &TestCert) -> Builder {
+        self.tls = Some(cert.server_config());
         self
     }
 
@@ -460,6 +515,21 @@ fn answer(wire: &mut impl Wire, reply: Reply, shared: &Shared) -> bool {
         }
         Reply::Huge { bytes } => {
             stream_huge(wire, bytes, shared);
+            false
+        }
+        Reply::Bytes(bytes) => {
+            let _ = wire.write_all(&bytes).and_then(|()| wire.flush());
+            false
+        }
+        Reply::Trickle { bytes, every } => {
+            for byte in bytes {
+                if shared.stop.load(Ordering::SeqCst)
+                    || wire.write_all(&[byte]).and_then(|()| wire.flush()).is_err()
+                {
+                    break;
+                }
+                std::thread::sleep(every);
+            }
             false
         }
     }

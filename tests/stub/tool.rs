@@ -181,6 +181,11 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
 }
 
 impl Running {
+    /// The process ID, to send it a signal.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits for the end (killing the process at the deadline) and collects
     /// its output.
     pub fn finish(mut self) -> Outcome {
