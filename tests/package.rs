@@ -35,7 +35,10 @@ fn the_package_holds_what_builds_and_what_installers_need() {
         "LICENSE-APACHE",
         "man/register_new_matrix_user.1",
     ] {
-        assert!(files.contains(&needed), "{needed} is not packaged: {files:?}");
+        assert!(
+            files.contains(&needed),
+            "{needed} is not packaged: {files:?}"
+        );
     }
     // Nothing else: no tests, fuzz targets or corpus, benchmark output,
     // scripts or recipes (cargo adds its own two files).
@@ -90,7 +93,12 @@ fn no_dependency_needs_a_newer_rust_than_rust_version() {
                 .as_str()
                 .is_some_and(|v| version(v) > msrv)
         })
-        .map(|p| format!("{} {} needs Rust {}", p["name"], p["version"], p["rust_version"]))
+        .map(|p| {
+            format!(
+                "{} {} needs Rust {}",
+                p["name"], p["version"], p["rust_version"]
+            )
+        })
         .collect();
     assert!(too_new.is_empty(), "rust-version is {msrv:?}: {too_new:?}");
 }

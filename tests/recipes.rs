@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_register_new_matrix_user");
 
 fn contrib(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("contrib")
+        .join(path)
 }
 
 /// A command without the variables the tool reads from the environment: the
@@ -217,12 +219,12 @@ fn kubernetes_job_command_registers_the_configmap_users_and_keeps_results_off_th
             None
         };
         for (key, value) in files.into_iter().flatten() {
-            write_private(
-                &directory.join(str_of(key, "key")),
-                str_of(value, "value"),
-            );
+            write_private(&directory.join(str_of(key, "key")), str_of(value, "value"));
         }
-        mounts.push((str_of(&mount["mountPath"], "mountPath").to_owned(), directory));
+        mounts.push((
+            str_of(&mount["mountPath"], "mountPath").to_owned(),
+            directory,
+        ));
     }
     // Longest first, so that no mount path is replaced inside a longer one.
     mounts.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
@@ -289,7 +291,10 @@ fn kubernetes_job_command_registers_the_configmap_users_and_keeps_results_off_th
     for row in &rows {
         let account = accounts.iter().find(|a| a.username == row[0]).unwrap();
         assert_eq!(account.admin, row[1] == "yes", "{}", row[0]);
-        assert_eq!(account.user_type.as_deref(), Some(row[2]).filter(|t| !t.is_empty()));
+        assert_eq!(
+            account.user_type.as_deref(),
+            Some(row[2]).filter(|t| !t.is_empty())
+        );
         assert_eq!(account.displayname.as_deref(), Some(row[3]));
     }
 }
@@ -411,7 +416,10 @@ fn init_script_waits_for_a_server_that_starts_later_and_keeps_the_token_private(
 
     let token_file = dir.path().join("admin.token");
     assert_eq!(mode(&token_file), 0o600);
-    assert_eq!(file_names(dir.path()), ["admin.token", "password", "secret"]);
+    assert_eq!(
+        file_names(dir.path()),
+        ["admin.token", "password", "secret"]
+    );
     let token = std::fs::read_to_string(&token_file).unwrap();
     let user_id = synapse.user_id(&user);
     assert_eq!(synapse.whoami(token.trim()), Ok(user_id.clone()));
@@ -429,7 +437,23 @@ fn init_script_waits_for_a_server_that_starts_later_and_keeps_the_token_private(
     assert_eq!(again.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("exists already"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&token_file).unwrap(), token);
-    assert_eq!(file_names(dir.path()), ["admin.token", "password", "secret"]);
+    assert_eq!(
+        file_names(dir.path()),
+        ["admin.token", "password", "secret"]
+    );
+
+    // The token was lost (say the disk was full): the script says so.
+    std::fs::remove_file(&token_file).unwrap();
+    let lost = wait_for(
+        init_script(dir.path(), &synapse.url, &user, "60")
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(60),
+    );
+    let stderr = text(&lost.stderr);
+    assert_eq!(lost.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("there is no"), "{stderr}");
+    assert_eq!(file_names(dir.path()), ["password", "secret"]);
 }
 
 #[test]
@@ -495,7 +519,10 @@ fn systemd_unit_command_registers_the_admin_from_its_credentials() {
         .filter_map(|l| l.strip_prefix("LoadCredential="))
         .map(|c| c.split_once(':').unwrap().0)
         .collect();
-    assert_eq!(credentials, ["registration_shared_secret", "admin_password"]);
+    assert_eq!(
+        credentials,
+        ["registration_shared_secret", "admin_password"]
+    );
     let exec = lines
         .iter()
         .find_map(|l| l.strip_prefix("ExecStart="))
@@ -510,7 +537,10 @@ fn systemd_unit_command_registers_the_admin_from_its_credentials() {
 
     let dir = tempfile::tempdir().unwrap();
     let password = password();
-    write_private(&dir.path().join("registration_shared_secret"), &synapse.secret);
+    write_private(
+        &dir.path().join("registration_shared_secret"),
+        &synapse.secret,
+    );
     write_private(&dir.path().join("admin_password"), &password);
     let user = unique("unitadmin");
     let at = args.iter().position(|a| a == "-u").unwrap();
@@ -526,7 +556,10 @@ fn systemd_unit_command_registers_the_admin_from_its_credentials() {
     let output = command(BIN).args(&args[1..]).output().unwrap();
     let journal = format!("{}{}", text(&output.stdout), text(&output.stderr));
     assert_eq!(output.status.code(), Some(0), "{journal}");
-    assert!(!journal.contains(&password) && !journal.contains("syt_"), "{journal}");
+    assert!(
+        !journal.contains(&password) && !journal.contains("syt_"),
+        "{journal}"
+    );
     let user_id = synapse.user_id(&user);
     assert_eq!(synapse.admin_user(&user_id).unwrap()["admin"], true);
     assert!(synapse.login(&user, &password).is_ok());
@@ -641,16 +674,26 @@ fn ansible_playbook_reports_created_accounts_changed_then_nothing() {
     });
     let leaks = |what: &str, text: &str| {
         for password in &passwords {
-            assert!(!text.contains(password.as_str()), "{what} shows a password:\n{text}");
+            assert!(
+                !text.contains(password.as_str()),
+                "{what} shows a password:\n{text}"
+            );
         }
-        assert!(!text.contains("syt_"), "{what} shows an access token:\n{text}");
+        assert!(
+            !text.contains("syt_"),
+            "{what} shows an access token:\n{text}"
+        );
     };
 
     let first = play(&playbook, dir.path(), &vars);
     assert_eq!(first.code, Some(0), "{}", first.output);
     assert_eq!(first.changed_items(), 3, "{}", first.output);
     assert_eq!(first.recap_changed(), 1, "{}", first.output);
-    assert!(first.output.contains(&format!("created: ['{admin}', '{bot}', '{plain}']")));
+    assert!(
+        first
+            .output
+            .contains(&format!("created: ['{admin}', '{bot}', '{plain}']"))
+    );
     leaks("the first run", &first.output);
 
     let second = play(&playbook, dir.path(), &vars);
@@ -677,7 +720,9 @@ fn ansible_playbook_reports_created_accounts_changed_then_nothing() {
     let failed = play(&playbook, dir.path(), &vars);
     assert_eq!(failed.code, Some(2), "{}", failed.output);
     assert!(
-        failed.output.contains("Bad User: exit 3: error: -u/--user:"),
+        failed
+            .output
+            .contains("Bad User: exit 3: error: -u/--user:"),
         "{}",
         failed.output
     );
