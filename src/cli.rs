@@ -6,6 +6,10 @@ use clap::{ArgAction, Parser, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+/// `--version`: the crate's version, and the commit when built from a git
+/// checkout (see build.rs).
+pub const VERSION: &str = env!("BUILD_VERSION");
+
 /// The environment variable that may hold the shared secret.
 pub const SECRET_ENV: &str = "MATRIX_REGISTRATION_SHARED_SECRET";
 
@@ -78,7 +82,7 @@ pub enum OutputFormat {
 #[derive(Parser, Debug)]
 #[command(
     name = "register_new_matrix_user",
-    version,
+    version = VERSION,
     about = ABOUT,
     long_about = LONG_ABOUT,
     after_help = AFTER_HELP,
