@@ -9,6 +9,7 @@ pub mod batch;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod config_paths;
 pub mod error;
 pub mod interrupt;
 pub mod mac;

@@ -68,7 +68,8 @@ impl Options {
         let config = if cli.config.is_empty() {
             None
         } else {
-            let (config, config_notices) = Config::load(&cli.config)?;
+            let files = crate::config_paths::expand(&cli.config, &mut notices)?;
+            let (config, config_notices) = Config::load(&files)?;
             notices.extend(config_notices);
             Some(config)
         };
@@ -193,9 +194,23 @@ impl Options {
 }
 
 fn no_secret_source() -> Error {
-    Error::usage(format!(
+    no_secret_source_under(std::path::Path::new("/"))
+}
+
+/// The reference's usage error, plus the configs found in the usual places
+/// with the `-c` options that read them (`root` is `/` outside tests).
+fn no_secret_source_under(root: &std::path::Path) -> Error {
+    let mut message = format!(
         "one of the arguments -c/--config -k/--shared-secret is required (or --shared-secret-file, or {SECRET_ENV} in the environment)"
-    ))
+    );
+    let found = crate::config_paths::usual_configs(root);
+    if !found.is_empty() {
+        message.push_str(&format!(
+            "; this machine has a homeserver config: pass {}",
+            found.join(", or ")
+        ));
+    }
+    Error::usage(message)
 }
 
 fn password_option(file: &Option<std::path::PathBuf>, stdin: bool) -> &'static str {
@@ -366,6 +381,25 @@ mod tests {
             error
                 .to_string()
                 .contains("-c/--config -k/--shared-secret is required")
+        );
+    }
+
+    #[test]
+    fn a_missing_secret_source_names_the_configs_in_the_usual_places() {
+        let root = tempfile::tempdir().unwrap();
+        let plain = no_secret_source_under(root.path()).to_string();
+        assert!(!plain.contains("this machine has"), "{plain}");
+        let etc = root.path().join("etc/matrix-synapse");
+        std::fs::create_dir_all(etc.join("conf.d")).unwrap();
+        std::fs::write(etc.join("homeserver.yaml"), "").unwrap();
+        let error = no_secret_source_under(root.path());
+        assert_eq!(error.exit_code(), 2);
+        assert!(
+            error.to_string().ends_with(&format!(
+                "; this machine has a homeserver config: pass -c {0}/homeserver.yaml -c {0}/conf.d",
+                etc.display()
+            )),
+            "{error}"
         );
     }
 
