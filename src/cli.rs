@@ -208,6 +208,14 @@ pub struct Cli {
     )]
     pub jobs: u16,
 
+    /// Connect to the server through this Unix socket (a listener with
+    /// `path:`), as curl's --unix-socket does; server_url then only names
+    /// the Host header and any path prefix (default http://localhost).
+    /// Without this option and without server_url, a config whose only
+    /// client listener is a socket is reached through it.
+    #[arg(long = "unix-socket", value_name = "PATH")]
+    pub unix_socket: Option<PathBuf>,
+
     /// Print each request and its answer's status on stderr (never a secret or a password).
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,

@@ -38,6 +38,8 @@ pub struct HttpOptions {
     pub verbose: bool,
     /// Connections to keep open for reuse (batch mode runs several at once).
     pub pool_size: usize,
+    /// Connect through this Unix socket instead of the URL's host and port.
+    pub unix_socket: Option<PathBuf>,
 }
 
 impl Default for HttpOptions {
@@ -49,6 +51,7 @@ impl Default for HttpOptions {
             insecure: false,
             verbose: false,
             pool_size: 1,
+            unix_socket: None,
         }
     }
 }
@@ -144,14 +147,20 @@ impl Client {
         if options.insecure {
             builder = builder.danger_accept_invalid_certs(true);
         }
+        if let Some(socket) = &options.unix_socket {
+            builder = crate::unix_socket::connect_through(builder, socket)?;
+        }
         let http = builder.build().map_err(|e| {
             Error::transport(
                 format!("cannot set up the HTTP client: {}", chain(&e)),
                 None,
             )
         })?;
-        let proxy = environment_proxy(&endpoint);
-        let target = host_port(&endpoint);
+        // A proxy is never used for a socket (reqwest ignores it there).
+        let (proxy, target) = match &options.unix_socket {
+            Some(socket) => (None, crate::unix_socket::name(socket)),
+            None => (environment_proxy(&endpoint), host_port(&endpoint)),
+        };
         Ok(Client {
             http,
             endpoint,
@@ -280,11 +289,14 @@ impl Client {
         method: &str,
     ) -> Result<Response, Failure> {
         if self.options.verbose {
-            match &self.proxy {
-                Some(proxy) => {
+            match (&self.proxy, &self.options.unix_socket) {
+                (Some(proxy), _) => {
                     eprintln!("> {method} {} (through the proxy {proxy})", self.endpoint)
                 }
-                None => eprintln!("> {method} {}", self.endpoint),
+                (None, Some(_)) => {
+                    eprintln!("> {method} {} (through {})", self.endpoint, self.target)
+                }
+                (None, None) => eprintln!("> {method} {}", self.endpoint),
             }
         }
         let response = request.send().map_err(|e| self.classify(e))?;
@@ -341,6 +353,13 @@ impl Client {
     }
 
     fn classify(&self, error: reqwest::Error) -> Failure {
+        if let Some(socket) = &self.options.unix_socket {
+            if error.is_connect() {
+                if let Some(io) = find_cause::<std::io::Error>(&error) {
+                    return Failure::Connect(crate::unix_socket::connect_error(socket, io));
+                }
+            }
+        }
         // Naming the proxy keeps "connection refused by HOST" from blaming
         // the server for what the proxy did.
         let target = match &self.proxy {

@@ -19,4 +19,5 @@ pub mod password;
 pub mod prompt;
 pub mod run;
 pub mod secret;
+pub mod unix_socket;
 pub mod user;

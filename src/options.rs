@@ -4,7 +4,7 @@
 
 use crate::cli::{Cli, OutputFormat, SECRET_ENV};
 use crate::client::HttpOptions;
-use crate::config::{Config, Notice, read_secret_file};
+use crate::config::{ClientListener, Config, Notice, read_secret_file};
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
 use crate::user;
@@ -14,6 +14,9 @@ use std::time::Duration;
 
 /// Used when neither the command line nor a config names the server.
 pub const DEFAULT_SERVER_URL: &str = "http://localhost:8008";
+/// The URL sent over a Unix socket when none is given: Synapse ignores the
+/// host, and the socket has no port.
+pub const SOCKET_SERVER_URL: &str = "http://localhost";
 
 /// Where the password comes from.
 #[derive(Debug)]
@@ -106,26 +109,12 @@ impl Options {
             )?;
         }
 
-        let server_url = match cli.server_url {
-            Some(url) => parse_server_url(&url)?,
-            None => {
-                let discovered = match &config {
-                    Some(config) => config.client_listener_url()?,
-                    None => None,
-                };
-                match discovered {
-                    Some(url) => parse_server_url(&url)?,
-                    None => {
-                        notices.push(if config.is_some() {
-                            format!("Unable to find a suitable HTTP listener in the configuration file. Trying {DEFAULT_SERVER_URL} as a last resort.")
-                        } else {
-                            format!("No server url or configuration file given. Defaulting to {DEFAULT_SERVER_URL}.")
-                        });
-                        parse_server_url(DEFAULT_SERVER_URL)?
-                    }
-                }
-            }
-        };
+        let (server_url, unix_socket) = server_address(
+            cli.server_url,
+            cli.unix_socket,
+            config.as_ref(),
+            &mut notices,
+        )?;
 
         let server_name = config
             .as_ref()
@@ -187,9 +176,47 @@ impl Options {
                 insecure: cli.insecure,
                 verbose: cli.verbose,
                 pool_size: 1,
+                unix_socket,
             },
             notices,
         })
+    }
+}
+
+/// The server URL and the Unix socket to reach it through, if any: as given
+/// on the command line, else the config's client listener, else the
+/// reference's default. With only `--unix-socket`, the URL is
+/// `http://localhost` (it names the Host header and any path prefix).
+fn server_address(
+    url: Option<String>,
+    unix_socket: Option<std::path::PathBuf>,
+    config: Option<&Config>,
+    notices: &mut Vec<Notice>,
+) -> Result<(Url, Option<std::path::PathBuf>)> {
+    if let Some(socket) = unix_socket {
+        let url = url.as_deref().unwrap_or(SOCKET_SERVER_URL);
+        return Ok((parse_server_url(url)?, Some(socket)));
+    }
+    if let Some(url) = url {
+        return Ok((parse_server_url(&url)?, None));
+    }
+    let discovered = match config {
+        Some(config) => config.client_listener()?,
+        None => None,
+    };
+    match discovered {
+        Some(ClientListener::Tcp(url)) => Ok((parse_server_url(&url)?, None)),
+        Some(ClientListener::UnixSocket(socket)) => {
+            Ok((parse_server_url(SOCKET_SERVER_URL)?, Some(socket)))
+        }
+        None => {
+            notices.push(if config.is_some() {
+                format!("Unable to find a suitable HTTP listener in the configuration file. Trying {DEFAULT_SERVER_URL} as a last resort.")
+            } else {
+                format!("No server url or configuration file given. Defaulting to {DEFAULT_SERVER_URL}.")
+            });
+            Ok((parse_server_url(DEFAULT_SERVER_URL)?, None))
+        }
     }
 }
 

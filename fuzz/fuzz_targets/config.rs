@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use register_new_matrix_user::config::{Config, SecretSource};
+use register_new_matrix_user::config::{ClientListener, Config, SecretSource};
 use std::path::PathBuf;
 
 fuzz_target!(|data: &[u8]| {
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(SecretSource::File { path, .. }) => assert!(!path.as_os_str().is_empty()),
         Err(error) => assert!(!error.to_string().is_empty()),
     }
-    if let Ok(Some(url)) = config.client_listener_url() {
+    if let Ok(Some(ClientListener::Tcp(url))) = config.client_listener() {
         let port = url
             .strip_prefix("http://localhost:")
             .or_else(|| url.strip_prefix("https://localhost:"))
