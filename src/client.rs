@@ -375,6 +375,26 @@ impl Client {
     }
 }
 
+impl Client {
+    /// GETs another path of the same server (relative to the server URL,
+    /// through the same socket, TLS and proxy settings): the status and the
+    /// body as JSON (`null` when it is not JSON). `None` when no answer came.
+    pub fn get_json(&self, path: &str) -> Option<(u16, serde_json::Value)> {
+        let base = self.endpoint.as_str().strip_suffix(REGISTER_PATH)?;
+        let url = Url::parse(&format!("{base}{path}")).ok()?;
+        if self.options.verbose {
+            eprintln!("> GET {url}");
+        }
+        let response = self.http.get(url).send().ok()?;
+        let status = response.status().as_u16();
+        if self.options.verbose {
+            eprintln!("< {}", response.status());
+        }
+        let (body, _) = read_capped(response, &self.target, &self.options).ok()?;
+        Some((status, serde_json::from_slice(&body).unwrap_or_default()))
+    }
+}
+
 /// `host:port` of a URL (the port the scheme implies when none is given).
 fn host_port(url: &Url) -> String {
     match (url.host_str(), url.port_or_known_default()) {

@@ -85,7 +85,7 @@ impl Config {
     }
 
     /// The value of a top-level key and the file it came from.
-    fn get(&self, key: &str) -> Option<(&Value, &Path)> {
+    pub(crate) fn get(&self, key: &str) -> Option<(&Value, &Path)> {
         self.entries
             .iter()
             .find(|(k, _, _)| k == key)

@@ -46,6 +46,16 @@ pub enum Error {
         problem: String,
         hint: Option<String>,
     },
+    /// The server delegates accounts to Matrix Authentication Service, so it
+    /// does not serve the registration endpoint (exit 3; nothing registered).
+    Delegated {
+        /// What showed it: a config key, or the server's auth metadata.
+        evidence: String,
+        /// The address of the auth service, when known.
+        service: Option<String>,
+        /// The `mas-cli` command that does what was asked, and how to run it.
+        advice: String,
+    },
     /// Ctrl-C (exit 130).
     Interrupted,
 }
@@ -130,7 +140,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => EXIT_USAGE,
-            Error::File { .. } | Error::Input { .. } => EXIT_INPUT,
+            Error::File { .. } | Error::Input { .. } | Error::Delegated { .. } => EXIT_INPUT,
             Error::Refused(refusal) if refusal.is_unavailable() => EXIT_UNREACHABLE,
             Error::Refused(_) => EXIT_REFUSED,
             Error::Transport { .. } => EXIT_UNREACHABLE,
@@ -144,6 +154,7 @@ impl Error {
             Error::Usage(_) => "usage",
             Error::File { .. } => "config",
             Error::Input { .. } => "input",
+            Error::Delegated { .. } => "delegated_auth",
             Error::Refused(refusal) if refusal.is_unavailable() => "unavailable",
             Error::Refused(_) => "refused",
             Error::Transport { .. } => "unreachable",
@@ -155,6 +166,7 @@ impl Error {
         match self {
             Error::Input { hint, .. } | Error::Transport { hint, .. } => hint.clone(),
             Error::Refused(refusal) => refusal.hint(),
+            Error::Delegated { advice, .. } => Some(advice.clone()),
             _ => None,
         }
     }
@@ -185,6 +197,18 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Transport { problem, .. } => f.write_str(problem),
+            Error::Delegated {
+                evidence, service, ..
+            } => {
+                write!(
+                    f,
+                    "{evidence}: this server delegates accounts to Matrix Authentication Service"
+                )?;
+                if let Some(service) = service {
+                    write!(f, " ({service})")?;
+                }
+                f.write_str(", so Synapse does not serve the shared-secret registration endpoint")
+            }
             Error::Interrupted => f.write_str("interrupted"),
         }
     }

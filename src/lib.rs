@@ -10,6 +10,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod config_paths;
+pub mod delegation;
 pub mod error;
 pub mod interrupt;
 pub mod mac;

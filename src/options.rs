@@ -74,6 +74,11 @@ impl Options {
             let files = crate::config_paths::expand(&cli.config, &mut notices)?;
             let (config, config_notices) = Config::load(&files)?;
             notices.extend(config_notices);
+            // Before the secret: a delegating server's config often has none.
+            if let Some(error) = crate::delegation::from_config(&config, &delegation_request(&cli))
+            {
+                return Err(error);
+            }
             Some(config)
         };
 
@@ -180,6 +185,21 @@ impl Options {
             },
             notices,
         })
+    }
+}
+
+/// What was asked, for the `mas-cli` advice to a delegating server.
+fn delegation_request(cli: &Cli) -> crate::delegation::Request<'_> {
+    crate::delegation::Request {
+        user: cli.user.as_deref().filter(|u| !u.is_empty()),
+        admin: match (cli.admin, cli.no_admin) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
+        display_name: cli.display_name.as_deref(),
+        user_type: cli.user_type.as_deref(),
+        generate_password: cli.generate_password,
     }
 }
 

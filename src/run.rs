@@ -102,9 +102,30 @@ fn register(options: Options, reporter: &Reporter, user_id: &mut Option<String>)
         user_type: options.user_type.as_deref(),
         display_name: options.display_name.as_deref(),
     };
-    match client.register(&options.shared_secret, &new_user, options.exists_ok, || {
-        reporter.sending()
-    })? {
+    let outcome =
+        match client.register(&options.shared_secret, &new_user, options.exists_ok, || {
+            reporter.sending()
+        }) {
+            // No such endpoint: a server that delegates accounts to MAS says so
+            // in its auth metadata.
+            Err(Error::Refused(refusal))
+                if refusal.status == 404
+                    && refusal.errcode.as_deref() == Some("M_UNRECOGNIZED") =>
+            {
+                let request = crate::delegation::Request {
+                    user: Some(&localpart),
+                    admin: Some(admin),
+                    display_name: options.display_name.as_deref(),
+                    user_type: options.user_type.as_deref(),
+                    generate_password: generated,
+                };
+                return Err(
+                    crate::delegation::probe(&client, &request).unwrap_or(Error::Refused(refusal))
+                );
+            }
+            outcome => outcome?,
+        };
+    match outcome {
         Outcome::Created(registered) => {
             *user_id = Some(registered.user_id.clone());
             if reporter.format() == OutputFormat::Token && registered.access_token.is_none() {
