@@ -1,7 +1,7 @@
 //! Which files the `-c` options name, read the way Synapse reads its own
 //! `--config-path` options, and where homeserver configs usually live.
 
-use crate::config::{Notice, io_reason};
+use crate::config::{Config, Notice, SecretSource, io_reason};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -99,6 +99,34 @@ pub fn usual_configs(root: &Path) -> Vec<String> {
         found.push(options);
     }
     found
+}
+
+/// When the secret file a config names is missing here, as a container's
+/// `/data/...` path is on the host, and a file of that name sits beside
+/// the config (the volume it came from), the error gets a hint to pass it.
+pub fn secret_elsewhere_hint(config: &Config, error: Error) -> Error {
+    let Ok(SecretSource::File { path, config_file }) = config.secret_source() else {
+        return error;
+    };
+    if std::fs::symlink_metadata(path).is_ok() {
+        return error;
+    }
+    let beside = path
+        .file_name()
+        .and_then(|name| Some(config_file.parent()?.join(name)))
+        .filter(|candidate| candidate.is_file());
+    match beside {
+        Some(candidate) => error.with_hint(format!(
+            "{} names a path that does not exist here (inside a container, perhaps); {} sits beside the config: pass --shared-secret-file {}",
+            config_file.display(),
+            candidate.display(),
+            candidate.display()
+        )),
+        None => error.with_hint(format!(
+            "{} names a path that does not exist here (inside a container, perhaps): pass the secret file as this machine sees it with --shared-secret-file FILE",
+            config_file.display()
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -214,6 +242,43 @@ mod tests {
                 packaged.display(),
                 root.path().join("etc/matrix-synapse/conf.d").display()
             )
+        );
+    }
+
+    #[test]
+    fn a_secret_path_from_another_filesystem_gets_a_hint() {
+        let root = tempfile::tempdir().unwrap();
+        let config_path = root.path().join("homeserver.yaml");
+        write(
+            &config_path,
+            "registration_shared_secret_path: /nonexistent-data/registration.secret\n",
+        );
+        let load = || Config::load(std::slice::from_ref(&config_path)).unwrap().0;
+        let config = load();
+        let error = config.shared_secret(&mut Vec::new()).unwrap_err();
+        let error = secret_elsewhere_hint(&config, error);
+        assert!(
+            error.to_string().starts_with(&format!(
+                "{}: registration_shared_secret_path: /nonexistent-data/registration.secret: cannot be read: no such file",
+                config_path.display()
+            )),
+            "{error}"
+        );
+        assert!(
+            error
+                .hint()
+                .unwrap()
+                .ends_with("with --shared-secret-file FILE")
+        );
+
+        let beside = root.path().join("registration.secret");
+        write(&beside, "s\n");
+        let config = load();
+        let error = config.shared_secret(&mut Vec::new()).unwrap_err();
+        let hint = secret_elsewhere_hint(&config, error).hint().unwrap();
+        assert!(
+            hint.ends_with(&format!("pass --shared-secret-file {}", beside.display())),
+            "{hint}"
         );
     }
 }

@@ -30,6 +30,7 @@ pub enum Error {
         /// The key inside the file, when the problem is one value.
         key: Option<String>,
         problem: String,
+        hint: Option<String>,
     },
     /// A value given on the command line, at a prompt or in the environment
     /// would be refused by the server or cannot be used (exit 3).
@@ -126,6 +127,29 @@ impl Error {
             path: path.into(),
             key: key.map(str::to_owned),
             problem: problem.into(),
+            hint: None,
+        }
+    }
+
+    /// The same error with a hint, for a file error that has a known fix.
+    pub fn with_hint(self, new_hint: impl Into<String>) -> Self {
+        match self {
+            Error::File {
+                path, key, problem, ..
+            } => Error::File {
+                path,
+                key,
+                problem,
+                hint: Some(new_hint.into()),
+            },
+            Error::Input {
+                source, problem, ..
+            } => Error::Input {
+                source,
+                problem,
+                hint: Some(new_hint.into()),
+            },
+            other => other,
         }
     }
 
@@ -164,7 +188,9 @@ impl Error {
 
     pub fn hint(&self) -> Option<String> {
         match self {
-            Error::Input { hint, .. } | Error::Transport { hint, .. } => hint.clone(),
+            Error::Input { hint, .. }
+            | Error::Transport { hint, .. }
+            | Error::File { hint, .. } => hint.clone(),
             Error::Refused(refusal) => refusal.hint(),
             Error::Delegated { advice, .. } => Some(advice.clone()),
             _ => None,
@@ -180,11 +206,13 @@ impl fmt::Display for Error {
                 path,
                 key: Some(key),
                 problem,
+                ..
             } => write!(f, "{}: {key}: {problem}", path.display()),
             Error::File {
                 path,
                 key: None,
                 problem,
+                ..
             } => write!(f, "{}: {problem}", path.display()),
             Error::Input {
                 source, problem, ..

@@ -89,7 +89,9 @@ impl Options {
         } else if let Some(secret) = env_secret {
             SecretString::new(secret)
         } else if let Some(config) = &config {
-            config.shared_secret(&mut notices)?
+            config
+                .shared_secret(&mut notices)
+                .map_err(|error| crate::config_paths::secret_elsewhere_hint(config, error))?
         } else {
             return Err(no_secret_source());
         };
