@@ -46,6 +46,7 @@ pub fn from_config(config: &Config, request: &Request<'_>) -> Option<Error> {
         enabled(section.get("enabled")?).then_some((key, section, service_key, file))
     })?;
     Some(Error::Delegated {
+        status: None,
         evidence: format!("{}: {key}", file.display()),
         service: section
             .get(service_key)
@@ -75,7 +76,8 @@ const AUTH_METADATA_PATHS: [&str; 3] = [
     "_matrix/client/unstable/org.matrix.msc2965/auth_issuer",
 ];
 
-/// After the registration endpoint answered `404 M_UNRECOGNIZED`: asks the
+/// After the registration endpoint answered `404 M_UNRECOGNIZED` (hence the
+/// error's status, and exit 1, as for any refusal): asks the
 /// server whether it delegates auth. Synapse serves these paths only when it
 /// does; while MAS is down, they answer an error other than 404.
 pub fn probe(client: &Client, request: &Request<'_>) -> Option<Error> {
@@ -96,6 +98,7 @@ pub fn probe(client: &Client, request: &Request<'_>) -> Option<Error> {
         };
         if delegated {
             return Some(Error::Delegated {
+                status: Some(404),
                 evidence: if status == 200 {
                     evidence
                 } else {

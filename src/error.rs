@@ -48,8 +48,11 @@ pub enum Error {
         hint: Option<String>,
     },
     /// The server delegates accounts to Matrix Authentication Service, so it
-    /// does not serve the registration endpoint (exit 3; nothing registered).
+    /// does not serve the registration endpoint: exit 3 when the config said
+    /// so (nothing was sent), 1 when the server's answers did.
     Delegated {
+        /// The endpoint's status (404) when the server was asked.
+        status: Option<u16>,
         /// What showed it: a config key, or the server's auth metadata.
         evidence: String,
         /// The address of the auth service, when known.
@@ -80,30 +83,50 @@ impl Refusal {
         matches!(self.status, 502..=504)
     }
 
-    /// A well-known failure's explanation, one line.
+    /// A well-known failure's explanation, one line. It keys on the status
+    /// and the `errcode`, which every server on this endpoint sends, and
+    /// only refines by Synapse's wording where the two say too little.
     pub fn hint(&self) -> Option<String> {
-        let error = self.error.as_deref().unwrap_or("");
-        let hint = if error.contains("HMAC incorrect") {
-            "the shared secret differs from the one the running server loaded: check which config file the server runs with, and restart it after changing the secret"
-        } else if error.contains("Shared secret registration is not enabled") {
-            "set registration_shared_secret (or registration_shared_secret_path) in the homeserver config and restart the server"
-        } else if error.contains("unrecognised nonce") {
-            "the nonce expired or was issued by another server process: several Synapse processes behind one address each keep their own nonces"
-        } else if self.status == 404 {
-            "no registration endpoint here: check the port and any path prefix, whether a reverse proxy hides /_synapse/admin, and whether Matrix Authentication Service is in charge (then use `mas-cli manage register-user`)"
-        } else if self.status == 429 {
-            return Some(match self.retry_after_ms {
-                Some(ms) => {
-                    format!("the server is rate-limiting requests; it asks to retry after {ms} ms")
-                }
-                None => "the server is rate-limiting requests; retry later".to_owned(),
-            });
-        } else if self.is_unavailable() {
-            "the server (or a proxy in front of it) is not available yet; it is safe to retry, for example with --wait SECONDS"
-        } else if self.errcode.as_deref() == Some("M_USER_IN_USE") {
-            "pass --exists-ok to treat an existing account as success"
-        } else {
-            return None;
+        let text = self.error.as_deref().unwrap_or("");
+        let hint = match (self.status, self.errcode.as_deref()) {
+            (_, Some("M_USER_IN_USE")) => {
+                "pass --exists-ok to treat an existing account as success"
+            }
+            (429, Some("M_LIMIT_EXCEEDED")) => {
+                return Some(match self.retry_after_ms {
+                    Some(ms) => format!(
+                        "the server is rate-limiting requests; it asks to retry after {ms} ms"
+                    ),
+                    None => "the server is rate-limiting requests; retry later".to_owned(),
+                });
+            }
+            // Not rate limiting: Synapse answers so when a spam-checker
+            // module denies a registration.
+            (429, _) => {
+                "the server refused this registration without saying it is rate limiting (no M_LIMIT_EXCEEDED): a spam-checker module or policy on the server may deny it; see the server's log"
+            }
+            // A refusal in Matrix's form: the server checked the MAC and it did
+            // not match (Synapse "HMAC incorrect", Dendrite "bad mac").
+            (403, Some(_)) => {
+                "the shared secret differs from the one the running server loaded: check which config file the server runs with, and restart it after changing the secret"
+            }
+            // No Matrix error code: something in front of the server refused.
+            (401 | 403, None) => {
+                "refused without a Matrix error code, so by something in front of the homeserver (a reverse proxy often blocks /_synapse/admin): use the server's own client listener, on the server host"
+            }
+            (404, _) => {
+                "no registration endpoint here: check the port and any path prefix, whether a reverse proxy hides /_synapse/admin, and whether Matrix Authentication Service is in charge (then use `mas-cli manage register-user`)"
+            }
+            _ if self.is_unavailable() => {
+                "the server (or a proxy in front of it) is not available yet; it is safe to retry, for example with --wait SECONDS"
+            }
+            (400, _) if text.contains("Shared secret registration is not enabled") => {
+                "set registration_shared_secret (or registration_shared_secret_path) in the homeserver config and restart the server"
+            }
+            (400, _) if text.contains("unrecognised nonce") => {
+                "the nonce expired or was issued by another server process: several Synapse processes behind one address each keep their own nonces"
+            }
+            _ => return None,
         };
         Some(hint.to_owned())
     }
@@ -164,7 +187,11 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => EXIT_USAGE,
-            Error::File { .. } | Error::Input { .. } | Error::Delegated { .. } => EXIT_INPUT,
+            Error::File { .. } | Error::Input { .. } => EXIT_INPUT,
+            Error::Delegated { status: None, .. } => EXIT_INPUT,
+            Error::Delegated {
+                status: Some(_), ..
+            } => EXIT_REFUSED,
             Error::Refused(refusal) if refusal.is_unavailable() => EXIT_UNREACHABLE,
             Error::Refused(_) => EXIT_REFUSED,
             Error::Transport { .. } => EXIT_UNREACHABLE,

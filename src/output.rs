@@ -127,6 +127,7 @@ pub fn failure_json(error: &Error, user_id: Option<&str>) -> Value {
             refusal.error.clone().unwrap_or_else(|| error.to_string()),
             Some(refusal.status),
         ),
+        Error::Delegated { status, .. } => (None, error.to_string(), *status),
         _ => (None, error.to_string(), None),
     };
     json!({

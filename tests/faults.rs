@@ -32,6 +32,10 @@ matrix::row_tests!(crate::matrix::fault_rows::ROWS =>
     plain_http_to_tls_port,
     self_signed_refused,
     self_signed_with_cacert,
+    dendrite_bad_mac,
+    spam_checker_429,
+    proxy_forbids_admin_path,
+    delegated_auth_metadata,
 );
 
 /// Regenerate with `UPDATE_DOCS=1 cargo test --test faults`.
