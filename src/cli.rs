@@ -23,9 +23,11 @@ is still starting.";
 const AFTER_HELP: &str = "\
 Exit status:
   0    registered (or already there with --exists-ok)
-  1    the server refused (an HTTP error other than 502, 503, 504)
+  1    the server refused (an HTTP error other than 502, 503, 504), or
+       answered that it delegates accounts to Matrix Authentication Service
   2    usage error
-  3    a local input or configuration problem; nothing was sent
+  3    a local input or configuration problem, or a config that delegates
+       accounts to Matrix Authentication Service; nothing was sent
   4    the server could not be reached or answered nonsense (connection, TLS,
        timeout, 502, 503, 504, an unexpected answer); safe to retry
   130  interrupted (Ctrl-C)
@@ -129,7 +131,10 @@ pub struct Cli {
 
     /// Path to a homeserver config file, to read the shared secret, the
     /// server name and the client listener from. May be repeated: later files
-    /// replace earlier files' top-level keys.
+    /// replace earlier files' top-level keys. A directory stands for every
+    /// file in it whose name ends in .yaml, in sorted order, as Synapse's
+    /// --config-path reads it (-c /etc/matrix-synapse/homeserver.yaml -c
+    /// /etc/matrix-synapse/conf.d for packages.matrix.org).
     #[arg(
         short = 'c',
         long = "config",
@@ -225,7 +230,9 @@ pub struct Cli {
     pub completions: Option<clap_complete::Shell>,
 
     /// URL to use to talk to the homeserver. By default, the first client
-    /// listener of the config file; otherwise http://localhost:8008.
+    /// listener of the config file (plain HTTP, else TLS, else a Unix socket;
+    /// at the address it binds, localhost for a wildcard); otherwise
+    /// http://localhost:8008.
     #[arg(value_name = "server_url")]
     pub server_url: Option<String>,
 }
