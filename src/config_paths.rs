@@ -159,7 +159,7 @@ mod tests {
         write(&main, "x: 1\n");
 
         let mut notices = Vec::new();
-        let files = expand(&[main.clone(), dir.clone()], &mut notices).unwrap();
+        let files = expand(&[main, dir], &mut notices).unwrap();
         let names: Vec<_> = files
             .iter()
             .map(|f| f.strip_prefix(root.path()).unwrap().display().to_string())
@@ -198,7 +198,7 @@ mod tests {
         let linked_dir = root.path().join("linked-dir");
         std::os::unix::fs::symlink(&dir, &linked_dir).unwrap();
         let mut notices = Vec::new();
-        let files = expand(&[linked_dir.clone()], &mut notices).unwrap();
+        let files = expand(std::slice::from_ref(&linked_dir), &mut notices).unwrap();
         assert_eq!(files, [linked_dir.join("linked.yaml")]);
         assert!(notices[0].contains("broken.yaml"), "{notices:?}");
     }
