@@ -48,10 +48,7 @@ pub fn from_config(config: &Config, request: &Request<'_>) -> Option<Error> {
     Some(Error::Delegated {
         status: None,
         evidence: format!("{}: {key}", file.display()),
-        service: section
-            .get(service_key)
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        service: section.get(service_key).and_then(Value::as_str).map(shown),
         advice: advice(request),
     })
 }
@@ -104,12 +101,35 @@ pub fn probe(client: &Client, request: &Request<'_>) -> Option<Error> {
                 } else {
                     format!("{evidence} (answered {status}: the auth service may be down)")
                 },
-                service: service.map(str::to_owned),
+                service: service.map(shown),
                 advice: advice(request),
             });
         }
     }
     None
+}
+
+/// An address from a config or a server, as printed: control characters
+/// escaped (a hostile server must not send terminal escapes through it)
+/// and at most 200 characters.
+fn shown(text: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    let mut out: String = text
+        .chars()
+        .take(MAX_CHARS)
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect();
+    if text.chars().count() > MAX_CHARS {
+        out.push('…');
+    }
+    out
 }
 
 /// The `mas-cli` command that does what was asked, and how to run it.
@@ -175,4 +195,56 @@ fn shell_quote(word: &str) -> String {
         return quoted;
     }
     format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_quotes_what_the_shell_would_split_or_run() {
+        let request = Request {
+            user: Some("@al ice:example.org"),
+            admin: Some(true),
+            display_name: Some("O'Neil $(rm -rf /)\n"),
+            user_type: Some("bot"),
+            generate_password: true,
+        };
+        let advice = advice(&request);
+        assert!(
+            advice.contains(
+                "\n  mas-cli manage register-user --admin --display-name $'O\\'Neil $(rm -rf /)\\u000a' '@al ice:example.org'\n"
+            ),
+            "{advice}"
+        );
+        assert!(advice.contains("-t bot has no equivalent"), "{advice}");
+        assert!(advice.contains("generates no password"), "{advice}");
+        let plain = super::advice(&Request::default());
+        assert!(
+            plain.contains("\n  mas-cli manage register-user USERNAME\n"),
+            "{plain}"
+        );
+    }
+
+    #[test]
+    fn a_hostile_issuer_is_escaped_and_capped() {
+        assert_eq!(shown("https://a\u{1b}[2J/"), "https://a\\u{1b}[2J/");
+        let long = "x".repeat(1000);
+        assert_eq!(shown(&long).chars().count(), 201);
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_enable_it_as_pyyaml_reads_them() {
+        for (yaml, expected) in [
+            ("true", true),
+            ("yes", true),
+            ("On", true),
+            ("false", false),
+            ("no", false),
+            ("1", false),
+        ] {
+            let value: Value = serde_yaml::from_str(yaml).unwrap();
+            assert_eq!(enabled(&value), expected, "{yaml}");
+        }
+    }
 }

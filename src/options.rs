@@ -160,7 +160,9 @@ impl Options {
                     .to_owned(),
             );
         }
-        if let Some(warning) = plain_http_warning(&server_url) {
+        // Over a Unix socket the URL's host is only a header: nothing leaves
+        // this machine.
+        if let Some(warning) = plain_http_warning(&server_url).filter(|_| unix_socket.is_none()) {
             notices.push(warning);
         }
 
@@ -580,5 +582,45 @@ mod tests {
         let o = options(&["-k", "s", "--timeout", "1.5", "--wait", "0"]).unwrap();
         assert_eq!(o.http.timeout, Duration::from_millis(1500));
         assert_eq!(o.http.wait, None);
+    }
+
+    #[test]
+    fn a_unix_socket_takes_the_place_of_the_url_and_of_discovery() {
+        let o = options(&["-k", "s", "--unix-socket", "/run/s.sock"]).unwrap();
+        assert_eq!(o.server_url.as_str(), "http://localhost/");
+        assert_eq!(
+            o.http.unix_socket.as_deref(),
+            Some(std::path::Path::new("/run/s.sock"))
+        );
+        assert!(o.notices.is_empty(), "{:?}", o.notices);
+        // The host only names the Host header: no plain-HTTP warning.
+        let o = options(&[
+            "-k",
+            "s",
+            "--unix-socket",
+            "/run/s.sock",
+            "http://matrix.example.org/p",
+        ])
+        .unwrap();
+        assert_eq!(o.server_url.as_str(), "http://matrix.example.org/p");
+        assert!(o.notices.is_empty(), "{:?}", o.notices);
+
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hs.yaml");
+        std::fs::write(
+            &config,
+            "registration_shared_secret: s\nlisteners: [{path: /run/main.sock, type: http, resources: [{names: [client]}]}]\n",
+        )
+        .unwrap();
+        let c = config.to_str().unwrap();
+        let o = options(&["-c", c]).unwrap();
+        assert_eq!(
+            o.http.unix_socket.as_deref(),
+            Some(std::path::Path::new("/run/main.sock"))
+        );
+        assert_eq!(o.server_url.as_str(), "http://localhost/");
+        // A URL given on the command line wins over the config's socket.
+        let o = options(&["-c", c, "http://127.0.0.1:8008"]).unwrap();
+        assert_eq!(o.http.unix_socket, None);
     }
 }

@@ -42,6 +42,10 @@ pub fn connect_error(socket: &Path, error: &std::io::Error) -> Error {
             format!("permission denied on {shown}"),
             permission_hint(socket),
         ),
+        std::io::ErrorKind::ConnectionRefused if !is_socket(socket) => (
+            format!("{} is not a Unix socket", socket.display()),
+            "pass the path: of the server's client listener".to_owned(),
+        ),
         std::io::ErrorKind::ConnectionRefused => (
             format!("nothing listens on {shown}"),
             "is it a socket left behind by a server that stopped? Start the server, or check the listener's path:".to_owned(),
@@ -52,6 +56,17 @@ pub fn connect_error(socket: &Path, error: &std::io::Error) -> Error {
         ),
     };
     Error::transport(problem, Some(&hint))
+}
+
+#[cfg(unix)]
+fn is_socket(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
+#[cfg(not(unix))]
+fn is_socket(_path: &Path) -> bool {
+    false
 }
 
 /// Why this user may not connect: the socket's own mode and owner, or a
@@ -169,6 +184,21 @@ mod tests {
         assert!(hint.contains("with mode 660"), "{hint}");
         assert!(hint.contains("owned by "), "{hint}");
         drop(listener);
+        // Left behind by a server that stopped: the file is still a socket.
+        let error = connect_error(&socket, &ErrorKind::ConnectionRefused.into());
+        assert!(
+            error
+                .to_string()
+                .starts_with("nothing listens on the Unix socket"),
+            "{error}"
+        );
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        let error = connect_error(&file, &ErrorKind::ConnectionRefused.into());
+        assert_eq!(
+            error.to_string(),
+            format!("{} is not a Unix socket", file.display())
+        );
 
         let inside = dir.path().join("locked").join("main.sock");
         let hint = connect_error(&inside, &ErrorKind::PermissionDenied.into())

@@ -63,4 +63,7 @@ matrix::row_tests!(crate::matrix::bad_input_rows::ROWS =>
     timeout_zero,
     unknown_option,
     no_terminal_for_password,
+    secret_path_inside_container,
+    delegated_auth_config,
+    delegated_auth_msc3861,
 );
