@@ -66,4 +66,5 @@ matrix::row_tests!(crate::matrix::bad_input_rows::ROWS =>
     secret_path_inside_container,
     delegated_auth_config,
     delegated_auth_msc3861,
+    socket_listener_before_tcp,
 );

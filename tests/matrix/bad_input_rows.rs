@@ -1084,4 +1084,19 @@ pub const ROWS: &[Row] = &[
         hint: Some("hint: create the account with MAS's own tool, where MAS's config is:"),
         ..ROW
     },
+    Row {
+        id: "socket_listener_before_tcp",
+        case: "Socket listener first",
+        tried: "No server URL given; a Unix-socket client listener (`path:`) comes before the TCP one: the TCP one is used, as the reference would (a socket is used only when no TCP listener serves clients).",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nlisteners:\n  - {path: {dir}/main.sock, type: http, resources: [{names: [client]}]}\n  - {port: {port}, type: http, bind_addresses: ['127.0.0.1'], resources: [{names: [client]}]}\n",
+            ),
+        )],
+        args: FROM_LISTENERS,
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
 ];
