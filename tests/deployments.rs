@@ -372,3 +372,68 @@ fn a_delegating_server_is_recognised_from_its_answers() {
         stderr_of(&output)
     );
 }
+
+/// A user who may not enter the socket's directory (NixOS keeps
+/// /run/matrix-synapse at 0750) is told so, with the directory, and the
+/// run is a connect failure (exit 4). Needs root, to run the tool as nobody.
+#[test]
+#[ignore = "needs the Unix-socket Synapse from scripts/test"]
+fn a_socket_this_user_may_not_reach_gets_a_permission_hint() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    const NOBODY: u32 = 65534;
+    let d = Deployment::get("SOCKET");
+    let socket = d.socket.clone().unwrap();
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: only root can run the tool as another user");
+        return;
+    }
+    let binary = assert_cmd::cargo::cargo_bin("register_new_matrix_user");
+    let reachable = binary
+        .ancestors()
+        .skip(1)
+        .all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+    if !reachable {
+        eprintln!("skipped: nobody cannot reach {}", binary.display());
+        return;
+    }
+    let mode = std::fs::metadata(&d.dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode & 0o001,
+        0,
+        "the server's directory is closed to others"
+    );
+    let output = std::process::Command::new(&binary)
+        .args([
+            "-k",
+            &d.secret,
+            "--unix-socket",
+            &socket,
+            "-u",
+            "x",
+            "-p",
+            "pw",
+            "--no-admin",
+        ])
+        .env_remove("MATRIX_REGISTRATION_SHARED_SECRET")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .unwrap();
+    assert_exit(&output, 4);
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains(&format!(
+            "error: permission denied on the Unix socket {socket}\n"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "hint: this user may not enter {}",
+            d.dir.display()
+        )),
+        "{stderr}"
+    );
+}
