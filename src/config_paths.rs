@@ -23,6 +23,9 @@ pub fn expand(paths: &[PathBuf], notices: &mut Vec<Notice>) -> Result<Vec<PathBu
     Ok(files)
 }
 
+/// Entries of a config directory named one by one; more are counted.
+const MAX_IGNORED_NOTICES: usize = 5;
+
 fn yaml_files_in(dir: &Path, notices: &mut Vec<Notice>) -> Result<Vec<PathBuf>> {
     let unreadable = |e: std::io::Error| {
         Error::file(
@@ -32,22 +35,33 @@ fn yaml_files_in(dir: &Path, notices: &mut Vec<Notice>) -> Result<Vec<PathBuf>> 
         )
     };
     let mut files = Vec::new();
+    let mut ignored = 0usize;
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
         let path = entry.path();
-        if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-            notices.push(format!(
-                "Ignoring {} in the config directory: not a file (as Synapse does).",
-                path.display()
-            ));
+        let reason = if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            "not a file"
         } else if !entry.file_name().as_encoded_bytes().ends_with(b".yaml") {
-            notices.push(format!(
-                "Ignoring {} in the config directory: its name does not end in .yaml (as Synapse does).",
-                path.display()
-            ));
+            "its name does not end in .yaml"
         } else {
             files.push(path);
+            continue;
+        };
+        ignored += 1;
+        if ignored <= MAX_IGNORED_NOTICES {
+            notices.push(format!(
+                "Ignoring {} in the config directory: {reason} (as Synapse does).",
+                path.display()
+            ));
         }
+    }
+    // A wrong directory (`-c /etc`) must not bury the output in notices.
+    if ignored > MAX_IGNORED_NOTICES {
+        notices.push(format!(
+            "Ignoring {} more entries in {} (as Synapse does).",
+            ignored - MAX_IGNORED_NOTICES,
+            dir.display()
+        ));
     }
     if files.is_empty() {
         return Err(Error::file(
@@ -279,6 +293,25 @@ mod tests {
         assert!(
             hint.ends_with(&format!("pass --shared-secret-file {}", beside.display())),
             "{hint}"
+        );
+    }
+
+    #[test]
+    fn a_directory_full_of_other_files_gives_few_notices() {
+        let root = tempfile::tempdir().unwrap();
+        for i in 0..40 {
+            write(&root.path().join(format!("f{i}.txt")), "");
+        }
+        write(&root.path().join("hs.yaml"), "x: 1\n");
+        let mut notices = Vec::new();
+        expand(&[root.path().to_owned()], &mut notices).unwrap();
+        assert_eq!(notices.len(), MAX_IGNORED_NOTICES + 1, "{notices:?}");
+        assert!(
+            notices
+                .last()
+                .unwrap()
+                .starts_with("Ignoring 35 more entries in "),
+            "{notices:?}"
         );
     }
 }
