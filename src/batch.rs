@@ -13,7 +13,7 @@
 
 use crate::cli::OutputFormat;
 use crate::client::{Client, NewUser, Outcome};
-use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, Error, Result};
+use crate::error::{EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Error, Result};
 use crate::options::Options;
 use crate::secret::SecretString;
 use crate::user;
@@ -36,6 +36,31 @@ pub const COLUMNS: &str = "localpart (or user), password, admin, user_type, disp
 /// more), the server is taken to be down and no more rows are started,
 /// rather than waiting out a timeout for every remaining row.
 const UNREACHABLE_STREAK: usize = 5;
+
+/// The longest row a file may have, in bytes: far more than any real row
+/// needs (a password is at most 512 characters), and it keeps memory flat
+/// whatever the file holds (a file without line breaks, `/dev/zero`).
+pub const MAX_ROW_BYTES: u64 = 64 * 1024;
+
+/// Why a row is refused unread.
+#[derive(Debug)]
+struct RowTooLong;
+
+impl std::fmt::Display for RowTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the row is longer than {} KiB (the most a row may hold)",
+            MAX_ROW_BYTES / 1024
+        )
+    }
+}
+
+impl std::error::Error for RowTooLong {}
+
+fn is_row_too_long(error: &io::Error) -> bool {
+    error.get_ref().is_some_and(|e| e.is::<RowTooLong>())
+}
 
 /// How the rows are written, told apart by the first character that is not
 /// blank: `{` starts JSON Lines, anything else is a CSV header.
@@ -161,10 +186,18 @@ struct LineCounter<R> {
     /// The end of the input was reached: the CSV reader only looks for it
     /// within a record that has no terminator.
     at_end: bool,
+    /// Where the record being read starts: the end of the one before.
+    row_start: u64,
 }
 
 impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // The CSV reader asks for more only once it has parsed all it was
+        // given: everything since `row_start` belongs to a record it has not
+        // finished, and the record would grow without end.
+        if self.read - self.row_start > MAX_ROW_BYTES {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, RowTooLong));
+        }
         let n = self.inner.read(buf)?;
         self.at_end |= n == 0 && !buf.is_empty();
         let (newlines, start) = (self.newlines.get_mut(), self.read);
@@ -185,7 +218,46 @@ impl<R> LineCounter<R> {
             after_cr: false,
             counted: Cell::new(0),
             at_end: false,
+            row_start: 0,
         }
+    }
+
+    /// The blank lines between the record being read and the one before
+    /// (a line break right after another, or after its `\r`, ends a blank
+    /// line): how many, and the offset of the record's own first byte.
+    fn blank_prefix(&self) -> (u64, u64) {
+        let (mut lines, mut at) = (0, self.row_start);
+        for &newline in self.newlines.borrow().iter() {
+            if newline < at {
+                continue; // the end of the record before
+            }
+            if newline > at + 1 {
+                break;
+            }
+            lines += 1;
+            at = newline + 1;
+        }
+        (lines, at)
+    }
+
+    /// Why the record being read is too long, and the line it starts on.
+    fn too_long(&mut self, end: u64) -> (u64, String) {
+        let (blank_lines, first) = self.blank_prefix();
+        let before = self.newlines_before(self.row_start);
+        let problem = if end.saturating_sub(first) > MAX_ROW_BYTES {
+            RowTooLong.to_string()
+        } else if first + 1 >= end {
+            return (
+                before,
+                format!("more than {} KiB of blank lines", MAX_ROW_BYTES / 1024),
+            );
+        } else {
+            format!(
+                "the row, with the {blank_lines} blank lines before it, is longer than {} KiB",
+                MAX_ROW_BYTES / 1024
+            )
+        };
+        (before + blank_lines, problem)
     }
 
     /// The number of newlines before byte `offset`, which must not go back
@@ -243,26 +315,38 @@ impl<R: BufRead> Rows<R> {
                     // like any other bad row rather than stopping the reader.
                     .flexible(true)
                     .from_reader(LineCounter::new(reader));
-                let header = reader.byte_headers().map_err(csv_io_error)?.clone();
-                let columns = read_header(&header, offset + 1, &mut header_problems);
-                if header.is_empty() || header.iter().all(<[u8]>::is_empty) {
-                    header_problems = vec![Problem::new(
-                        offset + 1,
-                        format!(
-                            "no header row: the file is empty (expected a CSV header naming the columns {COLUMNS}, or JSON Lines)"
-                        ),
-                    )];
-                    done = true;
-                } else if !columns.contains(&Some(Column::Localpart)) {
-                    // Without a localpart column this may be a data row and
-                    // the header missing: its fields (a password, perhaps)
-                    // are not repeated as "unknown columns".
-                    header_problems = vec![Problem::new(
-                        offset + 1,
-                        format!(
+                let header = match reader.byte_headers().cloned() {
+                    // Read whole when it ended within the last read.
+                    Ok(_) if reader.position().byte() > MAX_ROW_BYTES => None,
+                    Ok(header) => Some(header),
+                    Err(error) => {
+                        let error = csv_io_error(error);
+                        if !is_row_too_long(&error) {
+                            return Err(error);
+                        }
+                        None
+                    }
+                };
+                let row_start = reader.position().byte();
+                reader.get_mut().row_start = row_start;
+                let mut columns = Vec::new();
+                let fatal = match &header {
+                    None => Some(format!("{RowTooLong}; the rest of the file was not read")),
+                    Some(header) if header.iter().all(<[u8]>::is_empty) => Some(format!(
+                        "no header row: the file is empty (expected a CSV header naming the columns {COLUMNS}, or JSON Lines)"
+                    )),
+                    Some(header) => {
+                        columns = read_header(header, offset + 1, &mut header_problems);
+                        // Without a localpart column this may be a data row
+                        // and the header missing: its fields (a password,
+                        // perhaps) are not repeated as "unknown columns".
+                        (!columns.contains(&Some(Column::Localpart))).then(|| format!(
                             "the header has no localpart (or user) column; is the header row missing? (expected the columns {COLUMNS})"
-                        ),
-                    )];
+                        ))
+                    }
+                };
+                if let Some(problem) = fatal {
+                    header_problems = vec![Problem::new(offset + 1, problem)];
                     done = true;
                 }
                 State::Csv {
@@ -318,15 +402,36 @@ impl<R: BufRead> Iterator for Rows<R> {
                     } else {
                         position.saturating_sub(1)
                     };
+                    // Read whole when it ended within the last read: the
+                    // same limit, measured the same way.
+                    let counter = reader.get_mut();
+                    let too_long = (position - counter.row_start > MAX_ROW_BYTES)
+                        .then(|| counter.too_long(position));
+                    counter.row_start = position;
                     let last_line = 1 + reader.get_ref().newlines_before(end);
                     let inside: u64 = record.iter().map(count_line_breaks).sum();
                     let line = *offset + last_line.saturating_sub(inside);
-                    Some(csv_entry(record, columns, line))
+                    match too_long {
+                        Some((_, problem)) => Some(Err(Problem::new(line, problem))),
+                        None => Some(csv_entry(record, columns, line)),
+                    }
                 }
                 Err(error) => {
                     self.done = true;
-                    let line = *offset + reader.position().line();
-                    Some(Err(read_problem(line, &csv_io_error(error))))
+                    let error = csv_io_error(error);
+                    if is_row_too_long(&error) {
+                        // Said where the row starts: a quoted field left
+                        // open may have run on for many lines.
+                        let counter = reader.get_mut();
+                        let (before, problem) = counter.too_long(counter.read);
+                        Some(Err(Problem::new(
+                            *offset + 1 + before,
+                            format!("{problem}; the rest of the file was not read"),
+                        )))
+                    } else {
+                        let line = *offset + reader.position().line();
+                        Some(Err(read_problem(line, &error)))
+                    }
                 }
             },
             State::Json {
@@ -335,9 +440,13 @@ impl<R: BufRead> Iterator for Rows<R> {
                 buffer,
             } => loop {
                 buffer.clear();
-                match reader.read_until(b'\n', buffer) {
-                    Ok(0) => break None,
-                    Ok(_) => {
+                match read_line_capped(reader, buffer) {
+                    Ok(Line::End) => break None,
+                    Ok(Line::TooLong) => {
+                        *line += 1;
+                        break Some(Err(Problem::new(*line, RowTooLong.to_string())));
+                    }
+                    Ok(Line::Read) => {
                         *line += 1;
                         if !buffer.iter().all(u8::is_ascii_whitespace) {
                             break Some(json_entry(buffer, *line));
@@ -355,6 +464,53 @@ impl<R: BufRead> Iterator for Rows<R> {
         }
         item
     }
+}
+
+enum Line {
+    Read,
+    /// Longer than [`MAX_ROW_BYTES`]: skipped to its end, unkept.
+    TooLong,
+    End,
+}
+
+/// Reads up to and including the next `\n` into `buffer`, unless the line
+/// is longer than [`MAX_ROW_BYTES`] (its end not counted).
+fn read_line_capped(reader: &mut impl BufRead, buffer: &mut Vec<u8>) -> io::Result<Line> {
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if available.is_empty() {
+            break;
+        }
+        any = true;
+        let (chunk, ended) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (&available[..=at], true),
+            None => (available, false),
+        };
+        let used = chunk.len();
+        let content = chunk.len() - usize::from(ended);
+        if !too_long && (buffer.len() + content) as u64 > MAX_ROW_BYTES {
+            too_long = true;
+            buffer.clear();
+        }
+        if !too_long {
+            buffer.extend_from_slice(chunk);
+        }
+        reader.consume(used);
+        if ended {
+            break;
+        }
+    }
+    Ok(match (any, too_long) {
+        (false, _) => Line::End,
+        (true, true) => Line::TooLong,
+        (true, false) => Line::Read,
+    })
 }
 
 fn read_problem(line: u64, error: &io::Error) -> Problem {
@@ -477,8 +633,35 @@ fn csv_entry(
     finish(entry, problems)
 }
 
+/// A JSON object's members in the order written, repeated keys included
+/// (a `Map` would keep only the last of them, silently).
+struct Members(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 fn json_entry(bytes: &[u8], line: u64) -> std::result::Result<Entry, Problem> {
-    let object: Map<String, Value> = serde_json::from_slice(bytes).map_err(|e| {
+    let Members(members) = serde_json::from_slice(bytes).map_err(|e| {
         let text = e.to_string();
         // serde_json counts lines within this one line: its position would mislead.
         let text = text
@@ -492,11 +675,19 @@ fn json_entry(bytes: &[u8], line: u64) -> std::result::Result<Entry, Problem> {
             ),
         )
     })?;
+    let mut problems = Vec::new();
+    let mut object = Map::new();
+    for (key, value) in members {
+        if object.contains_key(&key) {
+            // Never the values: one of them may be a password.
+            problems.push(format!("'{key}' is given twice"));
+        }
+        object.insert(key, value);
+    }
     let mut entry = Entry {
         line,
         ..Entry::default()
     };
-    let mut problems = Vec::new();
     let mut localpart_key: Option<&str> = None;
     for (key, value) in &object {
         let Some(column) = Column::from_name(key) else {
@@ -576,6 +767,8 @@ pub struct Rules {
     /// From the config, when given; without it unknown user types are left
     /// to the server.
     pub extra_user_types: Option<Vec<String>>,
+    /// A config is given and does not allow localparts starting with `_`.
+    pub refuse_underscore_prefix: bool,
     /// `-a` / `--no-admin`; not admin when neither is given.
     pub admin: bool,
     /// `-t`.
@@ -587,6 +780,7 @@ impl Rules {
         Rules {
             server_name: options.server_name.clone(),
             extra_user_types: options.extra_user_types.clone(),
+            refuse_underscore_prefix: options.refuse_underscore_prefix,
             admin: options.admin.unwrap_or(false),
             user_type: options.user_type.clone(),
         }
@@ -605,9 +799,14 @@ impl Rules {
                 let checked = user::localpart_from_user_arg(given, &source, server_name)
                     .map_err(|e| problem_text(e, false))
                     .and_then(|localpart| {
-                        user::check_localpart(localpart, &source, server_name)
-                            .map(|()| localpart.to_owned())
-                            .map_err(|e| problem_text(e, true))
+                        user::check_localpart(
+                            localpart,
+                            &source,
+                            server_name,
+                            self.refuse_underscore_prefix,
+                        )
+                        .map(|()| localpart.to_owned())
+                        .map_err(|e| problem_text(e, true))
                     });
                 match checked {
                     Ok(localpart) => Some(localpart),
@@ -810,7 +1009,7 @@ fn run_batch(options: Options, path: &Path, jobs: usize) -> Result<i32> {
         ));
     }
     for notice in &options.notices {
-        eprintln!("{notice}");
+        say!("{}", crate::error::escape_control_characters(notice));
     }
     let rules = Rules::from_options(&options);
     let mut http = options.http.clone();
@@ -885,7 +1084,7 @@ fn first_pass(path: &Path, name: &Path, rules: &Rules) -> Result<(File, Checked)
         )
     };
     let mut report = |problem: &Problem| {
-        eprintln!(
+        say!(
             "error: {}",
             Error::file(
                 name,
@@ -951,7 +1150,7 @@ enum Ending {
 impl Batch<'_> {
     fn work(&self) {
         loop {
-            if crate::interrupt::interrupted() || self.stop.load(Ordering::SeqCst) {
+            if crate::interrupt::interrupted().is_some() || self.stop.load(Ordering::SeqCst) {
                 return;
             }
             let Some(item) = lock(&self.rows).next() else {
@@ -1007,7 +1206,10 @@ impl Batch<'_> {
         let mut sent = false;
         let outcome = self
             .client
-            .register(self.secret, &new_user, self.exists_ok, || sent = true);
+            .register(self.secret, &new_user, self.exists_ok, || {
+                sent = true;
+                Ok(())
+            });
         match outcome {
             Ok(Outcome::Created(registered)) => {
                 let mut object = json!({
@@ -1112,17 +1314,21 @@ impl Sink {
     }
 
     /// Writes one row's result; `true` when no more rows should be started.
+    /// Once stdout cannot be written, the results of the rows still in
+    /// flight go to stderr: they may hold a generated password.
     fn record(&mut self, ending: Ending, object: &Value) -> bool {
         self.count(ending);
+        if self.progress {
+            crate::output::stderr_text("\r\x1b[2K");
+        }
         if self.output_error.is_none() {
-            if self.progress {
-                eprint!("\r\x1b[2K");
-            }
-            let mut out = io::stdout().lock();
             // Flushed line by line: an interrupted run loses nothing already done.
-            if let Err(error) = writeln!(out, "{object}").and_then(|()| out.flush()) {
+            if let Err(error) = crate::output::stdout_line(&object.to_string()) {
                 self.output_error = Some(error);
             }
+        }
+        if self.output_error.is_some() {
+            say!("{object}");
         }
         self.draw_progress();
         self.gave_up || self.output_error.is_some()
@@ -1130,15 +1336,14 @@ impl Sink {
 
     fn draw_progress(&self) {
         if self.progress {
-            eprint!("\r{}", progress_bar(self));
-            let _ = io::stderr().flush();
+            crate::output::stderr_text(&format!("\r{}", progress_bar(self)));
         }
     }
 
     /// The summary line; returns the exit status.
     fn finish(self, started: Instant) -> i32 {
         if self.progress {
-            eprint!("\r\x1b[2K");
+            crate::output::stderr_text("\r\x1b[2K");
         }
         let not_started = self.total.saturating_sub(self.done());
         let mut summary = format!(
@@ -1148,28 +1353,33 @@ impl Sink {
         if not_started > 0 {
             summary.push_str(&format!(", not started {not_started}"));
         }
-        eprintln!("{summary}, {:.2} s", started.elapsed().as_secs_f64());
+        say!("{summary}, {:.2} s", started.elapsed().as_secs_f64());
         if let Some(error) = &self.output_error {
-            eprintln!(
-                "error: cannot write the results to stdout ({}); no more rows were started",
+            say!(
+                "error: cannot write the results to stdout ({}); the results of the rows in flight are above, on stderr, and no more rows were started",
                 crate::config::io_reason(error)
             );
-            return EXIT_REFUSED;
-        }
-        if crate::interrupt::interrupted() {
             if not_started > 0 {
-                eprintln!(
+                say!(
+                    "hint: run the same file again with --exists-ok, its output going where it can be written, to complete it"
+                );
+            }
+            return EXIT_OUTPUT;
+        }
+        if let Some(signal) = crate::interrupt::interrupted() {
+            if not_started > 0 {
+                say!(
                     "interrupted: {not_started} rows were not started; run the same file again with --exists-ok to complete it"
                 );
             }
-            return EXIT_INTERRUPTED;
+            return crate::error::exit_code_for_signal(signal);
         }
         if self.gave_up {
-            eprintln!(
+            say!(
                 "error: {} rows in a row could not reach the server; no more rows were started",
                 self.unreachable_streak
             );
-            eprintln!(
+            say!(
                 "hint: once the server answers, run the same file again with --exists-ok to complete it"
             );
             return EXIT_UNREACHABLE;
@@ -1412,7 +1622,12 @@ mod tests {
              12345,pw,,\n\
              frank,pw,,\n"
         );
-        let (checked, found) = problems(&csv, &Rules::default());
+        // A config that does not allow a leading '_'.
+        let rules = Rules {
+            refuse_underscore_prefix: true,
+            ..Rules::default()
+        };
+        let (checked, found) = problems(&csv, &rules);
         let lines: Vec<u64> = found.iter().map(|(line, _)| *line).collect();
         assert_eq!(lines, [1, 3, 4, 5, 6, 7, 8, 9, 10], "{found:#?}");
         assert!(found[0].1.contains("unknown column 'colour'"));
@@ -1422,7 +1637,7 @@ mod tests {
                 .1
                 .contains("duplicate localpart 'ALICE': already on line 2")
         );
-        assert!(found[3].1.contains("513 bytes"));
+        assert!(found[3].1.contains("513 characters"));
         assert!(!found[3].1.contains("xxx"), "the password is not shown");
         assert!(found[4].1.contains("admin is 'maybe'"));
         assert!(
@@ -1587,5 +1802,87 @@ mod tests {
         assert!(!sink.count(unreachable));
         assert!(sink.count(unreachable));
         assert_eq!((sink.created, sink.failed, sink.done()), (1, 7, 8));
+    }
+
+    #[test]
+    fn rows_longer_than_the_limit_are_bad_rows() {
+        let limit = MAX_ROW_BYTES as usize;
+        let too_long = RowTooLong.to_string();
+        let not_read = format!("{too_long}; the rest of the file was not read");
+        // CSV, measured from the end of the row before, line break included.
+        let fits = "d".repeat(limit - "alice,\n".len());
+        let over = "d".repeat(limit - "bob,\n".len() + 1);
+        let items = rows(&format!(
+            "user,displayname\nalice,{fits}\nbob,{over}\ncarol,\n"
+        ));
+        assert_eq!(items.len(), 3);
+        assert_eq!(
+            items[0].as_ref().unwrap().displayname.as_deref(),
+            Some(&*fits)
+        );
+        assert_eq!(items[1].as_ref().unwrap_err(), &Problem::new(3, &too_long));
+        assert_eq!(items[2].as_ref().unwrap().line, 4);
+        // Far longer: not read whole, and reading stops there, at the
+        // row's first line even when a quote left open runs on.
+        let far = "x\n".repeat(limit);
+        let items = rows(&format!("user,displayname\nann,\n\ncid,\"{far}\"\ndee,\n"));
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].as_ref().unwrap_err(), &Problem::new(4, &not_read));
+        // Blank lines between rows count, and are said to.
+        let blank = "\n".repeat(limit / 2);
+        let items = rows(&format!("user\nann\n{blank}bob,{fits}\ncid\n"));
+        let problem = format!(
+            "the row, with the {} blank lines before it, is longer than 64 KiB",
+            limit / 2
+        );
+        // Whether all of it was read before the limit depends on where the
+        // reads fall; the line and the reason do not.
+        let found = items[1].as_ref().unwrap_err();
+        assert_eq!(found.line, 3 + limit as u64 / 2);
+        assert!(found.message.starts_with(&problem), "{found:?}");
+        let items = rows(&format!("user\nann\n{blank}{blank}{blank}bob\n"));
+        assert_eq!(
+            items[1].as_ref().unwrap_err(),
+            &Problem::new(
+                3,
+                "more than 64 KiB of blank lines; the rest of the file was not read"
+            )
+        );
+        // The header too, whole or not.
+        let far_line = "x".repeat(2 * limit);
+        for header in [format!("user,{over}\n"), format!("user,{far_line}\n")] {
+            let (checked, found) = problems(&header, &Rules::default());
+            assert_eq!(found, [(1, not_read.clone())]);
+            assert_eq!(checked.rows, 0);
+        }
+        // JSON Lines: the line (its `\n` not counted) is skipped, unkept.
+        let fits = format!(
+            "{{\"user\": \"a\", \"displayname\": \"{}\"}}",
+            "d".repeat(limit - 32)
+        );
+        assert_eq!(fits.len(), limit);
+        let over = format!("{fits} ");
+        let items = rows(&format!(
+            "{fits}\n{over}\n{over}{far_line}\n{{\"user\": \"b\"}}"
+        ));
+        assert_eq!(items.len(), 4);
+        assert!(items[0].is_ok());
+        assert_eq!(items[1].as_ref().unwrap_err(), &Problem::new(2, &too_long));
+        assert_eq!(items[2].as_ref().unwrap_err(), &Problem::new(3, &too_long));
+        assert_eq!(items[3].as_ref().unwrap().line, 4);
+    }
+
+    #[test]
+    fn a_json_key_given_twice_is_a_bad_row() {
+        let text = "{\"user\": \"alice\", \"password\": \"first\", \"password\": \"second\"}\n\
+                    {\"user\": \"bob\", \"admin\": true, \"admin\": false}\n";
+        let found: Vec<String> = rows(text)
+            .into_iter()
+            .map(|row| row.unwrap_err().message)
+            .collect();
+        assert_eq!(
+            found,
+            ["'password' is given twice", "'admin' is given twice"]
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! The command line, defined once: parsing, `--help`, the man page and the
 //! shell completions all come from here.
 
+use clap::error::ErrorKind;
 use clap::{ArgAction, Parser, ValueEnum};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// The environment variable that may hold the shared secret.
@@ -30,16 +32,23 @@ Exit status:
        accounts to Matrix Authentication Service; nothing was sent
   4    the server could not be reached or answered nonsense (connection, TLS,
        timeout, 502, 503, 504, an unexpected answer); safe to retry
-  130  interrupted (Ctrl-C)
+  5    the result could not be written to stdout (a full disk, a closed pipe);
+       the error on stderr says whether the account was created, and shows a
+       generated password
+  130  interrupted (Ctrl-C); 143 for SIGTERM, 129 for SIGHUP
 
 With --batch:
   0    every row registered (or already there with --exists-ok)
   1    one or more rows failed; each has errcode/error in its JSON line
-  2, 3 as above; a bad row is a 3, and then nothing was sent
+  2, 3 as above; a bad row (one longer than 64 KiB included) is a 3, and
+       then nothing was sent
   4    the server could not be reached for 5 rows in a row (or --jobs, if
        more): no more rows were started (re-run with --exists-ok to complete)
-  130  interrupted: rows in flight were finished and reported, no new ones
-       started (re-run with --exists-ok to complete)
+  5    stdout could not be written: the results of the rows in flight went
+       to stderr, no new rows were started
+  130  interrupted by Ctrl-C (143 SIGTERM, 129 SIGHUP): rows in flight were
+       finished and reported, no new ones started (re-run with --exists-ok to
+       complete)
 
 Environment:
   MATRIX_REGISTRATION_SHARED_SECRET
@@ -47,7 +56,9 @@ Environment:
        it takes precedence over the secret in -c files.
 
 The shared secret is taken from, in order: -k, --shared-secret-file,
-MATRIX_REGISTRATION_SHARED_SECRET, then the -c files.";
+MATRIX_REGISTRATION_SHARED_SECRET, then the -c files; an empty value counts as
+none. A password or secret that starts with '-' is given attached:
+--password=-x.";
 
 /// `--jobs` when not given: measured against Synapse on 2 cores (see
 /// BENCHMARKS.md); more only queues at the server.
@@ -201,17 +212,18 @@ pub struct Cli {
     )]
     pub batch: Option<PathBuf>,
 
-    /// With --batch: how many registrations are in flight at once. The server
-    /// hashes each password in a thread pool, so a few at a time keep its
-    /// cores busy.
+    /// With --batch: how many registrations are in flight at once (default
+    /// 4). The server hashes each password in a thread pool, so a few at a
+    /// time keep its cores busy.
+    // Neither a clap default nor `requires = "batch"`: clap waives the
+    // requirement when an option that excludes --batch (-u, -p) is present,
+    // so run.rs refuses --jobs without --batch itself.
     #[arg(
         long = "jobs",
         value_name = "N",
-        requires = "batch",
-        default_value_t = DEFAULT_JOBS,
         value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS as i64)
     )]
-    pub jobs: u16,
+    pub jobs: Option<u16>,
 
     /// Connect to the server through this Unix socket (a listener with
     /// `path:`), as curl's --unix-socket does; server_url then only names
@@ -242,6 +254,65 @@ pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
 }
 
+impl Cli {
+    /// Parses the command line (`args` starts with the program's name).
+    /// After -p or -k, an argument that starts with '-' is not taken as
+    /// the value, as with the reference's argparse; clap's error would then
+    /// repeat that argument, which may be the password or the secret, so it
+    /// is replaced by one that names the option only.
+    pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
+        let args: Vec<OsString> = args.into_iter().collect();
+        Cli::try_parse_from(&args).map_err(|error| {
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) {
+                return error;
+            }
+            match secret_option_before_hyphen(&args) {
+                Some((option, file_option)) => clap::Error::raw(
+                    ErrorKind::InvalidValue,
+                    format!(
+                        "{option} takes a value, and the argument after it starts with '-': attach such a value with '=' ({}=VALUE), or use {file_option}\n",
+                        option.split('/').next_back().unwrap_or(option)
+                    ),
+                )
+                .with_cmd(&command()),
+                None => error,
+            }
+        })
+    }
+}
+
+/// The secret option (and its file option) directly followed by an
+/// argument that starts with '-', if any.
+fn secret_option_before_hyphen(args: &[OsString]) -> Option<(&'static str, &'static str)> {
+    let args: Vec<&[u8]> = args
+        .iter()
+        .skip(1)
+        .map(|arg| arg.as_encoded_bytes())
+        .take_while(|arg| *arg != b"--")
+        .collect();
+    args.windows(2).find_map(|pair| {
+        let next_is_hyphen = pair[1].starts_with(b"-") && pair[1] != b"-";
+        let option = match pair[0] {
+            b"--password" => Some('p'),
+            b"--shared-secret" => Some('k'),
+            // A cluster of flags ending in -p or -k, such as -ap.
+            [b'-', flags @ .., last @ (b'p' | b'k')]
+                if flags.iter().all(|f| matches!(f, b'a' | b'v' | b'h' | b'V')) =>
+            {
+                Some(*last as char)
+            }
+            _ => None,
+        };
+        match option.filter(|_| next_is_hyphen)? {
+            'p' => Some(("-p/--password", "--password-file")),
+            _ => Some(("-k/--shared-secret", "--shared-secret-file")),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,5 +320,55 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::parse_args(
+            std::iter::once("register_new_matrix_user")
+                .chain(args.iter().copied())
+                .map(OsString::from),
+        )
+    }
+
+    #[test]
+    fn a_secret_starting_with_dashes_is_never_repeated() {
+        for (args, option) in [
+            (&["-k", "s", "-p", "--hunter2"][..], "-p/--password"),
+            (&["-k", "s", "--password", "-hunter2"], "-p/--password"),
+            (&["-k", "s", "-ap", "--hunter2"], "-p/--password"),
+            (&["-k", "--hunter2", "-u", "a"], "-k/--shared-secret"),
+            (&["--shared-secret", "-5hunter2"], "-k/--shared-secret"),
+            (&["-k", "s", "-p", "--no-admin"], "-p/--password"),
+        ] {
+            let error = parse(args).unwrap_err();
+            let text = error.render().to_string();
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+            assert!(!text.contains("hunter2"), "{args:?}: {text}");
+            assert!(text.contains(option), "{args:?}: {text}");
+        }
+        let cli = parse(&["-k=--s", "-p=--x"]).unwrap();
+        assert_eq!(cli.shared_secret.as_deref(), Some("--s"));
+        assert_eq!(cli.password.as_deref(), Some("--x"));
+        let cli = parse(&["--shared-secret=-s", "--password=--x"]).unwrap();
+        assert_eq!(cli.password.as_deref(), Some("--x"));
+        // Other errors are clap's own, and -p - is a value.
+        assert!(
+            parse(&["-k", "s", "--frobnicate"])
+                .unwrap_err()
+                .render()
+                .to_string()
+                .contains("--frobnicate")
+        );
+        assert!(
+            parse(&["-k", "s", "-up", "--x"])
+                .unwrap_err()
+                .render()
+                .to_string()
+                .contains("'--x'")
+        );
+        assert_eq!(
+            parse(&["-k", "s", "-p", "-"]).unwrap().password.as_deref(),
+            Some("-")
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The HTTP side of the protocol: fetch a nonce, post the registration, and
 //! turn every transport failure into one clear line.
 
-use crate::error::{Error, Refusal, Result};
+use crate::error::{Error, Refusal, Result, escape_control_characters};
 use crate::mac::registration_mac;
 use crate::secret::SecretString;
 use reqwest::blocking::{Client as HttpClient, Response};
@@ -176,13 +176,14 @@ impl Client {
 
     /// Registers one user: fetches a nonce, computes the MAC and posts.
     /// `before_post` runs once, right before the first POST (the reference
-    /// prints "Sending registration request..." there).
+    /// prints "Sending registration request..." there); its error stops the
+    /// registration before anything is sent.
     pub fn register(
         &self,
         shared_secret: &SecretString,
         user: &NewUser<'_>,
         exists_ok: bool,
-        mut before_post: impl FnMut(),
+        mut before_post: impl FnMut() -> Result<()>,
     ) -> Result<Outcome> {
         let deadline = self.options.wait.map(|wait| Instant::now() + wait);
         let mut backoff = Backoff::default();
@@ -208,7 +209,7 @@ impl Client {
                 displayname: user.display_name,
             };
             if !announced {
-                before_post();
+                before_post()?;
                 announced = true;
             }
             let response =
@@ -242,7 +243,7 @@ impl Client {
                 {
                     nonce_retried = true;
                     if self.options.verbose {
-                        eprintln!("unrecognised nonce: fetching a fresh one and trying once more");
+                        say!("unrecognised nonce: fetching a fresh one and trying once more");
                     }
                 }
                 Err(error) => return Err(error),
@@ -279,7 +280,7 @@ impl Client {
 
     fn note_retry(&self, error: &Error) {
         if self.options.verbose {
-            eprintln!("{error}; retrying");
+            say!("{error}; retrying");
         }
     }
 
@@ -291,17 +292,17 @@ impl Client {
         if self.options.verbose {
             match (&self.proxy, &self.options.unix_socket) {
                 (Some(proxy), _) => {
-                    eprintln!("> {method} {} (through the proxy {proxy})", self.endpoint)
+                    say!("> {method} {} (through the proxy {proxy})", self.endpoint)
                 }
                 (None, Some(_)) => {
-                    eprintln!("> {method} {} (through {})", self.endpoint, self.target)
+                    say!("> {method} {} (through {})", self.endpoint, self.target)
                 }
-                (None, None) => eprintln!("> {method} {}", self.endpoint),
+                (None, None) => say!("> {method} {}", self.endpoint),
             }
         }
         let response = request.send().map_err(|e| self.classify(e))?;
         if self.options.verbose {
-            eprintln!("< {}", response.status());
+            say!("< {}", response.status());
         }
         Ok(response)
     }
@@ -383,12 +384,12 @@ impl Client {
         let base = self.endpoint.as_str().strip_suffix(REGISTER_PATH)?;
         let url = Url::parse(&format!("{base}{path}")).ok()?;
         if self.options.verbose {
-            eprintln!("> GET {url}");
+            say!("> GET {url}");
         }
         let response = self.http.get(url).send().ok()?;
         let status = response.status().as_u16();
         if self.options.verbose {
-            eprintln!("< {}", response.status());
+            say!("< {}", response.status());
         }
         let (body, _) = read_capped(response, &self.target, &self.options).ok()?;
         Some((status, serde_json::from_slice(&body).unwrap_or_default()))
@@ -717,18 +718,6 @@ pub fn parse_refusal(status: u16, body: &[u8]) -> Refusal {
     }
 }
 
-fn escape_control_characters(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            escaped.extend(c.escape_default());
-        } else {
-            escaped.push(c);
-        }
-    }
-    escaped
-}
-
 fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], stage: Stage) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| {
         Error::transport(
@@ -770,14 +759,13 @@ pub fn endpoint_url(server_url: &Url) -> Url {
     url
 }
 
+/// A system's whole CA bundle is about 200 KiB.
+const MAX_CERT_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Read as the other file options are: capped, a directory refused, and a
+/// named pipe nobody writes to read as empty instead of waited on.
 fn read_certificates(path: &PathBuf) -> Result<Vec<reqwest::Certificate>> {
-    let pem = std::fs::read(path).map_err(|e| {
-        Error::file(
-            path,
-            None,
-            format!("cannot be read: {}", crate::config::io_reason(&e)),
-        )
-    })?;
+    let pem = crate::config::read_capped(path, MAX_CERT_FILE_BYTES, None)?;
     let certificates = reqwest::Certificate::from_pem_bundle(&pem)
         .ok()
         .filter(|certs| {

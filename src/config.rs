@@ -65,7 +65,7 @@ impl Config {
         if !self.files.iter().any(|f| f == path) {
             self.files.push(path.to_owned());
         }
-        match parse_mapping(path, bytes)? {
+        match parse_mapping(path, bytes, notices)? {
             Some(mapping) => self.merge(mapping, path),
             None => notices.push(format!(
                 "Ignoring config file {}: it is empty or not a key-value mapping.",
@@ -162,6 +162,13 @@ impl Config {
             .unwrap_or_default()
     }
 
+    /// Whether the server accepts localparts starting with `_`
+    /// (`allow_underscore_prefixed_localpart`, false when unset).
+    pub fn allow_underscore_prefixed_localpart(&self) -> bool {
+        self.get("allow_underscore_prefixed_localpart")
+            .is_some_and(|(value, _)| is_truthy(value))
+    }
+
     /// The first plain-HTTP TCP listener that serves the client API
     /// (`http://HOST:PORT`), or failing that the first such TLS listener
     /// (`https://HOST:PORT`), or failing that the first such Unix-socket
@@ -191,17 +198,6 @@ impl Config {
             {
                 continue;
             }
-            let tls = match listener.get("tls") {
-                None | Some(Value::Null) => false,
-                Some(Value::Bool(tls)) => *tls,
-                Some(_) => {
-                    return Err(Error::file(
-                        file,
-                        Some(&key(".tls")),
-                        "is not true or false",
-                    ));
-                }
-            };
             if let Some(path) = listener.get("path").filter(|p| !p.is_null()) {
                 let Some(path) = path.as_str().filter(|p| !p.is_empty()) else {
                     return Err(Error::file(
@@ -224,6 +220,8 @@ impl Config {
                     "is not a port number between 1 and 65535",
                 ));
             };
+            // Tested for truth, as the server and the reference do.
+            let tls = listener.get("tls").is_some_and(is_truthy);
             let host = listener_host(listener)
                 .map_err(|e| Error::file(file, Some(&key(".bind_addresses")), e))?;
             if !tls {
@@ -284,6 +282,21 @@ fn listener_host(listener: &Mapping) -> Result<String, &'static str> {
     })
 }
 
+/// Whether the server, reading this value as a Python object, takes it as
+/// true: Synapse tests its flags for truth, not for `True`, so an empty
+/// string, list or mapping and zero are false, anything else true.
+pub(crate) fn is_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Sequence(items) => !items.is_empty(),
+        Value::Mapping(entries) => !entries.is_empty(),
+        Value::Tagged(tagged) => is_truthy(&tagged.value),
+    }
+}
+
 /// Whether a listener's `resources` include one named `client`.
 fn serves_client(listener: &Mapping) -> Result<bool, &'static str> {
     let resources = match listener.get("resources") {
@@ -304,8 +317,12 @@ fn serves_client(listener: &Mapping) -> Result<bool, &'static str> {
     Ok(false)
 }
 
-/// Parses a config file; `None` when it is valid YAML but not a mapping.
-fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<Option<Mapping>> {
+/// A file with many repeated keys gets this many notices and a count.
+const MAX_REPEATED_KEY_NOTICES: usize = 5;
+
+/// Parses a config file as the server does; `None` when it is valid YAML
+/// but not a mapping. A key repeated in one mapping gets a notice.
+fn parse_mapping(path: &Path, bytes: &[u8], notices: &mut Vec<Notice>) -> Result<Option<Mapping>> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         Error::file(
             path,
@@ -313,49 +330,30 @@ fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<Option<Mapping>> {
             format!("is not valid UTF-8 (byte {})", e.valid_up_to()),
         )
     })?;
-    if brackets_nest_deeper_than(text, MAX_BRACKET_DEPTH) {
-        return Err(Error::file(
-            path,
-            None,
-            format!(
-                "is not valid YAML: brackets nest more than {MAX_BRACKET_DEPTH} deep; this is not a homeserver config"
-            ),
+    let document = crate::yaml::load(text).map_err(|problem| Error::file(path, None, problem))?;
+    for repeated in document.repeated_keys.iter().take(MAX_REPEATED_KEY_NOTICES) {
+        notices.push(format!(
+            "{}: line {}: '{}' is set again; the last value counts, as for the server.",
+            path.display(),
+            repeated.line,
+            repeated.path
         ));
     }
-    let mut value: Value = serde_yaml::from_str(text)
-        .map_err(|e| Error::file(path, None, format!("is not valid YAML: {e}")))?;
-    // PyYAML, which the server uses, resolves `<<` merge keys.
-    value
-        .apply_merge()
-        .map_err(|e| Error::file(path, None, format!("has an invalid merge key: {e}")))?;
-    Ok(match value {
-        Value::Mapping(mapping) => Some(mapping),
+    if let Some(more) = document
+        .repeated_keys
+        .len()
+        .checked_sub(MAX_REPEATED_KEY_NOTICES)
+        .filter(|n| *n > 0)
+    {
+        notices.push(format!(
+            "{}: {more} more keys are set again; the last values count.",
+            path.display()
+        ));
+    }
+    Ok(match document.value {
+        Some(Value::Mapping(mapping)) => Some(mapping),
         _ => None,
     })
-}
-
-/// The YAML parser takes time quadratic in the nesting of `[` and `{` (a
-/// 40,000-deep file took 8 s, a 1 MiB one would take far longer) before our
-/// nesting limit of 128 can refuse it, so deep nesting is refused first.
-const MAX_BRACKET_DEPTH: usize = 1000;
-
-/// Counts opening brackets less closing ones, quoted or not: a real config
-/// would need hundreds of unmatched brackets in its strings to be refused.
-fn brackets_nest_deeper_than(text: &str, limit: usize) -> bool {
-    let mut depth = 0usize;
-    for byte in text.bytes() {
-        match byte {
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
 }
 
 /// Reads a file that holds a secret or a password: capped in size,
@@ -399,8 +397,10 @@ fn permissions_notice(_path: &Path) -> Option<Notice> {
     None
 }
 
-/// Reads at most `cap` bytes of a regular file, with errors that name it.
-fn read_capped(path: &Path, cap: u64, origin: Option<(&Path, &str)>) -> Result<Vec<u8>> {
+/// Reads at most `cap` bytes of a file, with errors that name it. A
+/// directory is refused, and a named pipe is read without waiting for a
+/// writer.
+pub(crate) fn read_capped(path: &Path, cap: u64, origin: Option<(&Path, &str)>) -> Result<Vec<u8>> {
     let fail = |problem: String| match origin {
         Some((config, key)) => {
             Error::file(config, Some(key), format!("{}: {problem}", path.display()))
@@ -708,6 +708,65 @@ mod tests {
     }
 
     #[test]
+    fn flags_are_read_as_the_server_reads_them() {
+        // YAML 1.1 booleans, and Python's truth for anything else.
+        let listener = |tls: &str| {
+            listener_url(&format!(
+                "listeners: [{{port: 8448, type: http, tls: {tls}, resources: [{{names: [client]}}]}}]\n"
+            ))
+            .unwrap()
+            .unwrap()
+        };
+        for plain in ["no", "No", "off", "OFF", "false", "~", "0", "''", "[]"] {
+            assert_eq!(listener(plain), "http://localhost:8448", "tls: {plain}");
+        }
+        for tls in ["yes", "On", "true", "1", "'no'", "\"false\"", "[x]"] {
+            assert_eq!(listener(tls), "https://localhost:8448", "tls: {tls}");
+        }
+        let files = Files::new();
+        let underscore = |value: &str| {
+            let path = files.write(
+                "u.yaml",
+                format!("allow_underscore_prefixed_localpart: {value}\n").as_bytes(),
+            );
+            Config::load(&[path])
+                .unwrap()
+                .0
+                .allow_underscore_prefixed_localpart()
+        };
+        for allowed in ["true", "yes", "on", "'no'", "1"] {
+            assert!(underscore(allowed), "{allowed}");
+        }
+        for refused in ["false", "no", "Off", "", "0"] {
+            assert!(!underscore(refused), "{refused}");
+        }
+    }
+
+    #[test]
+    fn repeated_keys_keep_the_last_value_with_a_notice() {
+        let files = Files::new();
+        let path = files.write(
+            "dup.yaml",
+            b"registration_shared_secret: first\nlisteners:\n  - {port: 1, port: 2, type: http, resources: [{names: [client]}]}\nregistration_shared_secret: last\n",
+        );
+        let (config, notices) = Config::load(&[path]).unwrap();
+        assert_eq!(
+            config.shared_secret(&mut Vec::new()).unwrap().expose(),
+            "last"
+        );
+        assert_eq!(
+            config.client_listener().unwrap(),
+            Some(ClientListener::Tcp("http://localhost:2".to_owned()))
+        );
+        assert_eq!(notices.len(), 2, "{notices:?}");
+        assert!(
+            notices[0].ends_with("dup.yaml: line 3: 'listeners[0].port' is set again; the last value counts, as for the server."),
+            "{notices:?}"
+        );
+        assert!(notices[1].contains("line 4: 'registration_shared_secret' is set again"));
+    }
+
+    #[test]
     fn malformed_listeners_are_named() {
         let cases = [
             ("listeners: 8008\n", "listeners: is not a list"),
@@ -728,10 +787,6 @@ mod tests {
                 "listeners: [{port: 1, type: http, resources: client}]\n",
                 "listeners[0].resources: is not a list",
             ),
-            (
-                "listeners: [{port: 1, type: http, tls: 'yes', resources: [{names: [client]}]}]\n",
-                "listeners[0].tls: is not true or false",
-            ),
         ];
         for (yaml, expected) in cases {
             let m = listener_url(yaml).unwrap_err().to_string();
@@ -739,26 +794,38 @@ mod tests {
         }
     }
 
-    // Found while fuzzing (fuzz/fuzz_targets/config.rs): the YAML parser is
-    // quadratic in bracket nesting, so a 200 KB file of `[` took minutes.
+    // Found while fuzzing (fuzz/fuzz_targets/config.rs) with an earlier YAML
+    // parser, quadratic in bracket nesting: a 200 KB file of `[` took minutes.
+    // The parser has its own nesting limit, reached at once.
     #[test]
-    fn deep_brackets_are_refused_quickly() {
+    fn deep_nesting_is_refused_quickly() {
         let files = Files::new();
-        // 800 KB: under the size cap, so the nesting check is what refuses it.
         let deep = format!("a: {}{}\n", "[".repeat(400_000), "]".repeat(400_000));
         let path = files.write("deep.yaml", deep.as_bytes());
+        let start = std::time::Instant::now();
         let m = message(secret_of(&[path]));
         assert!(
-            m.contains("deep.yaml: is not valid YAML: brackets nest more than 1000 deep"),
+            m.contains("deep.yaml: is not valid YAML: recursion limit exceeded at line 1"),
             "{m}"
         );
-        // Brackets in strings count, but a real config is far from the limit.
-        let strings: String = (0..100)
-            .map(|i| format!("k{i}: '[[[{{{{'\nl{i}: [[[[1]]]]\n"))
-            .chain(["registration_shared_secret: s\n".to_owned()])
-            .collect();
-        let path = files.write("strings.yaml", strings.as_bytes());
-        assert_eq!(secret_of(&[path]).unwrap(), "s");
+        let dashes = format!("{}x\n", "- ".repeat(400_000));
+        let path = files.write("dashes.yaml", dashes.as_bytes());
+        let m = message(secret_of(&[path]));
+        assert!(m.contains("nests more than 128 levels deep"), "{m}");
+        // Generous: both take well under a millisecond.
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn many_repeated_keys_get_a_few_notices() {
+        let files = Files::new();
+        let text: String = (0..1000).map(|i| format!("k: {i}\n")).collect();
+        let path = files.write("many.yaml", text.as_bytes());
+        let (_, notices) = Config::load(&[path]).unwrap();
+        assert_eq!(notices.len(), 6, "{notices:?}");
+        assert!(
+            notices[5].ends_with("many.yaml: 994 more keys are set again; the last values count.")
+        );
     }
 
     #[test]

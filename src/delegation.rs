@@ -5,8 +5,8 @@
 //! answers, and says what to run instead.
 
 use crate::client::Client;
-use crate::config::Config;
-use crate::error::Error;
+use crate::config::{Config, is_truthy};
+use crate::error::{Error, escape_control_characters};
 use serde_yaml::Value;
 
 /// What was asked, to turn into the equivalent `mas-cli` command.
@@ -43,7 +43,7 @@ pub fn from_config(config: &Config, request: &Request<'_>) -> Option<Error> {
     .into_iter()
     .find_map(|(key, section, service_key)| {
         let (section, file) = section?;
-        enabled(section.get("enabled")?).then_some((key, section, service_key, file))
+        is_truthy(section.get("enabled")?).then_some((key, section, service_key, file))
     })?;
     Some(Error::Delegated {
         status: None,
@@ -51,18 +51,6 @@ pub fn from_config(config: &Config, request: &Request<'_>) -> Option<Error> {
         service: section.get(service_key).and_then(Value::as_str).map(shown),
         advice: advice(request),
     })
-}
-
-/// True as PyYAML, which the server uses, reads it (YAML 1.1: `yes`, `on`).
-fn enabled(value: &Value) -> bool {
-    match value {
-        Value::Bool(b) => *b,
-        Value::String(s) => matches!(
-            s.as_str(),
-            "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE"
-        ),
-        _ => false,
-    }
 }
 
 /// Where a server advertises delegated auth: the stable path (Synapse
@@ -114,18 +102,8 @@ pub fn probe(client: &Client, request: &Request<'_>) -> Option<Error> {
 /// and at most 200 characters.
 fn shown(text: &str) -> String {
     const MAX_CHARS: usize = 200;
-    let mut out: String = text
-        .chars()
-        .take(MAX_CHARS)
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect();
+    let capped: String = text.chars().take(MAX_CHARS).collect();
+    let mut out = escape_control_characters(&capped);
     if text.chars().count() > MAX_CHARS {
         out.push('…');
     }
@@ -234,17 +212,26 @@ mod tests {
     }
 
     #[test]
-    fn yaml_1_1_booleans_enable_it_as_pyyaml_reads_them() {
-        for (yaml, expected) in [
-            ("true", true),
-            ("yes", true),
-            ("On", true),
-            ("false", false),
-            ("no", false),
-            ("1", false),
-        ] {
-            let value: Value = serde_yaml::from_str(yaml).unwrap();
-            assert_eq!(enabled(&value), expected, "{yaml}");
+    fn enabled_is_read_as_the_server_reads_its_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let delegates = |section: &str, value: &str| {
+            let path = dir.path().join("hs.yaml");
+            let text = match section {
+                "stable" => format!("matrix_authentication_service:\n  enabled: {value}\n"),
+                _ => format!("experimental_features:\n  msc3861:\n    enabled: {value}\n"),
+            };
+            std::fs::write(&path, text).unwrap();
+            let (config, _) = Config::load(&[path]).unwrap();
+            from_config(&config, &Request::default()).is_some()
+        };
+        for section in ["stable", "msc3861"] {
+            // YAML 1.1 booleans, as PyYAML reads them.
+            for on in ["true", "yes", "On", "ON"] {
+                assert!(delegates(section, on), "{section}: {on}");
+            }
+            for off in ["false", "no", "Off", "~", "''"] {
+                assert!(!delegates(section, off), "{section}: {off}");
+            }
         }
     }
 }

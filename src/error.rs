@@ -16,8 +16,18 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_INPUT: i32 = 3;
 /// Exit status: the server could not be reached or answered nonsense; safe to retry.
 pub const EXIT_UNREACHABLE: i32 = 4;
-/// Exit status: interrupted by Ctrl-C (128 + SIGINT).
-pub const EXIT_INTERRUPTED: i32 = 130;
+/// Exit status: the result could not be written to stdout (a full disk, a
+/// closed pipe): nothing is lost silently.
+pub const EXIT_OUTPUT: i32 = 5;
+/// Exit status: interrupted by Ctrl-C (128 + SIGINT); SIGTERM and SIGHUP
+/// give 128 + their number (see [`exit_code_for_signal`]).
+pub const EXIT_INTERRUPTED: i32 = 128 + libc::SIGINT;
+
+/// Exit status after a signal asked us to stop, as a shell reports a
+/// process the signal killed: 130 for SIGINT, 129 SIGHUP, 143 SIGTERM.
+pub fn exit_code_for_signal(signal: i32) -> i32 {
+    128 + signal
+}
 
 /// What went wrong, with what the user needs to put it right.
 #[derive(Debug)]
@@ -62,6 +72,8 @@ pub enum Error {
     },
     /// Ctrl-C (exit 130).
     Interrupted,
+    /// stdout cannot be written (exit 5); says what became of the account.
+    Output(String),
 }
 
 /// An HTTP error answer from the server.
@@ -196,6 +208,7 @@ impl Error {
             Error::Refused(_) => EXIT_REFUSED,
             Error::Transport { .. } => EXIT_UNREACHABLE,
             Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Output(_) => EXIT_OUTPUT,
         }
     }
 
@@ -210,25 +223,67 @@ impl Error {
             Error::Refused(_) => "refused",
             Error::Transport { .. } => "unreachable",
             Error::Interrupted => "interrupted",
+            Error::Output(_) => "output",
         }
     }
 
     pub fn hint(&self) -> Option<String> {
-        match self {
+        let hint = match self {
             Error::Input { hint, .. }
             | Error::Transport { hint, .. }
             | Error::File { hint, .. } => hint.clone(),
             Error::Refused(refusal) => refusal.hint(),
-            Error::Delegated { advice, .. } => Some(advice.clone()),
+            // Several lines by design: each is escaped, the breaks are kept
+            // (what the advice quotes was escaped as it was built).
+            Error::Delegated { advice, .. } => {
+                return Some(
+                    advice
+                        .lines()
+                        .map(escape_control_characters)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                );
+            }
             _ => None,
+        };
+        hint.map(|hint| escape_control_characters(&hint))
+    }
+}
+
+/// Control characters in text for the terminal written as escapes (`\n`,
+/// `\u{1b}`): neither input nor a server may split our one `error:` line or
+/// send terminal escape sequences.
+pub fn escape_control_characters(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
+/// Messages repeat input (a localpart, a file name, a batch line), so their
+/// control characters are escaped.
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = Unescaped(self).to_string();
+        if text.contains(char::is_control) {
+            f.write_str(&escape_control_characters(&text))
+        } else {
+            f.write_str(&text)
         }
     }
 }
 
-impl fmt::Display for Error {
+struct Unescaped<'a>(&'a Error);
+
+impl fmt::Display for Unescaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Usage(message) => f.write_str(message),
+        match self.0 {
+            Error::Usage(message) | Error::Output(message) => f.write_str(message),
             Error::File {
                 path,
                 key: Some(key),
@@ -300,5 +355,39 @@ mod tests {
             assert_eq!(Error::Refused(refusal(status)).exit_code(), 4, "{status}");
         }
         assert_eq!(Error::Interrupted.exit_code(), 130);
+        assert_eq!(Error::Output("x".into()).exit_code(), 5);
+        assert_eq!(exit_code_for_signal(libc::SIGTERM), 143);
+        assert_eq!(exit_code_for_signal(libc::SIGHUP), 129);
+    }
+
+    #[test]
+    fn messages_escape_control_characters() {
+        let error = Error::Input {
+            source: "-u/--user".to_owned(),
+            problem: "'x\ny\u{1b}[31m' is bad".to_owned(),
+            hint: Some("try\r\tagain".to_owned()),
+        };
+        assert_eq!(error.to_string(), "-u/--user: 'x\\ny\\u{1b}[31m' is bad");
+        assert_eq!(error.hint().unwrap(), "try\\r\\tagain");
+        let file = Error::file("a\u{7}.yaml", Some("line 2"), "bad");
+        assert_eq!(file.to_string(), "a\\u{7}.yaml: line 2: bad");
+    }
+
+    #[test]
+    fn the_delegation_advice_keeps_its_lines_and_escapes_the_rest() {
+        let error = Error::Delegated {
+            status: None,
+            evidence: "hs.yaml: matrix_authentication_service.enabled".to_owned(),
+            service: Some("http://mas\u{1b}[2J/".to_owned()),
+            advice: "first line\n  second\u{1b}[2J line\r".to_owned(),
+        };
+        assert_eq!(
+            error.hint().unwrap(),
+            "first line\n  second\\u{1b}[2J line\\r"
+        );
+        assert!(
+            error.to_string().contains("(http://mas\\u{1b}[2J/)"),
+            "{error}"
+        );
     }
 }

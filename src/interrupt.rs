@@ -1,46 +1,83 @@
-//! Ctrl-C: restore the terminal if a password prompt had turned echo off,
-//! and either stop at once or, in batch mode, let the rows in flight finish.
+//! Ctrl-C, SIGTERM and SIGHUP: restore the terminal if a password prompt had
+//! turned echo off, and either stop at once or, in batch mode, let the rows
+//! in flight finish.
 
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The first signal received, 0 before any.
+static SIGNALLED: AtomicI32 = AtomicI32::new(0);
 static GRACEFUL: AtomicBool = AtomicBool::new(false);
 /// The terminal (descriptor and settings) from before a no-echo prompt, to
 /// put back.
 static SAVED_TERMINAL: Mutex<Option<(libc::c_int, libc::termios)>> = Mutex::new(None);
 
-/// Installs the handler. A first Ctrl-C in graceful mode only raises the
-/// flag; otherwise (or at the second) the process exits with 130.
+/// Installs the handler, on a thread of its own. A first signal in graceful
+/// mode only raises the flag; otherwise (or at the second) the process
+/// exits with 128 + the signal's number, as if the signal had killed it.
 pub fn install() {
     // Failing to install leaves the default action (terminate), which is
     // still correct outside prompts and batch mode.
-    let _ = ctrlc::set_handler(|| {
-        restore_terminal();
-        let already = INTERRUPTED.swap(true, Ordering::SeqCst);
-        if already || !GRACEFUL.load(Ordering::SeqCst) {
-            std::process::exit(crate::error::EXIT_INTERRUPTED);
-        }
-        // On a terminal the "^C" echo ends the progress bar's line.
-        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            eprintln!();
-        }
-        eprintln!(
-            "interrupted: finishing the registrations in flight, starting no new ones (Ctrl-C again to stop at once)"
-        );
-    });
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("signals".to_owned())
+        .spawn(move || {
+            for signal in signals.forever() {
+                on_signal(signal);
+            }
+        });
 }
 
-/// From now on a first Ctrl-C only asks to stop starting new work.
+fn on_signal(signal: i32) {
+    restore_terminal();
+    let first = SIGNALLED
+        .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok();
+    if !first || !GRACEFUL.load(Ordering::SeqCst) {
+        std::process::exit(crate::error::exit_code_for_signal(signal));
+    }
+    // On a terminal the "^C" echo ends the progress bar's line.
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        say!();
+    }
+    if signal == SIGINT {
+        say!(
+            "interrupted: finishing the registrations in flight, starting no new ones (Ctrl-C again to stop at once)"
+        );
+    } else {
+        say!(
+            "interrupted by {}: finishing the registrations in flight, starting no new ones (the same signal again stops at once)",
+            signal_name(signal)
+        );
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        SIGINT => "SIGINT",
+        SIGTERM => "SIGTERM",
+        SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
+/// From now on a first signal only asks to stop starting new work.
 pub fn set_graceful(graceful: bool) {
     GRACEFUL.store(graceful, Ordering::SeqCst);
 }
 
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+/// The signal that asked us to stop, if one did.
+pub fn interrupted() -> Option<i32> {
+    match SIGNALLED.load(Ordering::SeqCst) {
+        0 => None,
+        signal => Some(signal),
+    }
 }
 
-/// Runs `read` (a no-echo read from the terminal on `fd`) so that Ctrl-C
+/// Runs `read` (a no-echo read from the terminal on `fd`) so that a signal
 /// during it restores the terminal's echo before exiting.
 pub fn with_terminal_restored<T>(fd: libc::c_int, read: impl FnOnce() -> T) -> T {
     let mut settings = std::mem::MaybeUninit::<libc::termios>::uninit();
@@ -61,7 +98,7 @@ fn restore_terminal() {
         unsafe {
             libc::tcsetattr(fd, libc::TCSANOW, &settings);
         }
-        eprintln!();
+        say!();
     }
 }
 

@@ -35,6 +35,8 @@ pub struct Options {
     pub server_name: Option<String>,
     /// Extra user types from the config; `None` without a config.
     pub extra_user_types: Option<Vec<String>>,
+    /// A config is given and does not allow localparts starting with `_`.
+    pub refuse_underscore_prefix: bool,
     /// The localpart, or `None` to prompt.
     pub localpart: Option<String>,
     pub password: PasswordSource,
@@ -52,20 +54,34 @@ pub struct Options {
 impl Options {
     /// `env_secret` is the value of `MATRIX_REGISTRATION_SHARED_SECRET`;
     /// `stdin` is read only for `--password-stdin`.
-    pub fn from_cli(cli: Cli, env_secret: Option<String>, stdin: &mut dyn BufRead) -> Result<Self> {
+    pub fn from_cli(
+        mut cli: Cli,
+        env_secret: Option<String>,
+        stdin: &mut dyn BufRead,
+    ) -> Result<Self> {
         let mut notices = Vec::new();
         if cli.output == OutputFormat::Token && cli.generate_password {
             return Err(Error::usage(
                 "--generate-password cannot be used with -o token: the generated password would be lost (use -o json)",
             ));
         }
+        // An empty secret, wherever it comes from, is no secret: the next
+        // source is used, as the reference ignores an empty -k.
+        let mut empty_sources = Vec::new();
+        if cli.shared_secret.as_deref() == Some("") {
+            empty_sources.push("-k/--shared-secret");
+        }
+        if env_secret.as_deref() == Some("") {
+            empty_sources.push(SECRET_ENV);
+        }
+        let cli_secret = cli.shared_secret.take().filter(|s| !s.is_empty());
         let env_secret = env_secret.filter(|s| !s.is_empty());
-        if cli.shared_secret.is_none()
+        if cli_secret.is_none()
             && cli.shared_secret_file.is_none()
             && env_secret.is_none()
             && cli.config.is_empty()
         {
-            return Err(no_secret_source());
+            return Err(no_secret_source(&empty_sources));
         }
 
         let config = if cli.config.is_empty() {
@@ -82,10 +98,21 @@ impl Options {
             Some(config)
         };
 
-        let shared_secret = if let Some(secret) = cli.shared_secret {
+        // -k and --shared-secret-file exclude each other.
+        let file_secret = match &cli.shared_secret_file {
+            Some(path) => {
+                let secret = read_shared_secret_file(path, &mut notices)?;
+                if secret.is_none() {
+                    empty_sources.push("--shared-secret-file");
+                }
+                secret
+            }
+            None => None,
+        };
+        let shared_secret = if let Some(secret) = cli_secret {
             SecretString::new(secret)
-        } else if let Some(path) = &cli.shared_secret_file {
-            read_secret_file(path, None, &mut notices)?
+        } else if let Some(secret) = file_secret {
+            secret
         } else if let Some(secret) = env_secret {
             SecretString::new(secret)
         } else if let Some(config) = &config {
@@ -93,7 +120,7 @@ impl Options {
                 .shared_secret(&mut notices)
                 .map_err(|error| crate::config_paths::secret_elsewhere_hint(config, error))?
         } else {
-            return Err(no_secret_source());
+            return Err(no_secret_source(&empty_sources));
         };
 
         // An empty -p or -u means "ask", as in the reference.
@@ -127,12 +154,20 @@ impl Options {
             .as_ref()
             .and_then(|c| c.server_name().map(str::to_owned));
         let extra_user_types = config.as_ref().map(Config::extra_user_types);
+        let refuse_underscore_prefix = config
+            .as_ref()
+            .is_some_and(|c| !c.allow_underscore_prefixed_localpart());
 
         let localpart = match cli.user.filter(|u| !u.is_empty()) {
             Some(user) => {
                 let localpart =
                     user::localpart_from_user_arg(&user, "-u/--user", server_name.as_deref())?;
-                user::check_localpart(localpart, "-u/--user", server_name.as_deref())?;
+                user::check_localpart(
+                    localpart,
+                    "-u/--user",
+                    server_name.as_deref(),
+                    refuse_underscore_prefix,
+                )?;
                 Some(localpart.to_owned())
             }
             None => None,
@@ -171,6 +206,7 @@ impl Options {
             shared_secret,
             server_name,
             extra_user_types,
+            refuse_underscore_prefix,
             localpart,
             password,
             admin,
@@ -244,16 +280,24 @@ fn server_address(
     }
 }
 
-fn no_secret_source() -> Error {
-    no_secret_source_under(std::path::Path::new("/"))
+/// `empty` names the sources that were given but empty.
+fn no_secret_source(empty: &[&str]) -> Error {
+    no_secret_source_under(std::path::Path::new("/"), empty)
 }
 
-/// The reference's usage error, plus the configs found in the usual places
-/// with the `-c` options that read them (`root` is `/` outside tests).
-fn no_secret_source_under(root: &std::path::Path) -> Error {
+/// The reference's usage error, plus the sources that were given but empty,
+/// and the configs found in the usual places with the `-c` options that
+/// read them (`root` is `/` outside tests).
+fn no_secret_source_under(root: &std::path::Path, empty: &[&str]) -> Error {
     let mut message = format!(
         "one of the arguments -c/--config -k/--shared-secret is required (or --shared-secret-file, or {SECRET_ENV} in the environment)"
     );
+    if !empty.is_empty() {
+        message.push_str(&format!(
+            "; an empty secret counts as none: {} was empty",
+            empty.join(" and ")
+        ));
+    }
     let found = crate::config_paths::usual_configs(root);
     if !found.is_empty() {
         message.push_str(&format!(
@@ -269,6 +313,25 @@ fn password_option(file: &Option<std::path::PathBuf>, stdin: bool) -> &'static s
         (Some(_), _) => "--password-file",
         (None, true) => "--password-stdin",
         (None, false) => "-p/--password",
+    }
+}
+
+/// The secret in `--shared-secret-file`, or `None` with a notice when the
+/// file is empty: an empty secret is no secret, and the next source is used.
+fn read_shared_secret_file(
+    path: &std::path::Path,
+    notices: &mut Vec<Notice>,
+) -> Result<Option<SecretString>> {
+    match read_secret_file(path, None, notices) {
+        Ok(secret) => Ok(Some(secret)),
+        Err(Error::File { problem, .. }) if problem == "is empty" => {
+            notices.push(format!(
+                "Ignoring --shared-secret-file {}: it is empty.",
+                path.display()
+            ));
+            Ok(None)
+        }
+        Err(error) => Err(error),
     }
 }
 
@@ -438,12 +501,12 @@ mod tests {
     #[test]
     fn a_missing_secret_source_names_the_configs_in_the_usual_places() {
         let root = tempfile::tempdir().unwrap();
-        let plain = no_secret_source_under(root.path()).to_string();
+        let plain = no_secret_source_under(root.path(), &[]).to_string();
         assert!(!plain.contains("this machine has"), "{plain}");
         let etc = root.path().join("etc/matrix-synapse");
         std::fs::create_dir_all(etc.join("conf.d")).unwrap();
         std::fs::write(etc.join("homeserver.yaml"), "").unwrap();
-        let error = no_secret_source_under(root.path());
+        let error = no_secret_source_under(root.path(), &[]);
         assert_eq!(error.exit_code(), 2);
         assert!(
             error.to_string().ends_with(&format!(
@@ -622,5 +685,54 @@ mod tests {
         // A URL given on the command line wins over the config's socket.
         let o = options(&["-c", c, "http://127.0.0.1:8008"]).unwrap();
         assert_eq!(o.http.unix_socket, None);
+    }
+
+    #[test]
+    fn an_empty_secret_is_no_secret() {
+        let secret = |args: &[&str], env| {
+            options_with(args, env, "").map(|o| (o.shared_secret.expose().to_owned(), o.notices))
+        };
+        let (from_env, _) = secret(&["-k", ""], Some("from-env")).unwrap();
+        assert_eq!(from_env, "from-env");
+        let error = secret(&["-k", ""], None).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        assert!(
+            error.to_string().contains("-k/--shared-secret was empty"),
+            "{error}"
+        );
+        let error = secret(&["-k", ""], Some("")).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("-k/--shared-secret and MATRIX_REGISTRATION_SHARED_SECRET was empty"),
+            "{error}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, " \n").unwrap();
+        let empty = empty.to_str().unwrap();
+        let (from_env, notices) =
+            secret(&["--shared-secret-file", empty], Some("from-env")).unwrap();
+        assert_eq!(from_env, "from-env");
+        assert!(notices[0].contains("it is empty"), "{notices:?}");
+        let error = secret(&["--shared-secret-file", empty], None).unwrap_err();
+        assert!(
+            error.to_string().contains("--shared-secret-file was empty"),
+            "{error}"
+        );
+        let config = dir.path().join("hs.yaml");
+        std::fs::write(&config, "registration_shared_secret: from-config\n").unwrap();
+        let (from_config, _) = secret(
+            &[
+                "--shared-secret-file",
+                empty,
+                "-c",
+                config.to_str().unwrap(),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(from_config, "from-config");
     }
 }

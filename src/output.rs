@@ -6,7 +6,8 @@ use crate::client::Registered;
 use crate::error::Error;
 use crate::secret::SecretString;
 use serde_json::{Value, json};
-use std::io::Write;
+use std::fmt;
+use std::io::{self, Write};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Reporter {
@@ -23,23 +24,56 @@ impl Reporter {
     }
 
     /// A notice or warning that does not stop the run; always on stderr.
+    /// It may name a file, whose control characters are escaped.
     pub fn notice(&self, message: &str) {
-        eprintln!("{message}");
+        say!("{}", crate::error::escape_control_characters(message));
     }
 
     /// Right before the registration request, as the reference prints it.
-    pub fn sending(&self) {
+    /// When stdout cannot take this line it cannot take the result either:
+    /// the request is then not sent.
+    pub fn sending(&self) -> Result<(), Error> {
         if self.format == OutputFormat::Text {
-            println_flushed("Sending registration request...");
+            stdout_line("Sending registration request...").map_err(|e| {
+                Error::Output(format!(
+                    "cannot write to stdout ({}); nothing was sent",
+                    crate::config::io_reason(&e)
+                ))
+            })?;
         }
+        Ok(())
     }
 
-    pub fn created(&self, registered: &Registered, generated: Option<&SecretString>) {
+    /// The new account. When stdout cannot take it, the error says that the
+    /// account was created, and a generated password, without which the
+    /// account cannot be used, goes to stderr instead.
+    pub fn created(
+        &self,
+        registered: &Registered,
+        generated: Option<&SecretString>,
+    ) -> Result<(), Error> {
+        self.write_created(registered, generated).map_err(|e| {
+            if let Some(password) = generated {
+                say!("Generated password: {}", password.expose());
+            }
+            Error::Output(format!(
+                "cannot write the result to stdout ({}), but {} was created",
+                crate::config::io_reason(&e),
+                registered.user_id
+            ))
+        })
+    }
+
+    fn write_created(
+        &self,
+        registered: &Registered,
+        generated: Option<&SecretString>,
+    ) -> io::Result<()> {
         match self.format {
             OutputFormat::Text => {
-                println_flushed("Success!");
+                stdout_line("Success!")?;
                 if let Some(password) = generated {
-                    println_flushed(&format!("Generated password: {}", password.expose()));
+                    stdout_line(&format!("Generated password: {}", password.expose()))?;
                 }
             }
             OutputFormat::Json => {
@@ -53,20 +87,21 @@ impl Reporter {
                 if let Some(password) = generated {
                     object["password"] = Value::from(password.expose());
                 }
-                println_flushed(&object.to_string());
+                stdout_line(&object.to_string())?;
             }
             OutputFormat::Token => {
                 // Checked before: token mode needs an access token.
-                println_flushed(registered.access_token.as_deref().unwrap_or_default());
+                stdout_line(registered.access_token.as_deref().unwrap_or_default())?;
             }
         }
+        Ok(())
     }
 
     /// `--exists-ok` and the user was already there.
-    pub fn already_exists(&self, user_id: Option<&str>) {
-        match self.format {
-            OutputFormat::Text => println_flushed("User already exists. Skipping."),
-            OutputFormat::Json => println_flushed(
+    pub fn already_exists(&self, user_id: Option<&str>) -> Result<(), Error> {
+        let written = match self.format {
+            OutputFormat::Text => stdout_line("User already exists. Skipping."),
+            OutputFormat::Json => stdout_line(
                 &json!({
                     "user_id": user_id,
                     "access_token": null,
@@ -77,34 +112,38 @@ impl Reporter {
                 .to_string(),
             ),
             OutputFormat::Token => {
-                eprintln!(
-                    "User already exists. Skipping. (no access token: no account was created)"
-                )
+                say!("User already exists. Skipping. (no access token: no account was created)");
+                Ok(())
             }
-        }
+        };
+        written.map_err(|e| {
+            Error::Output(format!(
+                "cannot write the result to stdout ({}); the user already existed",
+                crate::config::io_reason(&e)
+            ))
+        })
     }
 
     pub fn failed(&self, error: &Error, user_id: Option<&str>) {
-        match (self.format, error) {
+        // The failure's own exit status stands, and its reason goes to
+        // stderr below, whether or not stdout takes these lines.
+        let _ = match (self.format, error) {
+            // stdout is what failed: nothing more goes there.
+            (_, Error::Output(_)) => Ok(()),
             (OutputFormat::Text, Error::Refused(refusal)) => {
                 // The reference's lines, on stdout, so scripts that read them keep working.
-                println_flushed(&format!(
+                stdout_line(&format!(
                     "ERROR! Received {} {}",
                     refusal.status, refusal.reason
-                ));
-                if let Some(text) = refusal
-                    .error
-                    .as_ref()
-                    .filter(|_| (400..500).contains(&refusal.status))
-                {
-                    println_flushed(text);
-                }
+                ))
+                .and_then(|()| match &refusal.error {
+                    Some(text) if (400..500).contains(&refusal.status) => stdout_line(text),
+                    _ => Ok(()),
+                })
             }
-            (OutputFormat::Json, _) => {
-                println_flushed(&failure_json(error, user_id).to_string());
-            }
-            _ => {}
-        }
+            (OutputFormat::Json, _) => stdout_line(&failure_json(error, user_id).to_string()),
+            _ => Ok(()),
+        };
         // Also on stderr in every format, so that the reason shows when
         // stdout goes to a file or a pipe.
         report_error(error);
@@ -113,9 +152,9 @@ impl Reporter {
 
 /// The `error:` line and, for a well-known failure, the `hint:` line, on stderr.
 pub fn report_error(error: &Error) {
-    eprintln!("error: {error}");
+    say!("error: {error}");
     if let Some(hint) = error.hint() {
-        eprintln!("hint: {hint}");
+        say!("hint: {hint}");
     }
 }
 
@@ -141,12 +180,26 @@ pub fn failure_json(error: &Error, user_id: Option<&str>) -> Value {
     })
 }
 
-/// Writes a line and flushes it, so that a reader of a pipe sees each line as
-/// it happens. A closed stdout (`| head`) is not an error worth a panic.
-pub fn println_flushed(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
+/// Writes a line on stdout and flushes it, so that a reader of a pipe sees
+/// each line as it happens. The line goes out in one write, so that a
+/// failure leaves nothing half-buffered to come out later.
+pub fn stdout_line(line: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(format!("{line}\n").as_bytes())?;
+    out.flush()
+}
+
+/// What `say!` writes: a line on stderr, in one write so that lines from
+/// several threads do not interleave; a failure is ignored (see `say!`).
+pub fn stderr_line(args: fmt::Arguments<'_>) {
+    stderr_text(&format!("{args}\n"));
+}
+
+/// Text on stderr as it is (the progress bar's carriage returns); a
+/// failure is ignored, as in [`stderr_line`].
+pub fn stderr_text(text: &str) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
 }
 
 #[cfg(test)]

@@ -7,28 +7,49 @@ use crate::options::{Options, PasswordSource};
 use crate::output::Reporter;
 use crate::prompt::{PromptTo, Prompter};
 use crate::user;
+use std::io::Write;
 
 /// Runs the whole command and returns the exit status.
 pub fn run(mut cli: Cli) -> i32 {
     if let Some(shell) = cli.completions {
+        // Generated into memory: clap_complete panics when its writer fails.
+        let mut script = Vec::new();
         clap_complete::generate(
             shell,
             &mut crate::cli::command(),
             "register_new_matrix_user",
-            &mut std::io::stdout(),
+            &mut script,
         );
-        return EXIT_OK;
+        let mut out = std::io::stdout().lock();
+        return match out.write_all(&script).and_then(|()| out.flush()) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                let error = Error::Output(format!(
+                    "cannot write to stdout ({})",
+                    crate::config::io_reason(&e)
+                ));
+                crate::output::report_error(&error);
+                error.exit_code()
+            }
+        };
     }
     crate::interrupt::install();
     let reporter = Reporter::new(cli.output);
     // Batch mode shares the secret, server and TLS options; clap rules out
     // the single-user ones (-u, -p, ...), so nothing is prompted for.
     let (batch, jobs) = (cli.batch.take(), cli.jobs);
-    let options = env_secret()
-        .and_then(|secret| Options::from_cli(cli, secret, &mut std::io::stdin().lock()));
+    let options = match (&batch, jobs) {
+        (None, Some(_)) => Err(Error::usage(
+            "--jobs applies only with --batch: a single registration is one request",
+        )),
+        _ => env_secret(),
+    }
+    .and_then(|secret| Options::from_cli(cli, secret, &mut std::io::stdin().lock()));
     match options {
         Ok(options) => match batch {
-            Some(path) => crate::batch::run(options, &path, jobs),
+            Some(path) => {
+                crate::batch::run(options, &path, jobs.unwrap_or(crate::cli::DEFAULT_JOBS))
+            }
             None => register_one(options, &reporter),
         },
         Err(error) => {
@@ -75,7 +96,12 @@ fn register(options: Options, reporter: &Reporter, user_id: &mut Option<String>)
             let answer = prompter.localpart()?;
             let localpart =
                 user::localpart_from_user_arg(&answer, "localpart prompt", server_name)?;
-            user::check_localpart(localpart, "localpart prompt", server_name)?;
+            user::check_localpart(
+                localpart,
+                "localpart prompt",
+                server_name,
+                options.refuse_underscore_prefix,
+            )?;
             localpart.to_owned()
         }
     };
@@ -137,9 +163,8 @@ fn register(options: Options, reporter: &Reporter, user_id: &mut Option<String>)
                     Some("log in with the password to get a token"),
                 ));
             }
-            reporter.created(&registered, generated.then_some(&password));
+            reporter.created(&registered, generated.then_some(&password))
         }
         Outcome::AlreadyExists => reporter.already_exists(user_id.as_deref()),
     }
-    Ok(())
 }

@@ -4,8 +4,9 @@
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
 
-/// The server's limit on usernames and passwords, in bytes.
-pub const MAX_FIELD_BYTES: usize = 512;
+/// The server's limit on usernames and passwords, in characters (Unicode
+/// code points, as Python counts a `str`), not bytes.
+pub const MAX_FIELD_CHARS: usize = 512;
 /// The Matrix limit on a whole user ID, `@localpart:server_name`.
 pub const MAX_USER_ID_CHARS: usize = 255;
 
@@ -42,15 +43,22 @@ pub fn localpart_from_user_arg<'a>(
 }
 
 /// Checks a localpart against the server's rules. The server lowercases it
-/// first, so upper case is accepted.
-pub fn check_localpart(localpart: &str, source: &str, server_name: Option<&str>) -> Result<()> {
+/// first, so upper case is accepted. A leading `_` is refused only when
+/// `refuse_underscore_prefix`: when a config is given and does not set
+/// `allow_underscore_prefixed_localpart` (without a config, the server decides).
+pub fn check_localpart(
+    localpart: &str,
+    source: &str,
+    server_name: Option<&str>,
+    refuse_underscore_prefix: bool,
+) -> Result<()> {
     let fail = |problem: String| Err(Error::input(source, problem));
     if localpart.is_empty() {
         return fail("Invalid user name: it is empty".to_owned());
     }
-    if localpart.len() > MAX_FIELD_BYTES {
+    if localpart.chars().count() > MAX_FIELD_CHARS {
         return fail(format!(
-            "the user name is longer than {MAX_FIELD_BYTES} bytes"
+            "the user name is longer than {MAX_FIELD_CHARS} characters"
         ));
     }
     let lower = localpart.to_lowercase();
@@ -59,10 +67,14 @@ pub fn check_localpart(localpart: &str, source: &str, server_name: Option<&str>)
             "'{localpart}' contains {bad:?}: a user name can only contain a-z, 0-9, or '=_-./+'"
         ));
     }
-    if lower.starts_with('_') {
-        return fail(format!(
-            "'{localpart}' starts with '_', which the server refuses"
-        ));
+    if refuse_underscore_prefix && lower.starts_with('_') {
+        return Err(Error::Input {
+            source: source.to_owned(),
+            problem: format!("'{localpart}' starts with '_', which the server refuses"),
+            hint: Some(
+                "unless allow_underscore_prefixed_localpart is true in its config".to_owned(),
+            ),
+        });
     }
     if lower.bytes().all(|b| b.is_ascii_digit()) {
         return fail(format!(
@@ -85,18 +97,18 @@ fn is_localpart_char(c: char) -> bool {
 }
 
 /// Checks a password against the server's rules: not empty, at most 512
-/// bytes, no NUL.
+/// characters, no NUL.
 pub fn check_password(password: &SecretString, source: &str) -> Result<()> {
     let password = password.expose();
     if password.is_empty() {
         return Err(Error::input(source, "Password cannot be blank."));
     }
-    if password.len() > MAX_FIELD_BYTES {
+    let length = password.chars().count();
+    if length > MAX_FIELD_CHARS {
         return Err(Error::input(
             source,
             format!(
-                "the password is {} bytes long; the server accepts at most {MAX_FIELD_BYTES}",
-                password.len()
+                "the password is {length} characters long; the server accepts at most {MAX_FIELD_CHARS}"
             ),
         ));
     }
@@ -178,27 +190,32 @@ mod tests {
     #[test]
     fn localpart_rules() {
         for good in ["alice", "Alice", "a.b_c-d=e/f+g", "bot1", "x"] {
-            check_localpart(good, "-u", Some("example.org")).unwrap();
+            check_localpart(good, "-u", Some("example.org"), true).unwrap();
         }
         for bad in [
             "", "bad user", "ali:ce", "é", "a@b", "_hidden", "12345", "tab\t",
         ] {
-            let error = check_localpart(bad, "-u", None).unwrap_err();
+            let error = check_localpart(bad, "-u", None, true).unwrap_err();
             assert_eq!(error.exit_code(), 3, "{bad}");
         }
         let long = "a".repeat(250);
-        check_localpart(&long, "-u", None).unwrap();
-        let error = check_localpart(&long, "-u", Some("example.org")).unwrap_err();
+        check_localpart(&long, "-u", None, true).unwrap();
+        let error = check_localpart(&long, "-u", Some("example.org"), true).unwrap_err();
         assert!(error.to_string().contains("the limit is 255"), "{error}");
-        assert!(check_localpart(&"a".repeat(513), "-u", None).is_err());
+        assert!(check_localpart(&"a".repeat(513), "-u", None, true).is_err());
+        // The Kelvin sign is three bytes, and lowercases to 'k'.
+        check_localpart(&"\u{212A}".repeat(512), "-u", None, true).unwrap();
+        // Left to the server when no config says it refuses them.
+        check_localpart("_hidden", "-u", None, false).unwrap();
     }
 
     #[test]
     fn password_rules() {
         check_password(&"p".into(), "-p").unwrap();
-        check_password(&"é".repeat(256).into(), "-p").unwrap();
+        // The server counts characters: 512 two-byte ones are accepted.
+        check_password(&"é".repeat(512).into(), "-p").unwrap();
         assert!(check_password(&"".into(), "-p").is_err());
-        assert!(check_password(&"é".repeat(257).into(), "-p").is_err());
+        assert!(check_password(&"é".repeat(513).into(), "-p").is_err());
         assert!(check_password(&"a\0b".into(), "-p").is_err());
         let error = check_password(&"x".repeat(600).into(), "--password-file").unwrap_err();
         assert!(!error.to_string().contains("xxx"));

@@ -9,6 +9,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
+use stub::tool::{Unwritable, tool};
 use stub::{Reply, Stub, Synapse};
 
 const SECRET: &str = "batch-test-secret";
@@ -191,7 +192,7 @@ fn a_bad_file_sends_nothing_and_names_every_bad_line() {
             "line 1: unknown column 'colour'",
             "line 3: bad localpart",
             "line 4: duplicate localpart 'IVAN': already on line 2",
-            "line 5: the password is 513 bytes long",
+            "line 5: the password is 513 characters long",
             "line 6: unparsable line",
             "5 problems found; nothing was sent",
         ] {
@@ -234,12 +235,23 @@ fn usage_errors() {
         &["-k", "s", "--batch", "f", "--display-name", "A"],
         &["-k", "s", "--batch", "f", "-o", "token"],
         &["-k", "s", "--batch", "f", "--jobs", "0"],
-        &["-k", "s", "-u", "alice", "--jobs", "2"],
     ] {
         let output = bin().args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(output.stdout.is_empty(), "{args:?}");
     }
+    // A complete single registration: --jobs alone is what is wrong.
+    let output = bin()
+        .args(["-k", "s", "-u", "alice", "-p", "pw", "--no-admin"])
+        .args(["--jobs", "2", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--jobs applies only with --batch"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let output = bin()
         .args([
             "-k",
@@ -294,6 +306,12 @@ impl Gate {
 
 #[test]
 fn ctrl_c_finishes_the_rows_in_flight_and_starts_no_more() {
+    signal_mid_batch(libc::SIGINT, 130);
+}
+
+/// Sends `signal` while two rows are in flight; they finish and are
+/// reported, no other row starts, and the run exits with `code`.
+fn signal_mid_batch(signal: libc::c_int, code: i32) {
     let synapse = Synapse::new(SECRET);
     let gate = Arc::new(Gate::default());
     let (server_synapse, server_gate) = (Arc::clone(&synapse), Arc::clone(&gate));
@@ -319,17 +337,14 @@ fn ctrl_c_finishes_the_rows_in_flight_and_starts_no_more() {
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
 
-    // Both workers' POSTs are held; then Ctrl-C.
+    // Both workers' POSTs are held; then the signal.
     while server.posts().len() < 2 {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     // SAFETY: sending a signal to our own child process.
-    assert_eq!(
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
-        0
-    );
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
     let mut seen = String::new();
-    while !seen.contains("interrupted: finishing the registrations in flight") {
+    while !seen.contains(": finishing the registrations in flight") {
         let mut line = String::new();
         assert!(
             stderr.read_line(&mut line).unwrap() > 0,
@@ -343,17 +358,159 @@ fn ctrl_c_finishes_the_rows_in_flight_and_starts_no_more() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(output.status.code(), Some(130), "{seen}{rest}");
+    assert_eq!(output.status.code(), Some(code), "{seen}{rest}");
     let rows: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rows.len(), 2, "the rows in flight are reported: {stdout}");
     assert!(rows.iter().all(|r| r["created"] == true));
-    assert_eq!(server.posts().len(), 2, "no row started after Ctrl-C");
+    assert_eq!(server.posts().len(), 2, "no row started after the signal");
     assert_eq!(synapse.created().len(), 2);
     assert!(
         rest.contains("created 2, already there 0, failed 0, not started 2"),
         "{rest}"
+    );
+}
+
+#[test]
+fn sigterm_and_sighup_finish_the_rows_in_flight_like_ctrl_c() {
+    signal_mid_batch(libc::SIGTERM, 143);
+    signal_mid_batch(libc::SIGHUP, 129);
+}
+
+#[test]
+fn results_stdout_cannot_take_go_to_stderr_and_no_more_rows_start() {
+    for stdout in Unwritable::ALL {
+        let (server, synapse) = Stub::synapse(SECRET);
+        let out = tool()
+            .args(["-k", SECRET, "--batch", "-", "--jobs", "1", &server.url()])
+            .stdin("user\nann\nbob\ncid\n")
+            .stdout_to(stdout)
+            .run();
+        out.assert_code(5);
+        let created = synapse.created();
+        assert_eq!(created.len(), 1, "{stdout:?}: {out}");
+        // The row whose result was lost, generated password and all.
+        let row: Value = out
+            .stderr
+            .lines()
+            .find(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .unwrap_or_else(|| panic!("no result on stderr: {out}"));
+        assert_eq!(row["line"], 2);
+        assert_eq!(row["password"], created[0].password.as_str());
+        assert!(out.stderr.contains("not started 2"), "{out}");
+        assert!(
+            out.error_line()
+                .starts_with("error: cannot write the results to stdout ("),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn a_batch_whose_stderr_cannot_be_written_still_reports_every_row() {
+    for stderr in Unwritable::ALL {
+        let (server, synapse) = Stub::synapse(SECRET);
+        let rows: String = (0..10).map(|i| format!("user{i}\n")).collect();
+        let out = tool()
+            .args(["-v", "-k", SECRET, "--batch", "-", &server.url()])
+            .stdin(format!("user\n{rows}"))
+            .stderr_to(stderr)
+            .run();
+        assert_eq!(out.code, Some(0), "{stderr:?}: {out}");
+        assert_eq!(out.stdout.lines().count(), 10, "{stderr:?}: {out}");
+        assert_eq!(synapse.created().len(), 10);
+
+        let out = tool()
+            .args(["-k", SECRET, "--batch", "-", &server.url()])
+            .stdin("user\nbad user\n")
+            .stderr_to(stderr)
+            .run();
+        assert_eq!(out.code, Some(3), "{stderr:?}: {out}");
+        assert_eq!(out.stdout, "");
+    }
+}
+
+#[test]
+fn a_row_without_an_end_is_refused_and_memory_stays_flat() {
+    let server = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "must not be contacted"));
+    let dir = tempfile::tempdir().unwrap();
+    // A sparse file of zeros: no line break anywhere.
+    let zeros = dir.path().join("zeros.csv");
+    std::fs::File::create(&zeros)
+        .unwrap()
+        .set_len(256 << 20)
+        .unwrap();
+    let zeros = zeros.to_str().unwrap();
+    for file in [zeros, "/dev/zero"] {
+        let out = tool()
+            .args(["-k", SECRET, "--batch", file, &server.url()])
+            .deadline(std::time::Duration::from_secs(10))
+            .run();
+        out.assert_code(3);
+        assert!(
+            out.stderr.contains(&format!(
+                "error: {file}: line 1: the row is longer than 64 KiB"
+            )),
+            "{out}"
+        );
+        assert!(out.max_rss_kib < 32 * 1024, "{} KiB", out.max_rss_kib);
+    }
+    // From a stream, and in JSON Lines: the line is skipped, unkept, and
+    // the next one still checked.
+    let long = "x".repeat(8 << 20);
+    let out = tool()
+        .args(["-k", SECRET, "--batch", "-", &server.url()])
+        .stdin(format!(
+            "{{\"user\": \"ann\"}}\n{{\"user\": \"{long}\"}}\n{{\"user\": 5}}\n"
+        ))
+        .run();
+    out.assert_code(3);
+    assert!(
+        out.stderr
+            .contains("error: <stdin>: line 2: the row is longer than 64 KiB"),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("error: <stdin>: line 3: user must be a string")
+    );
+    assert!(out.max_rss_kib < 32 * 1024, "{} KiB", out.max_rss_kib);
+    assert_eq!(server.connections(), 0);
+}
+
+#[test]
+fn a_json_key_given_twice_is_a_bad_row_and_nothing_is_sent() {
+    let server = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "must not be called"));
+    let rows = "{\"user\": \"alice\", \"password\": \"first-pw\", \"password\": \"second-pw\"}\n\
+                {\"user\": \"bob\"}\n";
+    let run = batch(&server.url(), "-", &[], rows);
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains("line 1: 'password' is given twice"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("first-pw") && !run.stderr.contains("second-pw"));
+}
+
+#[test]
+fn control_characters_in_a_bad_line_are_escaped() {
+    let server = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "must not be called"));
+    let run = batch(&server.url(), "-", &[], "user\nbad\u{1b}[2J\u{7}user\n");
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains(['\u{1b}', '\u{7}']),
+        "{:?}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("line 2: bad localpart: 'bad\\u{1b}[2J\\u{7}user'"),
+        "{}",
+        run.stderr
     );
 }

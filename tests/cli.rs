@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use stub::tool::{Outcome, tool};
+use stub::tool::{Outcome, Unwritable, tool};
 use stub::{Reply, Request, SERVER_NAME, Stub, Synapse, reserved_port, test_cert};
 
 const SECRET: &str = "cli-test-secret";
@@ -607,4 +607,171 @@ fn a_proxy_from_the_environment_is_named_when_it_fails() {
     // no_proxy bypasses it, and then the server is reached directly.
     let out = through_proxy(Some("127.0.0.1"));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+/// The registration `register` makes, with stdout going nowhere.
+fn register_unwritable(url: &str, extra: &[&str], stdout: Unwritable) -> Outcome {
+    tool()
+        .args(["-k", SECRET, "-u", "alice", "--no-admin"])
+        .args(extra)
+        .arg(url)
+        .stdout_to(stdout)
+        .run()
+}
+
+#[test]
+fn a_result_stdout_cannot_take_is_an_error_that_says_what_became_of_the_account() {
+    for stdout in Unwritable::ALL {
+        // Text: the reference's first line fails, before the request.
+        let (stub, synapse) = Stub::synapse(SECRET);
+        let out = register_unwritable(&stub.url(), &["-p", "wonderland"], stdout);
+        out.assert_code(5);
+        let error = out.error_line();
+        assert!(
+            error.starts_with("error: cannot write to stdout (")
+                && error.ends_with("); nothing was sent"),
+            "{stdout:?}: {out}"
+        );
+        assert!(stub.posts().is_empty(), "{stdout:?}");
+        assert!(synapse.created().is_empty(), "{stdout:?}");
+
+        // JSON and token: nothing is written before the answer.
+        for format in ["json", "token"] {
+            let (stub, synapse) = Stub::synapse(SECRET);
+            let out = register_unwritable(&stub.url(), &["-p", "wonderland", "-o", format], stdout);
+            out.assert_code(5);
+            let error = out.error_line();
+            assert!(
+                error.starts_with("error: cannot write the result to stdout (")
+                    && error.ends_with("), but @alice:stub.test was created"),
+                "{stdout:?} {format}: {out}"
+            );
+            assert_eq!(synapse.created().len(), 1, "{stdout:?} {format}");
+        }
+
+        // Nothing was created, but nothing may fail silently either.
+        let (stub, synapse) = Stub::synapse(SECRET);
+        synapse.add_existing("alice");
+        let out = register_unwritable(&stub.url(), &["-p", "pw", "--exists-ok"], stdout);
+        out.assert_code(5);
+        assert!(
+            out.error_line().ends_with("; nothing was sent"),
+            "{stdout:?}: {out}"
+        );
+        let out = register_unwritable(
+            &stub.url(),
+            &["-p", "pw", "--exists-ok", "-o", "json"],
+            stdout,
+        );
+        out.assert_code(5);
+        assert!(
+            out.error_line().ends_with("; the user already existed"),
+            "{stdout:?}: {out}"
+        );
+    }
+}
+
+#[test]
+fn a_generated_password_stdout_cannot_take_is_shown_on_stderr() {
+    // With -o text the first line fails before sending; -o token refuses
+    // --generate-password.
+    let (stub, synapse) = Stub::synapse(SECRET);
+    let out = register_unwritable(
+        &stub.url(),
+        &["--generate-password", "-o", "json"],
+        Unwritable::Full,
+    );
+    out.assert_code(5);
+    let created = synapse.created();
+    assert_eq!(created.len(), 1);
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l == format!("Generated password: {}", created[0].password)),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_failure_stdout_cannot_take_keeps_its_own_exit_status() {
+    let stub = post_fails(|| Reply::error(403, "M_FORBIDDEN", "HMAC incorrect"));
+    let out = register_unwritable(&stub.url(), &["-p", "pw", "-o", "json"], Unwritable::Full);
+    out.assert_code(1);
+    assert!(out.error_line().contains("HMAC incorrect"), "{out}");
+}
+
+#[test]
+fn stderr_that_cannot_be_written_changes_neither_the_results_nor_the_exit_status() {
+    for stderr in Unwritable::ALL {
+        let run = |url: &str, extra: &[&str]| {
+            tool()
+                .args(["-v", "-k", SECRET, "-u", "alice", "-p", "pw", "--no-admin"])
+                .args(extra)
+                .arg(url)
+                .stderr_to(stderr)
+                .run()
+        };
+        let (stub, synapse) = Stub::synapse(SECRET);
+        let out = run(&stub.url(), &[]);
+        assert_eq!(out.code, Some(0), "{stderr:?}: {out}");
+        assert_eq!(out.stdout, "Sending registration request...\nSuccess!\n");
+        assert_eq!(synapse.created().len(), 1);
+
+        // Each failure, reported on stderr only, keeps its exit status.
+        let out = run(&stub.url(), &["-o", "json"]);
+        assert_eq!(out.code, Some(1), "{stderr:?}: {out}");
+        assert_eq!(json_output(&out)["errcode"], "M_USER_IN_USE");
+        let unreachable = format!("http://127.0.0.1:{}", reserved_port());
+        assert_eq!(run(&unreachable, &[]).code, Some(4), "{stderr:?}");
+        assert_eq!(
+            run(&stub.url(), &["--cacert", "/nonexistent"]).code,
+            Some(3)
+        );
+        assert_eq!(run(&stub.url(), &["--jobs", "0"]).code, Some(2));
+    }
+}
+
+#[test]
+fn completions_stdout_cannot_take_are_an_error() {
+    let out = tool()
+        .args(["--completions", "bash"])
+        .stdout_to(Unwritable::Full)
+        .run();
+    out.assert_code(5);
+    assert_eq!(
+        out.error_line(),
+        "error: cannot write to stdout (No space left on device)"
+    );
+}
+
+#[test]
+fn values_starting_with_dashes_are_given_attached() {
+    let (stub, synapse) = Stub::synapse("--dashed-secret");
+    for (secret, password) in [
+        ("-k=--dashed-secret", "-p=--dashed"),
+        ("--shared-secret=--dashed-secret", "--password=-dashed"),
+    ] {
+        tool()
+            .args([secret, "-u", "alice", password, "--no-admin", "--exists-ok"])
+            .arg(stub.url())
+            .run()
+            .assert_code(0);
+    }
+    assert_eq!(synapse.created()[0].password, "--dashed");
+    // Not attached: refused, naming the option and never the value.
+    let out = tool()
+        .args([
+            "-k",
+            "--dashed-secret",
+            "-u",
+            "alice",
+            "-p",
+            "pw",
+            "--no-admin",
+        ])
+        .arg(stub.url())
+        .run();
+    out.assert_code(2);
+    assert!(!out.stderr.contains("dashed"), "{out}");
+    assert!(out.stderr.contains("-k/--shared-secret"), "{out}");
 }

@@ -32,6 +32,8 @@ matrix::row_tests!(crate::matrix::fault_rows::ROWS =>
     plain_http_to_tls_port,
     self_signed_refused,
     self_signed_with_cacert,
+    stdout_full,
+    stdout_closed,
     dendrite_bad_mac,
     spam_checker_429,
     proxy_forbids_admin_path,

@@ -232,3 +232,32 @@ fn mismatched_or_blank_passwords_are_refused_before_sending() {
         assert_eq!(stub.connections(), 0, "{message}");
     }
 }
+
+#[test]
+fn sigterm_or_sighup_at_the_password_prompt_restores_echo() {
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+        let (stub, _) = Stub::synapse(SECRET);
+        let url = stub.url();
+        let mut pty = OnPty::start(&["-k", SECRET, "-u", "alice", "--no-admin", &url]);
+        pty.expect("Password: ");
+        let deadline = Instant::now() + PATIENCE;
+        while pty.echo_is_on() {
+            assert!(
+                Instant::now() < deadline,
+                "echo never went off at the prompt"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // SAFETY: sending a signal to our own child process.
+        let sent = unsafe { libc::kill(pty.child.id() as libc::pid_t, signal) };
+        assert_eq!(sent, 0, "kill");
+        assert_eq!(
+            pty.status(),
+            Some(code),
+            "exit status after signal {signal}: {:?}",
+            pty.screen
+        );
+        assert!(pty.echo_is_on(), "echo is back on after signal {signal}");
+        assert!(stub.posts().is_empty());
+    }
+}

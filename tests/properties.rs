@@ -25,8 +25,12 @@ fn merged(files: &[Vec<u8>]) -> Result<Config, String> {
     Ok(config)
 }
 
+/// Written as JSON, which is YAML whose double-quoted strings mean the same
+/// to every YAML version: serde_yaml writes some strings plain (`=`, `yes`,
+/// `1:30`) that the server's YAML 1.1, and so the config reader, takes for
+/// something else.
 fn yaml(value: &serde_yaml::Value) -> Vec<u8> {
-    serde_yaml::to_string(value).unwrap().into_bytes()
+    serde_json::to_vec(value).unwrap()
 }
 
 /// The port of a discovered listener URL, checking its shape.

@@ -45,7 +45,7 @@ pub const ROWS: &[Row] = &[
         args: WITH_CONFIG,
         exit: 3,
         error: Some(
-            "error: {dir}/hs.yaml: is not valid YAML: did not find expected ',' or ']' at line 3 column 1, while parsing a flow sequence at line 2 column 12",
+            "error: {dir}/hs.yaml: is not valid YAML: while parsing a flow sequence, expected ',' or ']' at line 3 column 1",
         ),
         ..ROW
     },
@@ -418,7 +418,9 @@ pub const ROWS: &[Row] = &[
         )],
         args: WITH_CONFIG,
         exit: 3,
-        error: Some("error: {dir}/hs.yaml: is not valid YAML: repetition limit exceeded"),
+        error: Some(
+            "error: {dir}/hs.yaml: is refused: its aliases would expand to more than 100000 values",
+        ),
         ..ROW
     },
     // Other files and the environment.
@@ -580,10 +582,11 @@ pub const ROWS: &[Row] = &[
     Row {
         id: "localpart_leading_underscore",
         case: "Localpart starting with `_`",
-        tried: "`-u _alice`.",
+        tried: "`-u _alice` with a config that does not set `allow_underscore_prefixed_localpart`.",
+        files: &[("hs.yaml", Text("registration_shared_secret: {secret}\n"))],
         args: &[
-            "-k",
-            "{secret}",
+            "-c",
+            "{dir}/hs.yaml",
             "-u",
             "_alice",
             "-p",
@@ -593,6 +596,7 @@ pub const ROWS: &[Row] = &[
         ],
         exit: 3,
         error: Some("error: -u/--user: '_alice' starts with '_', which the server refuses"),
+        hint: Some("hint: unless allow_underscore_prefixed_localpart is true in its config"),
         ..ROW
     },
     Row {
@@ -663,7 +667,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "localpart_over_512_bytes",
-        case: "Localpart over 512 bytes",
+        case: "Localpart over 512 characters",
         tried: "`-u` with 513 characters.",
         args: &[
             "-k",
@@ -676,7 +680,7 @@ pub const ROWS: &[Row] = &[
             "http://127.0.0.1:{port}",
         ],
         exit: 3,
-        error: Some("error: -u/--user: the user name is longer than 512 bytes"),
+        error: Some("error: -u/--user: the user name is longer than 512 characters"),
         ..ROW
     },
     Row {
@@ -723,8 +727,8 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "password_over_512_bytes",
-        case: "Password over 512 bytes",
-        tried: "`-p` with 618 bytes.",
+        case: "Password over 512 characters",
+        tried: "`-p` with 618 characters (the server counts characters, not bytes).",
         args: &[
             "-k",
             "{secret}",
@@ -737,7 +741,7 @@ pub const ROWS: &[Row] = &[
         ],
         exit: 3,
         error: Some(
-            "error: -p/--password: the password is 618 bytes long; the server accepts at most 512",
+            "error: -p/--password: the password is 618 characters long; the server accepts at most 512",
         ),
         ..ROW
     },
@@ -1026,6 +1030,270 @@ pub const ROWS: &[Row] = &[
         exit: 2,
         error: Some(
             "error: no terminal to ask for a password on: pass --password-file FILE, --password-stdin or --generate-password",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "empty_secret_option",
+        case: "Empty `-k`",
+        tried: "`-k ''` with the secret in `MATRIX_REGISTRATION_SHARED_SECRET`: an empty value is no value, so the variable's secret is used.",
+        env: &[("MATRIX_REGISTRATION_SHARED_SECRET", b"S3CR3T-zq8vW2mK7pLx")],
+        args: &[
+            "-k",
+            "",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "2",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "empty_secret_option_alone",
+        case: "Empty `-k`, no other secret",
+        tried: "`-k ''` and nothing else naming a secret.",
+        args: &[
+            "-k",
+            "",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: one of the arguments -c/--config -k/--shared-secret is required (or --shared-secret-file, or MATRIX_REGISTRATION_SHARED_SECRET in the environment); an empty secret counts as none: -k/--shared-secret was empty",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "localpart_leading_underscore_allowed",
+        case: "Localpart starting with `_`, allowed",
+        tried: "`-u _alice` with `allow_underscore_prefixed_localpart: yes` in the config (a YAML 1.1 boolean, as the server reads it): sent and registered.",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nallow_underscore_prefixed_localpart: yes\n",
+            ),
+        )],
+        args: &[
+            "-c",
+            "{dir}/hs.yaml",
+            "-u",
+            "_alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "2",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "localpart_leading_underscore_no_config",
+        case: "Localpart starting with `_`, no config",
+        tried: "`-u _alice` with `-k`: no config tells whether the server allows it, so the server decides.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "_alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "2",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "config_repeated_key",
+        case: "Config with a repeated key",
+        tried: "`registration_shared_secret` set twice in one file, the first time wrongly: the last value counts, as for the server (PyYAML), with a notice.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret: wrong\nregistration_shared_secret: {secret}\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "listener_tls_no",
+        case: "Listener with `tls: no`",
+        tried: "The client listener says `tls: no` (a YAML 1.1 boolean, false for the server): it is used over plain HTTP.",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nlisteners:\n  - {port: {port}, type: http, tls: no, resources: [{names: [client]}]}\n",
+            ),
+        )],
+        args: FROM_LISTENERS,
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "localpart_leading_underscore_flag_off",
+        case: "Localpart starting with `_`, `allow_underscore_prefixed_localpart: off`",
+        tried: "`-u _alice` with the option set to `off` (a YAML 1.1 boolean, false for the server).",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nallow_underscore_prefixed_localpart: off\n",
+            ),
+        )],
+        args: &[
+            "-c",
+            "{dir}/hs.yaml",
+            "-u",
+            "_alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: -u/--user: '_alice' starts with '_', which the server refuses"),
+        hint: Some("hint: unless allow_underscore_prefixed_localpart is true in its config"),
+        ..ROW
+    },
+    Row {
+        id: "cacert_fifo",
+        case: "`--cacert` a FIFO",
+        tried: "`--cacert` names a FIFO that nobody writes to: read as the other file options read one, without waiting for a writer.",
+        files: &[("ca.pem", Fifo)],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--cacert",
+            "{dir}/ca.pem",
+            "https://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: {dir}/ca.pem: holds no PEM certificate (--cacert)"),
+        ..ROW
+    },
+    Row {
+        id: "cacert_huge",
+        case: "`--cacert` huge",
+        tried: "`--cacert` names a 2 GiB file.",
+        files: &[("ca.pem", Zeros(2 << 30))],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--cacert",
+            "{dir}/ca.pem",
+            "https://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some("error: {dir}/ca.pem: is larger than 1 MiB"),
+        ..ROW
+    },
+    Row {
+        id: "jobs_without_batch",
+        case: "`--jobs` without `--batch`",
+        tried: "`--jobs 3` on a single registration.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--jobs",
+            "3",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: --jobs applies only with --batch: a single registration is one request",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "password_starting_with_dashes",
+        case: "Password starting with `--`",
+        tried: "`-p --PASSWORD`: not taken as the value (as with the reference), and the error names the option, never the argument.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "--{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: -p/--password takes a value, and the argument after it starts with '-': attach such a value with '=' (--password=VALUE), or use --password-file",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "secret_starting_with_dashes",
+        case: "Secret starting with `--`",
+        tried: "`-k --SECRET`.",
+        args: &[
+            "-k",
+            "--{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: -k/--shared-secret takes a value, and the argument after it starts with '-': attach such a value with '=' (--shared-secret=VALUE), or use --shared-secret-file",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "localpart_with_control_characters",
+        case: "Localpart with control characters",
+        tried: "`-u $'x\\e[31my\\nz'`: a terminal escape sequence and a newline, repeated in the message as escapes, so that the one `error:` line stays one line and the terminal untouched.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "x\u{1b}[31my\nz",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: -u/--user: 'x\\u{1b}[31my\\nz' contains '\\u{1b}': a user name can only contain a-z, 0-9, or '=_-./+'",
         ),
         ..ROW
     },

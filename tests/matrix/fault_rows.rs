@@ -2,6 +2,7 @@
 //! does not speak the protocol.
 
 use super::{Ctx, ROW, Row, Server, TLS_SYNAPSE};
+use crate::stub::tool::Unwritable;
 use crate::stub::{Garbage, Reply, Request};
 use serde_json::json;
 
@@ -450,6 +451,40 @@ pub const ROWS: &[Row] = &[
         ],
         exit: 0,
         requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "stdout_full",
+        case: "stdout is full",
+        tried: "stdout is `/dev/full` (a full disk): the reference's first line, `Sending registration request...`, cannot be written.",
+        exit: 5,
+        error: Some("error: cannot write to stdout (No space left on device); nothing was sent"),
+        requests: &["GET"],
+        stdout: Some(Unwritable::Full),
+        ..ROW
+    },
+    Row {
+        id: "stdout_closed",
+        case: "stdout closed",
+        tried: "With `-o json`, stdout is a pipe whose reader has gone (`\\| head -c0`) when the result is written.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "-o",
+            "json",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 5,
+        error: Some(
+            "error: cannot write the result to stdout (Broken pipe), but @alice:stub.test was created",
+        ),
+        requests: &["GET", "POST"],
+        stdout: Some(Unwritable::ClosedPipe),
         ..ROW
     },
     Row {

@@ -15,7 +15,7 @@
 pub mod bad_input_rows;
 pub mod fault_rows;
 
-use crate::stub::tool::{Outcome, tool};
+use crate::stub::tool::{Outcome, Unwritable, tool};
 use crate::stub::{Garbage, Reply, Request, Stub, Synapse, reserved_port, test_cert};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -114,6 +114,8 @@ pub struct Row {
     pub hint: Option<&'static str>,
     /// The methods of the requests the server must see, in order.
     pub requests: &'static [&'static str],
+    /// Where stdout goes when not to a pipe the test reads.
+    pub stdout: Option<Unwritable>,
 }
 
 /// A registration with everything given, at the row's server.
@@ -144,6 +146,7 @@ pub const ROW: Row = Row {
     error: None,
     hint: None,
     requests: &[],
+    stdout: None,
 };
 
 /// Generates one test per row, another per row with `-v` in a `verbose`
@@ -294,6 +297,9 @@ pub fn check(rows: &[Row], id: &str, verbose: bool) {
         .stdin(vars.expand(row.stdin));
     for (name, value) in row.env {
         run = run.env(name, std::ffi::OsStr::from_bytes(value));
+    }
+    if let Some(stdout) = row.stdout {
+        run = run.stdout_to(stdout);
     }
     // SAFETY: geteuid cannot fail.
     if unprivileged && unsafe { libc::geteuid() } == 0 {
@@ -451,7 +457,7 @@ pub fn render_doc() -> String {
          - with exit status 2 or 3, does not connect to the server at all.\n\n\
          Exit status: 0 registered, 1 the server refused, 2 usage error, 3 local input or\n\
          configuration problem (nothing sent), 4 the server could not be reached or answered\n\
-         nonsense (safe to retry).\n\n\
+         nonsense (safe to retry), 5 the result could not be written to stdout.\n\n\
          In the messages, PORT is the server's port, ELSEWHERE another server's, DIR the\n\
          directory holding the files, and … any text.\n",
     );

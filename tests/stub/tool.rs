@@ -14,6 +14,47 @@ pub struct Tool {
     command: Command,
     stdin: Vec<u8>,
     deadline: Duration,
+    stdout: Option<Unwritable>,
+    stderr: Option<Unwritable>,
+}
+
+/// An output that cannot be written, instead of a pipe the test reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Unwritable {
+    /// `/dev/full`: every write fails with "no space left on device".
+    Full,
+    /// A pipe whose reader is gone (`| head -c0`): every write fails with
+    /// "broken pipe".
+    ClosedPipe,
+}
+
+impl Unwritable {
+    pub const ALL: [Unwritable; 2] = [Unwritable::Full, Unwritable::ClosedPipe];
+
+    fn stdio(self) -> Stdio {
+        match self {
+            Unwritable::Full => Stdio::from(
+                std::fs::File::options()
+                    .write(true)
+                    .open("/dev/full")
+                    .expect("open /dev/full"),
+            ),
+            Unwritable::ClosedPipe => {
+                use std::os::fd::{FromRawFd, OwnedFd};
+                let mut fds = [0; 2];
+                // Close-on-exec: a child that another test spawns meanwhile
+                // must not inherit the reader and keep the pipe open.
+                // SAFETY: pipe2 fills in two new descriptors.
+                let made = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+                assert_eq!(made, 0, "pipe2");
+                // SAFETY: both were just opened, and are owned here alone.
+                let (reader, writer) =
+                    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+                drop(reader);
+                Stdio::from(writer)
+            }
+        }
+    }
 }
 
 /// A run in progress.
@@ -46,6 +87,8 @@ pub fn tool() -> Tool {
         command,
         stdin: Vec::new(),
         deadline: Duration::from_secs(20),
+        stdout: None,
+        stderr: None,
     }
 }
 
@@ -84,12 +127,25 @@ impl Tool {
         self
     }
 
+    /// Sends stdout there; the outcome's `stdout` is then empty.
+    pub fn stdout_to(mut self, unwritable: Unwritable) -> Tool {
+        self.stdout = Some(unwritable);
+        self
+    }
+
+    /// Sends stderr there; the outcome's `stderr` is then empty.
+    pub fn stderr_to(mut self, unwritable: Unwritable) -> Tool {
+        self.stderr = Some(unwritable);
+        self
+    }
+
     pub fn spawn(mut self) -> Running {
+        let output = |to: Option<Unwritable>| to.map_or_else(Stdio::piped, Unwritable::stdio);
         let mut child = self
             .command
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(output(self.stdout))
+            .stderr(output(self.stderr))
             .spawn()
             .expect("start the binary");
         let started = Instant::now();
@@ -100,8 +156,8 @@ impl Tool {
             let _ = stdin.write_all(&input);
         });
         Running {
-            stdout: drain(child.stdout.take().expect("stdout")),
-            stderr: drain(child.stderr.take().expect("stderr")),
+            stdout: drain(child.stdout.take()),
+            stderr: drain(child.stderr.take()),
             child,
             started,
             deadline: self.deadline,
@@ -113,10 +169,13 @@ impl Tool {
     }
 }
 
-fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+/// Everything read from the pipe; nothing when the output went elsewhere.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
         bytes
     })
 }
