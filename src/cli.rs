@@ -29,9 +29,11 @@ is still starting.";
 const AFTER_HELP: &str = "\
 Exit status:
   0    registered (or already there with --exists-ok)
-  1    the server refused (an HTTP error other than 502, 503, 504)
+  1    the server refused (an HTTP error other than 502, 503, 504), or
+       answered that it delegates accounts to Matrix Authentication Service
   2    usage error
-  3    a local input or configuration problem; nothing was sent
+  3    a local input or configuration problem, or a config that delegates
+       accounts to Matrix Authentication Service; nothing was sent
   4    the server could not be reached or answered nonsense (connection, TLS,
        timeout, 502, 503, 504, an unexpected answer); safe to retry
   5    the result could not be written to stdout (a full disk, a closed pipe);
@@ -144,7 +146,10 @@ pub struct Cli {
 
     /// Path to a homeserver config file, to read the shared secret, the
     /// server name and the client listener from. May be repeated: later files
-    /// replace earlier files' top-level keys.
+    /// replace earlier files' top-level keys. A directory stands for every
+    /// file in it whose name ends in .yaml, in sorted order, as Synapse's
+    /// --config-path reads it (-c /etc/matrix-synapse/homeserver.yaml -c
+    /// /etc/matrix-synapse/conf.d for packages.matrix.org).
     #[arg(
         short = 'c',
         long = "config",
@@ -226,6 +231,14 @@ pub struct Cli {
     )]
     pub jobs: Option<u16>,
 
+    /// Connect to the server through this Unix socket (a listener with
+    /// `path:`), as curl's --unix-socket does; server_url then only names
+    /// the Host header and any path prefix (default http://localhost).
+    /// Without this option and without server_url, a config whose only
+    /// client listener is a socket is reached through it.
+    #[arg(long = "unix-socket", value_name = "PATH")]
+    pub unix_socket: Option<PathBuf>,
+
     /// Print each request and its answer's status on stderr (never a secret or a password).
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
@@ -235,7 +248,9 @@ pub struct Cli {
     pub completions: Option<clap_complete::Shell>,
 
     /// URL to use to talk to the homeserver. By default, the first client
-    /// listener of the config file; otherwise http://localhost:8008.
+    /// listener of the config file (plain HTTP, else TLS, else a Unix socket;
+    /// at the address it binds, localhost for a wildcard); otherwise
+    /// http://localhost:8008.
     #[arg(value_name = "server_url")]
     pub server_url: Option<String>,
 }

@@ -40,6 +40,8 @@ pub struct HttpOptions {
     pub verbose: bool,
     /// Connections to keep open for reuse (batch mode runs several at once).
     pub pool_size: usize,
+    /// Connect through this Unix socket instead of the URL's host and port.
+    pub unix_socket: Option<PathBuf>,
 }
 
 impl Default for HttpOptions {
@@ -51,6 +53,7 @@ impl Default for HttpOptions {
             insecure: false,
             verbose: false,
             pool_size: 1,
+            unix_socket: None,
         }
     }
 }
@@ -158,14 +161,20 @@ impl Client {
             })?;
             builder = builder.tls_backend_preconfigured(config);
         }
+        if let Some(socket) = &options.unix_socket {
+            builder = crate::unix_socket::connect_through(builder, socket)?;
+        }
         let http = builder.build().map_err(|e| {
             Error::transport(
                 format!("cannot set up the HTTP client: {}", chain(&e)),
                 None,
             )
         })?;
-        let proxy = environment_proxy(&endpoint);
-        let target = host_port(&endpoint);
+        // A proxy is never used for a socket (reqwest ignores it there).
+        let (proxy, target) = match &options.unix_socket {
+            Some(socket) => (None, crate::unix_socket::name(socket)),
+            None => (environment_proxy(&endpoint), host_port(&endpoint)),
+        };
         Ok(Client {
             http,
             endpoint,
@@ -311,11 +320,14 @@ impl Client {
         method: &str,
     ) -> Result<Response, Failure> {
         if self.options.verbose {
-            match &self.proxy {
-                Some(proxy) => {
+            match (&self.proxy, &self.options.unix_socket) {
+                (Some(proxy), _) => {
                     say!("> {method} {} (through the proxy {proxy})", self.endpoint)
                 }
-                None => say!("> {method} {}", self.endpoint),
+                (None, Some(_)) => {
+                    say!("> {method} {} (through {})", self.endpoint, self.target)
+                }
+                (None, None) => say!("> {method} {}", self.endpoint),
             }
         }
         // Set per request, this bounds the whole exchange, body included; the
@@ -379,6 +391,13 @@ impl Client {
     }
 
     fn classify(&self, error: reqwest::Error) -> Failure {
+        if let Some(socket) = &self.options.unix_socket {
+            if error.is_connect() {
+                if let Some(io) = find_cause::<std::io::Error>(&error) {
+                    return Failure::Connect(crate::unix_socket::connect_error(socket, io));
+                }
+            }
+        }
         // Naming the proxy keeps "connection refused by HOST" from blaming
         // the server for what the proxy did.
         let target = match &self.proxy {
@@ -392,6 +411,26 @@ impl Client {
         let timeout = self.options.timeout.as_secs_f64();
         let cacert = self.options.cacert.as_deref();
         describe_transport_error(&error, &target, https, timeout, cacert)
+    }
+}
+
+impl Client {
+    /// GETs another path of the same server (relative to the server URL,
+    /// through the same socket, TLS and proxy settings): the status and the
+    /// body as JSON (`null` when it is not JSON). `None` when no answer came.
+    pub fn get_json(&self, path: &str) -> Option<(u16, serde_json::Value)> {
+        let base = self.endpoint.as_str().strip_suffix(REGISTER_PATH)?;
+        let url = Url::parse(&format!("{base}{path}")).ok()?;
+        if self.options.verbose {
+            say!("> GET {url}");
+        }
+        let response = self.http.get(url).send().ok()?;
+        let status = response.status().as_u16();
+        if self.options.verbose {
+            say!("< {}", response.status());
+        }
+        let (body, _) = read_capped(response, &self.target, &self.options).ok()?;
+        Some((status, serde_json::from_slice(&body).unwrap_or_default()))
     }
 }
 

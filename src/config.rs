@@ -85,7 +85,7 @@ impl Config {
     }
 
     /// The value of a top-level key and the file it came from.
-    fn get(&self, key: &str) -> Option<(&Value, &Path)> {
+    pub(crate) fn get(&self, key: &str) -> Option<(&Value, &Path)> {
         self.entries
             .iter()
             .find(|(k, _, _)| k == key)
@@ -169,10 +169,14 @@ impl Config {
             .is_some_and(|(value, _)| is_truthy(value))
     }
 
-    /// The URL of the first plain-HTTP listener that serves the client API
-    /// (`http://localhost:PORT`), or failing that the first such TLS listener
-    /// (`https://localhost:PORT`). `None` when there is none.
-    pub fn client_listener_url(&self) -> Result<Option<String>> {
+    /// The first plain-HTTP TCP listener that serves the client API
+    /// (`http://HOST:PORT`), or failing that the first such TLS listener
+    /// (`https://HOST:PORT`), or failing that the first such Unix-socket
+    /// listener (`path:`). `None` when there is none. TCP comes first: it is
+    /// what the reference script picks from the same config, and it needs no
+    /// permission on a socket file. HOST is an address the listener binds
+    /// (see [`listener_host`]).
+    pub fn client_listener(&self) -> Result<Option<ClientListener>> {
         let Some((listeners, file)) = self.get("listeners") else {
             return Ok(None);
         };
@@ -180,6 +184,7 @@ impl Config {
             return Err(Error::file(file, Some("listeners"), "is not a list"));
         };
         let mut tls_url = None;
+        let mut socket = None;
         for (i, listener) in listeners.iter().enumerate() {
             let key = |field: &str| format!("listeners[{i}]{field}");
             let Some(listener) = listener.as_mapping() else {
@@ -193,8 +198,17 @@ impl Config {
             {
                 continue;
             }
-            // Tested for truth, as the server and the reference do.
-            let tls = listener.get("tls").is_some_and(is_truthy);
+            if let Some(path) = listener.get("path").filter(|p| !p.is_null()) {
+                let Some(path) = path.as_str().filter(|p| !p.is_empty()) else {
+                    return Err(Error::file(
+                        file,
+                        Some(&key(".path")),
+                        "is not a socket path",
+                    ));
+                };
+                socket.get_or_insert_with(|| ClientListener::UnixSocket(PathBuf::from(path)));
+                continue;
+            }
             let port = match listener.get("port") {
                 Some(Value::Number(n)) => n.as_u64().filter(|p| (1..=65535).contains(p)),
                 _ => None,
@@ -206,12 +220,16 @@ impl Config {
                     "is not a port number between 1 and 65535",
                 ));
             };
+            // Tested for truth, as the server and the reference do.
+            let tls = listener.get("tls").is_some_and(is_truthy);
+            let host = listener_host(listener)
+                .map_err(|e| Error::file(file, Some(&key(".bind_addresses")), e))?;
             if !tls {
-                return Ok(Some(format!("http://localhost:{port}")));
+                return Ok(Some(ClientListener::Tcp(format!("http://{host}:{port}"))));
             }
-            tls_url.get_or_insert(format!("https://localhost:{port}"));
+            tls_url.get_or_insert(ClientListener::Tcp(format!("https://{host}:{port}")));
         }
-        Ok(tls_url)
+        Ok(tls_url.or(socket))
     }
 
     fn files_label(&self) -> PathBuf {
@@ -225,10 +243,49 @@ impl Config {
     }
 }
 
+/// A client listener found in the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientListener {
+    /// `http://HOST:PORT` or `https://HOST:PORT`.
+    Tcp(String),
+    /// A Unix-socket listener's `path:`, spoken to in plain HTTP.
+    UnixSocket(PathBuf),
+}
+
+/// The host to dial for a TCP listener: `localhost` when it binds every
+/// address (`0.0.0.0`, `::`, none given) or a loopback one that `localhost`
+/// names, as the reference assumes; otherwise the first address it binds,
+/// since nothing else answers there (IPv6 in brackets).
+fn listener_host(listener: &Mapping) -> Result<String, &'static str> {
+    let mut addresses = match listener.get("bind_addresses") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Sequence(list)) => list
+            .iter()
+            .map(|a| a.as_str().ok_or("has an entry that is not a string"))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err("is not a list"),
+    };
+    // The older single-address key, which Synapse adds to the list.
+    if let Some(address) = listener.get("bind_address").and_then(Value::as_str) {
+        if !address.is_empty() {
+            addresses.push(address);
+        }
+    }
+    let localhost = |a: &&str| matches!(*a, "" | "0.0.0.0" | "::" | "127.0.0.1" | "::1");
+    if addresses.is_empty() || addresses.iter().any(localhost) {
+        return Ok("localhost".to_owned());
+    }
+    let first = addresses[0];
+    Ok(match first.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
+        _ => first.to_owned(),
+    })
+}
+
 /// Whether the server, reading this value as a Python object, takes it as
 /// true: Synapse tests its flags for truth, not for `True`, so an empty
 /// string, list or mapping and zero are false, anything else true.
-fn is_truthy(value: &Value) -> bool {
+pub(crate) fn is_truthy(value: &Value) -> bool {
     match value {
         Value::Null => false,
         Value::Bool(b) => *b,
@@ -473,8 +530,8 @@ mod tests {
         );
         assert_eq!(config.server_name(), Some("a.example"));
         assert_eq!(
-            config.client_listener_url().unwrap().as_deref(),
-            Some("http://localhost:1")
+            config.client_listener().unwrap(),
+            Some(ClientListener::Tcp("http://localhost:1".to_owned()))
         );
         assert_eq!(secret_of(&[b, a]).unwrap(), "first");
     }
@@ -611,15 +668,22 @@ mod tests {
         assert_eq!(secret_of(std::slice::from_ref(&path)).unwrap(), "merged");
         let (config, _) = Config::load(&[path]).unwrap();
         assert_eq!(
-            config.client_listener_url().unwrap().as_deref(),
-            Some("http://localhost:8448")
+            config.client_listener().unwrap(),
+            Some(ClientListener::Tcp("http://localhost:8448".to_owned()))
         );
     }
 
+    /// The listener found, as a URL or `unix:PATH`.
     fn listener_url(yaml: &str) -> Result<Option<String>> {
         let files = Files::new();
         let path = files.write("l.yaml", yaml.as_bytes());
-        Config::load(&[path])?.0.client_listener_url()
+        Ok(Config::load(&[path])?
+            .0
+            .client_listener()?
+            .map(|listener| match listener {
+                ClientListener::Tcp(url) => url,
+                ClientListener::UnixSocket(path) => format!("unix:{}", path.display()),
+            }))
     }
 
     #[test]
@@ -691,8 +755,8 @@ mod tests {
             "last"
         );
         assert_eq!(
-            config.client_listener_url().unwrap().as_deref(),
-            Some("http://localhost:2")
+            config.client_listener().unwrap(),
+            Some(ClientListener::Tcp("http://localhost:2".to_owned()))
         );
         assert_eq!(notices.len(), 2, "{notices:?}");
         assert!(
@@ -787,5 +851,77 @@ mod tests {
             notices[0].contains("readable by other users"),
             "{notices:?}"
         );
+    }
+
+    #[test]
+    fn discovery_dials_an_address_the_listener_binds() {
+        let with = |bind: &str| {
+            listener_url(&format!(
+                "listeners: [{{port: 8008, type: http, {bind} resources: [{{names: [client]}}]}}]\n"
+            ))
+        };
+        let cases = [
+            ("", "http://localhost:8008"),
+            ("bind_addresses: ['0.0.0.0'],", "http://localhost:8008"),
+            ("bind_addresses: ['::'],", "http://localhost:8008"),
+            (
+                "bind_addresses: ['::1', '127.0.0.1'],",
+                "http://localhost:8008",
+            ),
+            ("bind_addresses: ['192.0.2.10'],", "http://192.0.2.10:8008"),
+            ("bind_addresses: ['127.0.0.2'],", "http://127.0.0.2:8008"),
+            (
+                "bind_addresses: ['2001:db8::10'],",
+                "http://[2001:db8::10]:8008",
+            ),
+            (
+                "bind_addresses: ['192.0.2.10', '0.0.0.0'],",
+                "http://localhost:8008",
+            ),
+            // The older single key, added to the list as Synapse does.
+            ("bind_address: '192.0.2.11',", "http://192.0.2.11:8008"),
+        ];
+        for (bind, expected) in cases {
+            assert_eq!(with(bind).unwrap().as_deref(), Some(expected), "{bind}");
+        }
+        let m = with("bind_addresses: 127.0.0.2,").unwrap_err().to_string();
+        assert!(
+            m.contains("listeners[0].bind_addresses: is not a list"),
+            "{m}"
+        );
+        let m = with("bind_addresses: [1],").unwrap_err().to_string();
+        assert!(
+            m.contains("listeners[0].bind_addresses: has an entry"),
+            "{m}"
+        );
+    }
+
+    // Issue 8, item 10: a socket listener before a TCP one was reported as a
+    // listener with a bad port.
+    #[test]
+    fn a_unix_socket_listener_is_used_only_when_no_tcp_one_serves_clients() {
+        let socket =
+            "  - {path: /run/synapse/main.sock, type: http, resources: [{names: [client]}]}\n";
+        let tcp = "  - {port: 8008, type: http, resources: [{names: [client]}]}\n";
+        let tls = "  - {port: 8448, type: http, tls: true, resources: [{names: [client]}]}\n";
+        let found = |listeners: &[&str]| {
+            listener_url(&format!("listeners:\n{}", listeners.concat()))
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(found(&[socket, tcp]), "http://localhost:8008");
+        assert_eq!(found(&[socket, tls]), "https://localhost:8448");
+        assert_eq!(found(&[socket]), "unix:/run/synapse/main.sock");
+        let federation_socket =
+            "  - {path: /run/fed.sock, type: http, resources: [{names: [federation]}]}\n";
+        assert_eq!(
+            found(&[federation_socket, socket]),
+            "unix:/run/synapse/main.sock"
+        );
+        let m =
+            listener_url("listeners: [{path: 3, type: http, resources: [{names: [client]}]}]\n")
+                .unwrap_err()
+                .to_string();
+        assert!(m.contains("listeners[0].path: is not a socket path"), "{m}");
     }
 }

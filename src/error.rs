@@ -40,6 +40,7 @@ pub enum Error {
         /// The key inside the file, when the problem is one value.
         key: Option<String>,
         problem: String,
+        hint: Option<String>,
     },
     /// A value given on the command line, at a prompt or in the environment
     /// would be refused by the server or cannot be used (exit 3).
@@ -55,6 +56,19 @@ pub enum Error {
     Transport {
         problem: String,
         hint: Option<String>,
+    },
+    /// The server delegates accounts to Matrix Authentication Service, so it
+    /// does not serve the registration endpoint: exit 3 when the config said
+    /// so (nothing was sent), 1 when the server's answers did.
+    Delegated {
+        /// The endpoint's status (404) when the server was asked.
+        status: Option<u16>,
+        /// What showed it: a config key, or the server's auth metadata.
+        evidence: String,
+        /// The address of the auth service, when known.
+        service: Option<String>,
+        /// The `mas-cli` command that does what was asked, and how to run it.
+        advice: String,
     },
     /// Ctrl-C (exit 130).
     Interrupted,
@@ -85,30 +99,50 @@ impl Refusal {
         matches!(self.status, 502..=504)
     }
 
-    /// A well-known failure's explanation, one line.
+    /// A well-known failure's explanation, one line. It keys on the status
+    /// and the `errcode`, which every server on this endpoint sends, and
+    /// only refines by Synapse's wording where the two say too little.
     pub fn hint(&self) -> Option<String> {
-        let error = self.error.as_deref().unwrap_or("");
-        let hint = if error.contains("HMAC incorrect") {
-            "the shared secret differs from the one the running server loaded: check which config file the server runs with, and restart it after changing the secret"
-        } else if error.contains("Shared secret registration is not enabled") {
-            "set registration_shared_secret (or registration_shared_secret_path) in the homeserver config and restart the server"
-        } else if error.contains("unrecognised nonce") {
-            "the nonce expired or was issued by another server process: several Synapse processes behind one address each keep their own nonces"
-        } else if self.status == 404 {
-            "no registration endpoint here: check the port and any path prefix, whether a reverse proxy hides /_synapse/admin, and whether Matrix Authentication Service is in charge (then use `mas-cli manage register-user`)"
-        } else if self.status == 429 {
-            return Some(match self.retry_after_ms {
-                Some(ms) => {
-                    format!("the server is rate-limiting requests; it asks to retry after {ms} ms")
-                }
-                None => "the server is rate-limiting requests; retry later".to_owned(),
-            });
-        } else if self.is_unavailable() {
-            "the server (or a proxy in front of it) is not available yet; it is safe to retry, for example with --wait SECONDS"
-        } else if self.errcode.as_deref() == Some("M_USER_IN_USE") {
-            "pass --exists-ok to treat an existing account as success"
-        } else {
-            return None;
+        let text = self.error.as_deref().unwrap_or("");
+        let hint = match (self.status, self.errcode.as_deref()) {
+            (_, Some("M_USER_IN_USE")) => {
+                "pass --exists-ok to treat an existing account as success"
+            }
+            (429, Some("M_LIMIT_EXCEEDED")) => {
+                return Some(match self.retry_after_ms {
+                    Some(ms) => format!(
+                        "the server is rate-limiting requests; it asks to retry after {ms} ms"
+                    ),
+                    None => "the server is rate-limiting requests; retry later".to_owned(),
+                });
+            }
+            // Not rate limiting: Synapse answers so when a spam-checker
+            // module denies a registration.
+            (429, _) => {
+                "the server refused this registration without saying it is rate limiting (no M_LIMIT_EXCEEDED): a spam-checker module or policy on the server may deny it; see the server's log"
+            }
+            // A refusal in Matrix's form: the server checked the MAC and it did
+            // not match (Synapse "HMAC incorrect", Dendrite "bad mac").
+            (403, Some(_)) => {
+                "the shared secret differs from the one the running server loaded: check which config file the server runs with, and restart it after changing the secret"
+            }
+            // No Matrix error code: something in front of the server refused.
+            (401 | 403, None) => {
+                "refused without a Matrix error code, so by something in front of the homeserver (a reverse proxy often blocks /_synapse/admin): use the server's own client listener, on the server host"
+            }
+            (404, _) => {
+                "no registration endpoint here: check the port and any path prefix, whether a reverse proxy hides /_synapse/admin, and whether Matrix Authentication Service is in charge (then use `mas-cli manage register-user`)"
+            }
+            _ if self.is_unavailable() => {
+                "the server (or a proxy in front of it) is not available yet; it is safe to retry, for example with --wait SECONDS"
+            }
+            (400, _) if text.contains("Shared secret registration is not enabled") => {
+                "set registration_shared_secret (or registration_shared_secret_path) in the homeserver config and restart the server"
+            }
+            (400, _) if text.contains("unrecognised nonce") => {
+                "the nonce expired or was issued by another server process: several Synapse processes behind one address each keep their own nonces"
+            }
+            _ => return None,
         };
         Some(hint.to_owned())
     }
@@ -132,6 +166,29 @@ impl Error {
             path: path.into(),
             key: key.map(str::to_owned),
             problem: problem.into(),
+            hint: None,
+        }
+    }
+
+    /// The same error with a hint, for a file error that has a known fix.
+    pub fn with_hint(self, new_hint: impl Into<String>) -> Self {
+        match self {
+            Error::File {
+                path, key, problem, ..
+            } => Error::File {
+                path,
+                key,
+                problem,
+                hint: Some(new_hint.into()),
+            },
+            Error::Input {
+                source, problem, ..
+            } => Error::Input {
+                source,
+                problem,
+                hint: Some(new_hint.into()),
+            },
+            other => other,
         }
     }
 
@@ -156,6 +213,10 @@ impl Error {
         match self {
             Error::Usage(_) => EXIT_USAGE,
             Error::File { .. } | Error::Input { .. } => EXIT_INPUT,
+            Error::Delegated { status: None, .. } => EXIT_INPUT,
+            Error::Delegated {
+                status: Some(_), ..
+            } => EXIT_REFUSED,
             Error::Refused(refusal) if refusal.is_unavailable() => EXIT_UNREACHABLE,
             Error::Refused(_) => EXIT_REFUSED,
             Error::Transport { .. } => EXIT_UNREACHABLE,
@@ -171,6 +232,7 @@ impl Error {
             Error::Usage(_) => "usage",
             Error::File { .. } => "config",
             Error::Input { .. } => "input",
+            Error::Delegated { .. } => "delegated_auth",
             Error::Refused(refusal) if refusal.is_unavailable() => "unavailable",
             Error::Refused(_) => "refused",
             Error::Transport { .. } => "unreachable",
@@ -182,13 +244,26 @@ impl Error {
 
     pub fn hint(&self) -> Option<String> {
         let hint = match self {
-            Error::Input { hint, .. } | Error::Transport { hint, .. } => hint.clone(),
+            Error::Input { hint, .. }
+            | Error::Transport { hint, .. }
+            | Error::File { hint, .. } => hint.clone(),
             Error::Refused(refusal) => refusal.hint(),
             // A blind retry would be refused with "User ID already taken".
             Error::Unconfirmed(_) => Some(
                 "the server may have created the account before the answer was lost: retry with --exists-ok"
                     .to_owned(),
             ),
+            // Several lines by design: each is escaped, the breaks are kept
+            // (what the advice quotes was escaped as it was built).
+            Error::Delegated { advice, .. } => {
+                return Some(
+                    advice
+                        .lines()
+                        .map(escape_control_characters)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                );
+            }
             _ => None,
         };
         hint.map(|hint| escape_control_characters(&hint))
@@ -233,11 +308,13 @@ impl fmt::Display for Unescaped<'_> {
                 path,
                 key: Some(key),
                 problem,
+                ..
             } => write!(f, "{}: {key}: {problem}", path.display()),
             Error::File {
                 path,
                 key: None,
                 problem,
+                ..
             } => write!(f, "{}: {problem}", path.display()),
             Error::Input {
                 source, problem, ..
@@ -253,6 +330,18 @@ impl fmt::Display for Unescaped<'_> {
                 Ok(())
             }
             Error::Transport { problem, .. } => f.write_str(problem),
+            Error::Delegated {
+                evidence, service, ..
+            } => {
+                write!(
+                    f,
+                    "{evidence}: this server delegates accounts to Matrix Authentication Service"
+                )?;
+                if let Some(service) = service {
+                    write!(f, " ({service})")?;
+                }
+                f.write_str(", so Synapse does not serve the shared-secret registration endpoint")
+            }
             Error::Interrupted => f.write_str("interrupted"),
             Error::Unconfirmed(error) => error.fmt(f),
         }
@@ -311,5 +400,23 @@ mod tests {
         assert_eq!(error.hint().unwrap(), "try\\r\\tagain");
         let file = Error::file("a\u{7}.yaml", Some("line 2"), "bad");
         assert_eq!(file.to_string(), "a\\u{7}.yaml: line 2: bad");
+    }
+
+    #[test]
+    fn the_delegation_advice_keeps_its_lines_and_escapes_the_rest() {
+        let error = Error::Delegated {
+            status: None,
+            evidence: "hs.yaml: matrix_authentication_service.enabled".to_owned(),
+            service: Some("http://mas\u{1b}[2J/".to_owned()),
+            advice: "first line\n  second\u{1b}[2J line\r".to_owned(),
+        };
+        assert_eq!(
+            error.hint().unwrap(),
+            "first line\n  second\\u{1b}[2J line\\r"
+        );
+        assert!(
+            error.to_string().contains("(http://mas\\u{1b}[2J/)"),
+            "{error}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::cli::{Cli, OutputFormat, SECRET_ENV};
 use crate::client::HttpOptions;
-use crate::config::{Config, Notice, read_secret_file};
+use crate::config::{ClientListener, Config, Notice, read_secret_file};
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
 use crate::user;
@@ -14,6 +14,9 @@ use std::time::Duration;
 
 /// Used when neither the command line nor a config names the server.
 pub const DEFAULT_SERVER_URL: &str = "http://localhost:8008";
+/// The URL sent over a Unix socket when none is given: Synapse ignores the
+/// host, and the socket has no port.
+pub const SOCKET_SERVER_URL: &str = "http://localhost";
 
 /// Where the password comes from.
 #[derive(Debug)]
@@ -51,7 +54,11 @@ pub struct Options {
 impl Options {
     /// `env_secret` is the value of `MATRIX_REGISTRATION_SHARED_SECRET`;
     /// `stdin` is read only for `--password-stdin`.
-    pub fn from_cli(cli: Cli, env_secret: Option<String>, stdin: &mut dyn BufRead) -> Result<Self> {
+    pub fn from_cli(
+        mut cli: Cli,
+        env_secret: Option<String>,
+        stdin: &mut dyn BufRead,
+    ) -> Result<Self> {
         let mut notices = Vec::new();
         if cli.output == OutputFormat::Token && cli.generate_password {
             return Err(Error::usage(
@@ -67,7 +74,7 @@ impl Options {
         if env_secret.as_deref() == Some("") {
             empty_sources.push(SECRET_ENV);
         }
-        let cli_secret = cli.shared_secret.filter(|s| !s.is_empty());
+        let cli_secret = cli.shared_secret.take().filter(|s| !s.is_empty());
         let env_secret = env_secret.filter(|s| !s.is_empty());
         if cli_secret.is_none()
             && cli.shared_secret_file.is_none()
@@ -80,8 +87,14 @@ impl Options {
         let config = if cli.config.is_empty() {
             None
         } else {
-            let (config, config_notices) = Config::load(&cli.config)?;
+            let files = crate::config_paths::expand(&cli.config, &mut notices)?;
+            let (config, config_notices) = Config::load(&files)?;
             notices.extend(config_notices);
+            // Before the secret: a delegating server's config often has none.
+            if let Some(error) = crate::delegation::from_config(&config, &delegation_request(&cli))
+            {
+                return Err(error);
+            }
             Some(config)
         };
 
@@ -103,7 +116,9 @@ impl Options {
         } else if let Some(secret) = env_secret {
             SecretString::new(secret)
         } else if let Some(config) = &config {
-            config.shared_secret(&mut notices)?
+            config
+                .shared_secret(&mut notices)
+                .map_err(|error| crate::config_paths::secret_elsewhere_hint(config, error))?
         } else {
             return Err(no_secret_source(&empty_sources));
         };
@@ -128,26 +143,12 @@ impl Options {
             )?;
         }
 
-        let server_url = match cli.server_url {
-            Some(url) => parse_server_url(&url)?,
-            None => {
-                let discovered = match &config {
-                    Some(config) => config.client_listener_url()?,
-                    None => None,
-                };
-                match discovered {
-                    Some(url) => parse_server_url(&url)?,
-                    None => {
-                        notices.push(if config.is_some() {
-                            format!("Unable to find a suitable HTTP listener in the configuration file. Trying {DEFAULT_SERVER_URL} as a last resort.")
-                        } else {
-                            format!("No server url or configuration file given. Defaulting to {DEFAULT_SERVER_URL}.")
-                        });
-                        parse_server_url(DEFAULT_SERVER_URL)?
-                    }
-                }
-            }
-        };
+        let (server_url, unix_socket) = server_address(
+            cli.server_url,
+            cli.unix_socket,
+            config.as_ref(),
+            &mut notices,
+        )?;
 
         let server_name = config
             .as_ref()
@@ -194,7 +195,9 @@ impl Options {
                     .to_owned(),
             );
         }
-        if let Some(warning) = plain_http_warning(&server_url) {
+        // Over a Unix socket the URL's host is only a header: nothing leaves
+        // this machine.
+        if let Some(warning) = plain_http_warning(&server_url).filter(|_| unix_socket.is_none()) {
             notices.push(warning);
         }
 
@@ -218,14 +221,74 @@ impl Options {
                 insecure: cli.insecure,
                 verbose: cli.verbose,
                 pool_size: 1,
+                unix_socket,
             },
             notices,
         })
     }
 }
 
+/// What was asked, for the `mas-cli` advice to a delegating server.
+fn delegation_request(cli: &Cli) -> crate::delegation::Request<'_> {
+    crate::delegation::Request {
+        user: cli.user.as_deref().filter(|u| !u.is_empty()),
+        admin: match (cli.admin, cli.no_admin) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
+        display_name: cli.display_name.as_deref(),
+        user_type: cli.user_type.as_deref(),
+        generate_password: cli.generate_password,
+    }
+}
+
+/// The server URL and the Unix socket to reach it through, if any: as given
+/// on the command line, else the config's client listener, else the
+/// reference's default. With only `--unix-socket`, the URL is
+/// `http://localhost` (it names the Host header and any path prefix).
+fn server_address(
+    url: Option<String>,
+    unix_socket: Option<std::path::PathBuf>,
+    config: Option<&Config>,
+    notices: &mut Vec<Notice>,
+) -> Result<(Url, Option<std::path::PathBuf>)> {
+    if let Some(socket) = unix_socket {
+        let url = url.as_deref().unwrap_or(SOCKET_SERVER_URL);
+        return Ok((parse_server_url(url)?, Some(socket)));
+    }
+    if let Some(url) = url {
+        return Ok((parse_server_url(&url)?, None));
+    }
+    let discovered = match config {
+        Some(config) => config.client_listener()?,
+        None => None,
+    };
+    match discovered {
+        Some(ClientListener::Tcp(url)) => Ok((parse_server_url(&url)?, None)),
+        Some(ClientListener::UnixSocket(socket)) => {
+            Ok((parse_server_url(SOCKET_SERVER_URL)?, Some(socket)))
+        }
+        None => {
+            notices.push(if config.is_some() {
+                format!("Unable to find a suitable HTTP listener in the configuration file. Trying {DEFAULT_SERVER_URL} as a last resort.")
+            } else {
+                format!("No server url or configuration file given. Defaulting to {DEFAULT_SERVER_URL}.")
+            });
+            Ok((parse_server_url(DEFAULT_SERVER_URL)?, None))
+        }
+    }
+}
+
 /// `empty` names the sources that were given but empty.
 fn no_secret_source(empty: &[&str]) -> Error {
+    no_secret_source_under(std::path::Path::new("/"), empty)
+}
+
+/// The reference's usage error, plus the sources that were given but empty,
+/// and the configs found in the usual places with the `-c` options that
+/// read them (`root` is `/` outside tests).
+fn no_secret_source_under(root: &std::path::Path, empty: &[&str]) -> Error {
     let mut message = format!(
         "one of the arguments -c/--config -k/--shared-secret is required (or --shared-secret-file, or {SECRET_ENV} in the environment)"
     );
@@ -233,6 +296,13 @@ fn no_secret_source(empty: &[&str]) -> Error {
         message.push_str(&format!(
             "; an empty secret counts as none: {} was empty",
             empty.join(" and ")
+        ));
+    }
+    let found = crate::config_paths::usual_configs(root);
+    if !found.is_empty() {
+        message.push_str(&format!(
+            "; this machine has a homeserver config: pass {}",
+            found.join(", or ")
         ));
     }
     Error::usage(message)
@@ -429,6 +499,25 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_secret_source_names_the_configs_in_the_usual_places() {
+        let root = tempfile::tempdir().unwrap();
+        let plain = no_secret_source_under(root.path(), &[]).to_string();
+        assert!(!plain.contains("this machine has"), "{plain}");
+        let etc = root.path().join("etc/matrix-synapse");
+        std::fs::create_dir_all(etc.join("conf.d")).unwrap();
+        std::fs::write(etc.join("homeserver.yaml"), "").unwrap();
+        let error = no_secret_source_under(root.path(), &[]);
+        assert_eq!(error.exit_code(), 2);
+        assert!(
+            error.to_string().ends_with(&format!(
+                "; this machine has a homeserver config: pass -c {0}/homeserver.yaml -c {0}/conf.d",
+                etc.display()
+            )),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn mutually_exclusive_options_are_usage_errors() {
         for args in [
             &["-k", "s", "-c", "x"][..],
@@ -556,6 +645,46 @@ mod tests {
         let o = options(&["-k", "s", "--timeout", "1.5", "--wait", "0"]).unwrap();
         assert_eq!(o.http.timeout, Duration::from_millis(1500));
         assert_eq!(o.http.wait, None);
+    }
+
+    #[test]
+    fn a_unix_socket_takes_the_place_of_the_url_and_of_discovery() {
+        let o = options(&["-k", "s", "--unix-socket", "/run/s.sock"]).unwrap();
+        assert_eq!(o.server_url.as_str(), "http://localhost/");
+        assert_eq!(
+            o.http.unix_socket.as_deref(),
+            Some(std::path::Path::new("/run/s.sock"))
+        );
+        assert!(o.notices.is_empty(), "{:?}", o.notices);
+        // The host only names the Host header: no plain-HTTP warning.
+        let o = options(&[
+            "-k",
+            "s",
+            "--unix-socket",
+            "/run/s.sock",
+            "http://matrix.example.org/p",
+        ])
+        .unwrap();
+        assert_eq!(o.server_url.as_str(), "http://matrix.example.org/p");
+        assert!(o.notices.is_empty(), "{:?}", o.notices);
+
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hs.yaml");
+        std::fs::write(
+            &config,
+            "registration_shared_secret: s\nlisteners: [{path: /run/main.sock, type: http, resources: [{names: [client]}]}]\n",
+        )
+        .unwrap();
+        let c = config.to_str().unwrap();
+        let o = options(&["-c", c]).unwrap();
+        assert_eq!(
+            o.http.unix_socket.as_deref(),
+            Some(std::path::Path::new("/run/main.sock"))
+        );
+        assert_eq!(o.server_url.as_str(), "http://localhost/");
+        // A URL given on the command line wins over the config's socket.
+        let o = options(&["-c", c, "http://127.0.0.1:8008"]).unwrap();
+        assert_eq!(o.http.unix_socket, None);
     }
 
     #[test]

@@ -243,7 +243,10 @@ pub fn failure_json(error: &Error, user_id: Option<&str>) -> Value {
             refusal.error.clone().unwrap_or_else(|| error.to_string()),
             Some(refusal.status),
         ),
-        None => (None, error.to_string(), None),
+        None => match error {
+            Error::Delegated { status, .. } => (None, error.to_string(), *status),
+            _ => (None, error.to_string(), None),
+        },
     };
     json!({
         "user_id": user_id,

@@ -152,13 +152,32 @@ fn register(
         })));
         Ok(())
     };
-    let outcome = client
-        .register(&options.shared_secret, &new_user, options.exists_ok, sent)
-        .inspect_err(|error| {
+    let outcome = match client.register(&options.shared_secret, &new_user, options.exists_ok, sent)
+    {
+        // No such endpoint: a server that delegates accounts to MAS says so
+        // in its auth metadata.
+        Err(Error::Refused(refusal))
+            if refusal.status == 404 && refusal.errcode.as_deref() == Some("M_UNRECOGNIZED") =>
+        {
+            let request = crate::delegation::Request {
+                user: Some(&localpart),
+                admin: Some(admin),
+                display_name: options.display_name.as_deref(),
+                user_type: options.user_type.as_deref(),
+                generate_password: generated.is_some(),
+            };
+            return Err(
+                crate::delegation::probe(&client, &request).unwrap_or(Error::Refused(refusal))
+            );
+        }
+        Err(error) => {
             if error.is_unconfirmed() {
                 *at_risk = generated.cloned();
             }
-        })?;
+            return Err(error);
+        }
+        Ok(outcome) => outcome,
+    };
     match outcome {
         Outcome::Created(registered) => {
             *user_id = Some(registered.user_id.clone());

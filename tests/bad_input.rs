@@ -76,4 +76,8 @@ matrix::row_tests!(crate::matrix::bad_input_rows::ROWS =>
     password_starting_with_dashes,
     secret_starting_with_dashes,
     localpart_with_control_characters,
+    secret_path_inside_container,
+    delegated_auth_config,
+    delegated_auth_msc3861,
+    socket_listener_before_tcp,
 );

@@ -133,7 +133,9 @@ fn a_404_on_the_nonce_is_a_refusal_and_nothing_is_posted() {
         "ERROR! Received 404 Not Found\nUnrecognized request\n"
     );
     assert!(out.stderr_lines("hint:")[0].contains("mas-cli manage register-user"));
-    assert_eq!(stub.methods(), ["GET"]);
+    // The nonce, then the three auth-metadata paths that would show
+    // delegated auth: never a POST.
+    assert_eq!(stub.methods(), ["GET", "GET", "GET", "GET"]);
 }
 
 #[test]

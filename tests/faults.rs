@@ -40,6 +40,10 @@ matrix::row_tests!(crate::matrix::fault_rows::ROWS =>
     registered_without_user_id,
     openssl_default_cert_with_cacert,
     cacert_not_the_servers,
+    dendrite_bad_mac,
+    spam_checker_429,
+    proxy_forbids_admin_path,
+    delegated_auth_metadata,
 );
 
 /// Regenerate with `UPDATE_DOCS=1 cargo test --test faults`.

@@ -8,7 +8,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use register_new_matrix_user::batch::{Format, Rows, Rules, check_rows};
 use register_new_matrix_user::client::{parse_nonce, parse_refusal, parse_registered};
-use register_new_matrix_user::config::{Config, SecretSource};
+use register_new_matrix_user::config::{ClientListener, Config, SecretSource};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -115,7 +115,7 @@ proptest! {
             let _ = config.secret_source();
             let _ = config.server_name();
             let _ = config.extra_user_types();
-            if let Ok(Some(url)) = config.client_listener_url() {
+            if let Ok(Some(ClientListener::Tcp(url))) = config.client_listener() {
                 listener_port(&url);
             }
         }
@@ -128,7 +128,7 @@ proptest! {
         let files: Vec<Vec<u8>> = files.into_iter().map(String::into_bytes).collect();
         if let Ok(config) = merged(&files) {
             let _ = config.secret_source();
-            let _ = config.client_listener_url();
+            let _ = config.client_listener();
         }
     }
 
@@ -143,7 +143,7 @@ proptest! {
         let mut map = serde_yaml::Mapping::new();
         map.insert("listeners".into(), listeners_yaml.into());
         let config = merged(&[yaml(&map.into())]).unwrap();
-        let result = config.client_listener_url();
+        let result = config.client_listener();
 
         // What a reader of the reference's rules expects.
         let mut expected = Ok(None);
@@ -157,11 +157,11 @@ proptest! {
             }
             let tls = l.tls == Some(true);
             if !tls {
-                expected = Ok(Some(format!("http://localhost:{}", l.port)));
+                expected = Ok(Some(ClientListener::Tcp(format!("http://localhost:{}", l.port))));
                 break;
             }
             if expected == Ok(None) {
-                expected = Ok(Some(format!("https://localhost:{}", l.port)));
+                expected = Ok(Some(ClientListener::Tcp(format!("https://localhost:{}", l.port))));
             }
         }
         match (&result, &expected) {
@@ -169,7 +169,7 @@ proptest! {
             (Err(error), Err(key)) => prop_assert!(error.to_string().contains(key.as_str()), "{}", error),
             _ => prop_assert!(false, "{:?} but expected {:?}", result, expected),
         }
-        if let Ok(Some(url)) = result {
+        if let Ok(Some(ClientListener::Tcp(url))) = result {
             listener_port(&url);
         }
     }
@@ -411,7 +411,7 @@ fn fuzz_seeds_parse() {
         let files: Vec<Vec<u8>> = data.split(|&b| b == 0xFF).map(<[u8]>::to_vec).collect();
         if let Ok(config) = merged(&files) {
             let _ = config.secret_source();
-            if let Ok(Some(url)) = config.client_listener_url() {
+            if let Ok(Some(ClientListener::Tcp(url))) = config.client_listener() {
                 listener_port(&url);
             }
         }

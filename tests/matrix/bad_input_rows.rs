@@ -87,12 +87,14 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "config_is_a_directory",
-        case: "Config is a directory",
-        tried: "`-c` names a directory.",
+        case: "Config directory without YAML",
+        tried: "`-c` names a directory with no `.yaml` file in it (Synapse's `--config-path DIR` reads only those).",
         files: &[("hs.yaml", Dir)],
         args: WITH_CONFIG,
         exit: 3,
-        error: Some("error: {dir}/hs.yaml: is a directory, not a file"),
+        error: Some(
+            "error: {dir}/hs.yaml: is a directory with no .yaml file in it; Synapse reads only the files whose names end in .yaml",
+        ),
         ..ROW
     },
     Row {
@@ -207,6 +209,9 @@ pub const ROWS: &[Row] = &[
         exit: 3,
         error: Some(
             "error: {dir}/hs.yaml: registration_shared_secret_path: {dir}/secret: cannot be read: no such file",
+        ),
+        hint: Some(
+            "hint: {dir}/hs.yaml names a path that does not exist here (inside a container, perhaps): pass the secret file as this machine sees it with --shared-secret-file FILE",
         ),
         ..ROW
     },
@@ -1290,6 +1295,76 @@ pub const ROWS: &[Row] = &[
         error: Some(
             "error: -u/--user: 'x\\u{1b}[31my\\nz' contains '\\u{1b}': a user name can only contain a-z, 0-9, or '=_-./+'",
         ),
+        ..ROW
+    },
+    Row {
+        id: "secret_path_inside_container",
+        case: "Secret path of a container",
+        tried: "Read on the host, the config names its secret by the container's path (`/data/...`); a file of that name sits beside the config.",
+        files: &[
+            (
+                "hs.yaml",
+                Text("registration_shared_secret_path: /nonexistent-data/registration.secret\n"),
+            ),
+            ("registration.secret", Text("{secret}\n")),
+        ],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: registration_shared_secret_path: /nonexistent-data/registration.secret: cannot be read: no such file",
+        ),
+        hint: Some(
+            "hint: {dir}/hs.yaml names a path that does not exist here (inside a container, perhaps); {dir}/registration.secret sits beside the config: pass --shared-secret-file {dir}/registration.secret",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "delegated_auth_config",
+        case: "Config delegates to MAS",
+        tried: "The config sets `matrix_authentication_service.enabled: true` (and has no shared secret): nothing is sent, and the `mas-cli` command is given.",
+        files: &[(
+            "hs.yaml",
+            Text("matrix_authentication_service:\n  enabled: true\n  endpoint: http://mas:8080/\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: matrix_authentication_service.enabled: this server delegates accounts to Matrix Authentication Service (http://mas:8080/), so Synapse does not serve the shared-secret registration endpoint",
+        ),
+        hint: Some("hint: create the account with MAS's own tool, where MAS's config is:"),
+        ..ROW
+    },
+    Row {
+        id: "delegated_auth_msc3861",
+        case: "Config delegates (msc3861)",
+        tried: "The older `experimental_features.msc3861.enabled: true` (Synapse 1.86 to 1.156).",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: s\nexperimental_features:\n  msc3861:\n    enabled: true\n    issuer: https://auth.example.org/\n",
+            ),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: experimental_features.msc3861.enabled: this server delegates accounts to Matrix Authentication Service (https://auth.example.org/), so Synapse does not serve the shared-secret registration endpoint",
+        ),
+        hint: Some("hint: create the account with MAS's own tool, where MAS's config is:"),
+        ..ROW
+    },
+    Row {
+        id: "socket_listener_before_tcp",
+        case: "Socket listener first",
+        tried: "No server URL given; a Unix-socket client listener (`path:`) comes before the TCP one: the TCP one is used, as the reference would (a socket is used only when no TCP listener serves clients).",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nlisteners:\n  - {path: {dir}/main.sock, type: http, resources: [{names: [client]}]}\n  - {port: {port}, type: http, bind_addresses: ['127.0.0.1'], resources: [{names: [client]}]}\n",
+            ),
+        )],
+        args: FROM_LISTENERS,
+        exit: 0,
+        requests: &["GET", "POST"],
         ..ROW
     },
 ];

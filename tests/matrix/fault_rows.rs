@@ -291,7 +291,7 @@ pub const ROWS: &[Row] = &[
     Row {
         id: "endpoint_not_found",
         case: "404 on the endpoint",
-        tried: "The URL has a wrong path prefix (`http://127.0.0.1:PORT/matrix`): the server answers `404`.",
+        tried: "The URL has a wrong path prefix (`http://127.0.0.1:PORT/matrix`): the server answers `404 M_UNRECOGNIZED`; its auth metadata (three paths asked) shows no delegated auth either.",
         args: &[
             "-k",
             "{secret}",
@@ -309,7 +309,7 @@ pub const ROWS: &[Row] = &[
         hint: Some(
             "hint: no registration endpoint here: check the port and any path prefix, whether a reverse proxy hides /_synapse/admin, and whether Matrix Authentication Service is in charge (then use `mas-cli manage register-user`)",
         ),
-        requests: &["GET"],
+        requests: &["GET", "GET", "GET", "GET"],
         ..ROW
     },
     Row {
@@ -603,6 +603,70 @@ pub const ROWS: &[Row] = &[
         hint: Some(
             "hint: {dir}/ca.pem must hold the server's own certificate or the authority that signed it",
         ),
+        ..ROW
+    },
+    Row {
+        id: "dendrite_bad_mac",
+        case: "Wrong secret, another server's wording",
+        tried: "Dendrite refuses a wrong MAC with `403`, `M_FORBIDDEN` and `bad mac` (Synapse says `HMAC incorrect`): the hint keys on the status and `errcode`.",
+        server: plain(|r, c| on_post(r, c, |_| Reply::error(403, "M_FORBIDDEN", "bad mac"))),
+        exit: 1,
+        error: Some("error: Received 403 Forbidden: bad mac"),
+        hint: Some(
+            "hint: the shared secret differs from the one the running server loaded: check which config file the server runs with, and restart it after changing the secret",
+        ),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "spam_checker_429",
+        case: "429 that is not rate limiting",
+        tried: "Synapse's spam checker denies a registration with `429` and `M_UNKNOWN`, not `M_LIMIT_EXCEEDED`: not called rate limiting.",
+        server: plain(|r, c| {
+            on_post(r, c, |_| {
+                Reply::error(429, "M_UNKNOWN", "Registration denied")
+            })
+        }),
+        exit: 1,
+        error: Some("error: Received 429 Too Many Requests: Registration denied"),
+        hint: Some(
+            "hint: the server refused this registration without saying it is rate limiting (no M_LIMIT_EXCEEDED): a spam-checker module or policy on the server may deny it; see the server's log",
+        ),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "proxy_forbids_admin_path",
+        case: "403 from a reverse proxy",
+        tried: "A reverse proxy blocks `/_synapse/admin` with an HTML `403` page (no Matrix `errcode`): not blamed on the secret.",
+        server: plain(|_, _| {
+            Reply::raw(403, "text/html", "<html><body>403 Forbidden</body></html>")
+        }),
+        exit: 1,
+        error: Some("error: Received 403 Forbidden"),
+        hint: Some(
+            "hint: refused without a Matrix error code, so by something in front of the homeserver (a reverse proxy often blocks /_synapse/admin): use the server's own client listener, on the server host",
+        ),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "delegated_auth_metadata",
+        case: "Accounts delegated to MAS",
+        tried: "The endpoint answers `404 M_UNRECOGNIZED` and `/_matrix/client/v1/auth_metadata` names an issuer, as Synapse with Matrix Authentication Service does: exit 1 (as for any refusal), JSON `kind` `delegated_auth`, and the `mas-cli` command.",
+        server: plain(|r, _| {
+            if r.path == "/_matrix/client/v1/auth_metadata" {
+                Reply::json(200, json!({"issuer": "https://auth.example.org/"}))
+            } else {
+                Reply::error(404, "M_UNRECOGNIZED", "Unrecognized request")
+            }
+        }),
+        exit: 1,
+        error: Some(
+            "error: the server's /_matrix/client/v1/auth_metadata: this server delegates accounts to Matrix Authentication Service (https://auth.example.org/), so Synapse does not serve the shared-secret registration endpoint",
+        ),
+        hint: Some("hint: create the account with MAS's own tool, where MAS's config is:"),
+        requests: &["GET", "GET"],
         ..ROW
     },
 ];
