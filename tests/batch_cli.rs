@@ -120,8 +120,12 @@ fn each_row_has_its_own_nonce_over_at_most_jobs_connections() {
     nonces.sort();
     nonces.dedup();
     assert_eq!(nonces.len(), 12, "a fresh nonce for every row");
+    // Kept alive and reused: far fewer connections than the 24 requests. Not
+    // exactly `--jobs` at most: reqwest's blocking client puts a finished
+    // connection back in its pool on its runtime thread, so a worker may start
+    // its next request a moment before the connection is back (seen under load).
     assert!(
-        server.connections() <= 3,
+        server.connections() <= 2 * 3,
         "kept alive and reused: {} connections",
         server.connections()
     );
