@@ -1,28 +1,24 @@
 //! `--batch` end to end against the in-process stub Synapse: what is sent,
 //! what is printed, the exit status; and that a bad file sends nothing.
 
-mod common;
-mod stub;
-
-use common::{BatchRun, bin};
+use crate::tool;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
-use stub::tool::{Unwritable, tool};
-use stub::{Reply, Stub, Synapse};
+use support::stub::{Reply, Stub, Synapse};
+use support::tool::{BatchRun, Unwritable};
 
 const SECRET: &str = "batch-test-secret";
 
 fn batch(url: &str, file: &str, args: &[&str], stdin: &str) -> BatchRun {
-    let output = bin()
+    let outcome = tool()
         .args(["-k", SECRET, "--batch", file])
         .args(args)
         .arg(url)
-        .write_stdin(stdin)
-        .output()
-        .unwrap();
-    BatchRun::from_output(output)
+        .stdin(stdin)
+        .run();
+    BatchRun::from_outcome(outcome)
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, content: &str) -> String {
@@ -236,23 +232,22 @@ fn usage_errors() {
         &["-k", "s", "--batch", "f", "-o", "token"],
         &["-k", "s", "--batch", "f", "--jobs", "0"],
     ] {
-        let output = bin().args(args).output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let output = tool().args(args).run();
+        assert_eq!(output.code, Some(2), "{args:?}");
         assert!(output.stdout.is_empty(), "{args:?}");
     }
     // A complete single registration: --jobs alone is what is wrong.
-    let output = bin()
+    let output = tool()
         .args(["-k", "s", "-u", "alice", "-p", "pw", "--no-admin"])
         .args(["--jobs", "2", "http://127.0.0.1:9"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
+        .run();
+    assert_eq!(output.code, Some(2));
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("--jobs applies only with --batch"),
+        output.stderr.contains("--jobs applies only with --batch"),
         "{}",
-        String::from_utf8_lossy(&output.stderr)
+        output.stderr
     );
-    let output = bin()
+    let output = tool()
         .args([
             "-k",
             "s",
@@ -260,18 +255,18 @@ fn usage_errors() {
             "/nonexistent/users.csv",
             "http://127.0.0.1:9",
         ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(3));
+        .run();
+    assert_eq!(output.code, Some(3));
     assert!(
-        String::from_utf8_lossy(&output.stderr)
+        output
+            .stderr
             .contains("/nonexistent/users.csv: cannot be read: no such file")
     );
 }
 
 #[test]
 fn an_unreachable_server_stops_the_batch_early() {
-    let url = format!("http://127.0.0.1:{}", stub::reserved_port());
+    let url = format!("http://127.0.0.1:{}", support::stub::reserved_port());
     let rows: String = (0..20).map(|i| format!("user{i}\n")).collect();
     let run = batch(&url, "-", &["--jobs", "1"], &format!("user\n{rows}"));
     assert_eq!(run.code, Some(4), "{}", run.stderr);
@@ -327,7 +322,9 @@ fn signal_mid_batch(signal: libc::c_int, code: i32) {
         "users.csv",
         "user,password\nkim,pw\nlee,pw\nmay,pw\nned,pw\n",
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_register_new_matrix_user"))
+    // Run by hand rather than through `tool()`: the test reads stderr while
+    // the run goes on, to send the signal at the right moment.
+    let mut child = Command::new(crate::BIN)
         .env_remove("MATRIX_REGISTRATION_SHARED_SECRET")
         .args(["-k", SECRET, "--batch", &file, "--jobs", "2", &server.url()])
         .stdin(Stdio::null())

@@ -1,13 +1,12 @@
 //! Runs the built binary as a script would: a clean environment (no proxy
 //! variables, no secret), a hard deadline, and its peak memory measured.
 
+use serde_json::Value;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_register_new_matrix_user");
 
 /// A run of the tool to set up.
 pub struct Tool {
@@ -73,26 +72,32 @@ pub struct Outcome {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+    /// Whether stdout and stderr were both valid UTF-8 (the text above is
+    /// decoded lossily).
+    pub utf8: bool,
     pub elapsed: Duration,
     /// Peak resident memory of the program, in KiB, as sampled while it ran.
     pub max_rss_kib: u64,
 }
 
-pub fn tool() -> Tool {
-    let mut command = Command::new(BIN);
-    // Nothing from the test environment leaks in: no proxy settings that
-    // would send loopback traffic elsewhere, no shared secret.
-    command.env_clear();
-    Tool {
-        command,
-        stdin: Vec::new(),
-        deadline: Duration::from_secs(20),
-        stdout: None,
-        stderr: None,
-    }
-}
-
 impl Tool {
+    /// A run of `program`: each test binary passes the binary under test,
+    /// which Cargo names to integration tests alone
+    /// (`CARGO_BIN_EXE_register_new_matrix_user`).
+    pub fn new(program: impl AsRef<OsStr>) -> Tool {
+        let mut command = Command::new(program);
+        // Nothing from the test environment leaks in: no proxy settings that
+        // would send loopback traffic elsewhere, no shared secret.
+        command.env_clear();
+        Tool {
+            command,
+            stdin: Vec::new(),
+            deadline: Duration::from_secs(20),
+            stdout: None,
+            stderr: None,
+        }
+    }
+
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Tool {
         self.command.arg(arg);
         self
@@ -207,12 +212,13 @@ impl Running {
             std::thread::sleep(Duration::from_millis(5));
         };
         let elapsed = self.started.elapsed();
-        let text =
-            |h: JoinHandle<Vec<u8>>| String::from_utf8_lossy(&h.join().unwrap()).into_owned();
+        let (stdout, stderr) = (self.stdout.join().unwrap(), self.stderr.join().unwrap());
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         Outcome {
             code: status.code(),
-            stdout: text(self.stdout),
-            stderr: text(self.stderr),
+            stdout: text(&stdout),
+            stderr: text(&stderr),
+            utf8: std::str::from_utf8(&stdout).is_ok() && std::str::from_utf8(&stderr).is_ok(),
             elapsed,
             max_rss_kib,
         }
@@ -263,5 +269,44 @@ impl std::fmt::Display for Outcome {
             "exit {:?} after {:?}\n--- stdout\n{}--- stderr\n{}---",
             self.code, self.elapsed, self.stdout, self.stderr
         )
+    }
+}
+
+/// A finished `--batch` run: its exit code, one parsed JSON object per
+/// stdout line in the order printed, and what it said.
+pub struct BatchRun {
+    pub code: Option<i32>,
+    pub rows: Vec<Value>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl BatchRun {
+    pub fn from_outcome(outcome: Outcome) -> BatchRun {
+        assert!(outcome.utf8, "stdout and stderr are UTF-8:\n{outcome}");
+        let Outcome {
+            code,
+            stdout,
+            stderr,
+            ..
+        } = outcome;
+        let rows = stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("each stdout line is JSON"))
+            .collect();
+        BatchRun {
+            code,
+            rows,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The result object of the row on `line` of the file.
+    pub fn row(&self, line: u64) -> &Value {
+        self.rows
+            .iter()
+            .find(|r| r["line"] == line)
+            .unwrap_or_else(|| panic!("no result for line {line}: {}", self.stdout))
     }
 }
