@@ -3,8 +3,6 @@
 
 use crate::tool;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use support::stub::{Reply, Stub, Synapse};
 use support::tool::{BatchRun, Unwritable};
@@ -322,40 +320,25 @@ fn signal_mid_batch(signal: libc::c_int, code: i32) {
         "users.csv",
         "user,password\nkim,pw\nlee,pw\nmay,pw\nned,pw\n",
     );
-    // Run by hand rather than through `tool()`: the test reads stderr while
-    // the run goes on, to send the signal at the right moment.
-    let mut child = Command::new(crate::BIN)
-        .env_remove("MATRIX_REGISTRATION_SHARED_SECRET")
+    let run = tool()
         .args(["-k", SECRET, "--batch", &file, "--jobs", "2", &server.url()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        .spawn();
 
     // Both workers' POSTs are held; then the signal.
     while server.posts().len() < 2 {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     // SAFETY: sending a signal to our own child process.
-    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
-    let mut seen = String::new();
-    while !seen.contains(": finishing the registrations in flight") {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "stderr ended: {seen}"
-        );
-        seen.push_str(&line);
-    }
+    assert_eq!(unsafe { libc::kill(run.id() as libc::pid_t, signal) }, 0);
+    let finishing = ": finishing the registrations in flight";
+    run.wait_for_stderr(finishing, std::time::Duration::from_secs(10));
     gate.open();
 
-    let output = child.wait_with_output().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(output.status.code(), Some(code), "{seen}{rest}");
+    let out = run.finish();
+    assert_eq!(out.code, Some(code), "{out}");
+    assert!(out.utf8, "{out}");
+    let rest = &out.stderr[out.stderr.find(finishing).unwrap()..];
+    let stdout = &out.stdout;
     let rows: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

@@ -5,6 +5,7 @@ use serde_json::Value;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -61,8 +62,15 @@ pub struct Running {
     child: Child,
     started: Instant,
     deadline: Duration,
-    stdout: JoinHandle<Vec<u8>>,
-    stderr: JoinHandle<Vec<u8>>,
+    stdout: Drain,
+    stderr: Drain,
+}
+
+/// An output pipe read to its end on a thread of its own; what it has read
+/// so far can be looked at while the program runs.
+struct Drain {
+    read: Arc<Mutex<Vec<u8>>>,
+    thread: JoinHandle<()>,
 }
 
 /// How a run ended.
@@ -174,21 +182,52 @@ impl Tool {
     }
 }
 
-/// Everything read from the pipe; nothing when the output went elsewhere.
-fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut bytes);
+/// Reads the pipe to its end; nothing when the output went elsewhere.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> Drain {
+    let read = Arc::new(Mutex::new(Vec::new()));
+    let into = Arc::clone(&read);
+    let thread = std::thread::spawn(move || {
+        let Some(mut pipe) = pipe else { return };
+        let mut chunk = [0; 8192];
+        while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+            into.lock().unwrap().extend_from_slice(&chunk[..n]);
         }
-        bytes
-    })
+    });
+    Drain { read, thread }
+}
+
+impl Drain {
+    fn so_far(&self) -> String {
+        String::from_utf8_lossy(&self.read.lock().unwrap()).into_owned()
+    }
+
+    fn finish(self) -> Vec<u8> {
+        self.thread.join().unwrap();
+        std::mem::take(&mut *self.read.lock().unwrap())
+    }
 }
 
 impl Running {
     /// The process ID, to send it a signal.
     pub fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Waits until the program has written `text` on stderr, and fails the
+    /// test when it has not within `patience`.
+    pub fn wait_for_stderr(&self, text: &str, patience: Duration) {
+        let since = Instant::now();
+        loop {
+            let stderr = self.stderr.so_far();
+            if stderr.contains(text) {
+                return;
+            }
+            assert!(
+                since.elapsed() < patience,
+                "stderr lacks {text:?} after {patience:?}:\n{stderr}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Waits for the end (killing the process at the deadline) and collects
@@ -212,7 +251,7 @@ impl Running {
             std::thread::sleep(Duration::from_millis(5));
         };
         let elapsed = self.started.elapsed();
-        let (stdout, stderr) = (self.stdout.join().unwrap(), self.stderr.join().unwrap());
+        let (stdout, stderr) = (self.stdout.finish(), self.stderr.finish());
         let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         Outcome {
             code: status.code(),
