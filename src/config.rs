@@ -175,7 +175,7 @@ impl Config {
     /// listener (`path:`). `None` when there is none. TCP comes first: it is
     /// what the reference script picks from the same config, and it needs no
     /// permission on a socket file. HOST is an address the listener binds
-    /// (see [`listener_host`]).
+    /// (see `listener_host`).
     pub fn client_listener(&self) -> Result<Option<ClientListener>> {
         let Some((listeners, file)) = self.get("listeners") else {
             return Ok(None);

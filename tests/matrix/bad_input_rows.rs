@@ -2,8 +2,8 @@
 //! The fake Synapse listens at the URL given, so a case that slipped through
 //! would be seen (and the rows assert that nothing connected).
 
-use super::Content::{Bytes, Dir, Fifo, Text, Unreadable, Zeros};
-use super::{ROW, Row};
+use crate::check::Content::{Bytes, Dir, Fifo, Text, Unreadable, Zeros};
+use crate::check::{ROW, Row};
 
 /// A registration whose secret comes from `DIR/hs.yaml`.
 const WITH_CONFIG: &[&str] = &[

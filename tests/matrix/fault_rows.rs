@@ -1,10 +1,10 @@
 //! The fault matrix: a broken network, a misconfigured proxy, a server that
 //! does not speak the protocol.
 
-use super::{Ctx, ROW, Row, Server, TLS_SYNAPSE};
-use crate::stub::tool::Unwritable;
-use crate::stub::{Garbage, Reply, Request};
+use crate::check::{Ctx, ROW, Row, Server, TLS_SYNAPSE};
 use serde_json::json;
+use support::stub::{Garbage, Reply, Request};
+use support::tool::Unwritable;
 
 /// The fake Synapse for the nonce, `fault` for the registration.
 fn on_post(request: &Request, ctx: &Ctx, fault: fn(&Ctx) -> Reply) -> Reply {
@@ -15,7 +15,7 @@ fn on_post(request: &Request, ctx: &Ctx, fault: fn(&Ctx) -> Reply) -> Reply {
     }
 }
 
-const fn plain(reply: super::Script) -> Server {
+const fn plain(reply: crate::check::Script) -> Server {
     Server::Stub {
         tls: false,
         garbage: Garbage::Wait,
@@ -376,7 +376,7 @@ pub const ROWS: &[Row] = &[
         id: "tls_to_silent_plain_port",
         case: "TLS to a plain port (silent)",
         tried: "`https://` to a plain-HTTP server that waits for a request line, as Synapse does.",
-        server: plain(super::synapse),
+        server: plain(crate::check::synapse),
         args: REGISTER_TLS,
         exit: 4,
         error: Some("error: connecting to 127.0.0.1:{port} over TLS timed out"),
@@ -392,7 +392,7 @@ pub const ROWS: &[Row] = &[
         server: Server::Stub {
             tls: false,
             garbage: Garbage::BadRequest,
-            reply: super::synapse,
+            reply: crate::check::synapse,
         },
         args: REGISTER_TLS,
         exit: 4,
@@ -434,7 +434,7 @@ pub const ROWS: &[Row] = &[
         case: "Self-signed certificate, `--cacert`",
         tried: "The same server, with its certificate passed as `--cacert DIR/ca.pem`: registered.",
         server: TLS_SYNAPSE,
-        files: &[("ca.pem", super::Content::TestCert)],
+        files: &[("ca.pem", crate::check::Content::TestCert)],
         args: &[
             "-k",
             "{secret}",
@@ -557,7 +557,7 @@ pub const ROWS: &[Row] = &[
         case: "`openssl req -x509` certificate, `--cacert`",
         tried: "The server's self-signed certificate is what `openssl req -x509` makes by default, a certificate authority's (CA:TRUE), passed as `--cacert DIR/ca.pem`: trusted, as curl and the reference trust it.",
         server: Server::TlsCaCert,
-        files: &[("ca.pem", super::Content::TestCaCert)],
+        files: &[("ca.pem", crate::check::Content::TestCaCert)],
         args: &[
             "-k",
             "{secret}",
@@ -581,7 +581,7 @@ pub const ROWS: &[Row] = &[
         case: "`--cacert` with another certificate",
         tried: "`--cacert DIR/ca.pem` holds a certificate that is not the server's and did not sign it: the message says so, not to pass `--cacert`.",
         server: TLS_SYNAPSE,
-        files: &[("ca.pem", super::Content::TestCaCert)],
+        files: &[("ca.pem", crate::check::Content::TestCaCert)],
         args: &[
             "-k",
             "{secret}",

@@ -2,15 +2,13 @@
 //! leader with the pty as its controlling terminal, as in a shell, and the
 //! test types the answers.
 
-mod stub;
-
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use stub::{Stub, Synapse};
+use support::stub::{Stub, Synapse};
 
 const SECRET: &str = "prompt-test-secret";
 const LOGIN: &str = "promptuser";
@@ -55,7 +53,7 @@ impl OnPty {
         // What Ctrl-C must restore.
         assert!(echoes(&slave), "a fresh terminal echoes");
         let stdio = || Stdio::from(OwnedFd::from(slave.try_clone().expect("dup pty")));
-        let mut command = Command::new(stub::tool::BIN);
+        let mut command = Command::new(crate::BIN);
         command
             .args(args)
             .env_clear()
@@ -180,7 +178,7 @@ fn ctrl_c_at_the_password_prompt_restores_echo() {
 }
 
 /// Runs the whole dialogue: localpart (default taken), password twice, admin.
-fn dialogue(admin_answer: &str) -> (Option<i32>, Vec<stub::Account>) {
+fn dialogue(admin_answer: &str) -> (Option<i32>, Vec<support::stub::Account>) {
     let (stub, synapse) = Stub::synapse(SECRET);
     let url = stub.url();
     let mut pty = OnPty::start(&["-k", SECRET, &url]);

@@ -6,10 +6,6 @@
 //! command against the stub Synapse and its manifest through a YAML parser
 //! (never against a cluster).
 
-mod common;
-mod stub;
-
-use common::{PROXY_VARIABLES, Synapse, unique};
 use serde::Deserialize;
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -18,8 +14,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::real::{PROXY_VARIABLES, Synapse, unique};
 
-const BIN: &str = env!("CARGO_BIN_EXE_register_new_matrix_user");
+use crate::{BIN, tool};
 
 fn contrib(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -200,7 +197,7 @@ fn kubernetes_job_command_registers_the_configmap_users_and_keeps_results_off_th
         &secret["stringData"]["registration_shared_secret"],
         "the secret",
     );
-    let (server, synapse) = stub::Stub::synapse(secret_value.trim());
+    let (server, synapse) = support::stub::Stub::synapse(secret_value.trim());
     let root = tempfile::tempdir().unwrap();
     let mut mounts: Vec<(String, PathBuf)> = Vec::new();
     for mount in list_of(&container["volumeMounts"], "volumeMounts") {
@@ -553,9 +550,9 @@ fn systemd_unit_command_registers_the_admin_from_its_credentials() {
         })
         .collect();
     assert_eq!(args[0], "/usr/local/bin/register_new_matrix_user");
-    let output = command(BIN).args(&args[1..]).output().unwrap();
-    let journal = format!("{}{}", text(&output.stdout), text(&output.stderr));
-    assert_eq!(output.status.code(), Some(0), "{journal}");
+    let output = tool().args(&args[1..]).run();
+    let journal = format!("{}{}", output.stdout, output.stderr);
+    assert_eq!(output.code, Some(0), "{journal}");
     assert!(
         !journal.contains(&password) && !journal.contains("syt_"),
         "{journal}"
@@ -565,8 +562,8 @@ fn systemd_unit_command_registers_the_admin_from_its_credentials() {
     assert!(synapse.login(&user, &password).is_ok());
 
     // On the next boot the admin exists: the unit succeeds and changes nothing.
-    let again = command(BIN).args(&args[1..]).output().unwrap();
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let again = tool().args(&args[1..]).run();
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
 }
 
 /// `ansible-playbook` from scripts/ansible (which installs it the first time).

@@ -2,14 +2,13 @@
 //! wire (checked by the stub, MAC included), what is printed, and the exit
 //! status, for the reference's invocations and the options beyond them.
 
-mod stub;
-
+use crate::tool;
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use stub::tool::{Outcome, Unwritable, tool};
-use stub::{Reply, Request, SERVER_NAME, Stub, Synapse, reserved_port, test_cert};
+use support::stub::{Reply, Request, SERVER_NAME, Stub, Synapse, reserved_port, test_cert};
+use support::tool::{Outcome, Unwritable};
 
 const SECRET: &str = "cli-test-secret";
 
@@ -84,7 +83,11 @@ fn success_sends_the_reference_body_with_a_valid_mac() {
 
     assert_eq!(stub.methods(), ["GET", "POST"]);
     let requests = stub.requests();
-    assert!(requests.iter().all(|r| r.path == stub::REGISTER_PATH));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.path == support::stub::REGISTER_PATH)
+    );
     let post = &requests[1];
     assert_eq!(post.header("content-type"), Some("application/json"));
     let body = post.json();
@@ -1053,11 +1056,11 @@ fn cacert_accepts_the_self_signed_certificate_openssl_makes() {
     let synapse = Synapse::new(SECRET);
     let server = Arc::clone(&synapse);
     let stub = Stub::builder()
-        .tls_with(stub::test_ca_cert())
+        .tls_with(support::stub::test_ca_cert())
         .start(move |r| server.reply(r));
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, stub::test_ca_cert().pem()).unwrap();
+    std::fs::write(&ca, support::stub::test_ca_cert().pem()).unwrap();
     let ca = ca.to_str().unwrap();
     let out = register(&stub.url(), &["--cacert", ca]);
     out.assert_code(0);
@@ -1119,7 +1122,7 @@ fn cacert_accepts_the_self_signed_certificate_openssl_makes() {
     );
 
     // The given certificate, for a name it does not list.
-    let elsewhere = stub::openssl_default_cert("DNS:elsewhere.example");
+    let elsewhere = support::stub::openssl_default_cert("DNS:elsewhere.example");
     let named = Stub::builder()
         .tls_with(&elsewhere)
         .start(|_| Reply::Silent);

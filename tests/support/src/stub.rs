@@ -3,12 +3,12 @@
 //! every byte and every request it receives and answers from a per-test
 //! script: a [`Synapse`] that checks the MAC like the real server, or one of
 //! the [`Reply`] faults.
-#![allow(dead_code)] // Each test binary uses its own subset of these helpers.
 
-use register_new_matrix_user::mac::registration_mac;
+use hmac::{Hmac, Mac};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
+use sha1::Sha1;
 use std::collections::HashSet;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -17,8 +17,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-pub mod tool;
 
 /// The endpoint the tool talks to.
 pub const REGISTER_PATH: &str = "/_synapse/admin/v1/register";
@@ -695,7 +693,7 @@ impl Synapse {
         };
         let admin = body["admin"].as_bool().unwrap_or(false);
         let user_type = body["user_type"].as_str().map(str::to_owned);
-        let expected = registration_mac(
+        let expected = mac(
             &self.secret,
             nonce,
             username,
@@ -802,4 +800,31 @@ impl TestCert {
                 .expect("server certificate"),
         )
     }
+}
+
+/// The MAC the server expects, computed here independently of the tool's
+/// own code: HMAC-SHA1 keyed with the shared secret over the fields joined by
+/// NUL, the user type last and only when non-empty (as Synapse checks it).
+fn mac(
+    secret: &str,
+    nonce: &str,
+    username: &str,
+    password: &str,
+    admin: bool,
+    user_type: Option<&str>,
+) -> String {
+    let mut message = [
+        nonce,
+        username,
+        password,
+        if admin { "admin" } else { "notadmin" },
+    ]
+    .join("\0");
+    if let Some(user_type) = user_type.filter(|t| !t.is_empty()) {
+        message.push('\0');
+        message.push_str(user_type);
+    }
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(message.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }

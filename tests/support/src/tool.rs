@@ -1,13 +1,13 @@
 //! Runs the built binary as a script would: a clean environment (no proxy
 //! variables, no secret), a hard deadline, and its peak memory measured.
 
+use serde_json::Value;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_register_new_matrix_user");
 
 /// A run of the tool to set up.
 pub struct Tool {
@@ -62,8 +62,15 @@ pub struct Running {
     child: Child,
     started: Instant,
     deadline: Duration,
-    stdout: JoinHandle<Vec<u8>>,
-    stderr: JoinHandle<Vec<u8>>,
+    stdout: Drain,
+    stderr: Drain,
+}
+
+/// An output pipe read to its end on a thread of its own; what it has read
+/// so far can be looked at while the program runs.
+struct Drain {
+    read: Arc<Mutex<Vec<u8>>>,
+    thread: JoinHandle<()>,
 }
 
 /// How a run ended.
@@ -73,26 +80,32 @@ pub struct Outcome {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+    /// Whether stdout and stderr were both valid UTF-8 (the text above is
+    /// decoded lossily).
+    pub utf8: bool,
     pub elapsed: Duration,
     /// Peak resident memory of the program, in KiB, as sampled while it ran.
     pub max_rss_kib: u64,
 }
 
-pub fn tool() -> Tool {
-    let mut command = Command::new(BIN);
-    // Nothing from the test environment leaks in: no proxy settings that
-    // would send loopback traffic elsewhere, no shared secret.
-    command.env_clear();
-    Tool {
-        command,
-        stdin: Vec::new(),
-        deadline: Duration::from_secs(20),
-        stdout: None,
-        stderr: None,
-    }
-}
-
 impl Tool {
+    /// A run of `program`: each test binary passes the binary under test,
+    /// which Cargo names to integration tests alone
+    /// (`CARGO_BIN_EXE_register_new_matrix_user`).
+    pub fn new(program: impl AsRef<OsStr>) -> Tool {
+        let mut command = Command::new(program);
+        // Nothing from the test environment leaks in: no proxy settings that
+        // would send loopback traffic elsewhere, no shared secret.
+        command.env_clear();
+        Tool {
+            command,
+            stdin: Vec::new(),
+            deadline: Duration::from_secs(20),
+            stdout: None,
+            stderr: None,
+        }
+    }
+
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Tool {
         self.command.arg(arg);
         self
@@ -169,21 +182,52 @@ impl Tool {
     }
 }
 
-/// Everything read from the pipe; nothing when the output went elsewhere.
-fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut bytes);
+/// Reads the pipe to its end; nothing when the output went elsewhere.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> Drain {
+    let read = Arc::new(Mutex::new(Vec::new()));
+    let into = Arc::clone(&read);
+    let thread = std::thread::spawn(move || {
+        let Some(mut pipe) = pipe else { return };
+        let mut chunk = [0; 8192];
+        while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+            into.lock().unwrap().extend_from_slice(&chunk[..n]);
         }
-        bytes
-    })
+    });
+    Drain { read, thread }
+}
+
+impl Drain {
+    fn so_far(&self) -> String {
+        String::from_utf8_lossy(&self.read.lock().unwrap()).into_owned()
+    }
+
+    fn finish(self) -> Vec<u8> {
+        self.thread.join().unwrap();
+        std::mem::take(&mut *self.read.lock().unwrap())
+    }
 }
 
 impl Running {
     /// The process ID, to send it a signal.
     pub fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Waits until the program has written `text` on stderr, and fails the
+    /// test when it has not within `patience`.
+    pub fn wait_for_stderr(&self, text: &str, patience: Duration) {
+        let since = Instant::now();
+        loop {
+            let stderr = self.stderr.so_far();
+            if stderr.contains(text) {
+                return;
+            }
+            assert!(
+                since.elapsed() < patience,
+                "stderr lacks {text:?} after {patience:?}:\n{stderr}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Waits for the end (killing the process at the deadline) and collects
@@ -207,12 +251,13 @@ impl Running {
             std::thread::sleep(Duration::from_millis(5));
         };
         let elapsed = self.started.elapsed();
-        let text =
-            |h: JoinHandle<Vec<u8>>| String::from_utf8_lossy(&h.join().unwrap()).into_owned();
+        let (stdout, stderr) = (self.stdout.finish(), self.stderr.finish());
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         Outcome {
             code: status.code(),
-            stdout: text(self.stdout),
-            stderr: text(self.stderr),
+            stdout: text(&stdout),
+            stderr: text(&stderr),
+            utf8: std::str::from_utf8(&stdout).is_ok() && std::str::from_utf8(&stderr).is_ok(),
             elapsed,
             max_rss_kib,
         }
@@ -263,5 +308,44 @@ impl std::fmt::Display for Outcome {
             "exit {:?} after {:?}\n--- stdout\n{}--- stderr\n{}---",
             self.code, self.elapsed, self.stdout, self.stderr
         )
+    }
+}
+
+/// A finished `--batch` run: its exit code, one parsed JSON object per
+/// stdout line in the order printed, and what it said.
+pub struct BatchRun {
+    pub code: Option<i32>,
+    pub rows: Vec<Value>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl BatchRun {
+    pub fn from_outcome(outcome: Outcome) -> BatchRun {
+        assert!(outcome.utf8, "stdout and stderr are UTF-8:\n{outcome}");
+        let Outcome {
+            code,
+            stdout,
+            stderr,
+            ..
+        } = outcome;
+        let rows = stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("each stdout line is JSON"))
+            .collect();
+        BatchRun {
+            code,
+            rows,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The result object of the row on `line` of the file.
+    pub fn row(&self, line: u64) -> &Value {
+        self.rows
+            .iter()
+            .find(|r| r["line"] == line)
+            .unwrap_or_else(|| panic!("no result for line {line}: {}", self.stdout))
     }
 }

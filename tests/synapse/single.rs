@@ -2,45 +2,38 @@
 //! server: logging in with the new password, the admin API, whoami.
 //! `#[ignore]`d so that a plain `cargo test` needs no server.
 
-mod common;
-
-use common::{Synapse, bin, unique};
+use crate::tool;
 use serde_json::Value;
+use support::real::{Synapse, unique};
+use support::tool::Outcome;
 
-fn stdout_of(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+fn stdout_of(output: &Outcome) -> String {
+    output.stdout.clone()
 }
 
-fn stderr_of(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+fn stderr_of(output: &Outcome) -> String {
+    output.stderr.clone()
 }
 
 /// Runs the tool with these arguments.
-fn run<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> std::process::Output {
-    bin().args(args).output().unwrap()
+fn run<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Outcome {
+    tool().args(args).run()
 }
 
 /// `-k SECRET -u NAME -p PASSWORD --no-admin EXTRA... URL`: the unattended
 /// call that most tests vary.
-fn register_regular(
-    s: &Synapse,
-    name: &str,
-    password: &str,
-    extra: &[&str],
-    url: &str,
-) -> std::process::Output {
-    bin()
+fn register_regular(s: &Synapse, name: &str, password: &str, extra: &[&str], url: &str) -> Outcome {
+    tool()
         .args(["-k", &s.secret, "-u", name, "-p", password, "--no-admin"])
         .args(extra)
         .arg(url)
-        .output()
-        .unwrap()
+        .run()
 }
 
 /// Asserts the exit status, showing what the tool said when it differs.
-fn assert_exit(output: &std::process::Output, code: i32) {
+fn assert_exit(output: &Outcome, code: i32) {
     assert_eq!(
-        output.status.code(),
+        output.code,
         Some(code),
         "stdout: {}\nstderr: {}",
         stdout_of(output),
@@ -87,16 +80,16 @@ fn an_existing_user_is_an_error_unless_exists_ok() {
     let name = unique("twice");
     let register =
         |password: &str, extra: &[&str]| register_regular(&s, &name, password, extra, &s.url);
-    assert_eq!(register("first", &[]).status.code(), Some(0));
+    assert_eq!(register("first", &[]).code, Some(0));
     let again = register("first", &[]);
-    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(again.code, Some(1));
     assert_eq!(
         stdout_of(&again),
         "Sending registration request...\nERROR! Received 400 Bad Request\nUser ID already taken.\n"
     );
     assert!(stderr_of(&again).contains("--exists-ok"));
     let ok = register("second", &["--exists-ok"]);
-    assert_eq!(ok.status.code(), Some(0), "{}", stderr_of(&ok));
+    assert_eq!(ok.code, Some(0), "{}", stderr_of(&ok));
     assert_eq!(
         stdout_of(&ok),
         "Sending registration request...\nUser already exists. Skipping.\n"
@@ -154,7 +147,7 @@ fn token_output_gives_a_working_admin_token() {
 fn json_output_with_a_generated_password_and_display_name() {
     let s = Synapse::get();
     let name = unique("json");
-    let output = bin()
+    let output = tool()
         .args([
             "-c",
             &s.config,
@@ -164,10 +157,10 @@ fn json_output_with_a_generated_password_and_display_name() {
             "--no-admin",
         ])
         .args(["--display-name", "Json Tester", "-o", "json"])
-        .output()
-        .unwrap();
+        .run();
     assert_exit(&output, 0);
-    let result: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert!(output.utf8, "stdout is UTF-8");
+    let result: Value = serde_json::from_str(&output.stdout).expect("one JSON object");
     assert_eq!(result["user_id"], s.user_id(&name));
     assert_eq!(result["created"], Value::Bool(true));
     assert_eq!(result["home_server"], s.server_name.as_str());
@@ -192,8 +185,9 @@ fn json_output_with_a_generated_password_and_display_name() {
         "-o",
         "json",
     ]);
-    assert_eq!(again.status.code(), Some(1));
-    let result: Value = serde_json::from_slice(&again.stdout).expect("one JSON object");
+    assert_eq!(again.code, Some(1));
+    assert!(again.utf8, "stdout is UTF-8");
+    let result: Value = serde_json::from_str(&again.stdout).expect("one JSON object");
     assert_eq!(result["errcode"], "M_USER_IN_USE");
     assert_eq!(result["created"], Value::Bool(false));
 }
@@ -209,7 +203,7 @@ fn secrets_and_passwords_from_files_stdin_and_environment() {
     std::fs::write(&password_file, "  from file \n").unwrap();
 
     let a = unique("secretfile");
-    let output = bin()
+    let output = tool()
         .args([
             "--shared-secret-file",
             secret_file.to_str().unwrap(),
@@ -222,18 +216,16 @@ fn secrets_and_passwords_from_files_stdin_and_environment() {
             "--no-admin",
             &s.url,
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_exit(&output, 0);
     assert!(s.login(&a, "from file").is_ok());
 
     let b = unique("envsecret");
-    let output = bin()
+    let output = tool()
         .env("MATRIX_REGISTRATION_SHARED_SECRET", &s.secret)
         .args(["-u", &b, "--password-stdin", "--no-admin", &s.url])
-        .write_stdin(" spaced stdin password \n")
-        .output()
-        .unwrap();
+        .stdin(" spaced stdin password \n")
+        .run();
     assert_exit(&output, 0);
     assert!(s.login(&b, " spaced stdin password ").is_ok());
 }
@@ -249,7 +241,7 @@ fn full_user_ids_are_accepted_and_checked_against_server_name() {
     assert!(s.admin_user(&full).is_some());
 
     let other = unique("wrongserver");
-    let output = bin()
+    let output = tool()
         .args([
             "-c",
             &s.config,
@@ -257,8 +249,7 @@ fn full_user_ids_are_accepted_and_checked_against_server_name() {
             &format!("@{other}:elsewhere.example"),
         ])
         .args(["-p", "pw", "--no-admin"])
-        .output()
-        .unwrap();
+        .run();
     assert_exit(&output, 3);
     assert!(
         stderr_of(&output).contains("server_name is 'localhost'"),
@@ -300,7 +291,7 @@ fn local_checks_send_nothing() {
     let s = Synapse::get();
     for (user, password) in [("bad user", "pw"), ("12345", "pw")] {
         let output = register_regular(&s, user, password, &[], &s.url);
-        assert_eq!(output.status.code(), Some(3), "{user}");
+        assert_eq!(output.code, Some(3), "{user}");
         assert!(stdout_of(&output).is_empty(), "{user}: nothing sent");
     }
     let name = unique("longpw");
@@ -332,7 +323,7 @@ fn behaves_like_the_reference() {
     let pw_file = password_file.to_str().unwrap().to_owned();
     let existing = unique("existing");
     let ok = register_regular(&s, &existing, "pw", &[], &s.url);
-    assert_eq!(ok.status.code(), Some(0));
+    assert_eq!(ok.code, Some(0));
 
     // Each case: arguments, with NAME replaced by a fresh localpart per tool.
     let cases: Vec<Vec<String>> = vec![
@@ -419,7 +410,7 @@ fn behaves_like_the_reference() {
         .arg("--help")
         .output()
         .unwrap();
-    let reference_help = stdout_of(&reference_help);
+    let reference_help = String::from_utf8_lossy(&reference_help.stdout);
     let reference_knows = |case: &Vec<String>| {
         case.iter()
             .all(|a| !a.starts_with("--") || reference_help.contains(a.as_str()))
@@ -438,22 +429,22 @@ fn behaves_like_the_reference() {
                 })
                 .collect()
         };
-        let ours = bin().args(with_name(&ours_name)).output().unwrap();
+        let ours = tool().args(with_name(&ours_name)).run();
         let mut reference = std::process::Command::new(&s.reference);
         reference
             .args(with_name(&reference_name))
             .env_remove("MATRIX_REGISTRATION_SHARED_SECRET");
-        for var in common::PROXY_VARIABLES {
+        for var in support::real::PROXY_VARIABLES {
             reference.env_remove(var);
         }
         let reference = reference.output().unwrap();
         let label = format!("{case:?}");
         assert_eq!(
-            ours.status.code(),
+            ours.code,
             reference.status.code(),
             "exit code for {label}: ours {} / reference {}",
             stderr_of(&ours),
-            stderr_of(&reference)
+            String::from_utf8_lossy(&reference.stderr)
         );
         if reference.status.code() == Some(2) {
             // argparse and clap word usage errors differently; both name the options.
@@ -466,7 +457,7 @@ fn behaves_like_the_reference() {
         }
         assert_eq!(
             stdout_of(&ours),
-            stdout_of(&reference),
+            String::from_utf8_lossy(&reference.stdout),
             "stdout for {label}"
         );
         let state = |name: &str| {

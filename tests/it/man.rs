@@ -1,6 +1,6 @@
 //! The man page is generated from the clap definition and committed; this
 //! test fails when the committed page no longer matches the command line.
-//! Regenerate with `UPDATE_MAN=1 cargo test --test man`.
+//! Regenerate with `UPDATE_MAN=1 cargo test --test it -- man::`.
 
 use std::path::Path;
 
@@ -21,6 +21,6 @@ fn committed_man_page_matches_the_command_line() {
     let committed = std::fs::read(&path).unwrap_or_default();
     assert!(
         committed == rendered,
-        "man/register_new_matrix_user.1 is stale: run `UPDATE_MAN=1 cargo test --test man` and commit it"
+        "man/register_new_matrix_user.1 is stale: run `UPDATE_MAN=1 cargo test --test it -- man::` and commit it"
     );
 }

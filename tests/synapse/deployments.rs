@@ -6,13 +6,12 @@
 //! account made is checked by logging in with its password.
 //! `#[ignore]`d so that a plain `cargo test` needs no server.
 
-mod common;
-
-use common::{bin, unique};
+use crate::tool;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::Output;
 use std::time::Duration;
+use support::real::unique;
+use support::tool::Outcome;
 
 /// One layout's server, from the `SYNAPSE_<LAYOUT>_*` variables.
 struct Deployment {
@@ -90,21 +89,21 @@ impl Deployment {
     }
 }
 
-fn run<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Output {
-    bin().args(args).output().unwrap()
+fn run<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Outcome {
+    tool().args(args).run()
 }
 
-fn stdout_of(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+fn stdout_of(output: &Outcome) -> String {
+    output.stdout.clone()
 }
 
-fn stderr_of(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+fn stderr_of(output: &Outcome) -> String {
+    output.stderr.clone()
 }
 
-fn assert_exit(output: &Output, code: i32) {
+fn assert_exit(output: &Outcome, code: i32) {
     assert_eq!(
-        output.status.code(),
+        output.code,
         Some(code),
         "stdout: {}\nstderr: {}",
         stdout_of(output),
@@ -380,7 +379,6 @@ fn a_delegating_server_is_recognised_from_its_answers() {
 #[ignore = "needs the Unix-socket Synapse from scripts/test"]
 fn a_socket_this_user_may_not_reach_gets_a_permission_hint() {
     use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     const NOBODY: u32 = 65534;
     let d = Deployment::get("SOCKET");
     let socket = d.socket.clone().unwrap();
@@ -389,7 +387,7 @@ fn a_socket_this_user_may_not_reach_gets_a_permission_hint() {
         eprintln!("skipped: only root can run the tool as another user");
         return;
     }
-    let binary = assert_cmd::cargo::cargo_bin("register_new_matrix_user");
+    let binary = std::path::Path::new(crate::BIN);
     let reachable = binary
         .ancestors()
         .skip(1)
@@ -404,7 +402,7 @@ fn a_socket_this_user_may_not_reach_gets_a_permission_hint() {
         0,
         "the server's directory is closed to others"
     );
-    let output = std::process::Command::new(&binary)
+    let output = tool()
         .args([
             "-k",
             &d.secret,
@@ -416,11 +414,8 @@ fn a_socket_this_user_may_not_reach_gets_a_permission_hint() {
             "pw",
             "--no-admin",
         ])
-        .env_remove("MATRIX_REGISTRATION_SHARED_SECRET")
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .output()
-        .unwrap();
+        .run_as(NOBODY, NOBODY)
+        .run();
     assert_exit(&output, 4);
     let stderr = stderr_of(&output);
     assert!(

@@ -1,8 +1,6 @@
-//! Shared helpers for the integration tests: the binary under test and the
-//! real Synapse that `scripts/test` starts (see `scripts/synapse`).
-#![allow(dead_code)] // Each test binary uses its own subset of these helpers.
+//! The real Synapse that `scripts/test` starts (see `scripts/synapse`), and
+//! what tests against it need.
 
-use assert_cmd::Command;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -16,19 +14,6 @@ pub const PROXY_VARIABLES: [&str; 6] = [
     "all_proxy",
     "ALL_PROXY",
 ];
-
-/// The binary under test, with a clean environment for the variables it reads.
-pub fn bin() -> Command {
-    let mut cmd = Command::cargo_bin("register_new_matrix_user").expect("binary is built");
-    cmd.env_remove("MATRIX_REGISTRATION_SHARED_SECRET");
-    // The test servers are on loopback: a proxy set on the machine must not
-    // stand between them and the tool.
-    for var in PROXY_VARIABLES {
-        cmd.env_remove(var);
-    }
-    cmd.timeout(Duration::from_secs(60));
-    cmd
-}
 
 /// The real Synapse that `scripts/test` started. Real-server tests are
 /// `#[ignore]`d so that a plain `cargo test` stays hermetic; `scripts/test`
@@ -155,37 +140,4 @@ pub fn unique(prefix: &str) -> String {
         nanos % 1_000_000_000,
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// A finished `--batch` run: its exit code, one parsed JSON object per
-/// stdout line in the order printed, and what it said.
-pub struct BatchRun {
-    pub code: Option<i32>,
-    pub rows: Vec<Value>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl BatchRun {
-    pub fn from_output(output: std::process::Output) -> BatchRun {
-        let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
-        let rows = stdout
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("each stdout line is JSON"))
-            .collect();
-        BatchRun {
-            code: output.status.code(),
-            rows,
-            stdout,
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        }
-    }
-
-    /// The result object of the row on `line` of the file.
-    pub fn row(&self, line: u64) -> &Value {
-        self.rows
-            .iter()
-            .find(|r| r["line"] == line)
-            .unwrap_or_else(|| panic!("no result for line {line}: {}", self.stdout))
-    }
 }

@@ -1,8 +1,8 @@
-//! The fault and bad-input matrices. Each row is one case: what is set up,
-//! how the tool is run, and what it must do. Every row has its own test
-//! (tests/faults.rs, tests/bad_input.rs), run once as is and once with `-v`,
-//! and the same rows render `docs/fault-matrix.md`: the table users read is
-//! the one the tests check.
+//! What a row of the fault and bad-input tables is, and how one is checked.
+//! Each row is one case: what is set up, how the tool is run, and what it
+//! must do. Every row is its own test case (main.rs), run once as is and
+//! once with `-v`, and the same rows render `docs/fault-matrix.md`: the
+//! table users read is the one the tests check.
 //!
 //! Every run asserts, besides the row's own exit status and messages: exactly
 //! one `error:` line and at most one `hint:` line on stderr, no panic, a
@@ -10,16 +10,15 @@
 //! in the output, the secret never on the wire, no traffic to any other
 //! server (redirect targets included), and for exit 2 or 3 no connection at
 //! all.
-#![allow(dead_code)] // Each test binary uses one of the two tables.
 
-pub mod bad_input_rows;
-pub mod fault_rows;
-
-use crate::stub::tool::{Outcome, Unwritable, tool};
-use crate::stub::{Garbage, Reply, Request, Stub, Synapse, reserved_port, test_ca_cert, test_cert};
+use crate::{BIN, bad_input_rows, fault_rows};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
+use support::stub::{
+    Garbage, Reply, Request, Stub, Synapse, reserved_port, test_ca_cert, test_cert,
+};
+use support::tool::{Outcome, Tool, Unwritable};
 
 /// Distinctive, so that any leak is found by a plain substring search.
 pub const SECRET: &str = "S3CR3T-zq8vW2mK7pLx";
@@ -62,7 +61,7 @@ pub struct Ctx<'a> {
     pub elsewhere: u16,
 }
 
-fn synapse(request: &Request, ctx: &Ctx) -> Reply {
+pub fn synapse(request: &Request, ctx: &Ctx) -> Reply {
     ctx.synapse.reply(request)
 }
 
@@ -154,40 +153,6 @@ pub const ROW: Row = Row {
     stdout: None,
 };
 
-/// Generates one test per row, another per row with `-v` in a `verbose`
-/// module, and a test that no row lacks a test.
-macro_rules! row_tests {
-    ($rows:path => $($id:ident),+ $(,)?) => {
-        $(
-            #[test]
-            fn $id() {
-                $crate::matrix::check(&$rows, stringify!($id), false);
-            }
-        )+
-
-        /// The same rows with -v: nothing secret shows at any verbosity.
-        mod verbose {
-            $(
-                #[test]
-                fn $id() {
-                    $crate::matrix::check(&$rows, stringify!($id), true);
-                }
-            )+
-        }
-
-        #[test]
-        fn every_row_has_a_test() {
-            $crate::matrix::assert_all_tested(&$rows, &[$(stringify!($id)),+]);
-        }
-    };
-}
-pub(crate) use row_tests;
-
-pub fn assert_all_tested(rows: &[Row], tested: &[&str]) {
-    let ids: Vec<&str> = rows.iter().map(|r| r.id).collect();
-    assert_eq!(ids, tested, "the row tests and the table differ");
-}
-
 /// The values of the placeholders for one run.
 struct Vars {
     port: u16,
@@ -251,11 +216,8 @@ fn matches_pattern(pattern: &str, actual: &str) -> bool {
 }
 
 /// Runs one row and checks everything the row and the module docs promise.
-pub fn check(rows: &[Row], id: &str, verbose: bool) {
-    let row = rows
-        .iter()
-        .find(|r| r.id == id)
-        .unwrap_or_else(|| panic!("no row {id}"));
+pub fn check(row: &Row, verbose: bool) {
+    let id = row.id;
     let dir = tempfile::tempdir().expect("temporary directory");
     let synapse = Synapse::new(SECRET);
     let bystander = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "must not be contacted"));
@@ -301,7 +263,7 @@ pub fn check(rows: &[Row], id: &str, verbose: bool) {
         create(&dir.path().join(vars.expand(name)), content, &vars);
     }
 
-    let mut run = tool();
+    let mut run = Tool::new(BIN);
     if verbose {
         run = run.arg("-v");
     }
@@ -317,7 +279,7 @@ pub fn check(rows: &[Row], id: &str, verbose: bool) {
     // SAFETY: geteuid cannot fail.
     if unprivileged && unsafe { libc::geteuid() } == 0 {
         // Root reads any file whatever its mode: the row runs as nobody.
-        if !reachable_by_others(Path::new(crate::stub::tool::BIN)) {
+        if !reachable_by_others(Path::new(BIN)) {
             eprintln!("row {id} skipped: running as root, and nobody cannot reach the binary");
             return;
         }
@@ -458,10 +420,9 @@ fn give_to_nobody(dir: &Path) {
 pub fn render_doc() -> String {
     let mut doc = String::from(
         "# What the tool does when things go wrong\n\n\
-         Generated from the rows in `tests/matrix/` by `UPDATE_DOCS=1 cargo test --test faults`;\n\
-         do not edit by hand. Each row is a test: `cargo test --test faults` and\n\
-         `cargo test --test bad_input` run every row against a local stub server,\n\
-         once as shown and once with `-v`.\n\n\
+         Generated from the rows in `tests/matrix/` by `UPDATE_DOCS=1 cargo test --test matrix`;\n\
+         do not edit by hand. Each row is a test: `cargo test --test matrix` runs every\n\
+         row against a local stub server, once as shown and once with `-v`.\n\n\
          In every row the tool also:\n\n\
          - prints exactly one `error:` line on stderr (plus at most one `hint:` line), never a panic;\n\
          - ends within a few seconds (`--timeout 2` where the server stalls) and stays under 64 MiB of memory;\n\
@@ -522,65 +483,24 @@ fn shown(pattern: &str) -> String {
     }
 }
 
-/// Where the tables stand in the README, between these two lines.
-const README_BEGIN: &str =
-    "<!-- fault-matrix:begin (generated by `UPDATE_DOCS=1 cargo test --test faults`) -->\n";
-const README_END: &str = "<!-- fault-matrix:end -->\n";
-
-/// The README's copy of the tables: the doc without its title, each heading
-/// one level down, to sit under the README's own section heading.
-fn readme_section() -> String {
-    let doc = render_doc();
-    let body = doc
-        .split_once("\n\n")
-        .map_or(doc.as_str(), |(_, body)| body);
-    let demoted: String = body
-        .lines()
-        .map(|line| {
-            if line.starts_with('#') {
-                format!("#{line}\n")
-            } else {
-                format!("{line}\n")
-            }
-        })
-        .collect();
-    format!("{README_BEGIN}{demoted}{README_END}")
-}
-
-/// Fails when the committed doc, or the README's copy of its tables, differs
-/// from the tables; `UPDATE_DOCS=1` rewrites both.
+/// Fails when the committed doc differs from the tables; `UPDATE_DOCS=1`
+/// rewrites it.
 pub fn check_doc() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let doc_path = root.join("docs/fault-matrix.md");
-    let readme_path = root.join("README.md");
+    let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/fault-matrix.md");
     let rendered = render_doc();
-    let readme = std::fs::read_to_string(&readme_path).expect("read README.md");
-    let (before, rest) = readme
-        .split_once(README_BEGIN)
-        .expect("README.md has the fault-matrix begin marker");
-    let (_, after) = rest
-        .split_once(README_END)
-        .expect("README.md has the fault-matrix end marker");
-    let expected_readme = format!("{before}{}{after}", readme_section());
     if std::env::var_os("UPDATE_DOCS").is_some() {
         std::fs::create_dir_all(doc_path.parent().unwrap()).expect("docs directory");
         std::fs::write(&doc_path, &rendered).expect("write the doc");
-        std::fs::write(&readme_path, &expected_readme).expect("write README.md");
         return;
     }
     let committed = std::fs::read_to_string(&doc_path).unwrap_or_default();
     assert!(
         committed == rendered,
-        "docs/fault-matrix.md is stale: run `UPDATE_DOCS=1 cargo test --test faults` and commit it"
-    );
-    assert!(
-        readme == expected_readme,
-        "the fault tables in README.md are stale: run `UPDATE_DOCS=1 cargo test --test faults` and commit it"
+        "docs/fault-matrix.md is stale: run `UPDATE_DOCS=1 cargo test --test matrix` and commit it"
     );
 }
 
-#[test]
-fn patterns_and_placeholders() {
+pub fn patterns_and_placeholders() {
     assert!(matches_pattern("a…c", "abbbc"));
     assert!(matches_pattern("a…b…c", "a1b2c"));
     assert!(!matches_pattern("a…b…c", "a1c"));

@@ -1,15 +1,14 @@
 //! `--help`, `--version` and `--completions`: generated from the same clap
 //! definition as the man page.
 
-mod common;
-
-use common::bin;
+use crate::tool;
 
 #[test]
 fn help_documents_exit_codes_and_the_environment() {
-    let output = bin().arg("--help").output().unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    let help = String::from_utf8(output.stdout).unwrap();
+    let output = tool().arg("--help").run();
+    assert_eq!(output.code, Some(0));
+    assert!(output.utf8);
+    let help = output.stdout;
     for needle in [
         "Exit status:",
         "130  interrupted",
@@ -30,9 +29,10 @@ fn completions_are_generated_for_common_shells() {
         ("zsh", "#compdef register_new_matrix_user"),
         ("fish", "complete -c register_new_matrix_user"),
     ] {
-        let output = bin().args(["--completions", shell]).output().unwrap();
-        assert_eq!(output.status.code(), Some(0), "{shell}");
-        let script = String::from_utf8(output.stdout).unwrap();
+        let output = tool().args(["--completions", shell]).run();
+        assert_eq!(output.code, Some(0), "{shell}");
+        assert!(output.utf8, "{shell}");
+        let script = output.stdout;
         assert!(script.contains(marker), "{shell}: {script:.200}");
         assert!(script.contains("--shared-secret-file"), "{shell}");
     }
@@ -40,11 +40,8 @@ fn completions_are_generated_for_common_shells() {
 
 #[test]
 fn completions_take_no_other_option() {
-    let output = bin()
-        .args(["--completions", "bash", "-u", "x"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
+    let output = tool().args(["--completions", "bash", "-u", "x"]).run();
+    assert_eq!(output.code, Some(2));
 }
 
 #[test]
@@ -56,19 +53,21 @@ fn usage_errors_exit_2_like_the_reference() {
         &["-k", "s", "-p", "a", "--password-file", "f"],
         &["-k", "s", "--no-such-option"],
     ] {
-        let output = bin().args(args).output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let output = tool().args(args).run();
+        assert_eq!(output.code, Some(2), "{args:?}");
         assert!(output.stdout.is_empty(), "{args:?}");
-        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(output.utf8, "{args:?}");
+        let stderr = output.stderr;
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
     }
 }
 
 #[test]
 fn version_names_the_commit_of_a_git_checkout() {
-    let output = bin().arg("--version").output().unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    let version = String::from_utf8(output.stdout).unwrap();
+    let output = tool().arg("--version").run();
+    assert_eq!(output.code, Some(0));
+    assert!(output.utf8);
+    let version = output.stdout;
     let plain = format!("register_new_matrix_user {}", env!("CARGO_PKG_VERSION"));
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     // Built from a checkout (as here) the commit follows; a packaged crate

@@ -1,28 +1,22 @@
 //! `--batch` end to end against the in-process stub Synapse: what is sent,
 //! what is printed, the exit status; and that a bad file sends nothing.
 
-mod common;
-mod stub;
-
-use common::{BatchRun, bin};
+use crate::tool;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
-use stub::tool::{Unwritable, tool};
-use stub::{Reply, Stub, Synapse};
+use support::stub::{Reply, Stub, Synapse};
+use support::tool::{BatchRun, Unwritable};
 
 const SECRET: &str = "batch-test-secret";
 
 fn batch(url: &str, file: &str, args: &[&str], stdin: &str) -> BatchRun {
-    let output = bin()
+    let outcome = tool()
         .args(["-k", SECRET, "--batch", file])
         .args(args)
         .arg(url)
-        .write_stdin(stdin)
-        .output()
-        .unwrap();
-    BatchRun::from_output(output)
+        .stdin(stdin)
+        .run();
+    BatchRun::from_outcome(outcome)
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, content: &str) -> String {
@@ -240,23 +234,22 @@ fn usage_errors() {
         &["-k", "s", "--batch", "f", "-o", "token"],
         &["-k", "s", "--batch", "f", "--jobs", "0"],
     ] {
-        let output = bin().args(args).output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let output = tool().args(args).run();
+        assert_eq!(output.code, Some(2), "{args:?}");
         assert!(output.stdout.is_empty(), "{args:?}");
     }
     // A complete single registration: --jobs alone is what is wrong.
-    let output = bin()
+    let output = tool()
         .args(["-k", "s", "-u", "alice", "-p", "pw", "--no-admin"])
         .args(["--jobs", "2", "http://127.0.0.1:9"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
+        .run();
+    assert_eq!(output.code, Some(2));
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("--jobs applies only with --batch"),
+        output.stderr.contains("--jobs applies only with --batch"),
         "{}",
-        String::from_utf8_lossy(&output.stderr)
+        output.stderr
     );
-    let output = bin()
+    let output = tool()
         .args([
             "-k",
             "s",
@@ -264,18 +257,18 @@ fn usage_errors() {
             "/nonexistent/users.csv",
             "http://127.0.0.1:9",
         ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(3));
+        .run();
+    assert_eq!(output.code, Some(3));
     assert!(
-        String::from_utf8_lossy(&output.stderr)
+        output
+            .stderr
             .contains("/nonexistent/users.csv: cannot be read: no such file")
     );
 }
 
 #[test]
 fn an_unreachable_server_stops_the_batch_early() {
-    let url = format!("http://127.0.0.1:{}", stub::reserved_port());
+    let url = format!("http://127.0.0.1:{}", support::stub::reserved_port());
     let rows: String = (0..20).map(|i| format!("user{i}\n")).collect();
     let run = batch(&url, "-", &["--jobs", "1"], &format!("user\n{rows}"));
     assert_eq!(run.code, Some(4), "{}", run.stderr);
@@ -331,38 +324,25 @@ fn signal_mid_batch(signal: libc::c_int, code: i32) {
         "users.csv",
         "user,password\nkim,pw\nlee,pw\nmay,pw\nned,pw\n",
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_register_new_matrix_user"))
-        .env_remove("MATRIX_REGISTRATION_SHARED_SECRET")
+    let run = tool()
         .args(["-k", SECRET, "--batch", &file, "--jobs", "2", &server.url()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        .spawn();
 
     // Both workers' POSTs are held; then the signal.
     while server.posts().len() < 2 {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     // SAFETY: sending a signal to our own child process.
-    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
-    let mut seen = String::new();
-    while !seen.contains(": finishing the registrations in flight") {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "stderr ended: {seen}"
-        );
-        seen.push_str(&line);
-    }
+    assert_eq!(unsafe { libc::kill(run.id() as libc::pid_t, signal) }, 0);
+    let finishing = ": finishing the registrations in flight";
+    run.wait_for_stderr(finishing, std::time::Duration::from_secs(10));
     gate.open();
 
-    let output = child.wait_with_output().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(output.status.code(), Some(code), "{seen}{rest}");
+    let out = run.finish();
+    assert_eq!(out.code, Some(code), "{out}");
+    assert!(out.utf8, "{out}");
+    let rest = &out.stderr[out.stderr.find(finishing).unwrap()..];
+    let stdout = &out.stdout;
     let rows: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

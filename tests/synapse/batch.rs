@@ -3,19 +3,18 @@
 //! in with the passwords. `#[ignore]`d so that a plain `cargo test` needs no
 //! server.
 
-mod common;
-
-use common::{BatchRun, Synapse, bin, unique};
+use crate::tool;
 use serde_json::Value;
+use support::real::{Synapse, unique};
+use support::tool::BatchRun;
 
 fn batch(s: &Synapse, file: &std::path::Path, args: &[&str]) -> BatchRun {
-    let output = bin()
+    let output = tool()
         .args(["-c", &s.config, "--batch"])
         .arg(file)
         .args(args)
-        .output()
-        .unwrap();
-    BatchRun::from_output(output)
+        .run();
+    BatchRun::from_outcome(output)
 }
 
 fn account(s: &Synapse, localpart: &str) -> Value {
@@ -180,21 +179,16 @@ fn json_lines_on_stdin_over_tls() {
         .iter()
         .map(|n| format!("{{\"localpart\": \"{n}\", \"admin\": \"no\"}}\n"))
         .collect();
-    let output = bin()
+    let output = tool()
         .args([
             "-k", &s.secret, "--batch", "-", "--jobs", "4", "--cacert", &s.ca, &s.tls_url,
         ])
-        .write_stdin(lines)
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let rows: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
+        .stdin(lines)
+        .run();
+    assert_eq!(output.code, Some(0), "{}", output.stderr);
+    assert!(output.utf8, "stdout is UTF-8");
+    let rows: Vec<Value> = output
+        .stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
