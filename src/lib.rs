@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod cli;
 pub mod client;
+pub mod concurrency;
 pub mod config;
 pub mod error;
 pub mod interrupt;
