@@ -1,6 +1,7 @@
 //! The command line, defined once: parsing, `--help`, the man page and the
 //! shell completions all come from here.
 
+use crate::concurrency::Jobs;
 use clap::{ArgAction, Parser, ValueEnum};
 use std::path::PathBuf;
 
@@ -34,8 +35,9 @@ With --batch:
   0    every row registered (or already there with --exists-ok)
   1    one or more rows failed; each has errcode/error in its JSON line
   2, 3 as above; a bad row is a 3, and then nothing was sent
-  4    the server could not be reached for 5 rows in a row (or --jobs, if
-       more): no more rows were started (re-run with --exists-ok to complete)
+  4    the server could not be reached for 5 rows in a row (or as many as
+       were in flight at once, if more): no more rows were started (re-run
+       with --exists-ok to complete)
   130  interrupted: rows in flight were finished and reported, no new ones
        started (re-run with --exists-ok to complete)
 
@@ -49,9 +51,20 @@ MATRIX_REGISTRATION_SHARED_SECRET, then the -c files.";
 
 /// `--jobs` when not given: measured against Synapse on 2 cores (see
 /// BENCHMARKS.md); more only queues at the server.
-pub const DEFAULT_JOBS: u16 = 4;
-/// Beyond this a batch only piles requests up at the server.
-pub const MAX_JOBS: u16 = 64;
+pub const DEFAULT_JOBS: Jobs = Jobs::Fixed(4);
+/// Beyond this a batch only piles requests up at the server, however big.
+pub const MAX_JOBS: u16 = 128;
+
+/// `--jobs`: `auto` or a number from 1 to [`MAX_JOBS`].
+fn parse_jobs(text: &str) -> Result<Jobs, String> {
+    if text.trim().eq_ignore_ascii_case("auto") {
+        return Ok(Jobs::Auto);
+    }
+    match text.trim().parse::<u16>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(Jobs::Fixed(n)),
+        _ => Err(format!("use auto or a number from 1 to {MAX_JOBS}")),
+    }
+}
 
 /// How the result is written to stdout.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -196,17 +209,21 @@ pub struct Cli {
     )]
     pub batch: Option<PathBuf>,
 
-    /// With --batch: how many registrations are in flight at once. The server
-    /// hashes each password in a thread pool, so a few at a time keep its
-    /// cores busy.
+    /// With --batch: how many registrations are in flight at once, 1 to
+    /// 128, or auto. The server hashes each password in a thread pool, so a
+    /// few at a time keep its cores busy. auto finds that number as the
+    /// batch runs, from 1 to 64: starting at 8, more while answers come back
+    /// as fast (throughput still rises), fewer when answer times grow without
+    /// more throughput, half on a 429, 502, 503 or 504 answer or a timeout.
+    /// -v logs each change and its reason; the summary says where it settled.
     #[arg(
         long = "jobs",
-        value_name = "N",
+        value_name = "N|auto",
         requires = "batch",
         default_value_t = DEFAULT_JOBS,
-        value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS as i64)
+        value_parser = parse_jobs
     )]
-    pub jobs: u16,
+    pub jobs: Jobs,
 
     /// Print each request and its answer's status on stderr (never a secret or a password).
     #[arg(short = 'v', long = "verbose")]
@@ -234,5 +251,16 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         command().debug_assert();
+    }
+
+    #[test]
+    fn jobs_is_a_number_or_auto() {
+        assert_eq!(parse_jobs("auto"), Ok(Jobs::Auto));
+        assert_eq!(parse_jobs("AUTO"), Ok(Jobs::Auto));
+        assert_eq!(parse_jobs("1"), Ok(Jobs::Fixed(1)));
+        assert_eq!(parse_jobs("128"), Ok(Jobs::Fixed(128)));
+        for bad in ["0", "129", "-1", "", "automatic", "4.5"] {
+            assert!(parse_jobs(bad).is_err(), "{bad}");
+        }
     }
 }

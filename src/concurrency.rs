@@ -202,6 +202,7 @@ pub struct Controller {
     limit: f64,
     ceiling: usize,
     in_flight: usize,
+    peak: usize,
     phase: Phase,
     /// The fastest answer seen: the server unloaded.
     fastest: Option<Duration>,
@@ -226,6 +227,7 @@ impl Controller {
             limit: start as f64,
             ceiling,
             in_flight: 0,
+            peak: start,
             phase: Phase::SlowStart,
             fastest: None,
             fastest_busy: 0,
@@ -244,6 +246,11 @@ impl Controller {
     /// The most slots there can ever be (the workers to start).
     pub fn ceiling(&self) -> usize {
         self.ceiling
+    }
+
+    /// The most slots there have been so far.
+    pub fn peak(&self) -> usize {
+        self.peak
     }
 
     /// Starts a request if a slot is free.
@@ -329,19 +336,21 @@ impl Controller {
         // Little's law: what the server serves without queueing, if the
         // fastest answer was the server unloaded.
         let capacity = mean_busy / slowdown;
-        if slowdown >= FLAT && slots > 1 && self.fastest_busy > 1 {
-            if self.fastest_busy as f64 >= capacity {
-                // The fastest answer came with this many or more in flight:
-                // the server may have been queueing already (threads sharing
-                // its cores all slow down together), so its capacity may be
-                // lower still. Measure with fewer.
-                let reason = Reason::Probing {
-                    latency: mean,
-                    fastest,
-                    busy: self.fastest_busy,
-                };
-                return self.set(capacity / 2.0, now, reason);
-            }
+        if slowdown >= FLAT
+            && slots > 1
+            && self.fastest_busy > 1
+            && self.fastest_busy as f64 >= capacity
+        {
+            // The fastest answer came with this many or more in flight: the
+            // server may have been queueing already (threads sharing its
+            // cores all slow down together), so its capacity may be lower
+            // still. Measure with fewer.
+            let reason = Reason::Probing {
+                latency: mean,
+                fastest,
+                busy: self.fastest_busy,
+            };
+            return self.set(capacity / 2.0, now, reason);
         }
         if slowdown > QUEUEING {
             if slots == 1 {
@@ -395,6 +404,7 @@ impl Controller {
         let from = self.slots();
         self.limit = limit.clamp(1.0, self.ceiling as f64);
         let to = self.slots();
+        self.peak = self.peak.max(to);
         if to == from {
             return None;
         }
@@ -477,6 +487,10 @@ impl Limiter {
 
     pub fn ceiling(&self) -> usize {
         self.lock().ceiling()
+    }
+
+    pub fn peak(&self) -> usize {
+        self.lock().peak()
     }
 
     pub fn settled(&self) -> usize {
