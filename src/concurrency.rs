@@ -206,8 +206,8 @@ pub struct Controller {
     phase: Phase,
     /// The fastest answer seen: the server unloaded.
     fastest: Option<Duration>,
-    /// Requests in flight when the fastest answer came (or the fewest seen
-    /// answered as fast): the server serves at least this many at once.
+    /// The fewest requests in flight when an answer came as fast as the
+    /// fastest (within [`FLAT`]): the server serves at least this many at once.
     fastest_busy: usize,
     epoch: u64,
     window: Window,
@@ -230,7 +230,7 @@ impl Controller {
             peak: start,
             phase: Phase::SlowStart,
             fastest: None,
-            fastest_busy: 0,
+            fastest_busy: usize::MAX,
             epoch: 0,
             window: Window::default(),
             time_at: vec![Duration::ZERO; ceiling + 1],
@@ -296,11 +296,11 @@ impl Controller {
         busy: usize,
         now: Duration,
     ) -> Option<Change> {
-        if self.fastest.is_none_or(|fastest| latency < fastest) {
-            self.fastest = Some(latency);
-            self.fastest_busy = busy;
+        let fastest = self.fastest.map_or(latency, |fastest| fastest.min(latency));
+        self.fastest = Some(fastest);
+        if latency <= fastest.mul_f64(FLAT) {
+            self.fastest_busy = self.fastest_busy.min(busy);
         }
-        let fastest = self.fastest.unwrap_or(latency);
         if self.phase == Phase::SlowStart {
             if slowdown_of(latency, fastest) > QUEUEING {
                 // Requests are queueing: from now on decide per window, on
@@ -833,8 +833,9 @@ mod tests {
         let mut controller = Controller::new(Jobs::Auto);
         // Eight at once, 800 ms each (two cores shared by eight hashes).
         let first = fill(&mut controller, ms(0));
-        for ticket in first {
-            controller.finish(ticket, ms(800), Signal::Answered);
+        controller.finish(first[0], ms(800), Signal::Answered);
+        for ticket in &first[1..] {
+            controller.finish(*ticket, ms(800), Signal::Neutral);
         }
         assert_eq!(controller.slots(), 11);
         // Eleven take 1100 ms: within half of the fastest, slow start goes on
