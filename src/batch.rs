@@ -822,7 +822,7 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
         eprintln!("{notice}");
     }
     let rules = Rules::from_options(&options);
-    let limiter = Limiter::new(jobs, options.http.verbose);
+    let limiter = Limiter::new(jobs, options.http.timeout, options.http.verbose);
     let mut http = options.http.clone();
     http.pool_size = limiter.ceiling();
     // Before the first pass, so that a bad --cacert is said at once.

@@ -20,7 +20,10 @@
 //! - when the fastest answer itself came with as many in flight as the
 //!   server seems to serve (threads sharing the server's cores all slow down
 //!   together, so it may have been queueing then already), measures with
-//!   half as many, to find a capacity below where it started;
+//!   half as many (not below two), to find a capacity below where it started;
+//! - keeps answer times well within `--timeout`: no more in flight once
+//!   answers take a quarter of it, and down to where they would take a
+//!   quarter once a window's take half;
 //! - halves on an answer that says the server is overloaded (429, 502, 503,
 //!   504) or a request that could not reach it or timed out, once per window;
 //! - one at a time and still slow, takes that as the server's new unloaded
@@ -126,6 +129,11 @@ pub enum Reason {
         fastest: Duration,
         busy: usize,
     },
+    /// A window's answer times took more than half the request timeout.
+    NearTimeout {
+        latency: Duration,
+        timeout: Duration,
+    },
     Overloaded(u16),
     Unreachable,
 }
@@ -169,6 +177,12 @@ impl fmt::Display for Change {
                 secs(latency) / secs(fastest),
                 secs(latency),
                 secs(fastest)
+            ),
+            Reason::NearTimeout { latency, timeout } => write!(
+                f,
+                "answers take {:.1} s, more than half of --timeout ({:.0} s)",
+                secs(latency),
+                secs(timeout)
             ),
             Reason::Overloaded(status) => {
                 write!(f, "the server answered {status}: it is overloaded")
@@ -214,10 +228,15 @@ pub struct Controller {
     /// How long each number of slots was in force, for [`Controller::settled`].
     time_at: Vec<Duration>,
     since: Duration,
+    /// A quarter of the request timeout: answers slower than this get no
+    /// more in flight, and twice this cuts the limit, so that a slow server
+    /// is not pushed into timeouts.
+    patience: Duration,
 }
 
 impl Controller {
-    pub fn new(jobs: Jobs) -> Controller {
+    /// `timeout`: how long a request may take before it fails (--timeout).
+    pub fn new(jobs: Jobs, timeout: Duration) -> Controller {
         let (auto, start, ceiling) = match jobs {
             Jobs::Fixed(n) => (false, usize::from(n).max(1), usize::from(n).max(1)),
             Jobs::Auto => (true, AUTO_START, AUTO_CEILING),
@@ -234,6 +253,7 @@ impl Controller {
             epoch: 0,
             window: Window::default(),
             time_at: vec![Duration::ZERO; ceiling + 1],
+            patience: timeout / 4,
             since: Duration::ZERO,
         }
     }
@@ -302,9 +322,10 @@ impl Controller {
             self.fastest_busy = self.fastest_busy.min(busy);
         }
         if self.phase == Phase::SlowStart {
-            if slowdown_of(latency, fastest) > QUEUEING {
-                // Requests are queueing: from now on decide per window, on
-                // requests started from here on.
+            if slowdown_of(latency, fastest) > QUEUEING || latency >= self.patience {
+                // Requests are queueing, or answers are slow enough already:
+                // from now on decide per window, on requests started from
+                // here on.
                 self.phase = Phase::Steady;
                 self.new_window();
                 return None;
@@ -333,6 +354,14 @@ impl Controller {
         let mean_busy = self.window.total_busy as f64 / f64::from(answers);
         let slowdown = slowdown_of(mean, fastest);
         self.new_window();
+        if mean > self.patience * 2 {
+            let target = self.limit * self.patience.as_secs_f64() / mean.as_secs_f64();
+            let reason = Reason::NearTimeout {
+                latency: mean,
+                timeout: self.patience * 4,
+            };
+            return self.set(target, now, reason);
+        }
         // Little's law: what the server serves without queueing, if the
         // fastest answer was the server unloaded.
         let capacity = mean_busy / slowdown;
@@ -350,7 +379,8 @@ impl Controller {
                 fastest,
                 busy: self.fastest_busy,
             };
-            return self.set(capacity / 2.0, now, reason);
+            // Not below two, where a server with two cores would idle.
+            return self.set((capacity / 2.0).max(2.0), now, reason);
         }
         if slowdown > QUEUEING {
             if slots == 1 {
@@ -380,7 +410,7 @@ impl Controller {
             // serves at least this many at once.
             self.fastest_busy = self.fastest_busy.min(mean_busy.round() as usize);
             // Grow only when the limit was what held the batch back.
-            if mean_busy >= 0.8 * slots as f64 {
+            if mean_busy >= 0.8 * slots as f64 && mean < self.patience {
                 return self.set(
                     (self.limit * STEP).max(self.limit + 1.0),
                     now,
@@ -447,9 +477,9 @@ pub struct Limiter {
 }
 
 impl Limiter {
-    pub fn new(jobs: Jobs, verbose: bool) -> Limiter {
+    pub fn new(jobs: Jobs, timeout: Duration, verbose: bool) -> Limiter {
         Limiter {
-            controller: Mutex::new(Controller::new(jobs)),
+            controller: Mutex::new(Controller::new(jobs, timeout)),
             freed: Condvar::new(),
             started: Instant::now(),
             verbose,
@@ -510,6 +540,8 @@ mod tests {
     use std::collections::VecDeque;
 
     const HOLD: Duration = Duration::from_millis(200);
+    /// --timeout's default.
+    const TIMEOUT: Duration = Duration::from_secs(30);
     /// The fixed `--jobs` that `scripts/bench` compares with.
     const FIXED: [u16; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
 
@@ -603,14 +635,26 @@ mod tests {
         changes: Vec<Change>,
         settled: usize,
         peak: usize,
+        /// The longest answer time.
+        slowest: Duration,
     }
 
     /// A batch of `rows` against a simulated server, on a simulated clock;
     /// the tool's own time is taken as nothing.
     fn simulate(jobs: Jobs, server: &mut dyn Server, rows: usize) -> Run {
-        let mut controller = Controller::new(jobs);
+        simulate_with_timeout(jobs, server, rows, TIMEOUT)
+    }
+
+    fn simulate_with_timeout(
+        jobs: Jobs,
+        server: &mut dyn Server,
+        rows: usize,
+        timeout: Duration,
+    ) -> Run {
+        let mut controller = Controller::new(jobs, timeout);
         let mut tickets: Vec<Ticket> = Vec::new();
         let (mut now, mut changes, mut peak) = (Duration::ZERO, Vec::new(), 0);
+        let mut slowest = Duration::ZERO;
         loop {
             while tickets.len() < rows {
                 let Some(ticket) = controller.try_start(now) else {
@@ -624,6 +668,7 @@ mod tests {
                 break;
             };
             now = done;
+            slowest = slowest.max(now - tickets[id].started);
             changes.extend(controller.finish(tickets[id], now, Signal::Answered));
         }
         Run {
@@ -631,6 +676,7 @@ mod tests {
             changes,
             settled: controller.settled(now),
             peak,
+            slowest,
         }
     }
 
@@ -692,6 +738,51 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_slow_server_is_not_pushed_into_timeouts() {
+        // One core, 200 ms a hash: 8 at once take 1.6 s. With a 4 s
+        // timeout, answers past 1 s get no more in flight.
+        let timeout = Duration::from_secs(4);
+        let auto = simulate_with_timeout(Jobs::Auto, &mut shared_cores(1), 300, timeout);
+        assert!(auto.slowest < timeout, "{:?}", auto.slowest);
+        assert_eq!(auto.peak, AUTO_START, "{:?}", auto.changes);
+        // With the default 30 s, the same server gets more, until answer
+        // times say it queues.
+        let auto = simulate(Jobs::Auto, &mut shared_cores(1), 300);
+        assert!(auto.peak > AUTO_START);
+        assert!(auto.slowest < TIMEOUT, "{:?}", auto.slowest);
+        // Answers that take over half the timeout lower the limit to where
+        // they would take a quarter.
+        let mut controller = Controller::new(Jobs::Fixed(1), timeout);
+        assert_eq!(controller.slots(), 1, "(a fixed limit is never lowered)");
+        controller = Controller::new(Jobs::Auto, timeout);
+        let tickets = fill(&mut controller, ms(0));
+        controller.finish(tickets[0], ms(2500), Signal::Answered);
+        for ticket in &tickets[1..] {
+            controller.finish(*ticket, ms(2500), Signal::Neutral);
+        }
+        let mut changes = Vec::new();
+        for ticket in fill(&mut controller, ms(2500)) {
+            changes.extend(controller.finish(ticket, ms(5000), Signal::Answered));
+        }
+        assert_eq!(
+            changes,
+            [Change {
+                at: ms(5000),
+                from: 8,
+                to: 3,
+                reason: Reason::NearTimeout {
+                    latency: ms(2500),
+                    timeout
+                }
+            }]
+        );
+        assert_eq!(
+            changes[0].to_string(),
+            "concurrency 8 -> 3 at 5.00 s: answers take 2.5 s, more than half of --timeout (4 s)"
+        );
+    }
+
     /// Starts as many requests as there are free slots.
     fn fill(controller: &mut Controller, now: Duration) -> Vec<Ticket> {
         std::iter::from_fn(|| controller.try_start(now)).collect()
@@ -699,7 +790,7 @@ mod tests {
 
     #[test]
     fn a_fixed_limit_never_changes() {
-        let mut controller = Controller::new(Jobs::Fixed(4));
+        let mut controller = Controller::new(Jobs::Fixed(4), TIMEOUT);
         let tickets = fill(&mut controller, ms(0));
         assert_eq!(tickets.len(), 4);
         let signals = [
@@ -717,7 +808,7 @@ mod tests {
 
     #[test]
     fn slow_start_adds_three_slots_per_fast_answer_while_every_slot_is_busy() {
-        let mut controller = Controller::new(Jobs::Auto);
+        let mut controller = Controller::new(Jobs::Auto, TIMEOUT);
         let tickets = fill(&mut controller, ms(0));
         assert_eq!(tickets.len(), AUTO_START);
         let change = controller.finish(tickets[0], ms(200), Signal::Answered);
@@ -751,7 +842,7 @@ mod tests {
 
     #[test]
     fn overload_halves_the_limit_once_per_window_down_to_one() {
-        let mut controller = Controller::new(Jobs::Auto);
+        let mut controller = Controller::new(Jobs::Auto, TIMEOUT);
         let tickets = fill(&mut controller, ms(0));
         let change = controller.finish(tickets[0], ms(100), Signal::Overloaded(429));
         assert_eq!(
@@ -785,7 +876,7 @@ mod tests {
 
     #[test]
     fn answer_times_grown_by_more_than_half_lower_the_limit_to_the_capacity_seen() {
-        let mut controller = Controller::new(Jobs::Auto);
+        let mut controller = Controller::new(Jobs::Auto, TIMEOUT);
         // One request alone: the server unloaded answers in 200 ms.
         let alone = controller.try_start(ms(0)).unwrap();
         assert_eq!(controller.finish(alone, ms(200), Signal::Answered), None);
@@ -830,7 +921,7 @@ mod tests {
 
     #[test]
     fn a_fastest_answer_that_came_with_many_in_flight_is_checked_with_fewer() {
-        let mut controller = Controller::new(Jobs::Auto);
+        let mut controller = Controller::new(Jobs::Auto, TIMEOUT);
         // Eight at once, 800 ms each (two cores shared by eight hashes).
         let first = fill(&mut controller, ms(0));
         controller.finish(first[0], ms(800), Signal::Answered);
@@ -862,7 +953,7 @@ mod tests {
 
     #[test]
     fn one_at_a_time_and_still_slow_takes_that_as_the_unloaded_time() {
-        let mut controller = Controller::new(Jobs::Auto);
+        let mut controller = Controller::new(Jobs::Auto, TIMEOUT);
         let tickets = fill(&mut controller, ms(0));
         controller.finish(tickets[0], ms(100), Signal::Answered);
         for ticket in &tickets[1..] {
@@ -891,7 +982,7 @@ mod tests {
 
     #[test]
     fn the_settled_concurrency_is_the_one_in_force_longest() {
-        let mut controller = Controller::new(Jobs::Auto);
+        let mut controller = Controller::new(Jobs::Auto, TIMEOUT);
         let tickets = fill(&mut controller, ms(0));
         controller.finish(tickets[0], ms(1000), Signal::Answered);
         assert_eq!(controller.slots(), 11);
@@ -927,7 +1018,7 @@ mod tests {
 
     #[test]
     fn the_limiter_makes_workers_wait_for_a_free_slot() {
-        let limiter = std::sync::Arc::new(Limiter::new(Jobs::Fixed(2), false));
+        let limiter = std::sync::Arc::new(Limiter::new(Jobs::Fixed(2), TIMEOUT, false));
         let (a, b) = (limiter.acquire(), limiter.acquire());
         let (sender, receiver) = std::sync::mpsc::channel();
         let waiting = std::sync::Arc::clone(&limiter);
