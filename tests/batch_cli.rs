@@ -358,17 +358,16 @@ fn ctrl_c_finishes_the_rows_in_flight_and_starts_no_more() {
     );
 }
 
+/// When each registration of one user came, and the status it got.
+type Posts = Arc<Mutex<Vec<(std::time::Instant, u16)>>>;
+
 /// A fake Synapse that refuses the first `refusals` registrations of `user`
-/// with 429 and `retry_after_ms`, noting when each request came.
+/// with 429 and `retry_after_ms`.
 fn rate_limiting(
     user: &'static str,
     refusals: usize,
     retry_after_ms: u64,
-) -> (
-    Stub,
-    Arc<Synapse>,
-    Arc<Mutex<Vec<(std::time::Instant, u16)>>>,
-) {
+) -> (Stub, Arc<Synapse>, Posts) {
     let synapse = Synapse::new(SECRET);
     let posts = Arc::new(Mutex::new(Vec::new()));
     let (server_synapse, server_posts) = (Arc::clone(&synapse), Arc::clone(&posts));
