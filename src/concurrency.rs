@@ -9,8 +9,8 @@
 //! server unloaded) and:
 //!
 //! - starts at [`AUTO_START`] and, while answers come back as fast as ever
-//!   with every slot in use, adds three slots per answer (four times as many
-//!   once per answer time: TCP's slow start, faster);
+//!   with every slot in use, adds seven slots per answer (eight times as
+//!   many once per answer time: TCP's slow start, faster);
 //! - then decides once per window (as many answers as slots, at least 4, all
 //!   from requests started under the current limit): up by a quarter (at
 //!   least one) while answer times stay within 15% of the fastest and every
@@ -43,8 +43,13 @@ use std::time::{Duration, Instant};
 pub const AUTO_START: usize = 8;
 /// The most registrations `--jobs auto` keeps in flight.
 pub const AUTO_CEILING: usize = 64;
-/// Slots added per answer in slow start: four times as many per answer time.
-const SLOW_START_GAIN: f64 = 3.0;
+/// Slots added per answer in slow start: eight times as many per answer
+/// time, so that a server of 64 cores is full after one answer time (1,000
+/// rows take 16 answer times at 64 at once: every one spent ramping up
+/// costs 6%). The overshoot on a small server is seen one answer time later
+/// and costs it nothing but answer time while it lasts: its hashing threads
+/// are busy either way.
+const SLOW_START_GAIN: f64 = 7.0;
 /// A window closes after this many answers at least, so that a low limit
 /// does not decide on one or two answer times.
 const MIN_WINDOW: usize = 4;
@@ -216,6 +221,8 @@ pub struct Controller {
     limit: f64,
     ceiling: usize,
     in_flight: usize,
+    /// Requests waiting for a slot (see [`Controller::wait`]).
+    waiting: usize,
     peak: usize,
     phase: Phase,
     /// The fastest answer seen: the server unloaded.
@@ -246,6 +253,7 @@ impl Controller {
             limit: start as f64,
             ceiling,
             in_flight: 0,
+            waiting: 0,
             peak: start,
             phase: Phase::SlowStart,
             fastest: None,
@@ -284,9 +292,23 @@ impl Controller {
         })
     }
 
+    /// Says how many requests wait for a slot ([`Controller::try_start`]
+    /// found none free): they show that the limit is what holds the batch
+    /// back.
+    pub fn wait(&mut self, waiting: usize) {
+        self.waiting = waiting;
+    }
+
     /// Ends a request; returns the change of the limit it caused, if any.
     pub fn finish(&mut self, ticket: Ticket, now: Duration, signal: Signal) -> Option<Change> {
-        let busy = self.in_flight;
+        // A request waiting for a slot takes this one at once: the slots
+        // are all busy as far as the server will see, even if the worker
+        // that was woken has not started it yet.
+        let busy = if self.waiting > 0 {
+            self.in_flight.max(self.slots())
+        } else {
+            self.in_flight
+        };
         self.in_flight = self.in_flight.saturating_sub(1);
         if !self.auto {
             return None;
@@ -493,10 +515,14 @@ impl Limiter {
             if let Some(ticket) = controller.try_start(self.started.elapsed()) {
                 return ticket;
             }
+            let waiting = controller.waiting;
+            controller.wait(waiting + 1);
             controller = self
                 .freed
                 .wait(controller)
                 .unwrap_or_else(PoisonError::into_inner);
+            let waiting = controller.waiting;
+            controller.wait(waiting - 1);
         }
     }
 
@@ -807,7 +833,7 @@ mod tests {
     }
 
     #[test]
-    fn slow_start_adds_three_slots_per_fast_answer_while_every_slot_is_busy() {
+    fn slow_start_adds_seven_slots_per_fast_answer_while_every_slot_is_busy() {
         let mut controller = Controller::new(Jobs::Auto, TIMEOUT);
         let tickets = fill(&mut controller, ms(0));
         assert_eq!(tickets.len(), AUTO_START);
@@ -817,17 +843,17 @@ mod tests {
             Some(Change {
                 at: ms(200),
                 from: 8,
-                to: 11,
+                to: 15,
                 reason: Reason::AsFastAsEver { latency: ms(200) },
             })
         );
-        // Seven in flight of eleven: the limit is not what holds the batch
+        // Seven in flight of fifteen: the limit is not what holds the batch
         // back, so an answer as fast says nothing about more.
         assert_eq!(
             controller.finish(tickets[1], ms(210), Signal::Answered),
             None
         );
-        assert_eq!(fill(&mut controller, ms(210)).len(), 5);
+        assert_eq!(fill(&mut controller, ms(210)).len(), 9);
         // Slower by more than half: slow start ends, without a change.
         assert_eq!(
             controller.finish(tickets[2], ms(400), Signal::Answered),
@@ -837,7 +863,26 @@ mod tests {
             controller.finish(tickets[3], ms(100), Signal::Neutral),
             None
         );
-        assert_eq!(controller.slots(), 11);
+        assert_eq!(controller.slots(), 15);
+    }
+
+    #[test]
+    fn a_request_waiting_for_a_slot_counts_as_busy() {
+        // Workers are woken when a slot frees, but the next answer may come
+        // before they have taken it: the waiting request still shows that
+        // the limit is what holds the batch back.
+        let mut controller = Controller::new(Jobs::Auto, TIMEOUT);
+        let tickets = fill(&mut controller, ms(0));
+        controller.wait(3);
+        controller.finish(tickets[0], ms(200), Signal::Answered);
+        let change = controller.finish(tickets[1], ms(200), Signal::Answered);
+        assert_eq!(change.map(|c| (c.from, c.to)), Some((15, 22)));
+        // Nobody waits: six in flight of 22 say nothing about more.
+        controller.wait(0);
+        assert_eq!(
+            controller.finish(tickets[2], ms(200), Signal::Answered),
+            None
+        );
     }
 
     #[test]
@@ -928,26 +973,26 @@ mod tests {
         for ticket in &first[1..] {
             controller.finish(*ticket, ms(800), Signal::Neutral);
         }
-        assert_eq!(controller.slots(), 11);
-        // Eleven take 1100 ms: within half of the fastest, slow start goes on
-        // until answers take 3200 ms.
+        assert_eq!(controller.slots(), 15);
+        // Fifteen take 1500 ms: within half of the fastest, slow start goes
+        // on; then answers take 3200 ms, and it ends.
         let second = fill(&mut controller, ms(800));
         controller.finish(second[0], ms(4000), Signal::Answered);
         for ticket in &second[1..] {
             assert_eq!(controller.finish(*ticket, ms(4000), Signal::Answered), None);
         }
-        // A window at 11, all busy, 1100 ms: 11 × 800 / 1100 = 8, no more
+        // A window at 15, all busy, 1500 ms: 15 × 800 / 1500 = 8, no more
         // than the fastest answer had in flight: measure with half.
         let mut changes = Vec::new();
         for ticket in fill(&mut controller, ms(4000)) {
-            changes.extend(controller.finish(ticket, ms(5100), Signal::Answered));
-            // Refilled while the limit is 11, so that all 11 stay busy.
+            changes.extend(controller.finish(ticket, ms(5500), Signal::Answered));
+            // Refilled while the limit is 15, so that all 15 stay busy.
             if changes.is_empty() {
-                controller.try_start(ms(5100)).unwrap();
+                controller.try_start(ms(5500)).unwrap();
             }
         }
         assert_eq!(changes.len(), 1, "{changes:?}");
-        assert_eq!((changes[0].from, changes[0].to), (11, 4));
+        assert_eq!((changes[0].from, changes[0].to), (15, 4));
         assert!(matches!(changes[0].reason, Reason::Probing { busy: 8, .. }));
     }
 
@@ -985,9 +1030,9 @@ mod tests {
         let mut controller = Controller::new(Jobs::Auto, TIMEOUT);
         let tickets = fill(&mut controller, ms(0));
         controller.finish(tickets[0], ms(1000), Signal::Answered);
-        assert_eq!(controller.slots(), 11);
-        assert_eq!(controller.settled(ms(1500)), 8, "8 for 1 s, 11 for 0.5 s");
-        assert_eq!(controller.settled(ms(3000)), 11);
+        assert_eq!(controller.slots(), 15);
+        assert_eq!(controller.settled(ms(1500)), 8, "8 for 1 s, 15 for 0.5 s");
+        assert_eq!(controller.settled(ms(3000)), 15);
     }
 
     #[test]
