@@ -216,6 +216,12 @@ pub struct Cli {
     /// as fast (throughput still rises), fewer when answer times grow without
     /// more throughput, half on a 429, 502, 503 or 504 answer or a timeout.
     /// -v logs each change and its reason; the summary says where it settled.
+    /// The default stays 4: against Synapse on 2 cores (BENCHMARKS.md) auto
+    /// was faster only within noise, and one of its rounds was slower than
+    /// every round of 4. auto is for servers with more cores.
+    /// With any --jobs, a row refused with 429 waits as the server asks
+    /// (retry_after_ms, 1 s without; at most 60 s) and is sent again, up to 5
+    /// times.
     #[arg(
         long = "jobs",
         value_name = "N|auto",
