@@ -869,7 +869,11 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
         limiter: &limiter,
         verbose: options.http.verbose,
     };
-    lock(&batch.sink).draw_progress();
+    {
+        let mut sink = lock(&batch.sink);
+        sink.set_concurrency(limiter.slots(), limiter.peak());
+        sink.draw_progress();
+    }
     // As many workers as there can be slots; the limiter holds the extra
     // ones back.
     std::thread::scope(|scope| {

@@ -25,7 +25,8 @@
 //!   answers take a quarter of it, and down to where they would take a
 //!   quarter once a window's take half;
 //! - halves on an answer that says the server is overloaded (429, 502, 503,
-//!   504) or a request that could not reach it or timed out, once per window;
+//!   504) or a request that could not reach it or timed out, but not again
+//!   for requests that were already in flight then;
 //! - one at a time and still slow, takes that as the server's new unloaded
 //!   answer time (it got slower, or other clients load it).
 //!
@@ -223,6 +224,8 @@ pub struct Controller {
     in_flight: usize,
     /// Requests waiting for a slot (see [`Controller::wait`]).
     waiting: usize,
+    /// When the limit was last halved for an overload.
+    cut: Option<Duration>,
     peak: usize,
     phase: Phase,
     /// The fastest answer seen: the server unloaded.
@@ -254,6 +257,7 @@ impl Controller {
             ceiling,
             in_flight: 0,
             waiting: 0,
+            cut: None,
             peak: start,
             phase: Phase::SlowStart,
             fastest: None,
@@ -316,17 +320,15 @@ impl Controller {
         let latency = now.saturating_sub(ticket.started);
         match signal {
             Signal::Neutral => None,
-            // Once per window: the requests in flight when the server
-            // faltered all say the same thing.
-            Signal::Overloaded(_) | Signal::Unreachable if ticket.epoch != self.epoch => None,
-            Signal::Overloaded(status) => {
-                self.phase = Phase::Steady;
-                self.set(self.limit / 2.0, now, Reason::Overloaded(status))
+            // Once per round: the requests already in flight when the
+            // limit was cut say nothing new.
+            Signal::Overloaded(_) | Signal::Unreachable
+                if self.cut.is_some_and(|cut| ticket.started < cut) =>
+            {
+                None
             }
-            Signal::Unreachable => {
-                self.phase = Phase::Steady;
-                self.set(self.limit / 2.0, now, Reason::Unreachable)
-            }
+            Signal::Overloaded(status) => self.cut(now, Reason::Overloaded(status)),
+            Signal::Unreachable => self.cut(now, Reason::Unreachable),
             Signal::Answered => self.answered(ticket, latency, busy, now),
         }
     }
@@ -444,6 +446,13 @@ impl Controller {
             }
         }
         None
+    }
+
+    /// Halves the limit: the server is overloaded.
+    fn cut(&mut self, now: Duration, reason: Reason) -> Option<Change> {
+        self.phase = Phase::Steady;
+        self.cut = Some(now);
+        self.set(self.limit / 2.0, now, reason)
     }
 
     fn new_window(&mut self) {
@@ -917,6 +926,22 @@ mod tests {
             slots.push(controller.slots());
         }
         assert_eq!(slots, [2, 1, 1, 1]);
+    }
+
+    // Found by the stub test of a 429: a slow answer ended slow start (a new
+    // window) just before the 429 came, and the 429, from a request started
+    // before, was taken for one already acted upon.
+    #[test]
+    fn an_overload_after_slow_start_ends_still_halves_the_limit() {
+        let mut controller = Controller::new(Jobs::Auto, TIMEOUT);
+        // Three rows, eight slots.
+        let tickets: Vec<Ticket> = (0..3)
+            .map(|_| controller.try_start(ms(0)).unwrap())
+            .collect();
+        assert_eq!(controller.finish(tickets[0], ms(2), Signal::Answered), None);
+        assert_eq!(controller.finish(tickets[1], ms(4), Signal::Answered), None);
+        let change = controller.finish(tickets[2], ms(5), Signal::Overloaded(429));
+        assert_eq!(change.map(|c| (c.from, c.to)), Some((8, 4)));
     }
 
     #[test]
