@@ -491,3 +491,40 @@ fn a_row_still_rate_limited_after_five_retries_or_asked_to_wait_over_a_minute_fa
         run.stderr
     );
 }
+
+#[test]
+fn ctrl_c_ends_the_wait_of_a_rate_limited_row() {
+    let (server, synapse, posts) = rate_limiting("finn", usize::MAX, 50_000);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "users.csv", "user\nfinn\ngus\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_register_new_matrix_user"))
+        .env_remove("MATRIX_REGISTRATION_SHARED_SECRET")
+        .args(["-k", SECRET, "--batch", &file, "--jobs", "1", &server.url()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // finn was refused and waits 50 s.
+    while posts.lock().unwrap().is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let started = std::time::Instant::now();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the wait ended at Ctrl-C"
+    );
+    let run = BatchRun::from_output(output);
+    assert_eq!(run.code, Some(130), "{}", run.stderr);
+    assert_eq!(run.rows.len(), 1, "{}", run.stdout);
+    assert_eq!(run.row(2)["status"], 429);
+    assert_eq!(posts.lock().unwrap().len(), 1, "not sent again");
+    assert!(synapse.created().is_empty(), "gus was not started");
+    assert!(run.stderr.contains("not started 1"), "{}", run.stderr);
+}
