@@ -497,7 +497,7 @@ fn ctrl_c_ends_the_wait_of_a_rate_limited_row() {
     let (server, synapse, posts) = rate_limiting("finn", usize::MAX, 50_000);
     let dir = tempfile::tempdir().unwrap();
     let file = write(&dir, "users.csv", "user\nfinn\ngus\n");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_register_new_matrix_user"))
+    let child = Command::new(env!("CARGO_BIN_EXE_register_new_matrix_user"))
         .env_remove("MATRIX_REGISTRATION_SHARED_SECRET")
         .args(["-k", SECRET, "--batch", &file, "--jobs", "1", &server.url()])
         .stdin(Stdio::null())
