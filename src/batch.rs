@@ -13,6 +13,7 @@
 
 use crate::cli::OutputFormat;
 use crate::client::{Client, NewUser, Outcome};
+use crate::concurrency::{Jobs, Limiter, Signal, Ticket};
 use crate::error::{EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Error, Result};
 use crate::options::Options;
 use crate::secret::SecretString;
@@ -27,15 +28,23 @@ use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Seek, SeekF
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The columns (CSV) or keys (JSON Lines) a row may have.
 pub const COLUMNS: &str = "localpart (or user), password, admin, user_type, displayname";
 
-/// When this many rows in a row could not reach the server (or `--jobs`, if
-/// more), the server is taken to be down and no more rows are started,
-/// rather than waiting out a timeout for every remaining row.
+/// When this many rows in a row could not reach the server (or as many as
+/// were in flight at once, if more), the server is taken to be down and no
+/// more rows are started, rather than waiting out a timeout for every
+/// remaining row.
 const UNREACHABLE_STREAK: usize = 5;
+/// A row refused with 429 is tried again this many times at most.
+const RATE_LIMITED_RETRIES: u32 = 5;
+/// How long a 429 without `retry_after_ms` is waited out.
+const RATE_LIMITED_WAIT: Duration = Duration::from_secs(1);
+/// A 429 asking for a longer wait fails its row: better re-run later with
+/// --exists-ok than hold the batch for so long.
+const MAX_RATE_LIMITED_WAIT: Duration = Duration::from_secs(60);
 
 /// The longest row a file may have, in bytes: far more than any real row
 /// needs (a password is at most 512 characters), and it keeps memory flat
@@ -992,8 +1001,8 @@ impl<R: Read, W: Write> Read for Tee<R, W> {
 }
 
 /// Runs `--batch`; returns the exit status.
-pub fn run(options: Options, path: &Path, jobs: u16) -> i32 {
-    match run_batch(options, path, usize::from(jobs).max(1)) {
+pub fn run(options: Options, path: &Path, jobs: Jobs) -> i32 {
+    match run_batch(options, path, jobs) {
         Ok(status) => status,
         Err(error) => {
             crate::output::report_error(&error);
@@ -1002,7 +1011,7 @@ pub fn run(options: Options, path: &Path, jobs: u16) -> i32 {
     }
 }
 
-fn run_batch(options: Options, path: &Path, jobs: usize) -> Result<i32> {
+fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
     if options.output == OutputFormat::Token {
         return Err(Error::usage(
             "--batch writes one JSON object per row: -o token cannot be used with it",
@@ -1012,8 +1021,9 @@ fn run_batch(options: Options, path: &Path, jobs: usize) -> Result<i32> {
         say!("{}", crate::error::escape_control_characters(notice));
     }
     let rules = Rules::from_options(&options);
+    let limiter = Limiter::new(jobs, options.http.timeout, options.http.verbose);
     let mut http = options.http.clone();
-    http.pool_size = jobs;
+    http.pool_size = limiter.ceiling();
     // Before the first pass, so that a bad --cacert is said at once.
     let client = Client::new(&options.server_url, http)?;
 
@@ -1053,16 +1063,20 @@ fn run_batch(options: Options, path: &Path, jobs: usize) -> Result<i32> {
         rules: &rules,
         exists_ok: options.exists_ok,
         rows: Mutex::new(rows),
-        sink: Mutex::new(Sink::new(
-            checked.rows,
-            jobs.max(UNREACHABLE_STREAK),
-            progress,
-        )),
+        sink: Mutex::new(Sink::new(checked.rows, UNREACHABLE_STREAK, progress)),
         stop: AtomicBool::new(false),
+        limiter: &limiter,
+        verbose: options.http.verbose,
     };
-    lock(&batch.sink).draw_progress();
+    {
+        let mut sink = lock(&batch.sink);
+        sink.set_concurrency(limiter.slots(), limiter.peak());
+        sink.draw_progress();
+    }
+    // As many workers as there can be slots; the limiter holds the extra
+    // ones back.
     std::thread::scope(|scope| {
-        for _ in 0..jobs {
+        for _ in 0..limiter.ceiling() {
             scope.spawn(|| batch.work());
         }
     });
@@ -1070,7 +1084,11 @@ fn run_batch(options: Options, path: &Path, jobs: usize) -> Result<i32> {
         .sink
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner);
-    Ok(sink.finish(started))
+    let jobs = match jobs {
+        Jobs::Fixed(n) => format!("jobs {n}"),
+        Jobs::Auto => format!("jobs auto, settled at {}", limiter.settled()),
+    };
+    Ok(sink.finish(started, &jobs))
 }
 
 /// Reads the whole input once, checking it; returns a file positioned to
@@ -1137,6 +1155,9 @@ struct Batch<'a> {
     sink: Mutex<Sink>,
     /// Set when no more rows should be started (server down, stdout gone).
     stop: AtomicBool,
+    /// How many rows may be in flight.
+    limiter: &'a Limiter,
+    verbose: bool,
 }
 
 /// How one row ended.
@@ -1148,16 +1169,28 @@ enum Ending {
 }
 
 impl Batch<'_> {
+    fn stopping(&self) -> bool {
+        crate::interrupt::interrupted().is_some() || self.stop.load(Ordering::SeqCst)
+    }
+
     fn work(&self) {
         loop {
-            if crate::interrupt::interrupted().is_some() || self.stop.load(Ordering::SeqCst) {
+            if self.stopping() {
                 return;
             }
-            let Some(item) = lock(&self.rows).next() else {
+            let mut ticket = self.limiter.acquire();
+            // The wait for a slot may have been long: look again.
+            let item = if self.stopping() {
+                None
+            } else {
+                lock(&self.rows).next()
+            };
+            let Some(item) = item else {
+                self.limiter.release(ticket, Signal::Neutral);
                 return;
             };
-            let (ending, object) = match item.and_then(|entry| self.rules.check(entry)) {
-                Ok(row) => self.register(&row),
+            let (ending, object, signal) = match item.and_then(|entry| self.rules.check(entry)) {
+                Ok(row) => self.register(&row, &mut ticket),
                 Err(problem) => {
                     // The first pass found no problem: the file changed since.
                     let error = Error::input(
@@ -1169,16 +1202,25 @@ impl Batch<'_> {
                     );
                     let mut object = crate::output::failure_json(&error, None);
                     object["line"] = Value::from(problem.line);
-                    (Ending::Failed { unreachable: false }, object)
+                    (
+                        Ending::Failed { unreachable: false },
+                        object,
+                        Signal::Neutral,
+                    )
                 }
             };
-            if lock(&self.sink).record(ending, &object) {
+            self.limiter.release(ticket, signal);
+            let mut sink = lock(&self.sink);
+            sink.set_concurrency(self.limiter.slots(), self.limiter.peak());
+            if sink.record(ending, &object) {
                 self.stop.store(true, Ordering::SeqCst);
             }
         }
     }
 
-    fn register(&self, row: &Row) -> (Ending, Value) {
+    /// Registers one row; `ticket` is its slot, given back and taken anew
+    /// while it waits out a 429.
+    fn register(&self, row: &Row, ticket: &mut Ticket) -> (Ending, Value, Signal) {
         let user_id = self
             .rules
             .server_name
@@ -1192,7 +1234,10 @@ impl Batch<'_> {
                     generated = password;
                     &generated
                 }
-                Err(error) => return failed(row, &error, user_id, None),
+                Err(error) => {
+                    let (ending, object) = failed(row, &error, user_id, None);
+                    return (ending, object, Signal::Neutral);
+                }
             },
         };
         let is_generated = row.password.is_none();
@@ -1203,10 +1248,52 @@ impl Batch<'_> {
             user_type: row.user_type.as_deref(),
             display_name: row.displayname.as_deref(),
         };
-        let outcome = self
-            .client
-            .register(self.secret, &new_user, self.exists_ok, || Ok(()));
-        match outcome {
+        let mut retries = 0;
+        let outcome = loop {
+            let outcome = self
+                .client
+                .register(self.secret, &new_user, self.exists_ok, || Ok(()));
+            // A 429 creates nothing: the row may be sent again (with a
+            // fresh nonce, as every try fetches one).
+            let wait = match &outcome {
+                Err(Error::Refused(refusal)) if refusal.status == 429 => {
+                    let wait = rate_limited_wait(refusal.retry_after_ms, retries);
+                    if wait.is_none() && self.verbose {
+                        let why = match refusal.retry_after_ms {
+                            _ if retries >= RATE_LIMITED_RETRIES => {
+                                format!("still rate-limited (429) after {retries} retries")
+                            }
+                            Some(ms) => format!(
+                                "rate-limited (429) and asked to wait {ms} ms, over {} s",
+                                MAX_RATE_LIMITED_WAIT.as_secs()
+                            ),
+                            None => "rate-limited (429)".to_owned(),
+                        };
+                        say!("line {}: {why}: not tried again", row.line);
+                    }
+                    wait
+                }
+                _ => None,
+            };
+            let Some(wait) = wait else { break outcome };
+            retries += 1;
+            if self.verbose {
+                say!(
+                    "line {}: rate-limited (429): trying again in {:.1} s",
+                    row.line,
+                    wait.as_secs_f64()
+                );
+            }
+            // The slot is given back for the wait, and the limit drops.
+            self.limiter.release(*ticket, Signal::Overloaded(429));
+            let waited = pause(wait);
+            *ticket = self.limiter.acquire();
+            if !waited || self.stopping() {
+                break outcome;
+            }
+        };
+        let signal = load_signal(&outcome);
+        let (ending, object) = match outcome {
             Ok(Outcome::Created(registered)) => {
                 let mut object = json!({
                     "line": row.line,
@@ -1253,7 +1340,56 @@ impl Batch<'_> {
                 let keep = is_generated && error.is_unconfirmed();
                 failed(row, &error, user_id, keep.then_some(password))
             }
+        };
+        (ending, object, signal)
+    }
+}
+
+/// How long to wait before sending a row refused with 429 again, or `None`
+/// not to: after [`RATE_LIMITED_RETRIES`], or when the server asks for more
+/// than [`MAX_RATE_LIMITED_WAIT`].
+fn rate_limited_wait(retry_after_ms: Option<u64>, retries: u32) -> Option<Duration> {
+    let wait = retry_after_ms.map_or(RATE_LIMITED_WAIT, Duration::from_millis);
+    (retries < RATE_LIMITED_RETRIES && wait <= MAX_RATE_LIMITED_WAIT).then_some(wait)
+}
+
+/// Sleeps for `wait`, or until Ctrl-C; `false` when interrupted.
+fn pause(wait: Duration) -> bool {
+    let until = Instant::now() + wait;
+    loop {
+        if crate::interrupt::interrupted().is_some() {
+            return false;
         }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+}
+
+/// What a row's outcome says about the server's load.
+fn load_signal(outcome: &Result<Outcome>) -> Signal {
+    match outcome {
+        Ok(Outcome::Created(_) | Outcome::CreatedIncomplete(_)) => Signal::Answered,
+        // An existing user is refused before any hashing: its answer time
+        // says nothing.
+        Ok(Outcome::AlreadyExists) => Signal::Neutral,
+        Err(error) => error_signal(error),
+    }
+}
+
+fn error_signal(error: &Error) -> Signal {
+    match error {
+        Error::Refused(refusal) if refusal.status == 429 || refusal.is_unavailable() => {
+            Signal::Overloaded(refusal.status)
+        }
+        Error::Transport { .. } => Signal::Unreachable,
+        // A lost answer (timeout, dropped connection, 5xx after the POST)
+        // says what the failure inside it says.
+        Error::Unconfirmed(inner) => error_signal(inner),
+        // A refusal says nothing of the server's load.
+        _ => Signal::Neutral,
     }
 }
 
@@ -1285,6 +1421,9 @@ struct Sink {
     gave_up: bool,
     output_error: Option<io::Error>,
     progress: bool,
+    started: Instant,
+    /// Rows allowed in flight now.
+    slots: usize,
 }
 
 impl Sink {
@@ -1299,7 +1438,17 @@ impl Sink {
             gave_up: false,
             output_error: None,
             progress,
+            started: Instant::now(),
+            slots: 0,
         }
+    }
+
+    /// The rows allowed in flight now, and the most so far: rows in flight
+    /// together fail together when the server goes away, so a streak of
+    /// unreachable rows counts only beyond those.
+    fn set_concurrency(&mut self, slots: usize, peak: usize) {
+        self.slots = slots;
+        self.unreachable_limit = self.unreachable_limit.max(peak);
     }
 
     fn done(&self) -> u64 {
@@ -1347,12 +1496,21 @@ impl Sink {
 
     fn draw_progress(&self) {
         if self.progress {
-            crate::output::stderr_text(&format!("\r{}", progress_bar(self)));
+            crate::output::stderr_text(&format!(
+                "\r{}",
+                progress_bar(self, self.started.elapsed())
+            ));
         }
     }
 
-    /// The summary line; returns the exit status.
-    fn finish(self, started: Instant) -> i32 {
+    /// Users registered or found per second.
+    fn rate(&self, elapsed: Duration) -> f64 {
+        (self.created + self.existing) as f64 / elapsed.as_secs_f64().max(1e-3)
+    }
+
+    /// The summary line, ending with `jobs` (how many were in flight);
+    /// returns the exit status.
+    fn finish(self, started: Instant, jobs: &str) -> i32 {
         if self.progress {
             crate::output::stderr_text("\r\x1b[2K");
         }
@@ -1364,7 +1522,12 @@ impl Sink {
         if not_started > 0 {
             summary.push_str(&format!(", not started {not_started}"));
         }
-        say!("{summary}, {:.2} s", started.elapsed().as_secs_f64());
+        let elapsed = started.elapsed();
+        say!(
+            "{summary}, {:.2} s, {:.1} users/s, {jobs}",
+            elapsed.as_secs_f64(),
+            self.rate(elapsed)
+        );
         if let Some(error) = &self.output_error {
             say!(
                 "error: cannot write the results to stdout ({}); the results of the rows in flight are above, on stderr, and no more rows were started",
@@ -1405,19 +1568,21 @@ impl Sink {
 
 const BAR_WIDTH: u64 = 24;
 
-fn progress_bar(sink: &Sink) -> String {
+fn progress_bar(sink: &Sink, elapsed: Duration) -> String {
     let done = sink.done();
     let filled = (done.min(sink.total) * BAR_WIDTH)
         .checked_div(sink.total)
         .unwrap_or(BAR_WIDTH) as usize;
     format!(
-        "[{}{}] {done}/{}  created {}, already there {}, failed {}",
+        "[{}{}] {done}/{}  created {}, already there {}, failed {}  jobs {}, {:.1} users/s",
         "#".repeat(filled),
         "-".repeat(BAR_WIDTH as usize - filled),
         sink.total,
         sink.created,
         sink.existing,
-        sink.failed
+        sink.failed,
+        sink.slots,
+        sink.rate(elapsed)
     )
 }
 
@@ -1781,15 +1946,17 @@ mod tests {
     #[test]
     fn progress_bar_shows_counts() {
         let mut sink = Sink::new(8, UNREACHABLE_STREAK, false);
+        sink.set_concurrency(8, 8);
         assert_eq!(
-            progress_bar(&sink),
-            "[------------------------] 0/8  created 0, already there 0, failed 0"
+            progress_bar(&sink, Duration::ZERO),
+            "[------------------------] 0/8  created 0, already there 0, failed 0  jobs 8, 0.0 users/s"
         );
         sink.created = 3;
         sink.existing = 1;
+        sink.set_concurrency(11, 11);
         assert_eq!(
-            progress_bar(&sink),
-            "[############------------] 4/8  created 3, already there 1, failed 0"
+            progress_bar(&sink, Duration::from_secs(2)),
+            "[############------------] 4/8  created 3, already there 1, failed 0  jobs 11, 2.0 users/s"
         );
     }
 

@@ -1,6 +1,7 @@
 //! The command line, defined once: parsing, `--help`, the man page and the
 //! shell completions all come from here.
 
+use crate::concurrency::Jobs;
 use clap::error::ErrorKind;
 use clap::{ArgAction, Parser, ValueEnum};
 use std::ffi::OsString;
@@ -46,8 +47,9 @@ With --batch:
   1    one or more rows failed; each has errcode/error in its JSON line
   2, 3 as above; a bad row (one longer than 64 KiB included) is a 3, and
        then nothing was sent
-  4    the server could not be reached for 5 rows in a row (or --jobs, if
-       more): no more rows were started (re-run with --exists-ok to complete)
+  4    the server could not be reached for 5 rows in a row (or as many as
+       were in flight at once, if more): no more rows were started (re-run
+       with --exists-ok to complete)
   5    stdout could not be written: the results of the rows in flight went
        to stderr, no new rows were started
   130  interrupted by Ctrl-C (143 SIGTERM, 129 SIGHUP): rows in flight were
@@ -66,9 +68,20 @@ none. A password or secret that starts with '-' is given attached:
 
 /// `--jobs` when not given: measured against Synapse on 2 cores (see
 /// BENCHMARKS.md); more only queues at the server.
-pub const DEFAULT_JOBS: u16 = 4;
-/// Beyond this a batch only piles requests up at the server.
-pub const MAX_JOBS: u16 = 64;
+pub const DEFAULT_JOBS: Jobs = Jobs::Fixed(4);
+/// Beyond this a batch only piles requests up at the server, however big.
+pub const MAX_JOBS: u16 = 128;
+
+/// `--jobs`: `auto` or a number from 1 to [`MAX_JOBS`].
+fn parse_jobs(text: &str) -> Result<Jobs, String> {
+    if text.trim().eq_ignore_ascii_case("auto") {
+        return Ok(Jobs::Auto);
+    }
+    match text.trim().parse::<u16>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(Jobs::Fixed(n)),
+        _ => Err(format!("use auto or a number from 1 to {MAX_JOBS}")),
+    }
+}
 
 /// How the result is written to stdout.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -218,18 +231,28 @@ pub struct Cli {
     )]
     pub batch: Option<PathBuf>,
 
-    /// With --batch: how many registrations are in flight at once (default
-    /// 4). The server hashes each password in a thread pool, so a few at a
-    /// time keep its cores busy.
+    /// With --batch: how many registrations are in flight at once, 1 to
+    /// 128, or auto. The server hashes each password in a thread pool, so a
+    /// few at a time keep its cores busy. auto finds that number as the
+    /// batch runs, from 1 to 64: starting at 8, more while answers come back
+    /// as fast (throughput still rises), fewer when answer times grow without
+    /// more throughput, half on a 429, 502, 503 or 504 answer or a timeout.
+    /// -v logs each change and its reason; the summary says where it settled.
+    /// The default stays 4: against Synapse on 2 cores (BENCHMARKS.md) auto
+    /// was faster only within noise, and one of its rounds was slower than
+    /// every round of 4. auto is for servers with more cores.
+    /// With any --jobs, a row refused with 429 waits as the server asks
+    /// (retry_after_ms, 1 s without; at most 60 s) and is sent again, up to 5
+    /// times.
     // Neither a clap default nor `requires = "batch"`: clap waives the
     // requirement when an option that excludes --batch (-u, -p) is present,
     // so run.rs refuses --jobs without --batch itself.
     #[arg(
         long = "jobs",
-        value_name = "N",
-        value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS as i64)
+        value_name = "N|auto",
+        value_parser = parse_jobs
     )]
-    pub jobs: Option<u16>,
+    pub jobs: Option<Jobs>,
 
     /// Connect to the server through this Unix socket (a listener with
     /// `path:`), as curl's --unix-socket does; server_url then only names
@@ -376,5 +399,16 @@ mod tests {
             parse(&["-k", "s", "-p", "-"]).unwrap().password.as_deref(),
             Some("-")
         );
+    }
+
+    #[test]
+    fn jobs_is_a_number_or_auto() {
+        assert_eq!(parse_jobs("auto"), Ok(Jobs::Auto));
+        assert_eq!(parse_jobs("AUTO"), Ok(Jobs::Auto));
+        assert_eq!(parse_jobs("1"), Ok(Jobs::Fixed(1)));
+        assert_eq!(parse_jobs("128"), Ok(Jobs::Fixed(128)));
+        for bad in ["0", "129", "-1", "", "automatic", "4.5"] {
+            assert!(parse_jobs(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -25,6 +25,7 @@ macro_rules! say {
 pub mod batch;
 pub mod cli;
 pub mod client;
+pub mod concurrency;
 pub mod config;
 pub mod config_paths;
 pub mod delegation;

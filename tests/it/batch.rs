@@ -553,3 +553,169 @@ fn rows_whose_answer_is_incomplete_or_lost() {
         run.stderr
     );
 }
+
+/// When each registration of one user came, and the status it got.
+type Posts = Arc<Mutex<Vec<(std::time::Instant, u16)>>>;
+
+/// A fake Synapse that refuses the first `refusals` registrations of `user`
+/// with 429 and `retry_after_ms`.
+fn rate_limiting(
+    user: &'static str,
+    refusals: usize,
+    retry_after_ms: u64,
+) -> (Stub, Arc<Synapse>, Posts) {
+    let synapse = Synapse::new(SECRET);
+    let posts = Arc::new(Mutex::new(Vec::new()));
+    let (server_synapse, server_posts) = (Arc::clone(&synapse), Arc::clone(&posts));
+    let server = Stub::start(move |request| {
+        if request.method != "POST" || request.json()["username"] != user {
+            return server_synapse.reply(request);
+        }
+        let mut posts = server_posts.lock().unwrap();
+        let reply = if posts.len() < refusals {
+            Reply::json(
+                429,
+                serde_json::json!({"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests", "retry_after_ms": retry_after_ms}),
+            )
+        } else {
+            server_synapse.reply(request)
+        };
+        let status = match &reply {
+            Reply::Answer { status, .. } => *status,
+            _ => 0,
+        };
+        posts.push((std::time::Instant::now(), status));
+        reply
+    });
+    (server, synapse, posts)
+}
+
+#[test]
+fn a_rate_limited_row_waits_as_asked_and_is_registered_exactly_once() {
+    let (server, synapse, posts) = rate_limiting("bob", 1, 300);
+    let rows = "user,password\nalice,pw\nbob,pw\ncarol,pw\n";
+    let run = batch(&server.url(), "-", &["--jobs", "auto", "-v"], rows);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.row(3)["created"], true);
+    assert_eq!(run.row(3)["user_id"], "@bob:stub.test");
+    let bobs = synapse
+        .created()
+        .iter()
+        .filter(|a| a.username == "bob")
+        .count();
+    assert_eq!(bobs, 1, "registered exactly once");
+    assert_eq!(synapse.created().len(), 3);
+
+    let posts = posts.lock().unwrap();
+    assert_eq!(
+        posts.iter().map(|(_, status)| *status).collect::<Vec<_>>(),
+        [429, 200]
+    );
+    let waited = posts[1].0 - posts[0].0;
+    assert!(
+        waited >= std::time::Duration::from_millis(300),
+        "retry_after_ms is honoured: sent again after {waited:?}"
+    );
+    // The second try has a nonce of its own.
+    let nonces: Vec<String> = server
+        .posts()
+        .iter()
+        .filter(|p| p.json()["username"] == "bob")
+        .map(|p| p.json()["nonce"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(nonces.len(), 2);
+    assert_ne!(nonces[0], nonces[1]);
+
+    assert!(
+        run.stderr
+            .contains("line 3: rate-limited (429): trying again in 0.3 s"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("concurrency 8 -> 4 at ")
+            && run
+                .stderr
+                .contains("the server answered 429: it is overloaded"),
+        "-v says why the limit dropped: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("created 3, already there 0, failed 0")
+            && run.stderr.contains("users/s, jobs auto, settled at "),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_row_still_rate_limited_after_five_retries_or_asked_to_wait_over_a_minute_fails() {
+    let (server, synapse, posts) = rate_limiting("dan", usize::MAX, 10);
+    let run = batch(
+        &server.url(),
+        "-",
+        &["--jobs", "2", "-v"],
+        "user\ndan\nemma\n",
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(posts.lock().unwrap().len(), 6, "one try and five more");
+    assert!(
+        run.stderr
+            .contains("line 2: still rate-limited (429) after 5 retries: not tried again"),
+        "{}",
+        run.stderr
+    );
+    let dan = run.row(2);
+    assert_eq!(dan["errcode"], "M_LIMIT_EXCEEDED");
+    assert!(
+        dan.get("password").is_none(),
+        "refused: nothing was created"
+    );
+    assert_eq!(run.row(3)["created"], true);
+    assert_eq!(synapse.created().len(), 1);
+
+    let (server, _synapse, posts) = rate_limiting("dan", usize::MAX, 3_600_000);
+    let run = batch(&server.url(), "-", &["--jobs", "2", "-v"], "user\ndan\n");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(posts.lock().unwrap().len(), 1, "not waited for");
+    assert_eq!(run.row(2)["status"], 429);
+    assert!(
+        run.stderr.contains(
+            "line 2: rate-limited (429) and asked to wait 3600000 ms, over 60 s: not tried again"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn ctrl_c_ends_the_wait_of_a_rate_limited_row() {
+    let (server, synapse, posts) = rate_limiting("finn", usize::MAX, 50_000);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "users.csv", "user\nfinn\ngus\n");
+    let running = tool()
+        .args(["-k", SECRET, "--batch", &file, "--jobs", "1", &server.url()])
+        .spawn();
+    // finn was refused and waits 50 s.
+    while posts.lock().unwrap().is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let started = std::time::Instant::now();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(
+        unsafe { libc::kill(running.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let outcome = running.finish();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the wait ended at Ctrl-C"
+    );
+    let run = BatchRun::from_outcome(outcome);
+    assert_eq!(run.code, Some(130), "{}", run.stderr);
+    assert_eq!(run.rows.len(), 1, "{}", run.stdout);
+    assert_eq!(run.row(2)["status"], 429);
+    assert_eq!(posts.lock().unwrap().len(), 1, "not sent again");
+    assert!(synapse.created().is_empty(), "gus was not started");
+    assert!(run.stderr.contains("not started 1"), "{}", run.stderr);
+}
