@@ -540,7 +540,7 @@ impl Limiter {
         let change = self.lock().finish(ticket, self.started.elapsed(), signal);
         if let Some(change) = change {
             if self.verbose {
-                eprintln!("{change}");
+                say!("{change}");
             }
         }
         self.freed.notify_all();
