@@ -1015,7 +1015,12 @@ fn run_batch(options: Options, path: &Path, jobs: usize) -> Result<i32> {
     let mut http = options.http.clone();
     http.pool_size = jobs;
     // Before the first pass, so that a bad --cacert is said at once.
-    let client = Client::new(&options.server_url, http)?;
+    let client = Client::new(
+        &options.server_url,
+        options.shared_secret.clone(),
+        options.if_exists,
+        http,
+    )?;
 
     let name = if path == Path::new("-") {
         Path::new("<stdin>")
@@ -1049,9 +1054,7 @@ fn run_batch(options: Options, path: &Path, jobs: usize) -> Result<i32> {
     let progress = std::io::stderr().is_terminal();
     let batch = Batch {
         client: &client,
-        secret: &options.shared_secret,
         rules: &rules,
-        exists_ok: options.exists_ok,
         rows: Mutex::new(rows),
         sink: Mutex::new(Sink::new(
             checked.rows,
@@ -1130,9 +1133,7 @@ fn spool(
 /// The second pass, shared by the workers.
 struct Batch<'a> {
     client: &'a Client,
-    secret: &'a SecretString,
     rules: &'a Rules,
-    exists_ok: bool,
     rows: Mutex<Rows<BufReader<File>>>,
     sink: Mutex<Sink>,
     /// Set when no more rows should be started (server down, stdout gone).
@@ -1196,16 +1197,11 @@ impl Batch<'_> {
             },
         };
         let is_generated = row.password.is_none();
-        let new_user = NewUser {
-            localpart: &row.localpart,
-            password,
-            admin: row.admin,
-            user_type: row.user_type.as_deref(),
-            display_name: row.displayname.as_deref(),
-        };
-        let outcome = self
-            .client
-            .register(self.secret, &new_user, self.exists_ok, || Ok(()));
+        let new_user = NewUser::new(&row.localpart, password.expose())
+            .admin(row.admin)
+            .user_type(row.user_type.as_deref())
+            .display_name(row.displayname.as_deref());
+        let outcome = self.client.register(&new_user);
         match outcome {
             Ok(Outcome::Created(registered)) => {
                 let mut object = json!({

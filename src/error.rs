@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// Exit status: registered, or already there with `--exists-ok`.
+#[cfg(feature = "cli")]
 pub const EXIT_OK: i32 = 0;
 /// Exit status: the server refused (an HTTP error other than 502/503/504).
 pub const EXIT_REFUSED: i32 = 1;
@@ -25,6 +26,7 @@ pub const EXIT_INTERRUPTED: i32 = 128 + libc::SIGINT;
 
 /// Exit status after a signal asked us to stop, as a shell reports a
 /// process the signal killed: 130 for SIGINT, 129 SIGHUP, 143 SIGTERM.
+#[cfg(feature = "cli")]
 pub fn exit_code_for_signal(signal: i32) -> i32 {
     128 + signal
 }
@@ -40,7 +42,7 @@ pub enum Error {
         /// The key inside the file, when the problem is one value.
         key: Option<String>,
         problem: String,
-        hint: Option<String>,
+        hint: Option<Hint>,
     },
     /// A value given on the command line, at a prompt or in the environment
     /// would be refused by the server or cannot be used (exit 3).
@@ -48,15 +50,12 @@ pub enum Error {
         /// Where the value came from: an option, a prompt, a variable.
         source: String,
         problem: String,
-        hint: Option<String>,
+        hint: Option<Hint>,
     },
     /// The server answered with an HTTP error status.
     Refused(Refusal),
     /// The server could not be reached, or did not speak the protocol (exit 4).
-    Transport {
-        problem: String,
-        hint: Option<String>,
-    },
+    Transport { problem: String, hint: Option<Hint> },
     /// The server delegates accounts to Matrix Authentication Service, so it
     /// does not serve the registration endpoint: exit 3 when the config said
     /// so (nothing was sent), 1 when the server's answers did.
@@ -102,19 +101,23 @@ impl Refusal {
     /// A well-known failure's explanation, one line. It keys on the status
     /// and the `errcode`, which every server on this endpoint sends, and
     /// only refines by Synapse's wording where the two say too little.
-    pub fn hint(&self) -> Option<String> {
+    pub fn hint(&self) -> Option<Hint> {
         let text = self.error.as_deref().unwrap_or("");
         let hint = match (self.status, self.errcode.as_deref()) {
             (_, Some("M_USER_IN_USE")) => {
-                "pass --exists-ok to treat an existing account as success"
+                return Some(
+                    Hint::text("pass ")
+                        .setting(Setting::ExistsOk)
+                        .then(" to treat an existing account as success"),
+                );
             }
             (429, Some("M_LIMIT_EXCEEDED")) => {
-                return Some(match self.retry_after_ms {
+                return Some(Hint::text(match self.retry_after_ms {
                     Some(ms) => format!(
                         "the server is rate-limiting requests; it asks to retry after {ms} ms"
                     ),
                     None => "the server is rate-limiting requests; retry later".to_owned(),
-                });
+                }));
             }
             // Not rate limiting: Synapse answers so when a spam-checker
             // module denies a registration.
@@ -134,7 +137,12 @@ impl Refusal {
                 "no registration endpoint here: check the port and any path prefix, whether a reverse proxy hides /_synapse/admin, and whether Matrix Authentication Service is in charge (then use `mas-cli manage register-user`)"
             }
             _ if self.is_unavailable() => {
-                "the server (or a proxy in front of it) is not available yet; it is safe to retry, for example with --wait SECONDS"
+                return Some(
+                    Hint::text(
+                        "the server (or a proxy in front of it) is not available yet; it is safe to retry, for example with ",
+                    )
+                    .setting(Setting::Wait),
+                );
             }
             (400, _) if text.contains("Shared secret registration is not enabled") => {
                 "set registration_shared_secret (or registration_shared_secret_path) in the homeserver config and restart the server"
@@ -144,7 +152,7 @@ impl Refusal {
             }
             _ => return None,
         };
-        Some(hint.to_owned())
+        Some(Hint::text(hint))
     }
 }
 
@@ -171,7 +179,8 @@ impl Error {
     }
 
     /// The same error with a hint, for a file error that has a known fix.
-    pub fn with_hint(self, new_hint: impl Into<String>) -> Self {
+    #[cfg(feature = "cli")]
+    pub(crate) fn with_hint(self, new_hint: impl Into<Hint>) -> Self {
         match self {
             Error::File {
                 path, key, problem, ..
@@ -192,10 +201,18 @@ impl Error {
         }
     }
 
-    pub fn transport(problem: impl Into<String>, hint: Option<&str>) -> Self {
+    pub(crate) fn transport(problem: impl Into<String>, hint: Option<&str>) -> Self {
         Error::Transport {
             problem: problem.into(),
-            hint: hint.map(str::to_owned),
+            hint: hint.map(Hint::text),
+        }
+    }
+
+    /// A transport error whose hint recommends a setting.
+    pub(crate) fn transport_with(problem: impl Into<String>, hint: Hint) -> Self {
+        Error::Transport {
+            problem: problem.into(),
+            hint: Some(hint),
         }
     }
 
@@ -242,7 +259,9 @@ impl Error {
         }
     }
 
-    pub fn hint(&self) -> Option<String> {
+    /// How to put the failure right, for a well-known failure. Control
+    /// characters in its text are escaped, as in the message.
+    pub fn hint(&self) -> Option<Hint> {
         let hint = match self {
             Error::Input { hint, .. }
             | Error::Transport { hint, .. }
@@ -250,23 +269,125 @@ impl Error {
             Error::Refused(refusal) => refusal.hint(),
             // A blind retry would be refused with "User ID already taken".
             Error::Unconfirmed(_) => Some(
-                "the server may have created the account before the answer was lost: retry with --exists-ok"
-                    .to_owned(),
+                Hint::text(
+                    "the server may have created the account before the answer was lost: retry with ",
+                )
+                .setting(Setting::ExistsOk),
             ),
             // Several lines by design: each is escaped, the breaks are kept
             // (what the advice quotes was escaped as it was built).
             Error::Delegated { advice, .. } => {
-                return Some(
+                return Some(Hint(vec![HintPart::Text(
                     advice
                         .lines()
                         .map(escape_control_characters)
                         .collect::<Vec<_>>()
                         .join("\n"),
-                );
+                )]));
             }
             _ => None,
         };
-        hint.map(|hint| escape_control_characters(&hint))
+        hint.map(Hint::escaped)
+    }
+}
+
+/// A setting a hint recommends. Each program names it as its users know it
+/// (the command line as a flag); [`Hint`]'s `Display` names the method of
+/// [`ClientBuilder`](crate::ClientBuilder) that sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setting {
+    /// Treat an existing account as success: [`IfExists::Succeed`](crate::IfExists::Succeed).
+    ExistsOk,
+    /// A longer time limit per request.
+    Timeout,
+    /// Keep retrying while the server cannot be reached.
+    Wait,
+    /// A PEM file of certificates to trust.
+    CaCert,
+    /// Skip certificate verification.
+    Insecure,
+}
+
+impl Setting {
+    /// How the library names the setting.
+    fn api_name(self) -> &'static str {
+        match self {
+            Setting::ExistsOk => "ClientBuilder::if_exists(IfExists::Succeed)",
+            Setting::Timeout => "ClientBuilder::timeout",
+            Setting::Wait => "ClientBuilder::wait",
+            Setting::CaCert => "ClientBuilder::cacert",
+            Setting::Insecure => "ClientBuilder::insecure",
+        }
+    }
+}
+
+/// Advice for a failure: text, with the settings it recommends kept as data
+/// so that a program can name them in its own terms ([`Hint::render`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint(Vec<HintPart>);
+
+/// A piece of a [`Hint`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HintPart {
+    Text(String),
+    Setting(Setting),
+}
+
+impl Hint {
+    pub(crate) fn text(text: impl Into<String>) -> Self {
+        Hint(vec![HintPart::Text(text.into())])
+    }
+
+    pub(crate) fn setting(mut self, setting: Setting) -> Self {
+        self.0.push(HintPart::Setting(setting));
+        self
+    }
+
+    pub(crate) fn then(mut self, text: impl Into<String>) -> Self {
+        self.0.push(HintPart::Text(text.into()));
+        self
+    }
+
+    fn escaped(self) -> Self {
+        let parts = self.0.into_iter().map(|part| match part {
+            HintPart::Text(text) => HintPart::Text(escape_control_characters(&text)),
+            setting => setting,
+        });
+        Hint(parts.collect())
+    }
+
+    pub fn parts(&self) -> &[HintPart] {
+        &self.0
+    }
+
+    /// The hint as one text, each setting named by `name`.
+    pub fn render(&self, name: impl Fn(Setting) -> &'static str) -> String {
+        self.0
+            .iter()
+            .map(|part| match part {
+                HintPart::Text(text) => text.as_str(),
+                HintPart::Setting(setting) => name(*setting),
+            })
+            .collect()
+    }
+}
+
+impl From<&str> for Hint {
+    fn from(text: &str) -> Self {
+        Hint::text(text)
+    }
+}
+
+impl From<String> for Hint {
+    fn from(text: String) -> Self {
+        Hint::text(text)
+    }
+}
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(Setting::api_name))
     }
 }
 
@@ -394,10 +515,10 @@ mod tests {
         let error = Error::Input {
             source: "-u/--user".to_owned(),
             problem: "'x\ny\u{1b}[31m' is bad".to_owned(),
-            hint: Some("try\r\tagain".to_owned()),
+            hint: Some(Hint::text("try\r\tagain")),
         };
         assert_eq!(error.to_string(), "-u/--user: 'x\\ny\\u{1b}[31m' is bad");
-        assert_eq!(error.hint().unwrap(), "try\\r\\tagain");
+        assert_eq!(error.hint().unwrap().to_string(), "try\\r\\tagain");
         let file = Error::file("a\u{7}.yaml", Some("line 2"), "bad");
         assert_eq!(file.to_string(), "a\\u{7}.yaml: line 2: bad");
     }
@@ -411,7 +532,7 @@ mod tests {
             advice: "first line\n  second\u{1b}[2J line\r".to_owned(),
         };
         assert_eq!(
-            error.hint().unwrap(),
+            error.hint().unwrap().to_string(),
             "first line\n  second\\u{1b}[2J line\\r"
         );
         assert!(

@@ -25,7 +25,9 @@ pub fn localpart_from_user_arg<'a>(
         return Err(Error::Input {
             source: source.to_owned(),
             problem: format!("'{user}' is not a user ID of the form @localpart:server_name"),
-            hint: Some("pass the localpart alone, e.g. -u alice".to_owned()),
+            hint: Some(crate::error::Hint::from(
+                "pass the localpart alone, e.g. -u alice",
+            )),
         });
     };
     if let Some(expected) = server_name {
@@ -35,7 +37,9 @@ pub fn localpart_from_user_arg<'a>(
                 problem: format!(
                     "'{user}' belongs to server '{server}', but the config's server_name is '{expected}'"
                 ),
-                hint: Some("check that you are registering on the right server".to_owned()),
+                hint: Some(crate::error::Hint::from(
+                    "check that you are registering on the right server",
+                )),
             });
         }
     }
@@ -71,9 +75,9 @@ pub fn check_localpart(
         return Err(Error::Input {
             source: source.to_owned(),
             problem: format!("'{localpart}' starts with '_', which the server refuses"),
-            hint: Some(
+            hint: Some(crate::error::Hint::from(
                 "unless allow_underscore_prefixed_localpart is true in its config".to_owned(),
-            ),
+            )),
         });
     }
     if lower.bytes().all(|b| b.is_ascii_digit()) {
@@ -143,10 +147,10 @@ pub fn check_user_type(
             return Err(Error::Input {
                 source: source.to_owned(),
                 problem: format!("unknown user type '{user_type}'"),
-                hint: Some(format!(
+                hint: Some(crate::error::Hint::from(format!(
                     "the server accepts {} (more can be added with user_types.extra_user_types)",
                     all.join(", ")
-                )),
+                ))),
             });
         }
     }
@@ -228,7 +232,7 @@ mod tests {
         check_user_type("tester", "-t", Some(&["tester".to_owned()])).unwrap();
         check_user_type("anything", "-t", None).unwrap();
         let error = check_user_type("robot", "-t", Some(&[])).unwrap_err();
-        assert!(error.hint().unwrap().contains("bot, support"));
+        assert!(error.hint().unwrap().to_string().contains("bot, support"));
         assert!(check_user_type("", "-t", None).is_err());
     }
 }

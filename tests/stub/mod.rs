@@ -5,7 +5,7 @@
 //! the [`Reply`] faults.
 #![allow(dead_code)] // Each test binary uses its own subset of these helpers.
 
-use register_new_matrix_user::mac::registration_mac;
+use register_new_matrix_user::registration_mac;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};

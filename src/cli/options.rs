@@ -3,7 +3,7 @@
 //! anything is sent.
 
 use crate::cli::{Cli, OutputFormat, SECRET_ENV};
-use crate::client::HttpOptions;
+use crate::client::{HttpOptions, IfExists};
 use crate::config::{ClientListener, Config, Notice, read_secret_file};
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
@@ -44,7 +44,7 @@ pub struct Options {
     pub admin: Option<bool>,
     pub user_type: Option<String>,
     pub display_name: Option<String>,
-    pub exists_ok: bool,
+    pub if_exists: IfExists,
     pub output: OutputFormat,
     pub http: HttpOptions,
     /// Notices and warnings to show before acting.
@@ -212,14 +212,16 @@ impl Options {
             admin,
             user_type: cli.user_type,
             display_name: cli.display_name,
-            exists_ok: cli.exists_ok,
+            if_exists: match cli.exists_ok {
+                true => IfExists::Succeed,
+                false => IfExists::Fail,
+            },
             output: cli.output,
             http: HttpOptions {
                 timeout,
                 wait,
                 cacert: cli.cacert,
                 insecure: cli.insecure,
-                verbose: cli.verbose,
                 pool_size: 1,
                 unix_socket,
             },
@@ -363,7 +365,9 @@ pub fn parse_server_url(text: &str) -> Result<Url> {
     let invalid = |problem: &str| Error::Input {
         source: "server_url".to_owned(),
         problem: format!("'{shown}' {problem}"),
-        hint: Some("give it as http://HOST:PORT or https://HOST[:PORT]".to_owned()),
+        hint: Some(crate::error::Hint::from(
+            "give it as http://HOST:PORT or https://HOST[:PORT]",
+        )),
     };
     let url = Url::parse(text).map_err(|e| match e {
         url::ParseError::RelativeUrlWithoutBase => invalid("has no http:// or https:// in front"),

@@ -1,7 +1,7 @@
 //! Acting on checked options: prompt for what is missing, register, report.
 
 use crate::cli::{Cli, OutputFormat, SECRET_ENV};
-use crate::client::{Client, NewUser, Outcome};
+use crate::client::{Client, NewUser, Outcome, Prepared};
 use crate::error::{EXIT_OK, Error, Result};
 use crate::options::{Options, PasswordSource};
 use crate::output::Reporter;
@@ -27,7 +27,7 @@ pub fn run(mut cli: Cli) -> i32 {
             Err(e) => {
                 let error = Error::Output(format!(
                     "cannot write to stdout ({})",
-                    crate::config::io_reason(&e)
+                    crate::files::io_reason(&e)
                 ));
                 crate::output::report_error(&error);
                 error.exit_code()
@@ -35,6 +35,7 @@ pub fn run(mut cli: Cli) -> i32 {
         };
     }
     crate::interrupt::install();
+    super::log::install(cli.verbose);
     let reporter = Reporter::new(cli.output);
     // Batch mode shares the secret, server and TLS options; clap rules out
     // the single-user ones (-u, -p, ...), so nothing is prompted for.
@@ -132,16 +133,18 @@ fn register(
         None => prompter.admin()?,
     };
 
-    let client = Client::new(&options.server_url, options.http)?;
-    let new_user = NewUser {
-        localpart: &localpart,
-        password: &password,
-        admin,
-        user_type: options.user_type.as_deref(),
-        display_name: options.display_name.as_deref(),
-    };
+    let client = Client::new(
+        &options.server_url,
+        options.shared_secret,
+        options.if_exists,
+        options.http,
+    )?;
+    let new_user = NewUser::new(&localpart, password.expose())
+        .admin(admin)
+        .user_type(options.user_type.as_deref())
+        .display_name(options.display_name.as_deref());
     let generated = generated.then_some(&password);
-    let sent = || {
+    let send = |prepared: Prepared<'_>| {
         reporter.sending()?;
         // Once the request may reach the server, Ctrl-C must not lose what
         // became of it.
@@ -150,10 +153,9 @@ fn register(
             let error = Error::unconfirmed(Error::Interrupted);
             reporter.failed(&error, user_id.as_deref(), password.as_ref());
         })));
-        Ok(())
+        prepared.send()
     };
-    let outcome = match client.register(&options.shared_secret, &new_user, options.exists_ok, sent)
-    {
+    let outcome = match client.prepare(&new_user).and_then(send) {
         // No such endpoint: a server that delegates accounts to MAS says so
         // in its auth metadata.
         Err(Error::Refused(refusal))
