@@ -1265,7 +1265,7 @@ fn failed(
     if let Some(password) = password {
         object["password"] = Value::from(password.expose());
     }
-    let unreachable = error.exit_code() == EXIT_UNREACHABLE;
+    let unreachable = error.is_unreachable();
     (Ending::Failed { unreachable }, object)
 }
 

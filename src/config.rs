@@ -124,9 +124,8 @@ impl Config {
         let secret = secret.and_then(|(v, f)| Some((v.as_str()?, f)));
         let secret_path = secret_path.and_then(|(v, f)| Some((v.as_str()?, f)));
         match (secret, secret_path) {
-            (Some((s, _)), Some((p, _))) if !s.is_empty() && !p.is_empty() => Err(Error::file(
-                self.files_label(),
-                None,
+            (Some((s, _)), Some((p, _))) if !s.is_empty() && !p.is_empty() => Err(Error::files(
+                &self.files,
                 format!(
                     "Conflicting options '{SECRET_KEY}' and '{SECRET_PATH_KEY}' are both defined; keep one"
                 ),
@@ -136,9 +135,8 @@ impl Config {
                 path: Path::new(p),
                 config_file,
             }),
-            _ => Err(Error::file(
-                self.files_label(),
-                None,
+            _ => Err(Error::files(
+                &self.files,
                 format!("No '{SECRET_KEY}' or '{SECRET_PATH_KEY}' defined in config"),
             )),
         }
@@ -232,16 +230,6 @@ impl Config {
             tls_url.get_or_insert(ClientListener::Tcp(format!("https://{host}:{port}")));
         }
         Ok(tls_url.or(socket))
-    }
-
-    fn files_label(&self) -> PathBuf {
-        PathBuf::from(
-            self.files
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        )
     }
 }
 

@@ -3,6 +3,7 @@
 //! The exit codes are part of the interface (documented in `--help`, the man
 //! page and the README) and are decided here and nowhere else.
 
+pub use crate::hint::{Hint, HintPart, Setting};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -38,7 +39,9 @@ pub enum Error {
     Usage(String),
     /// A configuration or input file is unusable (exit 3).
     File {
-        path: PathBuf,
+        /// The file; several when the problem is in what they say together
+        /// (configs merged from several files).
+        paths: Vec<PathBuf>,
         /// The key inside the file, when the problem is one value.
         key: Option<String>,
         problem: String,
@@ -157,11 +160,12 @@ impl Refusal {
 }
 
 impl Error {
-    pub fn usage(message: impl Into<String>) -> Self {
+    #[cfg(any(feature = "cli", not(unix)))]
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Error::Usage(message.into())
     }
 
-    pub fn input(source: impl Into<String>, problem: impl Into<String>) -> Self {
+    pub(crate) fn input(source: impl Into<String>, problem: impl Into<String>) -> Self {
         Error::Input {
             source: source.into(),
             problem: problem.into(),
@@ -169,9 +173,20 @@ impl Error {
         }
     }
 
-    pub fn file(path: impl Into<PathBuf>, key: Option<&str>, problem: impl Into<String>) -> Self {
+    /// A problem in what several files say together.
+    #[cfg(feature = "cli")]
+    pub(crate) fn files(paths: &[PathBuf], problem: impl Into<String>) -> Self {
         Error::File {
-            path: path.into(),
+            paths: paths.to_vec(),
+            key: None,
+            problem: problem.into(),
+            hint: None,
+        }
+    }
+
+    pub(crate) fn file(path: impl Into<PathBuf>, key: Option<&str>, problem: impl Into<String>) -> Self {
+        Error::File {
+            paths: vec![path.into()],
             key: key.map(str::to_owned),
             problem: problem.into(),
             hint: None,
@@ -183,9 +198,12 @@ impl Error {
     pub(crate) fn with_hint(self, new_hint: impl Into<Hint>) -> Self {
         match self {
             Error::File {
-                path, key, problem, ..
+                paths,
+                key,
+                problem,
+                ..
             } => Error::File {
-                path,
+                paths,
                 key,
                 problem,
                 hint: Some(new_hint.into()),
@@ -216,13 +234,25 @@ impl Error {
         }
     }
 
-    pub fn unconfirmed(error: Error) -> Self {
+    pub(crate) fn unconfirmed(error: Error) -> Self {
         Error::Unconfirmed(Box::new(error))
     }
 
-    /// Whether the account may exist although the run failed.
+    /// Whether the registration request may have reached the server, so
+    /// that the account may exist although no answer says so.
     pub fn is_unconfirmed(&self) -> bool {
         matches!(self, Error::Unconfirmed(_))
+    }
+
+    /// Whether the server could not be reached, did not speak the protocol
+    /// or is not available yet (502, 503, 504): trying again later may work.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Error::Transport { .. } => true,
+            Error::Refused(refusal) => refusal.is_unavailable(),
+            Error::Unconfirmed(error) => error.is_unreachable(),
+            _ => false,
+        }
     }
 
     /// The one place where failures become exit statuses.
@@ -291,106 +321,6 @@ impl Error {
     }
 }
 
-/// A setting a hint recommends. Each program names it as its users know it
-/// (the command line as a flag); [`Hint`]'s `Display` names the method of
-/// [`ClientBuilder`](crate::ClientBuilder) that sets it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Setting {
-    /// Treat an existing account as success: [`IfExists::Succeed`](crate::IfExists::Succeed).
-    ExistsOk,
-    /// A longer time limit per request.
-    Timeout,
-    /// Keep retrying while the server cannot be reached.
-    Wait,
-    /// A PEM file of certificates to trust.
-    CaCert,
-    /// Skip certificate verification.
-    Insecure,
-}
-
-impl Setting {
-    /// How the library names the setting.
-    fn api_name(self) -> &'static str {
-        match self {
-            Setting::ExistsOk => "ClientBuilder::if_exists(IfExists::Succeed)",
-            Setting::Timeout => "ClientBuilder::timeout",
-            Setting::Wait => "ClientBuilder::wait",
-            Setting::CaCert => "ClientBuilder::cacert",
-            Setting::Insecure => "ClientBuilder::insecure",
-        }
-    }
-}
-
-/// Advice for a failure: text, with the settings it recommends kept as data
-/// so that a program can name them in its own terms ([`Hint::render`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hint(Vec<HintPart>);
-
-/// A piece of a [`Hint`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HintPart {
-    Text(String),
-    Setting(Setting),
-}
-
-impl Hint {
-    pub(crate) fn text(text: impl Into<String>) -> Self {
-        Hint(vec![HintPart::Text(text.into())])
-    }
-
-    pub(crate) fn setting(mut self, setting: Setting) -> Self {
-        self.0.push(HintPart::Setting(setting));
-        self
-    }
-
-    pub(crate) fn then(mut self, text: impl Into<String>) -> Self {
-        self.0.push(HintPart::Text(text.into()));
-        self
-    }
-
-    fn escaped(self) -> Self {
-        let parts = self.0.into_iter().map(|part| match part {
-            HintPart::Text(text) => HintPart::Text(escape_control_characters(&text)),
-            setting => setting,
-        });
-        Hint(parts.collect())
-    }
-
-    pub fn parts(&self) -> &[HintPart] {
-        &self.0
-    }
-
-    /// The hint as one text, each setting named by `name`.
-    pub fn render(&self, name: impl Fn(Setting) -> &'static str) -> String {
-        self.0
-            .iter()
-            .map(|part| match part {
-                HintPart::Text(text) => text.as_str(),
-                HintPart::Setting(setting) => name(*setting),
-            })
-            .collect()
-    }
-}
-
-impl From<&str> for Hint {
-    fn from(text: &str) -> Self {
-        Hint::text(text)
-    }
-}
-
-impl From<String> for Hint {
-    fn from(text: String) -> Self {
-        Hint::text(text)
-    }
-}
-
-impl fmt::Display for Hint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.render(Setting::api_name))
-    }
-}
-
 /// Control characters in text for the terminal written as escapes (`\n`,
 /// `\u{1b}`): neither input nor a server may split our one `error:` line or
 /// send terminal escape sequences.
@@ -426,17 +356,20 @@ impl fmt::Display for Unescaped<'_> {
         match self.0 {
             Error::Usage(message) | Error::Output(message) => f.write_str(message),
             Error::File {
-                path,
-                key: Some(key),
+                paths,
+                key,
                 problem,
                 ..
-            } => write!(f, "{}: {key}: {problem}", path.display()),
-            Error::File {
-                path,
-                key: None,
-                problem,
-                ..
-            } => write!(f, "{}: {problem}", path.display()),
+            } => {
+                for (i, path) in paths.iter().enumerate() {
+                    let separator = if i == 0 { "" } else { ", " };
+                    write!(f, "{separator}{}", path.display())?;
+                }
+                if let Some(key) = key {
+                    write!(f, ": {key}")?;
+                }
+                write!(f, ": {problem}")
+            }
             Error::Input {
                 source, problem, ..
             } => write!(f, "{source}: {problem}"),
@@ -539,5 +472,29 @@ mod tests {
             error.to_string().contains("(http://mas\\u{1b}[2J/)"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn unreachable_is_what_exits_4() {
+        let errors = [
+            Error::usage("x"),
+            Error::file("f", None, "x"),
+            Error::input("-u", "x"),
+            Error::transport("x", None),
+            Error::Refused(refusal(403)),
+            Error::Refused(refusal(503)),
+            Error::unconfirmed(Error::transport("x", None)),
+            Error::unconfirmed(Error::Refused(refusal(500))),
+            Error::Interrupted,
+            Error::Output("x".into()),
+        ];
+        for error in errors {
+            assert_eq!(
+                error.is_unreachable(),
+                error.exit_code() == EXIT_UNREACHABLE,
+                "{error:?}"
+            );
+        }
+        assert!(Error::Refused(refusal(504)).is_unreachable());
     }
 }

@@ -113,6 +113,7 @@ macro_rules! say {
 mod client;
 mod error;
 mod files;
+mod hint;
 mod mac;
 mod secret;
 mod tls;
