@@ -15,8 +15,8 @@ use crate::cli::OutputFormat;
 use crate::client::{Client, NewUser, Outcome};
 use crate::error::{EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Error, Result};
 use crate::options::Options;
+use crate::rules::{self, Rejection};
 use crate::secret::SecretString;
-use crate::user;
 use serde_json::{Map, Value, json};
 use std::cell::{Cell, RefCell};
 use std::collections::hash_map::Entry as MapEntry;
@@ -787,7 +787,6 @@ impl Rules {
     }
 
     pub fn check(&self, entry: Entry) -> std::result::Result<Row, Problem> {
-        let source = format!("line {}", entry.line);
         let server_name = self.server_name.as_deref();
         let mut problems = Vec::new();
         let localpart = match &entry.localpart {
@@ -796,18 +795,16 @@ impl Rules {
                 None
             }
             Some(given) => {
-                let checked = user::localpart_from_user_arg(given, &source, server_name)
-                    .map_err(|e| problem_text(e, false))
+                let checked = rules::localpart_from_user_arg(given, server_name)
                     .and_then(|localpart| {
-                        user::check_localpart(
+                        rules::check_localpart(
                             localpart,
-                            &source,
                             server_name,
                             self.refuse_underscore_prefix,
                         )
                         .map(|()| localpart.to_owned())
-                        .map_err(|e| problem_text(e, true))
-                    });
+                    })
+                    .map_err(problem_text);
                 match checked {
                     Ok(localpart) => Some(localpart),
                     Err(problem) => {
@@ -818,15 +815,15 @@ impl Rules {
             }
         };
         if let Some(password) = &entry.password {
-            if let Err(error) = user::check_password(password, &source) {
-                problems.push(problem_text(error, true));
+            if let Err(rejection) = rules::check_password(password) {
+                problems.push(problem_text(rejection));
             }
         }
         if let Some(user_type) = &entry.user_type {
-            if let Err(error) =
-                user::check_user_type(user_type, &source, self.extra_user_types.as_deref())
+            if let Err(rejection) =
+                rules::check_user_type(user_type, self.extra_user_types.as_deref())
             {
-                problems.push(problem_text(error, true));
+                problems.push(problem_text(rejection));
             }
         }
         match localpart {
@@ -843,17 +840,12 @@ impl Rules {
     }
 }
 
-/// The problem of a local check, without the source (the line is said
-/// separately) and, where it speaks of command-line options, without the hint.
-fn problem_text(error: Error, with_hint: bool) -> String {
-    match error {
-        Error::Input {
-            problem,
-            hint: Some(hint),
-            ..
-        } if with_hint => format!("{problem} ({hint})"),
-        Error::Input { problem, .. } => problem,
-        other => other.to_string(),
+/// The problem of a local check (the line is said separately) and, unless
+/// it speaks of the command line, its hint.
+fn problem_text(rejection: Rejection) -> String {
+    match rejection.hint() {
+        Some(hint) if !rejection.is_about_user_id() => format!("{rejection} ({hint})"),
+        _ => rejection.to_string(),
     }
 }
 
@@ -1184,7 +1176,7 @@ impl Batch<'_> {
             .rules
             .server_name
             .as_deref()
-            .map(|server_name| user::user_id(&row.localpart, server_name));
+            .map(|server_name| rules::user_id(&row.localpart, server_name));
         let generated;
         let password = match &row.password {
             Some(password) => password,

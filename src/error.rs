@@ -184,7 +184,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn file(path: impl Into<PathBuf>, key: Option<&str>, problem: impl Into<String>) -> Self {
+    pub(crate) fn file(
+        path: impl Into<PathBuf>,
+        key: Option<&str>,
+        problem: impl Into<String>,
+    ) -> Self {
         Error::File {
             paths: vec![path.into()],
             key: key.map(str::to_owned),

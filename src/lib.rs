@@ -134,7 +134,7 @@ mod output;
 #[cfg(feature = "cli")]
 mod password;
 #[cfg(feature = "cli")]
-mod user;
+mod rules;
 #[cfg(feature = "cli")]
 mod yaml;
 

@@ -6,8 +6,8 @@ use crate::cli::{Cli, OutputFormat, SECRET_ENV};
 use crate::client::{HttpOptions, IfExists};
 use crate::config::{ClientListener, Config, Notice, read_secret_file};
 use crate::error::{Error, Result};
+use crate::rules::{self, Rejection};
 use crate::secret::SecretString;
-use crate::user;
 use reqwest::Url;
 use std::io::BufRead;
 use std::time::Duration;
@@ -137,10 +137,9 @@ impl Options {
             PasswordSource::Prompt
         };
         if let PasswordSource::Given(password) = &password {
-            user::check_password(
-                password,
-                password_option(&cli.password_file, cli.password_stdin),
-            )?;
+            rules::check_password(password).map_err(|rejection| {
+                rejection.labelled(password_option(&cli.password_file, cli.password_stdin))
+            })?;
         }
 
         let (server_url, unix_socket) = server_address(
@@ -160,20 +159,18 @@ impl Options {
 
         let localpart = match cli.user.filter(|u| !u.is_empty()) {
             Some(user) => {
+                let label = |rejection: Rejection| rejection.labelled("-u/--user");
                 let localpart =
-                    user::localpart_from_user_arg(&user, "-u/--user", server_name.as_deref())?;
-                user::check_localpart(
-                    localpart,
-                    "-u/--user",
-                    server_name.as_deref(),
-                    refuse_underscore_prefix,
-                )?;
+                    rules::localpart_from_user_arg(&user, server_name.as_deref()).map_err(label)?;
+                rules::check_localpart(localpart, server_name.as_deref(), refuse_underscore_prefix)
+                    .map_err(label)?;
                 Some(localpart.to_owned())
             }
             None => None,
         };
         if let Some(user_type) = &cli.user_type {
-            user::check_user_type(user_type, "-t/--user_type", extra_user_types.as_deref())?;
+            rules::check_user_type(user_type, extra_user_types.as_deref())
+                .map_err(|rejection| rejection.labelled("-t/--user_type"))?;
         }
 
         let admin = match (cli.admin, cli.no_admin) {

@@ -6,8 +6,8 @@ use crate::error::{EXIT_OK, Error, Result};
 use crate::options::{Options, PasswordSource};
 use crate::output::Reporter;
 use crate::prompt::{PromptTo, Prompter};
+use crate::rules::{self, Rejection};
 use crate::secret::SecretString;
-use crate::user;
 use std::io::Write;
 
 /// Runs the whole command and returns the exit status.
@@ -107,24 +107,21 @@ fn register(
         Some(localpart) => localpart,
         None => {
             let answer = prompter.localpart()?;
-            let localpart =
-                user::localpart_from_user_arg(&answer, "localpart prompt", server_name)?;
-            user::check_localpart(
-                localpart,
-                "localpart prompt",
-                server_name,
-                options.refuse_underscore_prefix,
-            )?;
+            let label = |rejection: Rejection| rejection.labelled("localpart prompt");
+            let localpart = rules::localpart_from_user_arg(&answer, server_name).map_err(label)?;
+            rules::check_localpart(localpart, server_name, options.refuse_underscore_prefix)
+                .map_err(label)?;
             localpart.to_owned()
         }
     };
-    *user_id = server_name.map(|server_name| user::user_id(&localpart, server_name));
+    *user_id = server_name.map(|server_name| rules::user_id(&localpart, server_name));
     let (password, generated) = match options.password {
         PasswordSource::Given(password) => (password, false),
         PasswordSource::Generate => (crate::password::generate()?, true),
         PasswordSource::Prompt => {
             let password = prompter.password()?;
-            user::check_password(&password, "password prompt")?;
+            rules::check_password(&password)
+                .map_err(|rejection| rejection.labelled("password prompt"))?;
             (password, false)
         }
     };
