@@ -2,7 +2,7 @@
 //! read and every rule that can be checked locally is checked here, before
 //! anything is sent.
 
-use crate::cli::{Cli, OutputFormat, SECRET_ENV};
+use crate::cli::{Cli, DEFAULT_JOBS, OutputFormat, SECRET_ENV};
 use crate::client::{HttpOptions, IfExists};
 use crate::config::{ClientListener, Config, Notice, read_secret_file};
 use crate::error::{Error, Result};
@@ -49,6 +49,49 @@ pub struct Options {
     pub http: HttpOptions,
     /// Notices and warnings to show before acting.
     pub notices: Vec<Notice>,
+}
+
+/// What the command line asks for, decided once.
+#[derive(Debug)]
+pub enum Mode {
+    /// Register one user (`-u`, or prompts).
+    One(Options),
+    /// Register every row of a file (`--batch`).
+    Batch {
+        options: Options,
+        /// The file, or `-` for stdin.
+        path: std::path::PathBuf,
+        /// Registrations in flight at once.
+        jobs: u16,
+    },
+}
+
+impl Mode {
+    /// As [`Options::from_cli`], after the batch options are taken out;
+    /// `env_secret` is read only when the mode is valid.
+    pub fn from_cli(
+        mut cli: Cli,
+        env_secret: impl FnOnce() -> Result<Option<String>>,
+        stdin: &mut dyn BufRead,
+    ) -> Result<Self> {
+        // Batch mode shares the secret, server and TLS options; clap rules
+        // out the single-user ones (-u, -p, ...), so nothing is prompted for.
+        let (batch, jobs) = (cli.batch.take(), cli.jobs);
+        if batch.is_none() && jobs.is_some() {
+            return Err(Error::usage(
+                "--jobs applies only with --batch: a single registration is one request",
+            ));
+        }
+        let options = Options::from_cli(cli, env_secret()?, stdin)?;
+        Ok(match batch {
+            Some(path) => Mode::Batch {
+                options,
+                path,
+                jobs: jobs.unwrap_or(DEFAULT_JOBS),
+            },
+            None => Mode::One(options),
+        })
+    }
 }
 
 impl Options {
@@ -735,5 +778,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(from_config, "from-config");
+    }
+
+    #[test]
+    fn the_mode_is_decided_once() {
+        let parse = |args: &[&str]| {
+            let mut argv = vec!["register_new_matrix_user"];
+            argv.extend_from_slice(args);
+            let cli = Cli::try_parse_from(argv).unwrap();
+            Mode::from_cli(cli, || Ok(None), &mut "".as_bytes())
+        };
+        let error = parse(&["-k", "s", "--jobs", "2", "-u", "a", "-p", "p"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        assert!(
+            error
+                .to_string()
+                .contains("--jobs applies only with --batch")
+        );
+        match parse(&["-k", "s", "--batch", "users.csv"]).unwrap() {
+            Mode::Batch { path, jobs, .. } => {
+                assert_eq!(path, std::path::Path::new("users.csv"));
+                assert_eq!(jobs, DEFAULT_JOBS);
+            }
+            Mode::One(_) => panic!("--batch is batch mode"),
+        }
+        assert!(matches!(
+            parse(&["-k", "s", "-u", "a", "-p", "p"]).unwrap(),
+            Mode::One(_)
+        ));
     }
 }

@@ -3,7 +3,7 @@
 use crate::cli::{Cli, OutputFormat, SECRET_ENV};
 use crate::client::{Client, NewUser, Outcome, Prepared};
 use crate::error::{EXIT_OK, Error, Result};
-use crate::options::{Options, PasswordSource};
+use crate::options::{Mode, Options, PasswordSource};
 use crate::output::Reporter;
 use crate::prompt::{PromptTo, Prompter};
 use crate::rules::{self, Rejection};
@@ -11,7 +11,7 @@ use crate::secret::SecretString;
 use std::io::Write;
 
 /// Runs the whole command and returns the exit status.
-pub fn run(mut cli: Cli) -> i32 {
+pub fn run(cli: Cli) -> i32 {
     if let Some(shell) = cli.completions {
         // Generated into memory: clap_complete panics when its writer fails.
         let mut script = Vec::new();
@@ -37,23 +37,13 @@ pub fn run(mut cli: Cli) -> i32 {
     crate::interrupt::install();
     super::log::install(cli.verbose);
     let reporter = Reporter::new(cli.output);
-    // Batch mode shares the secret, server and TLS options; clap rules out
-    // the single-user ones (-u, -p, ...), so nothing is prompted for.
-    let (batch, jobs) = (cli.batch.take(), cli.jobs);
-    let options = match (&batch, jobs) {
-        (None, Some(_)) => Err(Error::usage(
-            "--jobs applies only with --batch: a single registration is one request",
-        )),
-        _ => env_secret(),
-    }
-    .and_then(|secret| Options::from_cli(cli, secret, &mut std::io::stdin().lock()));
-    match options {
-        Ok(options) => match batch {
-            Some(path) => {
-                crate::batch::run(options, &path, jobs.unwrap_or(crate::cli::DEFAULT_JOBS))
-            }
-            None => register_one(options, &reporter),
-        },
+    match Mode::from_cli(cli, env_secret, &mut std::io::stdin().lock()) {
+        Ok(Mode::One(options)) => register_one(options, &reporter),
+        Ok(Mode::Batch {
+            options,
+            path,
+            jobs,
+        }) => crate::batch::run(options, &path, jobs),
         Err(error) => {
             reporter.failed(&error, None, None);
             error.exit_code()
