@@ -37,7 +37,9 @@ pub fn run(cli: Cli) -> i32 {
     crate::interrupt::install();
     super::log::install(cli.verbose);
     let reporter = Reporter::new(cli.output);
-    match Mode::from_cli(cli, env_secret, &mut std::io::stdin().lock()) {
+    // The stdin lock ends here: batch mode may read its rows from stdin.
+    let mode = Mode::from_cli(cli, env_secret, &mut std::io::stdin().lock());
+    match mode {
         Ok(Mode::One(options)) => register_one(options, &reporter),
         Ok(Mode::Batch {
             options,
