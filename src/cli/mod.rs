@@ -7,6 +7,7 @@ mod log;
 pub mod options;
 pub mod prompt;
 pub mod run;
+pub mod server;
 pub mod signals;
 
 pub use args::{Cli, DEFAULT_JOBS, OutputFormat, SECRET_ENV, command};
