@@ -103,3 +103,21 @@ impl fmt::Display for Hint {
         f.write_str(&self.render(Setting::api_name))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hint_names_its_settings_as_its_reader_knows_them() {
+        let hint = Hint::text("retry with ")
+            .setting(Setting::ExistsOk)
+            .then(".");
+        assert_eq!(
+            hint.to_string(),
+            "retry with ClientBuilder::if_exists(IfExists::Succeed)."
+        );
+        assert_eq!(hint.render(|_| "--exists-ok"), "retry with --exists-ok.");
+        assert_eq!(hint.parts()[1], HintPart::Setting(Setting::ExistsOk));
+    }
+}

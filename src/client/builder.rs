@@ -274,4 +274,30 @@ mod tests {
             assert_eq!(endpoint_url(&Url::parse(base).unwrap()).as_str(), expected);
         }
     }
+
+    #[test]
+    fn building_a_client_installs_no_process_wide_crypto_provider() {
+        for insecure in [false, true] {
+            Client::builder("https://example.org/")
+                .shared_secret("s")
+                .insecure(insecure)
+                .build()
+                .unwrap();
+        }
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+    }
+
+    #[test]
+    fn a_builder_without_a_secret_or_with_a_bad_url_is_refused() {
+        let error = Client::builder("http://localhost").build().unwrap_err();
+        assert_eq!(error.to_string(), "shared secret: is not set");
+        let error = Client::builder("ftp://x")
+            .shared_secret("s")
+            .build()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("not an http:// or https:// URL"),
+            "{error}"
+        );
+    }
 }
