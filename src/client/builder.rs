@@ -53,7 +53,7 @@ pub enum IfExists {
     /// A failure: the server's `M_USER_IN_USE` refusal ([`Error::Refused`]).
     #[default]
     Fail,
-    /// A success: [`Outcome::AlreadyExists`].
+    /// A success: [`Outcome::AlreadyExists`](crate::Outcome::AlreadyExists).
     Succeed,
 }
 
