@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let mut shown = vec![
         Error::Refused(refusal.clone()).to_string(),
         refusal.error.clone().unwrap_or_default(),
-        refusal.hint().unwrap_or_default(),
+        refusal.hint().map(|hint| hint.to_string()).unwrap_or_default(),
     ];
     if let Err(error) = parse_nonce(body) {
         shown.push(error.to_string());
