@@ -115,6 +115,7 @@ mod error;
 mod files;
 mod hint;
 mod mac;
+mod refusal;
 mod secret;
 mod tls;
 mod unix_socket;
