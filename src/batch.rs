@@ -16,8 +16,8 @@ use crate::client::{Client, NewUser, Outcome};
 use crate::concurrency::{Jobs, Limiter, Signal, Ticket};
 use crate::error::{EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Error, Result};
 use crate::options::Options;
+use crate::rules::{self, Rejection};
 use crate::secret::SecretString;
-use crate::user;
 use serde_json::{Map, Value, json};
 use std::cell::{Cell, RefCell};
 use std::collections::hash_map::Entry as MapEntry;
@@ -796,7 +796,6 @@ impl Rules {
     }
 
     pub fn check(&self, entry: Entry) -> std::result::Result<Row, Problem> {
-        let source = format!("line {}", entry.line);
         let server_name = self.server_name.as_deref();
         let mut problems = Vec::new();
         let localpart = match &entry.localpart {
@@ -805,18 +804,16 @@ impl Rules {
                 None
             }
             Some(given) => {
-                let checked = user::localpart_from_user_arg(given, &source, server_name)
-                    .map_err(|e| problem_text(e, false))
+                let checked = rules::localpart_from_user_arg(given, server_name)
                     .and_then(|localpart| {
-                        user::check_localpart(
+                        rules::check_localpart(
                             localpart,
-                            &source,
                             server_name,
                             self.refuse_underscore_prefix,
                         )
                         .map(|()| localpart.to_owned())
-                        .map_err(|e| problem_text(e, true))
-                    });
+                    })
+                    .map_err(problem_text);
                 match checked {
                     Ok(localpart) => Some(localpart),
                     Err(problem) => {
@@ -827,15 +824,15 @@ impl Rules {
             }
         };
         if let Some(password) = &entry.password {
-            if let Err(error) = user::check_password(password, &source) {
-                problems.push(problem_text(error, true));
+            if let Err(rejection) = rules::check_password(password) {
+                problems.push(problem_text(rejection));
             }
         }
         if let Some(user_type) = &entry.user_type {
-            if let Err(error) =
-                user::check_user_type(user_type, &source, self.extra_user_types.as_deref())
+            if let Err(rejection) =
+                rules::check_user_type(user_type, self.extra_user_types.as_deref())
             {
-                problems.push(problem_text(error, true));
+                problems.push(problem_text(rejection));
             }
         }
         match localpart {
@@ -852,17 +849,12 @@ impl Rules {
     }
 }
 
-/// The problem of a local check, without the source (the line is said
-/// separately) and, where it speaks of command-line options, without the hint.
-fn problem_text(error: Error, with_hint: bool) -> String {
-    match error {
-        Error::Input {
-            problem,
-            hint: Some(hint),
-            ..
-        } if with_hint => format!("{problem} ({hint})"),
-        Error::Input { problem, .. } => problem,
-        other => other.to_string(),
+/// The problem of a local check (the line is said separately) and, unless
+/// it speaks of the command line, its hint.
+fn problem_text(rejection: Rejection) -> String {
+    match rejection.hint() {
+        Some(hint) if !rejection.is_about_user_id() => format!("{rejection} ({hint})"),
+        _ => rejection.to_string(),
     }
 }
 
@@ -1021,11 +1013,16 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
         say!("{}", crate::error::escape_control_characters(notice));
     }
     let rules = Rules::from_options(&options);
-    let limiter = Limiter::new(jobs, options.http.timeout, options.http.verbose);
+    let limiter = Limiter::new(jobs, options.http.timeout);
     let mut http = options.http.clone();
     http.pool_size = limiter.ceiling();
     // Before the first pass, so that a bad --cacert is said at once.
-    let client = Client::new(&options.server_url, http)?;
+    let client = Client::new(
+        &options.server_url,
+        options.shared_secret.clone(),
+        options.if_exists,
+        http,
+    )?;
 
     let name = if path == Path::new("-") {
         Path::new("<stdin>")
@@ -1059,14 +1056,11 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
     let progress = std::io::stderr().is_terminal();
     let batch = Batch {
         client: &client,
-        secret: &options.shared_secret,
         rules: &rules,
-        exists_ok: options.exists_ok,
         rows: Mutex::new(rows),
         sink: Mutex::new(Sink::new(checked.rows, UNREACHABLE_STREAK, progress)),
         stop: AtomicBool::new(false),
         limiter: &limiter,
-        verbose: options.http.verbose,
     };
     {
         let mut sink = lock(&batch.sink);
@@ -1148,16 +1142,13 @@ fn spool(
 /// The second pass, shared by the workers.
 struct Batch<'a> {
     client: &'a Client,
-    secret: &'a SecretString,
     rules: &'a Rules,
-    exists_ok: bool,
     rows: Mutex<Rows<BufReader<File>>>,
     sink: Mutex<Sink>,
     /// Set when no more rows should be started (server down, stdout gone).
     stop: AtomicBool,
     /// How many rows may be in flight.
     limiter: &'a Limiter,
-    verbose: bool,
 }
 
 /// How one row ended.
@@ -1225,7 +1216,7 @@ impl Batch<'_> {
             .rules
             .server_name
             .as_deref()
-            .map(|server_name| user::user_id(&row.localpart, server_name));
+            .map(|server_name| rules::user_id(&row.localpart, server_name));
         let generated;
         let password = match &row.password {
             Some(password) => password,
@@ -1241,24 +1232,19 @@ impl Batch<'_> {
             },
         };
         let is_generated = row.password.is_none();
-        let new_user = NewUser {
-            localpart: &row.localpart,
-            password,
-            admin: row.admin,
-            user_type: row.user_type.as_deref(),
-            display_name: row.displayname.as_deref(),
-        };
+        let new_user = NewUser::new(&row.localpart, password.expose())
+            .admin(row.admin)
+            .user_type(row.user_type.as_deref())
+            .display_name(row.displayname.as_deref());
         let mut retries = 0;
         let outcome = loop {
-            let outcome = self
-                .client
-                .register(self.secret, &new_user, self.exists_ok, || Ok(()));
+            let outcome = self.client.register(&new_user);
             // A 429 creates nothing: the row may be sent again (with a
             // fresh nonce, as every try fetches one).
             let wait = match &outcome {
                 Err(Error::Refused(refusal)) if refusal.status == 429 => {
                     let wait = rate_limited_wait(refusal.retry_after_ms, retries);
-                    if wait.is_none() && self.verbose {
+                    if wait.is_none() {
                         let why = match refusal.retry_after_ms {
                             _ if retries >= RATE_LIMITED_RETRIES => {
                                 format!("still rate-limited (429) after {retries} retries")
@@ -1269,7 +1255,7 @@ impl Batch<'_> {
                             ),
                             None => "rate-limited (429)".to_owned(),
                         };
-                        say!("line {}: {why}: not tried again", row.line);
+                        log::info!("line {}: {why}: not tried again", row.line);
                     }
                     wait
                 }
@@ -1277,13 +1263,11 @@ impl Batch<'_> {
             };
             let Some(wait) = wait else { break outcome };
             retries += 1;
-            if self.verbose {
-                say!(
-                    "line {}: rate-limited (429): trying again in {:.1} s",
-                    row.line,
-                    wait.as_secs_f64()
-                );
-            }
+            log::info!(
+                "line {}: rate-limited (429): trying again in {:.1} s",
+                row.line,
+                wait.as_secs_f64()
+            );
             // The slot is given back for the wait, and the limit drops.
             self.limiter.release(*ticket, Signal::Overloaded(429));
             let waited = pause(wait);
@@ -1405,7 +1389,7 @@ fn failed(
     if let Some(password) = password {
         object["password"] = Value::from(password.expose());
     }
-    let unreachable = error.exit_code() == EXIT_UNREACHABLE;
+    let unreachable = error.is_unreachable();
     (Ending::Failed { unreachable }, object)
 }
 

@@ -504,16 +504,14 @@ pub struct Limiter {
     controller: Mutex<Controller>,
     freed: Condvar,
     started: Instant,
-    verbose: bool,
 }
 
 impl Limiter {
-    pub fn new(jobs: Jobs, timeout: Duration, verbose: bool) -> Limiter {
+    pub fn new(jobs: Jobs, timeout: Duration) -> Limiter {
         Limiter {
             controller: Mutex::new(Controller::new(jobs, timeout)),
             freed: Condvar::new(),
             started: Instant::now(),
-            verbose,
         }
     }
 
@@ -538,10 +536,9 @@ impl Limiter {
     /// Frees a slot, telling the controller how the request went.
     pub fn release(&self, ticket: Ticket, signal: Signal) {
         let change = self.lock().finish(ticket, self.started.elapsed(), signal);
+        // `-v` shows each change of the limit and why.
         if let Some(change) = change {
-            if self.verbose {
-                say!("{change}");
-            }
+            log::info!("{change}");
         }
         self.freed.notify_all();
     }
@@ -1088,7 +1085,7 @@ mod tests {
 
     #[test]
     fn the_limiter_makes_workers_wait_for_a_free_slot() {
-        let limiter = std::sync::Arc::new(Limiter::new(Jobs::Fixed(2), TIMEOUT, false));
+        let limiter = std::sync::Arc::new(Limiter::new(Jobs::Fixed(2), TIMEOUT));
         let (a, b) = (limiter.acquire(), limiter.acquire());
         let (sender, receiver) = std::sync::mpsc::channel();
         let waiting = std::sync::Arc::clone(&limiter);

@@ -6,8 +6,10 @@
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
 use serde_yaml::{Mapping, Value};
-use std::io::Read;
 use std::path::{Path, PathBuf};
+
+// Batch and the reporter name them here.
+pub(crate) use crate::files::{io_reason, read_capped};
 
 /// Files holding a secret or a password are small; a larger one is a mistake
 /// (the wrong path), and reading it whole would be a waste.
@@ -122,9 +124,8 @@ impl Config {
         let secret = secret.and_then(|(v, f)| Some((v.as_str()?, f)));
         let secret_path = secret_path.and_then(|(v, f)| Some((v.as_str()?, f)));
         match (secret, secret_path) {
-            (Some((s, _)), Some((p, _))) if !s.is_empty() && !p.is_empty() => Err(Error::file(
-                self.files_label(),
-                None,
+            (Some((s, _)), Some((p, _))) if !s.is_empty() && !p.is_empty() => Err(Error::files(
+                &self.files,
                 format!(
                     "Conflicting options '{SECRET_KEY}' and '{SECRET_PATH_KEY}' are both defined; keep one"
                 ),
@@ -134,9 +135,8 @@ impl Config {
                 path: Path::new(p),
                 config_file,
             }),
-            _ => Err(Error::file(
-                self.files_label(),
-                None,
+            _ => Err(Error::files(
+                &self.files,
                 format!("No '{SECRET_KEY}' or '{SECRET_PATH_KEY}' defined in config"),
             )),
         }
@@ -230,16 +230,6 @@ impl Config {
             tls_url.get_or_insert(ClientListener::Tcp(format!("https://{host}:{port}")));
         }
         Ok(tls_url.or(socket))
-    }
-
-    fn files_label(&self) -> PathBuf {
-        PathBuf::from(
-            self.files
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        )
     }
 }
 
@@ -395,86 +385,6 @@ fn permissions_notice(path: &Path) -> Option<Notice> {
 #[cfg(not(unix))]
 fn permissions_notice(_path: &Path) -> Option<Notice> {
     None
-}
-
-/// Reads at most `cap` bytes of a file, with errors that name it. A
-/// directory is refused, and a named pipe is read without waiting for a
-/// writer.
-pub(crate) fn read_capped(path: &Path, cap: u64, origin: Option<(&Path, &str)>) -> Result<Vec<u8>> {
-    let fail = |problem: String| match origin {
-        Some((config, key)) => {
-            Error::file(config, Some(key), format!("{}: {problem}", path.display()))
-        }
-        None => Error::file(path, None, problem),
-    };
-    let file = open_without_waiting(path)
-        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
-    let metadata = file
-        .metadata()
-        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
-    if metadata.is_dir() {
-        return Err(fail("is a directory, not a file".to_owned()));
-    }
-    let mut bytes = Vec::new();
-    file.take(cap + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
-    if bytes.len() as u64 > cap {
-        return Err(fail(format!("is larger than {}", size_text(cap))));
-    }
-    Ok(bytes)
-}
-
-/// Opens a file for reading. A named pipe that no one writes to would block
-/// a plain open forever; opened non-blocking, it reads as empty instead,
-/// while a pipe with a writer (`--password-file <(...)`) reads as usual.
-#[cfg(unix)]
-fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    // Reads block again from here on: a pipe's writer may be slow.
-    // SAFETY: fcntl on a descriptor we own, with integer arguments.
-    unsafe {
-        let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
-        if flags < 0 || libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0
-        {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(file)
-}
-
-#[cfg(not(unix))]
-fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::File::open(path)
-}
-
-/// A size limit in the largest whole unit.
-fn size_text(bytes: u64) -> String {
-    if bytes % (1024 * 1024) == 0 {
-        format!("{} MiB", bytes / (1024 * 1024))
-    } else {
-        format!("{} KiB", bytes / 1024)
-    }
-}
-
-/// The OS's words for an I/O error, without Rust's "(os error N)" suffix.
-pub fn io_reason(error: &std::io::Error) -> String {
-    match error.kind() {
-        std::io::ErrorKind::NotFound => "no such file".to_owned(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-        _ => {
-            let text = error.to_string();
-            match text.find(" (os error") {
-                Some(end) => text[..end].to_owned(),
-                None => text,
-            }
-        }
-    }
 }
 
 #[cfg(test)]

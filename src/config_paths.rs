@@ -282,6 +282,7 @@ mod tests {
             error
                 .hint()
                 .unwrap()
+                .to_string()
                 .ends_with("with --shared-secret-file FILE")
         );
 
@@ -289,7 +290,10 @@ mod tests {
         write(&beside, "s\n");
         let config = load();
         let error = config.shared_secret(&mut Vec::new()).unwrap_err();
-        let hint = secret_elsewhere_hint(&config, error).hint().unwrap();
+        let hint = secret_elsewhere_hint(&config, error)
+            .hint()
+            .unwrap()
+            .to_string();
         assert!(
             hint.ends_with(&format!("pass --shared-secret-file {}", beside.display())),
             "{hint}"

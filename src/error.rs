@@ -3,10 +3,13 @@
 //! The exit codes are part of the interface (documented in `--help`, the man
 //! page and the README) and are decided here and nowhere else.
 
+pub use crate::hint::{Hint, HintPart, Setting};
+pub use crate::refusal::Refusal;
 use std::fmt;
 use std::path::PathBuf;
 
 /// Exit status: registered, or already there with `--exists-ok`.
+#[cfg(feature = "cli")]
 pub const EXIT_OK: i32 = 0;
 /// Exit status: the server refused (an HTTP error other than 502/503/504).
 pub const EXIT_REFUSED: i32 = 1;
@@ -25,6 +28,7 @@ pub const EXIT_INTERRUPTED: i32 = 128 + libc::SIGINT;
 
 /// Exit status after a signal asked us to stop, as a shell reports a
 /// process the signal killed: 130 for SIGINT, 129 SIGHUP, 143 SIGTERM.
+#[cfg(feature = "cli")]
 pub fn exit_code_for_signal(signal: i32) -> i32 {
     128 + signal
 }
@@ -36,11 +40,13 @@ pub enum Error {
     Usage(String),
     /// A configuration or input file is unusable (exit 3).
     File {
-        path: PathBuf,
+        /// The file; several when the problem is in what they say together
+        /// (configs merged from several files).
+        paths: Vec<PathBuf>,
         /// The key inside the file, when the problem is one value.
         key: Option<String>,
         problem: String,
-        hint: Option<String>,
+        hint: Option<Hint>,
     },
     /// A value given on the command line, at a prompt or in the environment
     /// would be refused by the server or cannot be used (exit 3).
@@ -48,15 +54,12 @@ pub enum Error {
         /// Where the value came from: an option, a prompt, a variable.
         source: String,
         problem: String,
-        hint: Option<String>,
+        hint: Option<Hint>,
     },
     /// The server answered with an HTTP error status.
     Refused(Refusal),
     /// The server could not be reached, or did not speak the protocol (exit 4).
-    Transport {
-        problem: String,
-        hint: Option<String>,
-    },
+    Transport { problem: String, hint: Option<Hint> },
     /// The server delegates accounts to Matrix Authentication Service, so it
     /// does not serve the registration endpoint: exit 3 when the config said
     /// so (nothing was sent), 1 when the server's answers did.
@@ -80,80 +83,13 @@ pub enum Error {
     Unconfirmed(Box<Error>),
 }
 
-/// An HTTP error answer from the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub status: u16,
-    /// The reason phrase, e.g. `Forbidden`.
-    pub reason: String,
-    pub errcode: Option<String>,
-    pub error: Option<String>,
-    /// Milliseconds the server asked us to wait (429).
-    pub retry_after_ms: Option<u64>,
-}
-
-impl Refusal {
-    /// 502, 503 and 504 come from a proxy or a server that is not up yet:
-    /// nothing was done, so retrying is safe.
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self.status, 502..=504)
-    }
-
-    /// A well-known failure's explanation, one line. It keys on the status
-    /// and the `errcode`, which every server on this endpoint sends, and
-    /// only refines by Synapse's wording where the two say too little.
-    pub fn hint(&self) -> Option<String> {
-        let text = self.error.as_deref().unwrap_or("");
-        let hint = match (self.status, self.errcode.as_deref()) {
-            (_, Some("M_USER_IN_USE")) => {
-                "pass --exists-ok to treat an existing account as success"
-            }
-            (429, Some("M_LIMIT_EXCEEDED")) => {
-                return Some(match self.retry_after_ms {
-                    Some(ms) => format!(
-                        "the server is rate-limiting requests; it asks to retry after {ms} ms"
-                    ),
-                    None => "the server is rate-limiting requests; retry later".to_owned(),
-                });
-            }
-            // Not rate limiting: Synapse answers so when a spam-checker
-            // module denies a registration.
-            (429, _) => {
-                "the server refused this registration without saying it is rate limiting (no M_LIMIT_EXCEEDED): a spam-checker module or policy on the server may deny it; see the server's log"
-            }
-            // A refusal in Matrix's form: the server checked the MAC and it did
-            // not match (Synapse "HMAC incorrect", Dendrite "bad mac").
-            (403, Some(_)) => {
-                "the shared secret differs from the one the running server loaded: check which config file the server runs with, and restart it after changing the secret"
-            }
-            // No Matrix error code: something in front of the server refused.
-            (401 | 403, None) => {
-                "refused without a Matrix error code, so by something in front of the homeserver (a reverse proxy often blocks /_synapse/admin): use the server's own client listener, on the server host"
-            }
-            (404, _) => {
-                "no registration endpoint here: check the port and any path prefix, whether a reverse proxy hides /_synapse/admin, and whether Matrix Authentication Service is in charge (then use `mas-cli manage register-user`)"
-            }
-            _ if self.is_unavailable() => {
-                "the server (or a proxy in front of it) is not available yet; it is safe to retry, for example with --wait SECONDS"
-            }
-            (400, _) if text.contains("Shared secret registration is not enabled") => {
-                "set registration_shared_secret (or registration_shared_secret_path) in the homeserver config and restart the server"
-            }
-            (400, _) if text.contains("unrecognised nonce") => {
-                "the nonce expired or was issued by another server process: several Synapse processes behind one address each keep their own nonces"
-            }
-            _ => return None,
-        };
-        Some(hint.to_owned())
-    }
-}
-
 impl Error {
-    pub fn usage(message: impl Into<String>) -> Self {
+    #[cfg(any(feature = "cli", not(unix)))]
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Error::Usage(message.into())
     }
 
-    pub fn input(source: impl Into<String>, problem: impl Into<String>) -> Self {
+    pub(crate) fn input(source: impl Into<String>, problem: impl Into<String>) -> Self {
         Error::Input {
             source: source.into(),
             problem: problem.into(),
@@ -161,9 +97,24 @@ impl Error {
         }
     }
 
-    pub fn file(path: impl Into<PathBuf>, key: Option<&str>, problem: impl Into<String>) -> Self {
+    /// A problem in what several files say together.
+    #[cfg(feature = "cli")]
+    pub(crate) fn files(paths: &[PathBuf], problem: impl Into<String>) -> Self {
         Error::File {
-            path: path.into(),
+            paths: paths.to_vec(),
+            key: None,
+            problem: problem.into(),
+            hint: None,
+        }
+    }
+
+    pub(crate) fn file(
+        path: impl Into<PathBuf>,
+        key: Option<&str>,
+        problem: impl Into<String>,
+    ) -> Self {
+        Error::File {
+            paths: vec![path.into()],
             key: key.map(str::to_owned),
             problem: problem.into(),
             hint: None,
@@ -171,12 +122,16 @@ impl Error {
     }
 
     /// The same error with a hint, for a file error that has a known fix.
-    pub fn with_hint(self, new_hint: impl Into<String>) -> Self {
+    #[cfg(feature = "cli")]
+    pub(crate) fn with_hint(self, new_hint: impl Into<Hint>) -> Self {
         match self {
             Error::File {
-                path, key, problem, ..
+                paths,
+                key,
+                problem,
+                ..
             } => Error::File {
-                path,
+                paths,
                 key,
                 problem,
                 hint: Some(new_hint.into()),
@@ -192,20 +147,40 @@ impl Error {
         }
     }
 
-    pub fn transport(problem: impl Into<String>, hint: Option<&str>) -> Self {
+    pub(crate) fn transport(problem: impl Into<String>, hint: Option<&str>) -> Self {
         Error::Transport {
             problem: problem.into(),
-            hint: hint.map(str::to_owned),
+            hint: hint.map(Hint::text),
         }
     }
 
-    pub fn unconfirmed(error: Error) -> Self {
+    /// A transport error whose hint recommends a setting.
+    pub(crate) fn transport_with(problem: impl Into<String>, hint: Hint) -> Self {
+        Error::Transport {
+            problem: problem.into(),
+            hint: Some(hint),
+        }
+    }
+
+    pub(crate) fn unconfirmed(error: Error) -> Self {
         Error::Unconfirmed(Box::new(error))
     }
 
-    /// Whether the account may exist although the run failed.
+    /// Whether the registration request may have reached the server, so
+    /// that the account may exist although no answer says so.
     pub fn is_unconfirmed(&self) -> bool {
         matches!(self, Error::Unconfirmed(_))
+    }
+
+    /// Whether the server could not be reached, did not speak the protocol
+    /// or is not available yet (502, 503, 504): trying again later may work.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Error::Transport { .. } => true,
+            Error::Refused(refusal) => refusal.is_unavailable(),
+            Error::Unconfirmed(error) => error.is_unreachable(),
+            _ => false,
+        }
     }
 
     /// The one place where failures become exit statuses.
@@ -242,7 +217,9 @@ impl Error {
         }
     }
 
-    pub fn hint(&self) -> Option<String> {
+    /// How to put the failure right, for a well-known failure. Control
+    /// characters in its text are escaped, as in the message.
+    pub fn hint(&self) -> Option<Hint> {
         let hint = match self {
             Error::Input { hint, .. }
             | Error::Transport { hint, .. }
@@ -250,23 +227,25 @@ impl Error {
             Error::Refused(refusal) => refusal.hint(),
             // A blind retry would be refused with "User ID already taken".
             Error::Unconfirmed(_) => Some(
-                "the server may have created the account before the answer was lost: retry with --exists-ok"
-                    .to_owned(),
+                Hint::text(
+                    "the server may have created the account before the answer was lost: retry with ",
+                )
+                .setting(Setting::ExistsOk),
             ),
             // Several lines by design: each is escaped, the breaks are kept
             // (what the advice quotes was escaped as it was built).
             Error::Delegated { advice, .. } => {
-                return Some(
+                return Some(Hint(vec![HintPart::Text(
                     advice
                         .lines()
                         .map(escape_control_characters)
                         .collect::<Vec<_>>()
                         .join("\n"),
-                );
+                )]));
             }
             _ => None,
         };
-        hint.map(|hint| escape_control_characters(&hint))
+        hint.map(Hint::escaped)
     }
 }
 
@@ -305,17 +284,20 @@ impl fmt::Display for Unescaped<'_> {
         match self.0 {
             Error::Usage(message) | Error::Output(message) => f.write_str(message),
             Error::File {
-                path,
-                key: Some(key),
+                paths,
+                key,
                 problem,
                 ..
-            } => write!(f, "{}: {key}: {problem}", path.display()),
-            Error::File {
-                path,
-                key: None,
-                problem,
-                ..
-            } => write!(f, "{}: {problem}", path.display()),
+            } => {
+                for (i, path) in paths.iter().enumerate() {
+                    let separator = if i == 0 { "" } else { ", " };
+                    write!(f, "{separator}{}", path.display())?;
+                }
+                if let Some(key) = key {
+                    write!(f, ": {key}")?;
+                }
+                write!(f, ": {problem}")
+            }
             Error::Input {
                 source, problem, ..
             } => write!(f, "{source}: {problem}"),
@@ -394,10 +376,10 @@ mod tests {
         let error = Error::Input {
             source: "-u/--user".to_owned(),
             problem: "'x\ny\u{1b}[31m' is bad".to_owned(),
-            hint: Some("try\r\tagain".to_owned()),
+            hint: Some(Hint::text("try\r\tagain")),
         };
         assert_eq!(error.to_string(), "-u/--user: 'x\\ny\\u{1b}[31m' is bad");
-        assert_eq!(error.hint().unwrap(), "try\\r\\tagain");
+        assert_eq!(error.hint().unwrap().to_string(), "try\\r\\tagain");
         let file = Error::file("a\u{7}.yaml", Some("line 2"), "bad");
         assert_eq!(file.to_string(), "a\\u{7}.yaml: line 2: bad");
     }
@@ -411,12 +393,36 @@ mod tests {
             advice: "first line\n  second\u{1b}[2J line\r".to_owned(),
         };
         assert_eq!(
-            error.hint().unwrap(),
+            error.hint().unwrap().to_string(),
             "first line\n  second\\u{1b}[2J line\\r"
         );
         assert!(
             error.to_string().contains("(http://mas\\u{1b}[2J/)"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn unreachable_is_what_exits_4() {
+        let errors = [
+            Error::usage("x"),
+            Error::file("f", None, "x"),
+            Error::input("-u", "x"),
+            Error::transport("x", None),
+            Error::Refused(refusal(403)),
+            Error::Refused(refusal(503)),
+            Error::unconfirmed(Error::transport("x", None)),
+            Error::unconfirmed(Error::Refused(refusal(500))),
+            Error::Interrupted,
+            Error::Output("x".into()),
+        ];
+        for error in errors {
+            assert_eq!(
+                error.is_unreachable(),
+                error.exit_code() == EXIT_UNREACHABLE,
+                "{error:?}"
+            );
+        }
+        assert!(Error::Refused(refusal(504)).is_unreachable());
     }
 }

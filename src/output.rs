@@ -215,7 +215,7 @@ impl Reporter {
 /// The `error:` line and, for a well-known failure, the `hint:` line, on stderr.
 pub fn report_error(error: &Error) {
     say!("error: {error}");
-    if let Some(hint) = error.hint() {
+    if let Some(hint) = crate::cli::hint_text(error) {
         say!("hint: {hint}");
     }
 }

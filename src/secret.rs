@@ -20,6 +20,7 @@ impl SecretString {
         &self.0
     }
 
+    #[cfg(feature = "cli")]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

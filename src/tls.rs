@@ -1,4 +1,7 @@
-//! Trusting the certificates given with `--cacert`.
+//! The TLS configurations the client uses, all built with the ring crypto
+//! provider passed in (no process-wide default is installed): the system's
+//! trust (rustls-platform-verifier, as reqwest would set it up), none at all
+//! (insecure), or the certificates given with `--cacert`.
 //!
 //! webpki, rustls's verifier, never accepts a certificate authority's
 //! certificate (basicConstraints CA:TRUE) as a server's own. But that is
@@ -24,11 +27,79 @@ use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureSc
 use std::sync::Arc;
 use std::time::Duration;
 
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn with_verifier(
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<dyn ServerCertVerifier>,
+) -> Result<rustls::ClientConfig, rustls::Error> {
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    // reqwest is built for HTTP/1 only.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The system's trust, or with `insecure` no verification at all.
+pub fn config(insecure: bool) -> Result<rustls::ClientConfig, rustls::Error> {
+    let provider = provider();
+    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
+        Arc::new(NoVerifier(provider.clone()))
+    } else {
+        Arc::new(rustls_platform_verifier::Verifier::new(provider.clone())?)
+    };
+    with_verifier(provider, verifier)
+}
+
+/// Accepts any certificate and signature (`--insecure`).
+#[derive(Debug)]
+struct NoVerifier(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerifier {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 /// A TLS configuration that trusts `certificates` (from `--cacert`) alone.
 pub fn cacert_config(
     certificates: Vec<CertificateDer<'static>>,
 ) -> Result<rustls::ClientConfig, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = provider();
     let mut roots = RootCertStore::empty();
     // A certificate webpki cannot take as a root is still trusted when the
     // server presents it as is.
@@ -41,14 +112,7 @@ pub fn cacert_config(
         given: certificates,
         provider: provider.clone(),
     };
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    // reqwest is built for HTTP/1 only.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+    with_verifier(provider, Arc::new(verifier))
 }
 
 #[derive(Debug)]

@@ -51,7 +51,7 @@ pub fn connect_error(socket: &Path, error: &std::io::Error) -> Error {
             "is it a socket left behind by a server that stopped? Start the server, or check the listener's path:".to_owned(),
         ),
         _ => (
-            format!("cannot connect to {shown}: {}", crate::config::io_reason(error)),
+            format!("cannot connect to {shown}: {}", crate::files::io_reason(error)),
             "is this the path: of the server's client listener?".to_owned(),
         ),
     };
@@ -175,7 +175,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o660)).unwrap();
         let error = connect_error(&socket, &ErrorKind::PermissionDenied.into());
-        let hint = error.hint().unwrap();
+        let hint = error.hint().unwrap().to_string();
         assert!(
             error
                 .to_string()
@@ -203,7 +203,8 @@ mod tests {
         let inside = dir.path().join("locked").join("main.sock");
         let hint = connect_error(&inside, &ErrorKind::PermissionDenied.into())
             .hint()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(
             hint.contains(&format!(
                 "may not enter {}",

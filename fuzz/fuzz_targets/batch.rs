@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use register_new_matrix_user::batch::{Rows, Rules, check_rows};
+use register_new_matrix_user::__private::{Rows, Rules, check_rows};
 
 fuzz_target!(|data: &[u8]| {
     // Lines as CSV counts them (`\n`, `\r\n` or `\r`); JSON Lines has no more.

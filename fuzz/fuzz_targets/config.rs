@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use register_new_matrix_user::config::{ClientListener, Config, SecretSource};
+use register_new_matrix_user::__private::{ClientListener, Config, SecretSource};
 use std::path::PathBuf;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,10 +5,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use register_new_matrix_user::client::{
+use register_new_matrix_user::__private::{
     MAX_BODY_BYTES, parse_nonce, parse_refusal, parse_registered,
 };
-use register_new_matrix_user::error::Error;
+use register_new_matrix_user::Error;
 
 fuzz_target!(|data: &[u8]| {
     let Some((status, body)) = parse_input(data) else {
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let mut shown = vec![
         Error::Refused(refusal.clone()).to_string(),
         refusal.error.clone().unwrap_or_default(),
-        refusal.hint().unwrap_or_default(),
+        refusal.hint().map(|hint| hint.to_string()).unwrap_or_default(),
     ];
     if let Err(error) = parse_nonce(body) {
         shown.push(error.to_string());

@@ -9,7 +9,7 @@ fn committed_man_page_matches_the_command_line() {
     let mut rendered = Vec::new();
     // The release's version alone: the commit in --version would make the
     // committed page stale at every commit.
-    let command = register_new_matrix_user::cli::command().version(env!("CARGO_PKG_VERSION"));
+    let command = register_new_matrix_user::__private::command().version(env!("CARGO_PKG_VERSION"));
     clap_mangen::Man::new(command)
         .render(&mut rendered)
         .expect("render man page");

@@ -6,9 +6,9 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use register_new_matrix_user::batch::{Format, Rows, Rules, check_rows};
-use register_new_matrix_user::client::{parse_nonce, parse_refusal, parse_registered};
-use register_new_matrix_user::config::{ClientListener, Config, SecretSource};
+use register_new_matrix_user::__private::{ClientListener, Config, SecretSource};
+use register_new_matrix_user::__private::{Format, Rows, Rules, check_rows};
+use register_new_matrix_user::__private::{parse_nonce, parse_refusal, parse_registered};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -269,7 +269,7 @@ proptest! {
     ) {
         let refusal = parse_refusal(status, &body);
         prop_assert_eq!(refusal.status, status);
-        assert_printable(&register_new_matrix_user::error::Error::Refused(refusal.clone()).to_string());
+        assert_printable(&register_new_matrix_user::Error::Refused(refusal.clone()).to_string());
         assert_printable(refusal.error.as_deref().unwrap_or_default());
         let _ = parse_nonce(&body);
         match parse_registered(&body) {

@@ -1,17 +1,17 @@
 //! Acting on checked options: prompt for what is missing, register, report.
 
 use crate::cli::{Cli, OutputFormat, SECRET_ENV};
-use crate::client::{Client, NewUser, Outcome};
+use crate::client::{Client, NewUser, Outcome, Prepared};
 use crate::error::{EXIT_OK, Error, Result};
-use crate::options::{Options, PasswordSource};
+use crate::options::{Mode, Options, PasswordSource};
 use crate::output::Reporter;
 use crate::prompt::{PromptTo, Prompter};
+use crate::rules::{self, Rejection};
 use crate::secret::SecretString;
-use crate::user;
 use std::io::Write;
 
 /// Runs the whole command and returns the exit status.
-pub fn run(mut cli: Cli) -> i32 {
+pub fn run(cli: Cli) -> i32 {
     if let Some(shell) = cli.completions {
         // Generated into memory: clap_complete panics when its writer fails.
         let mut script = Vec::new();
@@ -27,7 +27,7 @@ pub fn run(mut cli: Cli) -> i32 {
             Err(e) => {
                 let error = Error::Output(format!(
                     "cannot write to stdout ({})",
-                    crate::config::io_reason(&e)
+                    crate::files::io_reason(&e)
                 ));
                 crate::output::report_error(&error);
                 error.exit_code()
@@ -35,24 +35,17 @@ pub fn run(mut cli: Cli) -> i32 {
         };
     }
     crate::interrupt::install();
+    super::log::install(cli.verbose);
     let reporter = Reporter::new(cli.output);
-    // Batch mode shares the secret, server and TLS options; clap rules out
-    // the single-user ones (-u, -p, ...), so nothing is prompted for.
-    let (batch, jobs) = (cli.batch.take(), cli.jobs);
-    let options = match (&batch, jobs) {
-        (None, Some(_)) => Err(Error::usage(
-            "--jobs applies only with --batch: a single registration is one request",
-        )),
-        _ => env_secret(),
-    }
-    .and_then(|secret| Options::from_cli(cli, secret, &mut std::io::stdin().lock()));
-    match options {
-        Ok(options) => match batch {
-            Some(path) => {
-                crate::batch::run(options, &path, jobs.unwrap_or(crate::cli::DEFAULT_JOBS))
-            }
-            None => register_one(options, &reporter),
-        },
+    // The stdin lock ends here: batch mode may read its rows from stdin.
+    let mode = Mode::from_cli(cli, env_secret, &mut std::io::stdin().lock());
+    match mode {
+        Ok(Mode::One(options)) => register_one(options, &reporter),
+        Ok(Mode::Batch {
+            options,
+            path,
+            jobs,
+        }) => crate::batch::run(options, &path, jobs),
         Err(error) => {
             reporter.failed(&error, None, None);
             error.exit_code()
@@ -106,24 +99,21 @@ fn register(
         Some(localpart) => localpart,
         None => {
             let answer = prompter.localpart()?;
-            let localpart =
-                user::localpart_from_user_arg(&answer, "localpart prompt", server_name)?;
-            user::check_localpart(
-                localpart,
-                "localpart prompt",
-                server_name,
-                options.refuse_underscore_prefix,
-            )?;
+            let label = |rejection: Rejection| rejection.labelled("localpart prompt");
+            let localpart = rules::localpart_from_user_arg(&answer, server_name).map_err(label)?;
+            rules::check_localpart(localpart, server_name, options.refuse_underscore_prefix)
+                .map_err(label)?;
             localpart.to_owned()
         }
     };
-    *user_id = server_name.map(|server_name| user::user_id(&localpart, server_name));
+    *user_id = server_name.map(|server_name| rules::user_id(&localpart, server_name));
     let (password, generated) = match options.password {
         PasswordSource::Given(password) => (password, false),
         PasswordSource::Generate => (crate::password::generate()?, true),
         PasswordSource::Prompt => {
             let password = prompter.password()?;
-            user::check_password(&password, "password prompt")?;
+            rules::check_password(&password)
+                .map_err(|rejection| rejection.labelled("password prompt"))?;
             (password, false)
         }
     };
@@ -132,16 +122,18 @@ fn register(
         None => prompter.admin()?,
     };
 
-    let client = Client::new(&options.server_url, options.http)?;
-    let new_user = NewUser {
-        localpart: &localpart,
-        password: &password,
-        admin,
-        user_type: options.user_type.as_deref(),
-        display_name: options.display_name.as_deref(),
-    };
+    let client = Client::new(
+        &options.server_url,
+        options.shared_secret,
+        options.if_exists,
+        options.http,
+    )?;
+    let new_user = NewUser::new(&localpart, password.expose())
+        .admin(admin)
+        .user_type(options.user_type.as_deref())
+        .display_name(options.display_name.as_deref());
     let generated = generated.then_some(&password);
-    let sent = || {
+    let send = |prepared: Prepared<'_>| {
         reporter.sending()?;
         // Once the request may reach the server, Ctrl-C must not lose what
         // became of it.
@@ -150,10 +142,9 @@ fn register(
             let error = Error::unconfirmed(Error::Interrupted);
             reporter.failed(&error, user_id.as_deref(), password.as_ref());
         })));
-        Ok(())
+        prepared.send()
     };
-    let outcome = match client.register(&options.shared_secret, &new_user, options.exists_ok, sent)
-    {
+    let outcome = match client.prepare(&new_user).and_then(send) {
         // No such endpoint: a server that delegates accounts to MAS says so
         // in its auth metadata.
         Err(Error::Refused(refusal))

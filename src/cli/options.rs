@@ -2,21 +2,17 @@
 //! read and every rule that can be checked locally is checked here, before
 //! anything is sent.
 
-use crate::cli::{Cli, OutputFormat, SECRET_ENV};
-use crate::client::HttpOptions;
-use crate::config::{ClientListener, Config, Notice, read_secret_file};
+use crate::cli::server::{plain_http_warning, server_address};
+use crate::cli::{Cli, DEFAULT_JOBS, OutputFormat, SECRET_ENV};
+use crate::client::{HttpOptions, IfExists};
+use crate::concurrency::Jobs;
+use crate::config::{Config, Notice, read_secret_file};
 use crate::error::{Error, Result};
+use crate::rules::{self, Rejection};
 use crate::secret::SecretString;
-use crate::user;
 use reqwest::Url;
 use std::io::BufRead;
 use std::time::Duration;
-
-/// Used when neither the command line nor a config names the server.
-pub const DEFAULT_SERVER_URL: &str = "http://localhost:8008";
-/// The URL sent over a Unix socket when none is given: Synapse ignores the
-/// host, and the socket has no port.
-pub const SOCKET_SERVER_URL: &str = "http://localhost";
 
 /// Where the password comes from.
 #[derive(Debug)]
@@ -44,11 +40,54 @@ pub struct Options {
     pub admin: Option<bool>,
     pub user_type: Option<String>,
     pub display_name: Option<String>,
-    pub exists_ok: bool,
+    pub if_exists: IfExists,
     pub output: OutputFormat,
     pub http: HttpOptions,
     /// Notices and warnings to show before acting.
     pub notices: Vec<Notice>,
+}
+
+/// What the command line asks for, decided once.
+#[derive(Debug)]
+pub enum Mode {
+    /// Register one user (`-u`, or prompts).
+    One(Options),
+    /// Register every row of a file (`--batch`).
+    Batch {
+        options: Options,
+        /// The file, or `-` for stdin.
+        path: std::path::PathBuf,
+        /// Registrations in flight at once.
+        jobs: Jobs,
+    },
+}
+
+impl Mode {
+    /// As [`Options::from_cli`], after the batch options are taken out;
+    /// `env_secret` is read only when the mode is valid.
+    pub fn from_cli(
+        mut cli: Cli,
+        env_secret: impl FnOnce() -> Result<Option<String>>,
+        stdin: &mut dyn BufRead,
+    ) -> Result<Self> {
+        // Batch mode shares the secret, server and TLS options; clap rules
+        // out the single-user ones (-u, -p, ...), so nothing is prompted for.
+        let (batch, jobs) = (cli.batch.take(), cli.jobs);
+        if batch.is_none() && jobs.is_some() {
+            return Err(Error::usage(
+                "--jobs applies only with --batch: a single registration is one request",
+            ));
+        }
+        let options = Options::from_cli(cli, env_secret()?, stdin)?;
+        Ok(match batch {
+            Some(path) => Mode::Batch {
+                options,
+                path,
+                jobs: jobs.unwrap_or(DEFAULT_JOBS),
+            },
+            None => Mode::One(options),
+        })
+    }
 }
 
 impl Options {
@@ -137,10 +176,9 @@ impl Options {
             PasswordSource::Prompt
         };
         if let PasswordSource::Given(password) = &password {
-            user::check_password(
-                password,
-                password_option(&cli.password_file, cli.password_stdin),
-            )?;
+            rules::check_password(password).map_err(|rejection| {
+                rejection.labelled(password_option(&cli.password_file, cli.password_stdin))
+            })?;
         }
 
         let (server_url, unix_socket) = server_address(
@@ -160,20 +198,18 @@ impl Options {
 
         let localpart = match cli.user.filter(|u| !u.is_empty()) {
             Some(user) => {
+                let label = |rejection: Rejection| rejection.labelled("-u/--user");
                 let localpart =
-                    user::localpart_from_user_arg(&user, "-u/--user", server_name.as_deref())?;
-                user::check_localpart(
-                    localpart,
-                    "-u/--user",
-                    server_name.as_deref(),
-                    refuse_underscore_prefix,
-                )?;
+                    rules::localpart_from_user_arg(&user, server_name.as_deref()).map_err(label)?;
+                rules::check_localpart(localpart, server_name.as_deref(), refuse_underscore_prefix)
+                    .map_err(label)?;
                 Some(localpart.to_owned())
             }
             None => None,
         };
         if let Some(user_type) = &cli.user_type {
-            user::check_user_type(user_type, "-t/--user_type", extra_user_types.as_deref())?;
+            rules::check_user_type(user_type, extra_user_types.as_deref())
+                .map_err(|rejection| rejection.labelled("-t/--user_type"))?;
         }
 
         let admin = match (cli.admin, cli.no_admin) {
@@ -212,14 +248,16 @@ impl Options {
             admin,
             user_type: cli.user_type,
             display_name: cli.display_name,
-            exists_ok: cli.exists_ok,
+            if_exists: match cli.exists_ok {
+                true => IfExists::Succeed,
+                false => IfExists::Fail,
+            },
             output: cli.output,
             http: HttpOptions {
                 timeout,
                 wait,
                 cacert: cli.cacert,
                 insecure: cli.insecure,
-                verbose: cli.verbose,
                 pool_size: 1,
                 unix_socket,
             },
@@ -240,43 +278,6 @@ fn delegation_request(cli: &Cli) -> crate::delegation::Request<'_> {
         display_name: cli.display_name.as_deref(),
         user_type: cli.user_type.as_deref(),
         generate_password: cli.generate_password,
-    }
-}
-
-/// The server URL and the Unix socket to reach it through, if any: as given
-/// on the command line, else the config's client listener, else the
-/// reference's default. With only `--unix-socket`, the URL is
-/// `http://localhost` (it names the Host header and any path prefix).
-fn server_address(
-    url: Option<String>,
-    unix_socket: Option<std::path::PathBuf>,
-    config: Option<&Config>,
-    notices: &mut Vec<Notice>,
-) -> Result<(Url, Option<std::path::PathBuf>)> {
-    if let Some(socket) = unix_socket {
-        let url = url.as_deref().unwrap_or(SOCKET_SERVER_URL);
-        return Ok((parse_server_url(url)?, Some(socket)));
-    }
-    if let Some(url) = url {
-        return Ok((parse_server_url(&url)?, None));
-    }
-    let discovered = match config {
-        Some(config) => config.client_listener()?,
-        None => None,
-    };
-    match discovered {
-        Some(ClientListener::Tcp(url)) => Ok((parse_server_url(&url)?, None)),
-        Some(ClientListener::UnixSocket(socket)) => {
-            Ok((parse_server_url(SOCKET_SERVER_URL)?, Some(socket)))
-        }
-        None => {
-            notices.push(if config.is_some() {
-                format!("Unable to find a suitable HTTP listener in the configuration file. Trying {DEFAULT_SERVER_URL} as a last resort.")
-            } else {
-                format!("No server url or configuration file given. Defaulting to {DEFAULT_SERVER_URL}.")
-            });
-            Ok((parse_server_url(DEFAULT_SERVER_URL)?, None))
-        }
     }
 }
 
@@ -357,73 +358,10 @@ fn seconds(value: f64, option: &str) -> Result<Option<Duration>> {
     Ok((value > 0.0).then(|| Duration::from_secs_f64(value)))
 }
 
-/// Checks the server URL: http or https, with a host.
-pub fn parse_server_url(text: &str) -> Result<Url> {
-    let shown = without_password(text);
-    let invalid = |problem: &str| Error::Input {
-        source: "server_url".to_owned(),
-        problem: format!("'{shown}' {problem}"),
-        hint: Some("give it as http://HOST:PORT or https://HOST[:PORT]".to_owned()),
-    };
-    let url = Url::parse(text).map_err(|e| match e {
-        url::ParseError::RelativeUrlWithoutBase => invalid("has no http:// or https:// in front"),
-        e => invalid(&format!("is not a valid URL ({e})")),
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid("is not an http:// or https:// URL"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(
-            "contains credentials; the shared secret is all the endpoint needs",
-        ));
-    }
-    Ok(url)
-}
-
-/// The URL as typed, with any password in it (`user:PASSWORD@host`) masked:
-/// error messages repeat the URL, and they must not repeat a password.
-fn without_password(text: &str) -> String {
-    let start = text.find("://").map_or(0, |i| i + 3);
-    let authority_end = text[start..]
-        .find(['/', '?', '#'])
-        .map_or(text.len(), |i| start + i);
-    let Some(at) = text[start..authority_end].rfind('@').map(|i| start + i) else {
-        return text.to_owned();
-    };
-    match text[start..at].find(':').map(|i| start + i) {
-        Some(colon) => format!("{}***{}", &text[..=colon], &text[at..]),
-        None => text.to_owned(),
-    }
-}
-
-/// Passwords travel in the request body: over plain HTTP to another machine
-/// anyone on the path can read them.
-fn plain_http_warning(url: &Url) -> Option<String> {
-    if url.scheme() != "http" {
-        return None;
-    }
-    let loopback = match url.host()? {
-        url::Host::Domain(name) => {
-            name.eq_ignore_ascii_case("localhost")
-                || name.to_ascii_lowercase().ends_with(".localhost")
-        }
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
-    };
-    (!loopback).then(|| {
-        format!(
-            "Warning: the password is sent over plain HTTP to {}, which is not this machine; prefer https://.",
-            url.host_str().unwrap_or_default()
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::server::without_password;
     use clap::Parser;
 
     fn options(args: &[&str]) -> Result<Options> {
@@ -734,5 +672,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(from_config, "from-config");
+    }
+
+    #[test]
+    fn the_mode_is_decided_once() {
+        let parse = |args: &[&str]| {
+            let mut argv = vec!["register_new_matrix_user"];
+            argv.extend_from_slice(args);
+            let cli = Cli::try_parse_from(argv).unwrap();
+            Mode::from_cli(cli, || Ok(None), &mut "".as_bytes())
+        };
+        let error = parse(&["-k", "s", "--jobs", "2", "-u", "a", "-p", "p"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        assert!(
+            error
+                .to_string()
+                .contains("--jobs applies only with --batch")
+        );
+        match parse(&["-k", "s", "--batch", "users.csv"]).unwrap() {
+            Mode::Batch { path, jobs, .. } => {
+                assert_eq!(path, std::path::Path::new("users.csv"));
+                assert_eq!(jobs, DEFAULT_JOBS);
+            }
+            Mode::One(_) => panic!("--batch is batch mode"),
+        }
+        assert!(matches!(
+            parse(&["-k", "s", "-u", "a", "-p", "p"]).unwrap(),
+            Mode::One(_)
+        ));
     }
 }

@@ -1,0 +1,14 @@
+//! The command line tool: everything the library leaves to its caller
+//! (arguments, prompts, signals, what is printed), built with the `cli`
+//! feature.
+
+mod args;
+mod log;
+pub mod options;
+pub mod prompt;
+pub mod run;
+pub mod server;
+pub mod signals;
+
+pub use args::{Cli, DEFAULT_JOBS, OutputFormat, SECRET_ENV, command};
+pub use log::hint_text;

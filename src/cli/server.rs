@@ -1,0 +1,116 @@
+//! Which server to talk to: the URL as given, or the config's client
+//! listener, or the reference's default; checked, and with a warning when a
+//! password would cross the network in plain text.
+
+use crate::config::{ClientListener, Config, Notice};
+use crate::error::{Error, Result};
+use reqwest::Url;
+
+/// Used when neither the command line nor a config names the server.
+pub const DEFAULT_SERVER_URL: &str = "http://localhost:8008";
+/// The URL sent over a Unix socket when none is given: Synapse ignores the
+/// host, and the socket has no port.
+pub const SOCKET_SERVER_URL: &str = "http://localhost";
+
+/// The server URL and the Unix socket to reach it through, if any: as given
+/// on the command line, else the config's client listener, else the
+/// reference's default. With only `--unix-socket`, the URL is
+/// `http://localhost` (it names the Host header and any path prefix).
+pub(super) fn server_address(
+    url: Option<String>,
+    unix_socket: Option<std::path::PathBuf>,
+    config: Option<&Config>,
+    notices: &mut Vec<Notice>,
+) -> Result<(Url, Option<std::path::PathBuf>)> {
+    if let Some(socket) = unix_socket {
+        let url = url.as_deref().unwrap_or(SOCKET_SERVER_URL);
+        return Ok((parse_server_url(url)?, Some(socket)));
+    }
+    if let Some(url) = url {
+        return Ok((parse_server_url(&url)?, None));
+    }
+    let discovered = match config {
+        Some(config) => config.client_listener()?,
+        None => None,
+    };
+    match discovered {
+        Some(ClientListener::Tcp(url)) => Ok((parse_server_url(&url)?, None)),
+        Some(ClientListener::UnixSocket(socket)) => {
+            Ok((parse_server_url(SOCKET_SERVER_URL)?, Some(socket)))
+        }
+        None => {
+            notices.push(if config.is_some() {
+                format!("Unable to find a suitable HTTP listener in the configuration file. Trying {DEFAULT_SERVER_URL} as a last resort.")
+            } else {
+                format!("No server url or configuration file given. Defaulting to {DEFAULT_SERVER_URL}.")
+            });
+            Ok((parse_server_url(DEFAULT_SERVER_URL)?, None))
+        }
+    }
+}
+
+/// Checks the server URL: http or https, with a host.
+pub fn parse_server_url(text: &str) -> Result<Url> {
+    let shown = without_password(text);
+    let invalid = |problem: &str| Error::Input {
+        source: "server_url".to_owned(),
+        problem: format!("'{shown}' {problem}"),
+        hint: Some(crate::error::Hint::from(
+            "give it as http://HOST:PORT or https://HOST[:PORT]",
+        )),
+    };
+    let url = Url::parse(text).map_err(|e| match e {
+        url::ParseError::RelativeUrlWithoutBase => invalid("has no http:// or https:// in front"),
+        e => invalid(&format!("is not a valid URL ({e})")),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("is not an http:// or https:// URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "contains credentials; the shared secret is all the endpoint needs",
+        ));
+    }
+    Ok(url)
+}
+
+/// The URL as typed, with any password in it (`user:PASSWORD@host`) masked:
+/// error messages repeat the URL, and they must not repeat a password.
+pub(super) fn without_password(text: &str) -> String {
+    let start = text.find("://").map_or(0, |i| i + 3);
+    let authority_end = text[start..]
+        .find(['/', '?', '#'])
+        .map_or(text.len(), |i| start + i);
+    let Some(at) = text[start..authority_end].rfind('@').map(|i| start + i) else {
+        return text.to_owned();
+    };
+    match text[start..at].find(':').map(|i| start + i) {
+        Some(colon) => format!("{}***{}", &text[..=colon], &text[at..]),
+        None => text.to_owned(),
+    }
+}
+
+/// Passwords travel in the request body: over plain HTTP to another machine
+/// anyone on the path can read them.
+pub(super) fn plain_http_warning(url: &Url) -> Option<String> {
+    if url.scheme() != "http" {
+        return None;
+    }
+    let loopback = match url.host()? {
+        url::Host::Domain(name) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name.to_ascii_lowercase().ends_with(".localhost")
+        }
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    (!loopback).then(|| {
+        format!(
+            "Warning: the password is sent over plain HTTP to {}, which is not this machine; prefer https://.",
+            url.host_str().unwrap_or_default()
+        )
+    })
+}

@@ -1,0 +1,218 @@
+//! Reading the server's answers: bodies within a cap, the nonce, the new
+//! account and refusals.
+
+use super::diagnose::{find_cause, root_cause};
+use super::{HttpOptions, MAX_BODY_BYTES};
+use crate::error::{Error, Hint, Refusal, Result, Setting, escape_control_characters};
+use reqwest::StatusCode;
+use reqwest::blocking::Response;
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+
+/// What the server answers on success.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Registered {
+    pub user_id: String,
+    pub access_token: Option<String>,
+    pub device_id: Option<String>,
+    pub home_server: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct RegisterBody<'a> {
+    pub(super) nonce: &'a str,
+    pub(super) username: &'a str,
+    pub(super) password: &'a str,
+    pub(super) mac: &'a str,
+    pub(super) admin: bool,
+    pub(super) user_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) displayname: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct NonceAnswer {
+    nonce: String,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorAnswer {
+    errcode: Option<String>,
+    error: Option<String>,
+    retry_after_ms: Option<u64>,
+}
+
+/// Which answer is being read, as messages name it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Stage {
+    Nonce,
+    Registration,
+}
+
+impl Stage {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Stage::Nonce => "nonce",
+            Stage::Registration => "registration",
+        }
+    }
+}
+
+/// The body of a `200 OK` answer.
+pub(super) enum Body {
+    Complete(Vec<u8>),
+    /// Cut off, too large, or not read in time: what went wrong.
+    Unreadable(Error),
+}
+
+/// Reads at most `MAX_BODY_BYTES` of the body; also says whether that was all of it.
+pub(super) fn read_capped(
+    response: Response,
+    target: &str,
+    options: &HttpOptions,
+) -> Result<(Vec<u8>, bool)> {
+    let mut body = Vec::new();
+    let mut limited = response.take(MAX_BODY_BYTES + 1);
+    limited.read_to_end(&mut body).map_err(|e| {
+        let timed_out = e.kind() == std::io::ErrorKind::TimedOut
+            || find_cause::<reqwest::Error>(&e).is_some_and(reqwest::Error::is_timeout);
+        if timed_out {
+            Error::transport_with(
+                format!(
+                    "{target} did not finish its answer within {} s",
+                    options.timeout.as_secs_f64()
+                ),
+                Hint::text("is the server overloaded or stuck? Raise the limit with ")
+                    .setting(Setting::Timeout),
+            )
+        } else {
+            Error::transport(
+                format!("{target} broke off its answer halfway ({})", root_cause(&e)),
+                Some("is there a proxy in front of the server? It is safe to retry"),
+            )
+        }
+    })?;
+    let complete = body.len() as u64 <= MAX_BODY_BYTES;
+    body.truncate(MAX_BODY_BYTES as usize);
+    Ok((body, complete))
+}
+
+/// The nonce from the body of a 200 answer to the GET.
+pub fn parse_nonce(body: &[u8]) -> Result<String> {
+    parse_json::<NonceAnswer>(body, Stage::Nonce).map(|answer| answer.nonce)
+}
+
+/// The new account from the body of a 200 answer to the POST. Messages name
+/// the user ID, so its control characters are escaped as in [`parse_refusal`]
+/// (a real Matrix user ID has none).
+pub fn parse_registered(body: &[u8]) -> Result<Registered> {
+    let mut registered: Registered = parse_json(body, Stage::Registration)?;
+    registered.user_id = escape_control_characters(&registered.user_id);
+    Ok(registered)
+}
+
+/// A refusal from an error answer's status and body. Any body is accepted: a
+/// proxy's HTML page or an empty body gives a refusal without details. The
+/// server's `error` text is printed as is, so its control characters are
+/// escaped: a hostile server must not split our one line or send terminal
+/// escape sequences.
+pub fn parse_refusal(status: u16, body: &[u8]) -> Refusal {
+    let details: ErrorAnswer = serde_json::from_slice(body).unwrap_or_default();
+    Refusal {
+        status,
+        reason: StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("")
+            .to_owned(),
+        errcode: details.errcode,
+        error: details.error.map(|text| escape_control_characters(&text)),
+        retry_after_ms: details.retry_after_ms,
+    }
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], stage: Stage) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        Error::transport(
+            format!(
+                "the server's {} answer is not the expected JSON ({})",
+                stage.name(),
+                json_problem(&e)
+            ),
+            Some("is this URL a Matrix homeserver? check the port and any reverse proxy in front of it"),
+        )
+    })
+}
+
+pub(super) fn status_line(status: StatusCode, reason: &str) -> String {
+    format!("{} {reason}", status.as_u16())
+        .trim_end()
+        .to_owned()
+}
+
+/// The reason phrase of the answer's status line, as the reference prints it
+/// (`500 Kaputt` stays `Kaputt`, an empty phrase stays empty), without the
+/// blanks around it, which Python's http.client strips. hyper's parser keeps
+/// only tabs, spaces and visible ASCII (a phrase with other bytes arrives
+/// empty); a tab is escaped, as in all server text.
+pub(super) fn reason_phrase(response: &Response) -> String {
+    match response.extensions().get::<hyper::ext::ReasonPhrase>() {
+        Some(phrase) => {
+            let text = String::from_utf8_lossy(phrase.as_bytes());
+            escape_control_characters(text.trim_matches([' ', '\t']))
+        }
+        // hyper keeps the phrase only when it differs from the standard one.
+        None => response
+            .status()
+            .canonical_reason()
+            .unwrap_or("")
+            .to_owned(),
+    }
+}
+
+fn json_problem(error: &serde_json::Error) -> String {
+    if error.is_data() {
+        error.to_string()
+    } else {
+        "it does not parse as JSON".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Found by fuzzing (fuzz/fuzz_targets/response.rs): JSON allows a raw DEL
+    // and escaped newlines or ESC in strings, and the error text reaches the
+    // terminal.
+    #[test]
+    fn a_refusal_text_has_its_control_characters_escaped() {
+        let body = b"{\"errcode\":\"M_X\",\"error\":\"a\x7fb\\nc\\u001b[2Jd \\u00e9\"}";
+        let refusal = parse_refusal(400, body);
+        assert_eq!(
+            refusal.error.as_deref(),
+            Some("a\\u{7f}b\\nc\\u{1b}[2Jd \u{e9}")
+        );
+        assert_eq!(refusal.reason, "Bad Request");
+        assert_eq!(parse_refusal(1000, b"<html>").reason, "");
+        let registered = parse_registered(b"{\"user_id\":\"@a\\r:x\"}").unwrap();
+        assert_eq!(registered.user_id, "@a\\r:x");
+    }
+
+    #[test]
+    fn the_body_has_the_reference_fields() {
+        let body = RegisterBody {
+            nonce: "n",
+            username: "u",
+            password: "p",
+            mac: "m",
+            admin: false,
+            user_type: None,
+            displayname: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            serde_json::json!({"nonce": "n", "username": "u", "password": "p", "mac": "m", "admin": false, "user_type": null})
+        );
+    }
+}

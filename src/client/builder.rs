@@ -1,0 +1,303 @@
+//! Setting up a client: the builder, the transport options, TLS and the
+//! endpoint's URL.
+
+use super::{Client, REGISTER_PATH, proxy};
+use crate::error::{Error, Result};
+use crate::secret::SecretString;
+use reqwest::Url;
+use reqwest::blocking::Client as HttpClient;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connecting (TCP and TLS) gets this share of the request timeout, so that a
+/// stalled handshake ends as a connect failure (nothing sent: a wait may
+/// retry it) instead of racing the request timeout.
+const CONNECT_SHARE: f64 = 0.9;
+
+/// How to talk to the server.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// For each request, from connecting to the end of the answer.
+    pub timeout: Duration,
+    /// How long to keep retrying while the server cannot be reached.
+    pub wait: Option<Duration>,
+    /// A PEM file of certificates to trust instead of the system's.
+    pub cacert: Option<PathBuf>,
+    /// Skip certificate verification.
+    pub insecure: bool,
+    /// Connections to keep open for reuse (batch mode runs several at once).
+    pub pool_size: usize,
+    /// Connect through this Unix socket instead of the URL's host and port.
+    pub unix_socket: Option<PathBuf>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            timeout: Duration::from_secs(30),
+            wait: None,
+            cacert: None,
+            insecure: false,
+            pool_size: 1,
+            unix_socket: None,
+        }
+    }
+}
+
+/// What to make of an account that already exists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IfExists {
+    /// A failure: the server's `M_USER_IN_USE` refusal ([`Error::Refused`]).
+    #[default]
+    Fail,
+    /// A success: [`Outcome::AlreadyExists`](crate::Outcome::AlreadyExists).
+    Succeed,
+}
+
+/// Sets up a [`Client`]: the server URL, the shared secret and how to reach
+/// the server. Only the shared secret is required.
+#[derive(Debug)]
+pub struct ClientBuilder {
+    server_url: String,
+    shared_secret: Option<SecretString>,
+    if_exists: IfExists,
+    options: HttpOptions,
+}
+
+impl ClientBuilder {
+    /// The server's `registration_shared_secret`.
+    pub fn shared_secret(mut self, secret: impl Into<String>) -> Self {
+        self.shared_secret = Some(SecretString::new(secret.into()));
+        self
+    }
+
+    /// What an account that already exists counts as (default: a failure).
+    pub fn if_exists(mut self, policy: IfExists) -> Self {
+        self.if_exists = policy;
+        self
+    }
+
+    /// The limit for each request, from connecting to the end of the
+    /// answer (default: 30 seconds).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = timeout;
+        self
+    }
+
+    /// How long to keep retrying while the server cannot be reached or
+    /// answers 502, 503 or 504 (default: no retry). Only requests that
+    /// cannot have created the account are retried.
+    pub fn wait(mut self, wait: Duration) -> Self {
+        self.options.wait = Some(wait);
+        self
+    }
+
+    /// A PEM file of certificates to trust instead of the system's; a
+    /// self-signed certificate given here is trusted as the server's own.
+    pub fn cacert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.options.cacert = Some(path.into());
+        self
+    }
+
+    /// Skips certificate verification: anyone between here and the server
+    /// can read the shared secret's MAC and the password.
+    pub fn insecure(mut self, insecure: bool) -> Self {
+        self.options.insecure = insecure;
+        self
+    }
+
+    /// Connects through this Unix socket (a Synapse `unix_socket` listener)
+    /// instead of the URL's host and port; the URL still names the Host
+    /// header and any path prefix.
+    pub fn unix_socket(mut self, path: impl Into<PathBuf>) -> Self {
+        self.options.unix_socket = Some(path.into());
+        self
+    }
+
+    /// Connections kept open for reuse when several threads share the
+    /// client (default: 1).
+    pub fn max_idle_connections(mut self, count: usize) -> Self {
+        self.options.pool_size = count;
+        self
+    }
+
+    /// Reads the `cacert` file and sets up TLS; nothing is sent yet.
+    pub fn build(self) -> Result<Client> {
+        let url = Url::parse(&self.server_url)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+            .ok_or_else(|| Error::input("server URL", "is not an http:// or https:// URL"))?;
+        let secret = self
+            .shared_secret
+            .ok_or_else(|| Error::input("shared secret", "is not set"))?;
+        Client::new(&url, secret, self.if_exists, self.options)
+    }
+}
+
+impl Client {
+    /// Starts a client for the server at `server_url` (`&str`, `String` or
+    /// `url::Url`, http or https; a path prefix is kept).
+    pub fn builder(server_url: impl AsRef<str>) -> ClientBuilder {
+        ClientBuilder {
+            server_url: server_url.as_ref().to_owned(),
+            shared_secret: None,
+            if_exists: IfExists::default(),
+            options: HttpOptions::default(),
+        }
+    }
+
+    pub(crate) fn new(
+        server_url: &Url,
+        shared_secret: SecretString,
+        if_exists: IfExists,
+        options: HttpOptions,
+    ) -> Result<Self> {
+        let endpoint = endpoint_url(server_url);
+        let tls = match &options.cacert {
+            Some(path) if !options.insecure => crate::tls::cacert_config(read_certificates(path)?),
+            _ => crate::tls::config(options.insecure),
+        };
+        let tls = tls.map_err(|e| {
+            let with = match &options.cacert {
+                Some(path) if !options.insecure => format!(" with {}", path.display()),
+                _ => String::new(),
+            };
+            Error::transport(format!("cannot set up TLS{with}: {e}"), None)
+        })?;
+        let mut builder = HttpClient::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.timeout)
+            .connect_timeout(
+                options
+                    .timeout
+                    .mul_f64(CONNECT_SHARE)
+                    .min(MAX_CONNECT_TIMEOUT),
+            )
+            .pool_max_idle_per_host(options.pool_size)
+            .user_agent(concat!(
+                "register_new_matrix_user/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            // Built with the ring provider passed in, so that no
+            // process-wide default is installed.
+            .tls_backend_preconfigured(tls);
+        if proxy::no_proxy_for_any_host() {
+            builder = builder.no_proxy();
+        }
+        if let Some(socket) = &options.unix_socket {
+            builder = crate::unix_socket::connect_through(builder, socket)?;
+        }
+        let http = builder.build().map_err(|e| {
+            Error::transport(
+                format!(
+                    "cannot set up the HTTP client: {}",
+                    super::diagnose::chain(&e)
+                ),
+                None,
+            )
+        })?;
+        // A proxy is never used for a socket (reqwest ignores it there).
+        let (proxy, target) = match &options.unix_socket {
+            Some(socket) => (None, crate::unix_socket::name(socket)),
+            None => (
+                proxy::environment_proxy(&endpoint),
+                proxy::host_port(&endpoint),
+            ),
+        };
+        Ok(Client {
+            http,
+            endpoint,
+            shared_secret,
+            if_exists,
+            options,
+            proxy,
+            target,
+        })
+    }
+}
+
+/// `server_url` + the endpoint path, keeping any path prefix of the server URL.
+pub(crate) fn endpoint_url(server_url: &Url) -> Url {
+    let mut url = server_url.clone();
+    let prefix = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&format!("{prefix}/{REGISTER_PATH}"));
+    url.set_query(None);
+    url.set_fragment(None);
+    url
+}
+
+/// A system's whole CA bundle is about 200 KiB.
+const MAX_CERT_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Read as the other file options are: capped, a directory refused, and a
+/// named pipe nobody writes to read as empty instead of waited on.
+fn read_certificates(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>> {
+    let pem = crate::files::read_capped(path, MAX_CERT_FILE_BYTES, None)?;
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .ok()
+        .filter(|certs| {
+            !certs.is_empty() && pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----")
+        })
+        .ok_or_else(|| Error::file(path, None, "holds no PEM certificate (--cacert)"))?;
+    Ok(certificates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_keeps_a_path_prefix() {
+        let cases = [
+            (
+                "http://localhost:8008",
+                "http://localhost:8008/_synapse/admin/v1/register",
+            ),
+            (
+                "http://localhost:8008/",
+                "http://localhost:8008/_synapse/admin/v1/register",
+            ),
+            (
+                "https://example.org/matrix/",
+                "https://example.org/matrix/_synapse/admin/v1/register",
+            ),
+            (
+                "https://example.org/matrix?x=1",
+                "https://example.org/matrix/_synapse/admin/v1/register",
+            ),
+        ];
+        for (base, expected) in cases {
+            assert_eq!(endpoint_url(&Url::parse(base).unwrap()).as_str(), expected);
+        }
+    }
+
+    #[test]
+    fn building_a_client_installs_no_process_wide_crypto_provider() {
+        for insecure in [false, true] {
+            Client::builder("https://example.org/")
+                .shared_secret("s")
+                .insecure(insecure)
+                .build()
+                .unwrap();
+        }
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+    }
+
+    #[test]
+    fn a_builder_without_a_secret_or_with_a_bad_url_is_refused() {
+        let error = Client::builder("http://localhost").build().unwrap_err();
+        assert_eq!(error.to_string(), "shared secret: is not set");
+        let error = Client::builder("ftp://x")
+            .shared_secret("s")
+            .build()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("not an http:// or https:// URL"),
+            "{error}"
+        );
+    }
+}

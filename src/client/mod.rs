@@ -1,0 +1,400 @@
+//! The HTTP side of the protocol: fetch a nonce, post the registration, and
+//! turn every transport failure into one clear line.
+//!
+//! The client is blocking (reqwest's blocking client): from async code, call
+//! it inside `tokio::task::spawn_blocking` or a thread of your own, as
+//! reqwest's blocking client panics when used on an async runtime's thread.
+
+mod answer;
+mod builder;
+mod diagnose;
+mod proxy;
+mod retry;
+
+pub use answer::Registered;
+pub use answer::{parse_nonce, parse_refusal, parse_registered};
+pub use builder::{ClientBuilder, HttpOptions, IfExists};
+
+use crate::error::{Error, Result};
+use crate::mac::registration_mac;
+use crate::secret::SecretString;
+use answer::{Body, RegisterBody, Stage, read_capped, reason_phrase, status_line};
+use diagnose::{Failure, describe_transport_error, find_cause};
+use reqwest::blocking::{Client as HttpClient, Response};
+use reqwest::{StatusCode, Url};
+use retry::Backoff;
+use std::fmt;
+use std::time::Instant;
+
+/// The admin registration endpoint, relative to the server URL.
+pub(crate) const REGISTER_PATH: &str = "_synapse/admin/v1/register";
+/// Answers are a few hundred bytes; anything past this is not read, so a
+/// hostile or broken server cannot make us hold a huge body.
+pub const MAX_BODY_BYTES: u64 = 64 * 1024;
+
+/// One account to create: a localpart and a password, and optionally the
+/// admin flag, a user type and a display name.
+///
+/// ```
+/// use register_new_matrix_user::NewUser;
+/// let user = NewUser::new("alice", "correct horse").admin(true).display_name("Alice");
+/// assert!(!format!("{user:?}").contains("horse"));
+/// ```
+#[derive(Clone)]
+pub struct NewUser<'a> {
+    /// Sent exactly as given; the server lowercases it.
+    localpart: &'a str,
+    password: &'a str,
+    admin: bool,
+    user_type: Option<&'a str>,
+    display_name: Option<&'a str>,
+}
+
+impl<'a> NewUser<'a> {
+    /// A user without admin rights, user type or display name. The
+    /// localpart is sent as given (Synapse lowercases it).
+    pub fn new(localpart: &'a str, password: &'a str) -> Self {
+        NewUser {
+            localpart,
+            password,
+            admin: false,
+            user_type: None,
+            display_name: None,
+        }
+    }
+
+    /// Whether the account is a server admin.
+    pub fn admin(mut self, admin: bool) -> Self {
+        self.admin = admin;
+        self
+    }
+
+    /// The user type (Synapse knows `bot` and `support`, and those its
+    /// config adds); `None` for a regular user.
+    pub fn user_type(mut self, user_type: impl Into<Option<&'a str>>) -> Self {
+        self.user_type = user_type.into();
+        self
+    }
+
+    /// The display name; `None` lets the server use the localpart.
+    pub fn display_name(mut self, display_name: impl Into<Option<&'a str>>) -> Self {
+        self.display_name = display_name.into();
+        self
+    }
+}
+
+/// The password is left out.
+impl fmt::Debug for NewUser<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("localpart", &self.localpart)
+            .field("admin", &self.admin)
+            .field("user_type", &self.user_type)
+            .field("display_name", &self.display_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of one registration.
+#[derive(Debug)]
+pub enum Outcome {
+    Created(Registered),
+    /// The server answered `200 OK`, so the account exists, but the rest of
+    /// its answer is missing or unreadable; the error says what is wrong with
+    /// it. The reference reports success on the status alone.
+    CreatedIncomplete(Error),
+    /// `M_USER_IN_USE` with [`IfExists::Succeed`].
+    AlreadyExists,
+}
+
+/// A client for one server's registration endpoint. Cheap to share between
+/// threads: connections are pooled and kept alive.
+///
+/// It is blocking: from async code, call it inside
+/// `tokio::task::spawn_blocking` (reqwest's blocking client panics on an
+/// async runtime's own threads).
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: HttpClient,
+    endpoint: Url,
+    shared_secret: SecretString,
+    if_exists: IfExists,
+    options: HttpOptions,
+    /// The proxy (`host:port`) the environment sends requests through, if any.
+    proxy: Option<String>,
+    /// `host:port` of the server, as messages name it.
+    target: String,
+}
+
+/// A registration ready to send: a nonce was fetched, nothing that could
+/// create the account has been sent yet. From [`Client::prepare`].
+#[derive(Debug)]
+pub struct Prepared<'a> {
+    client: &'a Client,
+    user: &'a NewUser<'a>,
+    nonce: String,
+    deadline: Option<Instant>,
+    backoff: Backoff,
+}
+
+impl Client {
+    /// The registration endpoint's URL.
+    pub fn endpoint(&self) -> &str {
+        self.endpoint.as_str()
+    }
+
+    /// Registers one user: fetches a nonce, computes the MAC and posts
+    /// ([`Client::prepare`] and [`Prepared::send`] in one step).
+    pub fn register(&self, user: &NewUser<'_>) -> Result<Outcome> {
+        self.prepare(user)?.send()
+    }
+
+    /// The first step of a registration: fetches a nonce, waiting for the
+    /// server as set with [`ClientBuilder::wait`]. Nothing that could create
+    /// the account is sent, so a program may stop here (or say that it is
+    /// about to send) before [`Prepared::send`].
+    pub fn prepare<'a>(&'a self, user: &'a NewUser<'a>) -> Result<Prepared<'a>> {
+        let deadline = self.options.wait.map(|wait| Instant::now() + wait);
+        let mut backoff = Backoff::default();
+        let nonce = self.fetch_nonce_until(deadline, &mut backoff)?;
+        Ok(Prepared {
+            client: self,
+            user,
+            nonce,
+            deadline,
+            backoff,
+        })
+    }
+}
+
+impl Prepared<'_> {
+    /// Posts the registration. When the error [`is_unconfirmed`](Error::is_unconfirmed),
+    /// the request may have reached the server and the account may exist.
+    pub fn send(self) -> Result<Outcome> {
+        let Prepared {
+            client,
+            user,
+            mut nonce,
+            deadline,
+            mut backoff,
+        } = self;
+        let mut nonce_retried = false;
+        loop {
+            let mac = registration_mac(
+                client.shared_secret.expose(),
+                &nonce,
+                user.localpart,
+                user.password,
+                user.admin,
+                user.user_type,
+            );
+            let body = RegisterBody {
+                nonce: &nonce,
+                username: user.localpart,
+                password: user.password,
+                mac: &mac,
+                admin: user.admin,
+                user_type: user.user_type,
+                displayname: user.display_name,
+            };
+            let request = client.http.post(client.endpoint.clone()).json(&body);
+            let response = match client.send(request, "POST") {
+                // The request never left: retrying cannot create the user twice.
+                Err(Failure::Connect(error)) if backoff.may_retry(deadline) => {
+                    client.note_retry(&error);
+                    backoff.sleep(deadline);
+                    nonce = client.fetch_nonce_until(deadline, &mut backoff)?;
+                    continue;
+                }
+                Err(Failure::Connect(error)) => return Err(error),
+                // The request may have reached the server: only its
+                // answer is lost.
+                Err(Failure::Other(error)) => return Err(Error::unconfirmed(error)),
+                Ok(response) => response,
+            };
+            match client.ok_body(response, Stage::Registration) {
+                Ok(Body::Complete(body)) => {
+                    return Ok(match parse_registered(&body) {
+                        Ok(registered) => Outcome::Created(registered),
+                        Err(problem) => Outcome::CreatedIncomplete(problem),
+                    });
+                }
+                Ok(Body::Unreadable(problem)) => return Ok(Outcome::CreatedIncomplete(problem)),
+                // A 5xx comes from a server that failed midway, or from a
+                // proxy that gave up waiting for it: either may have
+                // created the account first.
+                Err(Error::Refused(refusal)) if refusal.status >= 500 => {
+                    return Err(Error::unconfirmed(Error::Refused(refusal)));
+                }
+                Err(Error::Refused(refusal))
+                    if client.if_exists == IfExists::Succeed
+                        && refusal.errcode.as_deref() == Some("M_USER_IN_USE") =>
+                {
+                    return Ok(Outcome::AlreadyExists);
+                }
+                // Several server processes behind one address each keep their
+                // own nonces: one more try with a fresh nonce may land on the
+                // process that issued it.
+                Err(Error::Refused(refusal))
+                    if !nonce_retried
+                        && refusal.status == 400
+                        && refusal
+                            .error
+                            .as_deref()
+                            .is_some_and(|e| e.contains("unrecognised nonce")) =>
+                {
+                    nonce_retried = true;
+                    log::info!("unrecognised nonce: fetching a fresh one and trying once more");
+                    nonce = client.fetch_nonce_until(deadline, &mut backoff)?;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+impl Client {
+    /// Fetches a nonce, retrying while the server cannot be reached and the
+    /// deadline allows.
+    fn fetch_nonce_until(
+        &self,
+        deadline: Option<Instant>,
+        backoff: &mut Backoff,
+    ) -> Result<String> {
+        loop {
+            let error = match self.send(self.http.get(self.endpoint.clone()), "GET") {
+                Ok(response) => match self.ok_body(response, Stage::Nonce) {
+                    Ok(Body::Complete(body)) => return parse_nonce(&body),
+                    Ok(Body::Unreadable(error)) => return Err(error),
+                    Err(Error::Refused(refusal)) if refusal.is_unavailable() => {
+                        Error::Refused(refusal)
+                    }
+                    Err(error) => return Err(error),
+                },
+                Err(Failure::Connect(error)) => Failure::Connect(error).into_error(),
+                Err(failure) => return Err(failure.into_error()),
+            };
+            if !backoff.may_retry(deadline) {
+                return Err(error);
+            }
+            self.note_retry(&error);
+            backoff.sleep(deadline);
+        }
+    }
+
+    fn note_retry(&self, error: &Error) {
+        log::info!("{error}; retrying");
+    }
+
+    fn send(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+        method: &str,
+    ) -> Result<Response, Failure> {
+        match (&self.proxy, &self.options.unix_socket) {
+            (Some(proxy), _) => {
+                log::info!("> {method} {} (through the proxy {proxy})", self.endpoint)
+            }
+            (None, Some(_)) => {
+                log::info!("> {method} {} (through {})", self.endpoint, self.target)
+            }
+            (None, None) => log::info!("> {method} {}", self.endpoint),
+        }
+        // Set per request, this bounds the whole exchange, body included; the
+        // client-wide timeout of the blocking client bounds each read of the
+        // body separately, so a server trickling bytes could hold us forever.
+        let response = request
+            .timeout(self.options.timeout)
+            .send()
+            .map_err(|e| self.classify(e))?;
+        log::info!(
+            "< {}",
+            status_line(response.status(), &reason_phrase(&response))
+        );
+        Ok(response)
+    }
+
+    /// Reads an answer: the body of a 200, as far as it could be read; a
+    /// refusal for any other status (without details when its body cannot be
+    /// read: the status is what counts).
+    fn ok_body(&self, response: Response, stage: Stage) -> Result<Body> {
+        let status = response.status();
+        let reason = reason_phrase(&response);
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or("nowhere")
+                .to_owned();
+            return Err(Error::transport(
+                format!(
+                    "the server answered {} redirecting to {location}; redirects are not followed",
+                    status_line(status, &reason)
+                ),
+                Some(
+                    "a password is only sent to the URL you name: if the new location is right, pass it as server_url",
+                ),
+            ));
+        }
+        let read = read_capped(response, &self.target, &self.options);
+        if status != StatusCode::OK {
+            let body = read.map(|(body, _)| body).unwrap_or_default();
+            let mut refusal = parse_refusal(status.as_u16(), &body);
+            refusal.reason = reason;
+            return Err(Error::Refused(refusal));
+        }
+        Ok(match read {
+            Ok((body, true)) => Body::Complete(body),
+            Ok((_, false)) => Body::Unreadable(Error::transport(
+                format!(
+                    "the server's {} answer is larger than {} KiB; this is not a Synapse answer",
+                    stage.name(),
+                    MAX_BODY_BYTES / 1024
+                ),
+                Some("check the server URL"),
+            )),
+            Err(error) => Body::Unreadable(error),
+        })
+    }
+
+    fn classify(&self, error: reqwest::Error) -> Failure {
+        if let Some(socket) = &self.options.unix_socket {
+            if error.is_connect() {
+                if let Some(io) = find_cause::<std::io::Error>(&error) {
+                    return Failure::Connect(crate::unix_socket::connect_error(socket, io));
+                }
+            }
+        }
+        // Naming the proxy keeps "connection refused by HOST" from blaming
+        // the server for what the proxy did.
+        let target = match &self.proxy {
+            Some(proxy) => format!(
+                "{} through the proxy {proxy} (from the environment; no_proxy bypasses it)",
+                self.target
+            ),
+            None => self.target.clone(),
+        };
+        let https = self.endpoint.scheme() == "https";
+        let timeout = self.options.timeout.as_secs_f64();
+        let cacert = self.options.cacert.as_deref();
+        describe_transport_error(&error, &target, https, timeout, cacert)
+    }
+}
+
+impl Client {
+    /// GETs another path of the same server (relative to the server URL,
+    /// through the same socket, TLS and proxy settings): the status and the
+    /// body as JSON (`null` when it is not JSON). `None` when no answer came.
+    #[cfg(feature = "cli")]
+    pub(crate) fn get_json(&self, path: &str) -> Option<(u16, serde_json::Value)> {
+        let base = self.endpoint.as_str().strip_suffix(REGISTER_PATH)?;
+        let url = Url::parse(&format!("{base}{path}")).ok()?;
+        log::info!("> GET {url}");
+        let response = self.http.get(url).send().ok()?;
+        let status = response.status().as_u16();
+        log::info!("< {}", response.status());
+        let (body, _) = read_capped(response, &self.target, &self.options).ok()?;
+        Some((status, serde_json::from_slice(&body).unwrap_or_default()))
+    }
+}

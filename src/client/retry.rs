@@ -1,0 +1,33 @@
+//! Backoff between retries while the server cannot be reached.
+
+use std::time::{Duration, Instant};
+
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Exponential backoff within a deadline.
+#[derive(Debug)]
+pub(super) struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            next: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Backoff {
+    pub(super) fn may_retry(&self, deadline: Option<Instant>) -> bool {
+        deadline.is_some_and(|d| Instant::now() < d)
+    }
+
+    pub(super) fn sleep(&mut self, deadline: Option<Instant>) {
+        let remaining = deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+        std::thread::sleep(self.next.min(remaining));
+        self.next = (self.next * 2).min(MAX_BACKOFF);
+    }
+}
