@@ -3,7 +3,6 @@
 
 use super::worker::RowEnd;
 use crate::error::{EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE};
-use serde_json::Value;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -74,19 +73,19 @@ impl Tally {
     /// Writes one row's result; `true` when no more rows should be started.
     /// Once stdout cannot be written, the results of the rows still in
     /// flight go to stderr: they may hold a generated password.
-    pub(super) fn record(&mut self, ending: RowEnd, object: &Value) -> bool {
+    pub(super) fn record(&mut self, ending: RowEnd, result: &str) -> bool {
         self.count(ending);
         if self.progress {
             crate::output::stderr_text("\r\x1b[2K");
         }
         if self.output_error.is_none() {
             // Flushed line by line: an interrupted run loses nothing already done.
-            if let Err(error) = crate::output::stdout_line(&object.to_string()) {
+            if let Err(error) = crate::output::stdout_line(result) {
                 self.output_error = Some(error);
             }
         }
         if self.output_error.is_some() {
-            say!("{object}");
+            say!("{result}");
         }
         self.draw_progress();
         self.gave_up || self.output_error.is_some()

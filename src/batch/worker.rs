@@ -7,9 +7,9 @@ use super::tally::Tally;
 use crate::client::{Client, NewUser, Outcome};
 use crate::concurrency::{Limiter, Signal, Ticket};
 use crate::error::{EXIT_UNREACHABLE, Error, Result};
+use crate::output::RegistrationResult;
 use crate::secret::SecretString;
 use crate::user;
-use serde_json::{Value, json};
 use std::fs::File;
 use std::io::BufReader;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,7 +68,7 @@ impl SecondPass<'_> {
                 self.limiter.release(ticket, Signal::Neutral);
                 return;
             };
-            let (ending, object, signal) = match item.and_then(|entry| self.rules.check(entry)) {
+            let (ending, result, signal) = match item.and_then(|entry| self.rules.check(entry)) {
                 Ok(row) => self.register(&row, &mut ticket),
                 Err(problem) => {
                     // The first pass found no problem: the file changed since.
@@ -79,11 +79,13 @@ impl SecondPass<'_> {
                             problem.message
                         ),
                     );
-                    let mut object = crate::output::failure_json(&error, None);
-                    object["line"] = Value::from(problem.line);
+                    let result = RegistrationResult {
+                        line: Some(problem.line),
+                        ..RegistrationResult::failure(&error, None)
+                    };
                     (
                         RowEnd::Failed { unreachable: false },
-                        object,
+                        result.to_json(),
                         Signal::Neutral,
                     )
                 }
@@ -91,7 +93,7 @@ impl SecondPass<'_> {
             self.limiter.release(ticket, signal);
             let mut tally = lock(&self.tally);
             tally.set_concurrency(self.limiter.slots(), self.limiter.peak());
-            if tally.record(ending, &object) {
+            if tally.record(ending, &result) {
                 self.stop.store(true, Ordering::SeqCst);
             }
         }
@@ -103,7 +105,7 @@ impl SecondPass<'_> {
         &self,
         row: &CheckedRow,
         ticket: &mut Ticket,
-    ) -> (RowEnd, Value, Signal) {
+    ) -> (RowEnd, String, Signal) {
         let user_id = self
             .rules
             .server_name
@@ -118,8 +120,8 @@ impl SecondPass<'_> {
                     &generated
                 }
                 Err(error) => {
-                    let (ending, object) = failed(row, &error, user_id, None);
-                    return (ending, object, Signal::Neutral);
+                    let (ending, result) = failed(row, &error, user_id.as_deref(), None);
+                    return (ending, result, Signal::Neutral);
                 }
             },
         };
@@ -176,55 +178,56 @@ impl SecondPass<'_> {
             }
         };
         let signal = load_signal(&outcome);
-        let (ending, object) = match outcome {
+        let generated = is_generated.then(|| password.expose());
+        let (ending, result) = match outcome {
             Ok(Outcome::Created(registered)) => {
-                let mut object = json!({
-                    "line": row.line,
-                    "localpart": row.localpart,
-                    "user_id": registered.user_id,
-                    "created": true,
-                    "access_token": registered.access_token,
-                    "device_id": registered.device_id,
-                });
-                if is_generated {
-                    object["password"] = Value::from(password.expose());
-                }
-                (RowEnd::Created, object)
+                let result = RegistrationResult {
+                    line: Some(row.line),
+                    localpart: Some(&row.localpart),
+                    user_id: Some(&registered.user_id),
+                    created: Some(true),
+                    access_token: Some(registered.access_token.as_deref()),
+                    device_id: Some(registered.device_id.as_deref()),
+                    password: generated,
+                    ..RegistrationResult::default()
+                };
+                (RowEnd::Created, result.to_json())
             }
             // The server said yes; what it said besides is missing.
             Ok(Outcome::CreatedIncomplete(problem)) => {
-                let mut object = json!({
-                    "line": row.line,
-                    "localpart": row.localpart,
-                    "user_id": user_id,
-                    "created": true,
-                    "access_token": null,
-                    "device_id": null,
-                    "warning": crate::output::incomplete_warning(&problem),
-                });
-                if is_generated {
-                    object["password"] = Value::from(password.expose());
-                }
-                (RowEnd::Created, object)
+                let result = RegistrationResult {
+                    line: Some(row.line),
+                    localpart: Some(&row.localpart),
+                    user_id: user_id.as_deref(),
+                    created: Some(true),
+                    access_token: Some(None),
+                    device_id: Some(None),
+                    warning: Some(crate::output::incomplete_warning(&problem)),
+                    password: generated,
+                    ..RegistrationResult::default()
+                };
+                (RowEnd::Created, result.to_json())
             }
             Ok(Outcome::AlreadyExists) => (
                 RowEnd::Existing,
-                json!({
-                    "line": row.line,
-                    "localpart": row.localpart,
-                    "user_id": user_id,
-                    "created": false,
-                    "access_token": null,
-                }),
+                RegistrationResult {
+                    line: Some(row.line),
+                    localpart: Some(&row.localpart),
+                    user_id: user_id.as_deref(),
+                    created: Some(false),
+                    access_token: Some(None),
+                    ..RegistrationResult::default()
+                }
+                .to_json(),
             ),
             Err(error) => {
                 // A request whose answer was lost may have created the
                 // account: its password must not be lost.
                 let keep = is_generated && error.is_unconfirmed();
-                failed(row, &error, user_id, keep.then_some(password))
+                failed(row, &error, user_id.as_deref(), keep.then_some(password))
             }
         };
-        (ending, object, signal)
+        (ending, result, signal)
     }
 }
 
@@ -279,17 +282,17 @@ pub(super) fn error_signal(error: &Error) -> Signal {
 pub(super) fn failed(
     row: &CheckedRow,
     error: &Error,
-    user_id: Option<String>,
+    user_id: Option<&str>,
     password: Option<&SecretString>,
-) -> (RowEnd, Value) {
-    let mut object = crate::output::failure_json(error, user_id.as_deref());
-    object["line"] = Value::from(row.line);
-    object["localpart"] = Value::from(row.localpart.as_str());
-    if let Some(password) = password {
-        object["password"] = Value::from(password.expose());
-    }
+) -> (RowEnd, String) {
+    let result = RegistrationResult {
+        line: Some(row.line),
+        localpart: Some(&row.localpart),
+        password: password.map(SecretString::expose),
+        ..RegistrationResult::failure(error, user_id)
+    };
     let unreachable = error.exit_code() == EXIT_UNREACHABLE;
-    (RowEnd::Failed { unreachable }, object)
+    (RowEnd::Failed { unreachable }, result.to_json())
 }
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
