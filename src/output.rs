@@ -213,10 +213,32 @@ impl Reporter {
 
 /// The `error:` line and, for a well-known failure, the `hint:` line, on stderr.
 pub fn report_error(error: &Error) {
-    say!("error: {error}");
-    if let Some(hint) = error.hint() {
+    report_problem(error, error.hint().as_deref());
+}
+
+/// An `error:` line on stderr and, when there is one, its `hint:` line:
+/// every error the tool reports, in single mode and in batch, is said here.
+pub fn report_problem(problem: &dyn fmt::Display, hint: Option<&str>) {
+    say!("error: {problem}");
+    if let Some(hint) = hint {
         say!("hint: {hint}");
     }
+}
+
+/// A batch row's result that stdout could not take, on stderr instead: it
+/// may hold a generated password.
+pub fn result_on_stderr(line: &str) {
+    say!("{line}");
+}
+
+/// The progress line, drawn over itself on a terminal.
+pub fn draw_progress(line: &str) {
+    stderr_text(&format!("\r{line}"));
+}
+
+/// Clears the progress line, before a result or the summary is written.
+pub fn clear_progress() {
+    stderr_text("\r\x1b[2K");
 }
 
 /// The warning for a 200 answer that could not be read in full.

@@ -78,8 +78,9 @@ pub(super) fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32
             "--batch writes one JSON object per row: -o token cannot be used with it",
         ));
     }
+    let reporter = crate::output::Reporter::new(options.output);
     for notice in &options.notices {
-        say!("{}", crate::error::escape_control_characters(notice));
+        reporter.notice(notice);
     }
     let rules = Rules::from_options(&options);
     let limiter = Limiter::new(jobs, options.http.timeout, options.http.verbose);
@@ -163,14 +164,13 @@ pub(super) fn first_pass(path: &Path, name: &Path, rules: &Rules) -> Result<(Fil
         )
     };
     let mut report = |problem: &Problem| {
-        say!(
-            "error: {}",
-            Error::file(
-                name,
-                Some(&format!("line {}", problem.line)),
-                &problem.message
-            )
+        let error = Error::file(
+            name,
+            Some(&format!("line {}", problem.line)),
+            &problem.message,
         );
+        // The problem is the whole story: no hint, whatever the error type offers.
+        crate::output::report_problem(&error, None);
     };
     if path != Path::new("-") {
         let mut file = File::open(path).map_err(unreadable)?;

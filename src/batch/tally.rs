@@ -3,6 +3,7 @@
 
 use super::worker::RowEnd;
 use crate::error::{EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE};
+use crate::output;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -76,16 +77,16 @@ impl Tally {
     pub(super) fn record(&mut self, ending: RowEnd, result: &str) -> bool {
         self.count(ending);
         if self.progress {
-            crate::output::stderr_text("\r\x1b[2K");
+            output::clear_progress();
         }
         if self.output_error.is_none() {
             // Flushed line by line: an interrupted run loses nothing already done.
-            if let Err(error) = crate::output::stdout_line(result) {
+            if let Err(error) = output::stdout_line(result) {
                 self.output_error = Some(error);
             }
         }
         if self.output_error.is_some() {
-            say!("{result}");
+            output::result_on_stderr(result);
         }
         self.draw_progress();
         self.gave_up || self.output_error.is_some()
@@ -93,10 +94,7 @@ impl Tally {
 
     pub(super) fn draw_progress(&self) {
         if self.progress {
-            crate::output::stderr_text(&format!(
-                "\r{}",
-                progress_bar(self, self.started.elapsed())
-            ));
+            output::draw_progress(&progress_bar(self, self.started.elapsed()));
         }
     }
 
@@ -109,7 +107,7 @@ impl Tally {
     /// returns the exit status.
     pub(super) fn finish(self, started: Instant, jobs: &str) -> i32 {
         if self.progress {
-            crate::output::stderr_text("\r\x1b[2K");
+            output::clear_progress();
         }
         let not_started = self.total.saturating_sub(self.done());
         let mut summary = format!(
@@ -126,15 +124,15 @@ impl Tally {
             self.rate(elapsed)
         );
         if let Some(error) = &self.output_error {
-            say!(
-                "error: cannot write the results to stdout ({}); the results of the rows in flight are above, on stderr, and no more rows were started",
-                crate::config::io_reason(error)
+            output::report_problem(
+                &format_args!(
+                    "cannot write the results to stdout ({}); the results of the rows in flight are above, on stderr, and no more rows were started",
+                    crate::config::io_reason(error)
+                ),
+                (not_started > 0).then_some(
+                    "run the same file again with --exists-ok, its output going where it can be written, to complete it",
+                ),
             );
-            if not_started > 0 {
-                say!(
-                    "hint: run the same file again with --exists-ok, its output going where it can be written, to complete it"
-                );
-            }
             return EXIT_OUTPUT;
         }
         if let Some(signal) = crate::interrupt::interrupted() {
@@ -146,12 +144,14 @@ impl Tally {
             return crate::error::exit_code_for_signal(signal);
         }
         if self.gave_up {
-            say!(
-                "error: {} rows in a row could not reach the server; no more rows were started",
-                self.unreachable_streak
-            );
-            say!(
-                "hint: once the server answers, run the same file again with --exists-ok to complete it"
+            output::report_problem(
+                &format_args!(
+                    "{} rows in a row could not reach the server; no more rows were started",
+                    self.unreachable_streak
+                ),
+                Some(
+                    "once the server answers, run the same file again with --exists-ok to complete it",
+                ),
             );
             return EXIT_UNREACHABLE;
         }
