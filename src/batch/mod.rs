@@ -13,15 +13,15 @@
 //!
 //! The stages, in the order a row meets them:
 //!
-//! - [`format`]: CSV or JSON Lines, told from the first character;
-//! - [`lines`]: line ends, line numbers and the row-length cap;
-//! - [`rows`]: the rows of a file, one at a time, with their line numbers;
-//! - [`fields`]: one row's fields as written ([`WrittenRow`]) or its [`Problem`];
-//! - [`check`]: a written row checked against the [`Rules`] ([`CheckedRow`]),
+//! - `format`: CSV or JSON Lines, told from the first character;
+//! - `lines`: line ends, line numbers and the row-length cap;
+//! - `rows`: the rows of a file, one at a time, with their line numbers;
+//! - `fields`: one row's fields as written ([`WrittenRow`]) or its [`Problem`];
+//! - `check`: a written row checked against the [`Rules`] ([`CheckedRow`]),
 //!   and duplicate localparts;
-//! - [`spool`]: standard input copied to an unlinked file for the second pass;
-//! - [`worker`]: one checked row sent, its result ([`worker::RowEnd`]);
-//! - [`tally`]: the counts, the progress bar, the summary and the exit status.
+//! - `spool`: standard input copied to an unlinked file for the second pass;
+//! - `worker`: one checked row sent, its result (`RowEnd`);
+//! - `tally`: the counts, the progress bar, the summary and the exit status.
 
 mod check;
 mod fields;
