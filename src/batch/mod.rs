@@ -59,7 +59,7 @@ use worker::{SecondPass, lock};
 /// were in flight at once, if more), the server is taken to be down and no
 /// more rows are started, rather than waiting out a timeout for every
 /// remaining row.
-pub(super) const UNREACHABLE_STREAK: usize = 5;
+const UNREACHABLE_STREAK: usize = 5;
 
 /// Runs `--batch`; returns the exit status.
 pub fn run(options: Options, path: &Path, jobs: Jobs) -> i32 {
@@ -72,7 +72,7 @@ pub fn run(options: Options, path: &Path, jobs: Jobs) -> i32 {
     }
 }
 
-pub(super) fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
+fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
     if options.output == OutputFormat::Token {
         return Err(Error::usage(
             "--batch writes one JSON object per row: -o token cannot be used with it",
@@ -155,7 +155,7 @@ pub(super) fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32
 
 /// Reads the whole input once, checking it; returns a file positioned to
 /// read it again.
-pub(super) fn first_pass(path: &Path, name: &Path, rules: &Rules) -> Result<(File, CheckSummary)> {
+fn first_pass(path: &Path, name: &Path, rules: &Rules) -> Result<(File, CheckSummary)> {
     let unreadable = |e: io::Error| {
         Error::file(
             name,
