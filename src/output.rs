@@ -5,7 +5,7 @@ use crate::cli::OutputFormat;
 use crate::client::Registered;
 use crate::error::{Error, Refusal};
 use crate::secret::SecretString;
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::fmt;
 use std::io::{self, Write};
 
@@ -77,17 +77,16 @@ impl Reporter {
                 }
             }
             OutputFormat::Json => {
-                let mut object = json!({
-                    "user_id": registered.user_id,
-                    "access_token": registered.access_token,
-                    "device_id": registered.device_id,
-                    "home_server": registered.home_server,
-                    "created": true,
-                });
-                if let Some(password) = generated {
-                    object["password"] = Value::from(password.expose());
-                }
-                stdout_line(&object.to_string())?;
+                let result = RegistrationResult {
+                    user_id: Some(&registered.user_id),
+                    access_token: Some(registered.access_token.as_deref()),
+                    device_id: Some(registered.device_id.as_deref()),
+                    home_server: Some(registered.home_server.as_deref()),
+                    created: Some(true),
+                    password: generated.map(SecretString::expose),
+                    ..RegistrationResult::default()
+                };
+                stdout_line(&result.to_json())?;
             }
             OutputFormat::Token => {
                 // Checked before: token mode needs an access token.
@@ -114,17 +113,16 @@ impl Reporter {
                 None => Ok(()),
             }),
             OutputFormat::Json => {
-                let mut object = json!({
-                    "user_id": user_id,
-                    "access_token": null,
-                    "device_id": null,
-                    "home_server": null,
-                    "created": true,
-                });
-                if let Some(password) = generated {
-                    object["password"] = Value::from(password.expose());
-                }
-                stdout_line(&object.to_string())
+                let result = RegistrationResult {
+                    user_id,
+                    access_token: Some(None),
+                    device_id: Some(None),
+                    home_server: Some(None),
+                    created: Some(true),
+                    password: generated.map(SecretString::expose),
+                    ..RegistrationResult::default()
+                };
+                stdout_line(&result.to_json())
             }
             // Checked before: token mode needs an access token.
             OutputFormat::Token => Ok(()),
@@ -146,14 +144,15 @@ impl Reporter {
         let written = match self.format {
             OutputFormat::Text => stdout_line("User already exists. Skipping."),
             OutputFormat::Json => stdout_line(
-                &json!({
-                    "user_id": user_id,
-                    "access_token": null,
-                    "device_id": null,
-                    "home_server": null,
-                    "created": false,
-                })
-                .to_string(),
+                &RegistrationResult {
+                    user_id,
+                    access_token: Some(None),
+                    device_id: Some(None),
+                    home_server: Some(None),
+                    created: Some(false),
+                    ..RegistrationResult::default()
+                }
+                .to_json(),
             ),
             OutputFormat::Token => {
                 say!("User already exists. Skipping. (no access token: no account was created)");
@@ -189,11 +188,11 @@ impl Reporter {
                 .map(|()| false)
             }
             (OutputFormat::Json, _) => {
-                let mut object = failure_json(error, user_id);
-                if let Some(password) = password {
-                    object["password"] = Value::from(password.expose());
-                }
-                stdout_line(&object.to_string()).map(|()| true)
+                let result = RegistrationResult {
+                    password: password.map(SecretString::expose),
+                    ..RegistrationResult::failure(error, user_id)
+                };
+                stdout_line(&result.to_json()).map(|()| true)
             }
             _ => Ok(false),
         };
@@ -214,10 +213,32 @@ impl Reporter {
 
 /// The `error:` line and, for a well-known failure, the `hint:` line, on stderr.
 pub fn report_error(error: &Error) {
-    say!("error: {error}");
-    if let Some(hint) = crate::cli::hint_text(error) {
+    report_problem(error, crate::cli::hint_text(error).as_deref());
+}
+
+/// An `error:` line on stderr and, when there is one, its `hint:` line:
+/// every error the tool reports, in single mode and in batch, is said here.
+pub fn report_problem(problem: &dyn fmt::Display, hint: Option<&str>) {
+    say!("error: {problem}");
+    if let Some(hint) = hint {
         say!("hint: {hint}");
     }
+}
+
+/// A batch row's result that stdout could not take, on stderr instead: it
+/// may hold a generated password.
+pub fn result_on_stderr(line: &str) {
+    say!("{line}");
+}
+
+/// The progress line, drawn over itself on a terminal.
+pub fn draw_progress(line: &str) {
+    stderr_text(&format!("\r{line}"));
+}
+
+/// Clears the progress line, before a result or the summary is written.
+pub fn clear_progress() {
+    stderr_text("\r\x1b[2K");
 }
 
 /// The warning for a 200 answer that could not be read in full.
@@ -234,29 +255,103 @@ fn refusal(error: &Error) -> Option<&Refusal> {
     }
 }
 
-/// The `-o json` object for a failure. `created` is `null` when the account
-/// may exist.
-pub fn failure_json(error: &Error, user_id: Option<&str>) -> Value {
-    let (errcode, text, status) = match refusal(error) {
-        Some(refusal) => (
-            refusal.errcode.clone(),
-            refusal.error.clone().unwrap_or_else(|| error.to_string()),
-            Some(refusal.status),
-        ),
-        None => match error {
-            Error::Delegated { status, .. } => (None, error.to_string(), *status),
-            _ => (None, error.to_string(), None),
-        },
-    };
-    json!({
-        "user_id": user_id,
-        "created": if error.is_unconfirmed() { Value::Null } else { Value::from(false) },
-        "errcode": errcode,
-        "error": text,
-        "status": status,
-        "kind": error.kind(),
-        "exit_code": error.exit_code(),
-    })
+/// The JSON object printed for one registration: by `-o json` (one per
+/// run) and by `--batch` (one line per row). This type is the JSON contract.
+///
+/// Members are written in this order (alphabetical, as they always were),
+/// and which appear depends on how the registration ended; a member of type
+/// `Option<Option<_>>` is left out when the outer `Option` is `None` and is
+/// `null` when the inner one is. Every object has `created` and `user_id`.
+///
+/// | ended | `-o json` | `--batch` |
+/// | --- | --- | --- |
+/// | created | `access_token`, `device_id`, `home_server`, `password` if generated | `access_token`, `device_id`, `password` if generated, `warning` if the `200 OK` answer was incomplete |
+/// | already there (`--exists-ok`) | `access_token`, `device_id`, `home_server`, all `null` | `access_token` (`null`) |
+/// | failed | `errcode`, `error`, `exit_code`, `kind`, `status`, `password` if generated and the account may exist | the same |
+///
+/// `--batch` adds `line` to every object and `localpart` to every one whose
+/// row could be read.
+#[derive(Debug, Default, Serialize)]
+pub struct RegistrationResult<'a> {
+    /// `null` when the server gave none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<Option<&'a str>>,
+    /// `true`: created; `false`: not created (already there, or refused);
+    /// `null`: unknown, the answer to the registration request was lost.
+    pub created: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<Option<&'a str>>,
+    /// The Matrix error code of a refusal, such as `M_USER_IN_USE`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errcode: Option<Option<String>>,
+    /// The server's own error text, or what went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The exit status this failure alone gives (see the exit status table).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub home_server: Option<Option<&'a str>>,
+    /// The class of failure: `refused`, `unavailable`, `unreachable`,
+    /// `config`, `input`, `usage`, `delegated_auth`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    /// `--batch`: the row's line in the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// `--batch`: the localpart as written in the row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub localpart: Option<&'a str>,
+    /// A generated password, without which the account cannot be used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<&'a str>,
+    /// The HTTP status of a refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Option<u16>>,
+    /// `null` when not known (no server name in the config, and the server
+    /// did not say).
+    pub user_id: Option<&'a str>,
+    /// `--batch`: the account was created but the `200 OK` answer was
+    /// incomplete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+impl<'a> RegistrationResult<'a> {
+    /// A failure. `created` is `null` when the account may exist.
+    pub fn failure(error: &Error, user_id: Option<&'a str>) -> Self {
+        let (errcode, text, status) = match refusal(error) {
+            Some(refusal) => (
+                refusal.errcode.clone(),
+                refusal.error.clone().unwrap_or_else(|| error.to_string()),
+                Some(refusal.status),
+            ),
+            None => match error {
+                Error::Delegated { status, .. } => (None, error.to_string(), *status),
+                _ => (None, error.to_string(), None),
+            },
+        };
+        RegistrationResult {
+            user_id,
+            created: if error.is_unconfirmed() {
+                None
+            } else {
+                Some(false)
+            },
+            errcode: Some(errcode),
+            error: Some(text),
+            status: Some(status),
+            kind: Some(error.kind()),
+            exit_code: Some(error.exit_code()),
+            ..RegistrationResult::default()
+        }
+    }
+
+    /// The object as one line of JSON.
+    pub fn to_json(&self) -> String {
+        // Serializing plain strings, numbers and booleans cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 /// Writes a line on stdout and flushes it, so that a reader of a pipe sees
@@ -285,6 +380,11 @@ pub fn stderr_text(text: &str) {
 mod tests {
     use super::*;
     use crate::error::Refusal;
+    use serde_json::Value;
+
+    fn failure_json(error: &Error, user_id: Option<&str>) -> Value {
+        serde_json::to_value(RegistrationResult::failure(error, user_id)).unwrap()
+    }
 
     #[test]
     fn failure_json_carries_the_server_errcode() {
@@ -308,5 +408,75 @@ mod tests {
         assert_eq!(lost["created"], Value::Null);
         assert_eq!(lost["errcode"], "M_USER_IN_USE");
         assert_eq!(lost["status"], 400);
+    }
+
+    /// The bytes of every shape the two modes print, keys in the order they
+    /// always had (a `serde_json::Map` sorts them): the JSON contract.
+    #[test]
+    fn every_result_shape_keeps_its_keys_and_order() {
+        let refused = Error::Refused(Refusal {
+            status: 400,
+            reason: "Bad Request".into(),
+            errcode: Some("M_USER_IN_USE".into()),
+            error: Some("taken".into()),
+            retry_after_ms: None,
+        });
+        let shapes = [
+            RegistrationResult {
+                user_id: Some("@a:b"),
+                access_token: Some(Some("t")),
+                device_id: Some(None),
+                home_server: Some(Some("b")),
+                created: Some(true),
+                password: Some("pw"),
+                ..RegistrationResult::default()
+            },
+            RegistrationResult {
+                user_id: None,
+                access_token: Some(None),
+                device_id: Some(None),
+                home_server: Some(None),
+                created: Some(false),
+                ..RegistrationResult::default()
+            },
+            RegistrationResult {
+                password: Some("pw"),
+                ..RegistrationResult::failure(&Error::unconfirmed(refused), Some("@a:b"))
+            },
+            RegistrationResult {
+                line: Some(2),
+                localpart: Some("a"),
+                user_id: Some("@a:b"),
+                created: Some(true),
+                access_token: Some(None),
+                device_id: Some(None),
+                warning: Some("w".into()),
+                ..RegistrationResult::default()
+            },
+            RegistrationResult {
+                line: Some(3),
+                localpart: Some("a"),
+                user_id: None,
+                created: Some(false),
+                access_token: Some(None),
+                ..RegistrationResult::default()
+            },
+            RegistrationResult {
+                line: Some(4),
+                ..RegistrationResult::failure(&Error::input("line 4", "bad"), None)
+            },
+        ];
+        let printed: Vec<String> = shapes.iter().map(RegistrationResult::to_json).collect();
+        assert_eq!(
+            printed,
+            [
+                r#"{"access_token":"t","created":true,"device_id":null,"home_server":"b","password":"pw","user_id":"@a:b"}"#,
+                r#"{"access_token":null,"created":false,"device_id":null,"home_server":null,"user_id":null}"#,
+                r#"{"created":null,"errcode":"M_USER_IN_USE","error":"taken","exit_code":1,"kind":"refused","password":"pw","status":400,"user_id":"@a:b"}"#,
+                r#"{"access_token":null,"created":true,"device_id":null,"line":2,"localpart":"a","user_id":"@a:b","warning":"w"}"#,
+                r#"{"access_token":null,"created":false,"line":3,"localpart":"a","user_id":null}"#,
+                r#"{"created":false,"errcode":null,"error":"line 4: bad","exit_code":3,"kind":"input","line":4,"status":null,"user_id":null}"#,
+            ]
+        );
     }
 }

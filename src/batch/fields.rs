@@ -1,0 +1,241 @@
+//! One row's fields as written in the file, CSV or JSON, or what is wrong
+//! with them.
+
+use crate::secret::SecretString;
+use serde_json::{Map, Value};
+
+/// The columns (CSV) or keys (JSON Lines) a row may have.
+pub const COLUMNS: &str = "localpart (or user), password, admin, user_type, displayname";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Column {
+    Localpart,
+    Password,
+    Admin,
+    UserType,
+    DisplayName,
+}
+
+impl Column {
+    /// Header names and JSON keys are matched without regard to case or
+    /// surrounding blanks, as spreadsheets write them.
+    pub(super) fn from_name(name: &str) -> Option<Column> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "localpart" | "user" => Some(Column::Localpart),
+            "password" => Some(Column::Password),
+            "admin" => Some(Column::Admin),
+            "user_type" => Some(Column::UserType),
+            "displayname" => Some(Column::DisplayName),
+            _ => None,
+        }
+    }
+}
+
+/// A row as written in the file; empty values are `None`.
+#[derive(Debug, Default)]
+pub struct WrittenRow {
+    pub line: u64,
+    pub localpart: Option<String>,
+    /// `None`: generate one.
+    pub password: Option<SecretString>,
+    pub admin: Option<bool>,
+    pub user_type: Option<String>,
+    pub displayname: Option<String>,
+}
+
+/// What is wrong with one line (or the header) of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: u64,
+    pub message: String,
+}
+
+impl Problem {
+    pub(super) fn new(line: u64, message: impl Into<String>) -> Problem {
+        Problem {
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+/// `admin` values: true/false, yes/no, 1/0 (any case), or empty for the
+/// default.
+pub fn parse_admin(text: &str) -> std::result::Result<Option<bool>, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "true" | "yes" | "1" => Ok(Some(true)),
+        "false" | "no" | "0" => Ok(Some(false)),
+        _ => Err(format!(
+            "admin is '{text}': use true/false, yes/no or 1/0, or leave it empty"
+        )),
+    }
+}
+
+impl WrittenRow {
+    fn set_text(&mut self, column: Column, text: &str, problems: &mut Vec<String>) {
+        let trimmed = text.trim();
+        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        match column {
+            Column::Localpart => self.localpart = non_empty(trimmed),
+            // Taken exactly as written: blanks may be part of a password.
+            Column::Password => self.password = non_empty(text).map(SecretString::new),
+            Column::Admin => match parse_admin(text) {
+                Ok(admin) => self.admin = admin,
+                Err(problem) => problems.push(problem),
+            },
+            Column::UserType => self.user_type = non_empty(trimmed),
+            Column::DisplayName => self.displayname = non_empty(trimmed),
+        }
+    }
+}
+
+pub(super) fn csv_entry(
+    record: &csv::ByteRecord,
+    columns: &[Option<Column>],
+    line: u64,
+) -> std::result::Result<WrittenRow, Problem> {
+    if record.len() != columns.len() {
+        return Err(Problem::new(
+            line,
+            format!(
+                "unparsable line: {} fields where the header has {}",
+                record.len(),
+                columns.len()
+            ),
+        ));
+    }
+    let mut entry = WrittenRow {
+        line,
+        ..WrittenRow::default()
+    };
+    let mut problems = Vec::new();
+    let mut seen = Vec::with_capacity(columns.len());
+    for (field, column) in record.iter().zip(columns) {
+        // Unknown and repeated columns were reported with the header.
+        let Some(column) = *column else { continue };
+        if seen.contains(&column) {
+            continue;
+        }
+        seen.push(column);
+        match std::str::from_utf8(field) {
+            Ok(text) => entry.set_text(column, text, &mut problems),
+            Err(_) => problems.push("unparsable line: not valid UTF-8".to_owned()),
+        }
+    }
+    finish(entry, problems)
+}
+
+/// A JSON object's members in the order written, repeated keys included
+/// (a `Map` would keep only the last of them, silently).
+pub(super) struct Members(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+pub(super) fn json_entry(bytes: &[u8], line: u64) -> std::result::Result<WrittenRow, Problem> {
+    let Members(members) = serde_json::from_slice(bytes).map_err(|e| {
+        let text = e.to_string();
+        // serde_json counts lines within this one line: its position would mislead.
+        let text = text
+            .rsplit_once(" at line ")
+            .map_or(text.as_str(), |(t, _)| t);
+        Problem::new(
+            line,
+            format!(
+                "unparsable line: not a JSON object ({text}, column {})",
+                e.column()
+            ),
+        )
+    })?;
+    let mut problems = Vec::new();
+    let mut object = Map::new();
+    for (key, value) in members {
+        if object.contains_key(&key) {
+            // Never the values: one of them may be a password.
+            problems.push(format!("'{key}' is given twice"));
+        }
+        object.insert(key, value);
+    }
+    let mut entry = WrittenRow {
+        line,
+        ..WrittenRow::default()
+    };
+    let mut localpart_key: Option<&str> = None;
+    for (key, value) in &object {
+        let Some(column) = Column::from_name(key) else {
+            problems.push(format!(
+                "unknown column '{key}' (the columns are {COLUMNS})"
+            ));
+            continue;
+        };
+        if column == Column::Localpart {
+            if let Some(first) = localpart_key {
+                problems.push(format!(
+                    "both '{first}' and '{key}' are given (they are the same column)"
+                ));
+                continue;
+            }
+            localpart_key = Some(key);
+        }
+        match (column, value) {
+            (_, Value::Null) => {}
+            (_, Value::String(text)) => entry.set_text(column, text, &mut problems),
+            (Column::Admin, Value::Bool(admin)) => entry.admin = Some(*admin),
+            (Column::Admin, Value::Number(n)) if n.as_u64() == Some(1) => entry.admin = Some(true),
+            (Column::Admin, Value::Number(n)) if n.as_u64() == Some(0) => entry.admin = Some(false),
+            (Column::Admin, other) => problems.push(format!(
+                "admin is {other}: use true/false, yes/no or 1/0, or leave it out"
+            )),
+            // A password written without quotes (`"password": 123456`) is
+            // still a password: say what it is, not what it says.
+            (Column::Password, other) => {
+                problems.push(format!("{key} must be a string, not {}", json_kind(other)))
+            }
+            (_, other) => problems.push(format!("{key} must be a string, not {other}")),
+        }
+    }
+    finish(entry, problems)
+}
+
+pub(super) fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "true or false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+pub(super) fn finish(
+    entry: WrittenRow,
+    problems: Vec<String>,
+) -> std::result::Result<WrittenRow, Problem> {
+    if problems.is_empty() {
+        Ok(entry)
+    } else {
+        Err(Problem::new(entry.line, problems.join("; ")))
+    }
+}

@@ -1,0 +1,184 @@
+//! The counts of a batch, its results on stdout, the progress bar, and the
+//! summary with the exit status.
+
+use super::worker::RowEnd;
+use crate::error::{EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE};
+use crate::output;
+use std::io;
+use std::time::{Duration, Instant};
+
+/// Where results go: stdout, the counts, the progress bar.
+pub(super) struct Tally {
+    pub(super) total: u64,
+    pub(super) created: u64,
+    pub(super) existing: u64,
+    pub(super) failed: u64,
+    /// Rows in a row (as they finished) that could not reach the server.
+    pub(super) unreachable_streak: usize,
+    pub(super) unreachable_limit: usize,
+    pub(super) gave_up: bool,
+    pub(super) output_error: Option<io::Error>,
+    pub(super) progress: bool,
+    pub(super) started: Instant,
+    /// Rows allowed in flight now.
+    pub(super) slots: usize,
+}
+
+impl Tally {
+    pub(super) fn new(total: u64, unreachable_limit: usize, progress: bool) -> Tally {
+        Tally {
+            total,
+            created: 0,
+            existing: 0,
+            failed: 0,
+            unreachable_streak: 0,
+            unreachable_limit,
+            gave_up: false,
+            output_error: None,
+            progress,
+            started: Instant::now(),
+            slots: 0,
+        }
+    }
+
+    /// The rows allowed in flight now, and the most so far: rows in flight
+    /// together fail together when the server goes away, so a streak of
+    /// unreachable rows counts only beyond those.
+    pub(super) fn set_concurrency(&mut self, slots: usize, peak: usize) {
+        self.slots = slots;
+        self.unreachable_limit = self.unreachable_limit.max(peak);
+    }
+
+    pub(super) fn done(&self) -> u64 {
+        self.created + self.existing + self.failed
+    }
+
+    /// Counts one row; `true` when the server is taken to be down.
+    pub(super) fn count(&mut self, ending: RowEnd) -> bool {
+        match ending {
+            RowEnd::Created => self.created += 1,
+            RowEnd::Existing => self.existing += 1,
+            RowEnd::Failed { .. } => self.failed += 1,
+        }
+        if ending == (RowEnd::Failed { unreachable: true }) {
+            self.unreachable_streak += 1;
+        } else {
+            self.unreachable_streak = 0;
+        }
+        if self.unreachable_streak >= self.unreachable_limit {
+            self.gave_up = true;
+        }
+        self.gave_up
+    }
+
+    /// Writes one row's result; `true` when no more rows should be started.
+    /// Once stdout cannot be written, the results of the rows still in
+    /// flight go to stderr: they may hold a generated password.
+    pub(super) fn record(&mut self, ending: RowEnd, result: &str) -> bool {
+        self.count(ending);
+        if self.progress {
+            output::clear_progress();
+        }
+        if self.output_error.is_none() {
+            // Flushed line by line: an interrupted run loses nothing already done.
+            if let Err(error) = output::stdout_line(result) {
+                self.output_error = Some(error);
+            }
+        }
+        if self.output_error.is_some() {
+            output::result_on_stderr(result);
+        }
+        self.draw_progress();
+        self.gave_up || self.output_error.is_some()
+    }
+
+    pub(super) fn draw_progress(&self) {
+        if self.progress {
+            output::draw_progress(&progress_bar(self, self.started.elapsed()));
+        }
+    }
+
+    /// Users registered or found per second.
+    pub(super) fn rate(&self, elapsed: Duration) -> f64 {
+        (self.created + self.existing) as f64 / elapsed.as_secs_f64().max(1e-3)
+    }
+
+    /// The summary line, ending with `jobs` (how many were in flight);
+    /// returns the exit status.
+    pub(super) fn finish(self, started: Instant, jobs: &str) -> i32 {
+        if self.progress {
+            output::clear_progress();
+        }
+        let not_started = self.total.saturating_sub(self.done());
+        let mut summary = format!(
+            "created {}, already there {}, failed {}",
+            self.created, self.existing, self.failed
+        );
+        if not_started > 0 {
+            summary.push_str(&format!(", not started {not_started}"));
+        }
+        let elapsed = started.elapsed();
+        say!(
+            "{summary}, {:.2} s, {:.1} users/s, {jobs}",
+            elapsed.as_secs_f64(),
+            self.rate(elapsed)
+        );
+        if let Some(error) = &self.output_error {
+            output::report_problem(
+                &format_args!(
+                    "cannot write the results to stdout ({}); the results of the rows in flight are above, on stderr, and no more rows were started",
+                    crate::config::io_reason(error)
+                ),
+                (not_started > 0).then_some(
+                    "run the same file again with --exists-ok, its output going where it can be written, to complete it",
+                ),
+            );
+            return EXIT_OUTPUT;
+        }
+        if let Some(signal) = crate::interrupt::interrupted() {
+            if not_started > 0 {
+                say!(
+                    "interrupted: {not_started} rows were not started; run the same file again with --exists-ok to complete it"
+                );
+            }
+            return crate::error::exit_code_for_signal(signal);
+        }
+        if self.gave_up {
+            output::report_problem(
+                &format_args!(
+                    "{} rows in a row could not reach the server; no more rows were started",
+                    self.unreachable_streak
+                ),
+                Some(
+                    "once the server answers, run the same file again with --exists-ok to complete it",
+                ),
+            );
+            return EXIT_UNREACHABLE;
+        }
+        if self.failed > 0 {
+            EXIT_REFUSED
+        } else {
+            EXIT_OK
+        }
+    }
+}
+
+pub(super) const BAR_WIDTH: u64 = 24;
+
+pub(super) fn progress_bar(tally: &Tally, elapsed: Duration) -> String {
+    let done = tally.done();
+    let filled = (done.min(tally.total) * BAR_WIDTH)
+        .checked_div(tally.total)
+        .unwrap_or(BAR_WIDTH) as usize;
+    format!(
+        "[{}{}] {done}/{}  created {}, already there {}, failed {}  jobs {}, {:.1} users/s",
+        "#".repeat(filled),
+        "-".repeat(BAR_WIDTH as usize - filled),
+        tally.total,
+        tally.created,
+        tally.existing,
+        tally.failed,
+        tally.slots,
+        tally.rate(elapsed)
+    )
+}

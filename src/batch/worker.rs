@@ -1,0 +1,289 @@
+//! The second pass: workers taking rows in turn, each row sent and its result
+//! recorded; `--jobs auto` and 429 retries decide how many are in flight.
+
+use super::check::{CheckedRow, Rules};
+use super::rows::Rows;
+use super::tally::Tally;
+use crate::client::{Client, NewUser, Outcome};
+use crate::concurrency::{Limiter, Signal, Ticket};
+use crate::error::{Error, Result};
+use crate::output::RegistrationResult;
+use crate::rules;
+use crate::secret::SecretString;
+use std::fs::File;
+use std::io::BufReader;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// A row refused with 429 is tried again this many times at most.
+pub(super) const RATE_LIMITED_RETRIES: u32 = 5;
+/// How long a 429 without `retry_after_ms` is waited out.
+pub(super) const RATE_LIMITED_WAIT: Duration = Duration::from_secs(1);
+/// A 429 asking for a longer wait fails its row: better re-run later with
+/// --exists-ok than hold the batch for so long.
+pub(super) const MAX_RATE_LIMITED_WAIT: Duration = Duration::from_secs(60);
+
+/// The second pass, shared by the workers.
+pub(super) struct SecondPass<'a> {
+    pub(super) client: &'a Client,
+    pub(super) rules: &'a Rules,
+    pub(super) rows: Mutex<Rows<BufReader<File>>>,
+    pub(super) tally: Mutex<Tally>,
+    /// Set when no more rows should be started (server down, stdout gone).
+    pub(super) stop: AtomicBool,
+    /// How many rows may be in flight.
+    pub(super) limiter: &'a Limiter,
+}
+
+/// How one row ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RowEnd {
+    Created,
+    Existing,
+    Failed { unreachable: bool },
+}
+
+impl SecondPass<'_> {
+    pub(super) fn stopping(&self) -> bool {
+        crate::interrupt::interrupted().is_some() || self.stop.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn work(&self) {
+        loop {
+            if self.stopping() {
+                return;
+            }
+            let mut ticket = self.limiter.acquire();
+            // The wait for a slot may have been long: look again.
+            let item = if self.stopping() {
+                None
+            } else {
+                lock(&self.rows).next()
+            };
+            let Some(item) = item else {
+                self.limiter.release(ticket, Signal::Neutral);
+                return;
+            };
+            let (ending, result, signal) = match item.and_then(|entry| self.rules.check(entry)) {
+                Ok(row) => self.register(&row, &mut ticket),
+                Err(problem) => {
+                    // The first pass found no problem: the file changed since.
+                    let error = Error::input(
+                        format!("line {}", problem.line),
+                        format!(
+                            "{} (the file changed after it was checked; not sent)",
+                            problem.message
+                        ),
+                    );
+                    let result = RegistrationResult {
+                        line: Some(problem.line),
+                        ..RegistrationResult::failure(&error, None)
+                    };
+                    (
+                        RowEnd::Failed { unreachable: false },
+                        result.to_json(),
+                        Signal::Neutral,
+                    )
+                }
+            };
+            self.limiter.release(ticket, signal);
+            let mut tally = lock(&self.tally);
+            tally.set_concurrency(self.limiter.slots(), self.limiter.peak());
+            if tally.record(ending, &result) {
+                self.stop.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Registers one row; `ticket` is its slot, given back and taken anew
+    /// while it waits out a 429.
+    pub(super) fn register(
+        &self,
+        row: &CheckedRow,
+        ticket: &mut Ticket,
+    ) -> (RowEnd, String, Signal) {
+        let user_id = self
+            .rules
+            .server_name
+            .as_deref()
+            .map(|server_name| rules::user_id(&row.localpart, server_name));
+        let generated;
+        let password = match &row.password {
+            Some(password) => password,
+            None => match crate::password::generate() {
+                Ok(password) => {
+                    generated = password;
+                    &generated
+                }
+                Err(error) => {
+                    let (ending, result) = failed(row, &error, user_id.as_deref(), None);
+                    return (ending, result, Signal::Neutral);
+                }
+            },
+        };
+        let is_generated = row.password.is_none();
+        let new_user = NewUser::new(&row.localpart, password.expose())
+            .admin(row.admin)
+            .user_type(row.user_type.as_deref())
+            .display_name(row.displayname.as_deref());
+        let mut retries = 0;
+        let outcome = loop {
+            let outcome = self.client.register(&new_user);
+            // A 429 creates nothing: the row may be sent again (with a
+            // fresh nonce, as every try fetches one).
+            let wait = match &outcome {
+                Err(Error::Refused(refusal)) if refusal.status == 429 => {
+                    let wait = rate_limited_wait(refusal.retry_after_ms, retries);
+                    if wait.is_none() {
+                        let why = match refusal.retry_after_ms {
+                            _ if retries >= RATE_LIMITED_RETRIES => {
+                                format!("still rate-limited (429) after {retries} retries")
+                            }
+                            Some(ms) => format!(
+                                "rate-limited (429) and asked to wait {ms} ms, over {} s",
+                                MAX_RATE_LIMITED_WAIT.as_secs()
+                            ),
+                            None => "rate-limited (429)".to_owned(),
+                        };
+                        log::info!("line {}: {why}: not tried again", row.line);
+                    }
+                    wait
+                }
+                _ => None,
+            };
+            let Some(wait) = wait else { break outcome };
+            retries += 1;
+            log::info!(
+                "line {}: rate-limited (429): trying again in {:.1} s",
+                row.line,
+                wait.as_secs_f64()
+            );
+            // The slot is given back for the wait, and the limit drops.
+            self.limiter.release(*ticket, Signal::Overloaded(429));
+            let waited = pause(wait);
+            *ticket = self.limiter.acquire();
+            if !waited || self.stopping() {
+                break outcome;
+            }
+        };
+        let signal = load_signal(&outcome);
+        let generated = is_generated.then(|| password.expose());
+        let (ending, result) = match outcome {
+            Ok(Outcome::Created(registered)) => {
+                let result = RegistrationResult {
+                    line: Some(row.line),
+                    localpart: Some(&row.localpart),
+                    user_id: Some(&registered.user_id),
+                    created: Some(true),
+                    access_token: Some(registered.access_token.as_deref()),
+                    device_id: Some(registered.device_id.as_deref()),
+                    password: generated,
+                    ..RegistrationResult::default()
+                };
+                (RowEnd::Created, result.to_json())
+            }
+            // The server said yes; what it said besides is missing.
+            Ok(Outcome::CreatedIncomplete(problem)) => {
+                let result = RegistrationResult {
+                    line: Some(row.line),
+                    localpart: Some(&row.localpart),
+                    user_id: user_id.as_deref(),
+                    created: Some(true),
+                    access_token: Some(None),
+                    device_id: Some(None),
+                    warning: Some(crate::output::incomplete_warning(&problem)),
+                    password: generated,
+                    ..RegistrationResult::default()
+                };
+                (RowEnd::Created, result.to_json())
+            }
+            Ok(Outcome::AlreadyExists) => (
+                RowEnd::Existing,
+                RegistrationResult {
+                    line: Some(row.line),
+                    localpart: Some(&row.localpart),
+                    user_id: user_id.as_deref(),
+                    created: Some(false),
+                    access_token: Some(None),
+                    ..RegistrationResult::default()
+                }
+                .to_json(),
+            ),
+            Err(error) => {
+                // A request whose answer was lost may have created the
+                // account: its password must not be lost.
+                let keep = is_generated && error.is_unconfirmed();
+                failed(row, &error, user_id.as_deref(), keep.then_some(password))
+            }
+        };
+        (ending, result, signal)
+    }
+}
+
+/// How long to wait before sending a row refused with 429 again, or `None`
+/// not to: after [`RATE_LIMITED_RETRIES`], or when the server asks for more
+/// than [`MAX_RATE_LIMITED_WAIT`].
+pub(super) fn rate_limited_wait(retry_after_ms: Option<u64>, retries: u32) -> Option<Duration> {
+    let wait = retry_after_ms.map_or(RATE_LIMITED_WAIT, Duration::from_millis);
+    (retries < RATE_LIMITED_RETRIES && wait <= MAX_RATE_LIMITED_WAIT).then_some(wait)
+}
+
+/// Sleeps for `wait`, or until Ctrl-C; `false` when interrupted.
+pub(super) fn pause(wait: Duration) -> bool {
+    let until = Instant::now() + wait;
+    loop {
+        if crate::interrupt::interrupted().is_some() {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+}
+
+/// What a row's outcome says about the server's load.
+pub(super) fn load_signal(outcome: &Result<Outcome>) -> Signal {
+    match outcome {
+        Ok(Outcome::Created(_) | Outcome::CreatedIncomplete(_)) => Signal::Answered,
+        // An existing user is refused before any hashing: its answer time
+        // says nothing.
+        Ok(Outcome::AlreadyExists) => Signal::Neutral,
+        Err(error) => error_signal(error),
+    }
+}
+
+pub(super) fn error_signal(error: &Error) -> Signal {
+    match error {
+        Error::Refused(refusal) if refusal.status == 429 || refusal.is_unavailable() => {
+            Signal::Overloaded(refusal.status)
+        }
+        Error::Transport { .. } => Signal::Unreachable,
+        // A lost answer (timeout, dropped connection, 5xx after the POST)
+        // says what the failure inside it says.
+        Error::Unconfirmed(inner) => error_signal(inner),
+        // A refusal says nothing of the server's load.
+        _ => Signal::Neutral,
+    }
+}
+
+pub(super) fn failed(
+    row: &CheckedRow,
+    error: &Error,
+    user_id: Option<&str>,
+    password: Option<&SecretString>,
+) -> (RowEnd, String) {
+    let result = RegistrationResult {
+        line: Some(row.line),
+        localpart: Some(&row.localpart),
+        password: password.map(SecretString::expose),
+        ..RegistrationResult::failure(error, user_id)
+    };
+    let unreachable = error.is_unreachable();
+    (RowEnd::Failed { unreachable }, result.to_json())
+}
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
