@@ -4,6 +4,7 @@
 //! client listener as the default server URL.
 
 use crate::error::{Error, Result};
+use crate::notice::Notice;
 use crate::secret::SecretString;
 use serde_yaml::{Mapping, Value};
 use std::path::{Path, PathBuf};
@@ -31,9 +32,6 @@ pub struct Config {
     files: Vec<PathBuf>,
 }
 
-/// Something worth telling the user that does not stop the run.
-pub type Notice = String;
-
 /// Where the configuration says the shared secret is.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SecretSource<'a> {
@@ -56,25 +54,26 @@ impl Config {
         let mut notices = Vec::new();
         for path in paths {
             let bytes = read_capped(path, MAX_CONFIG_FILE_BYTES, None)?;
-            config.add_file(path, &bytes, &mut notices)?;
+            notices.extend(config.add_file(path, &bytes)?);
         }
         Ok((config, notices))
     }
 
     /// Merges one file's content over what is already there, as [`Config::load`]
     /// does for each file it reads; `path` only names the file in messages.
-    pub fn add_file(&mut self, path: &Path, bytes: &[u8], notices: &mut Vec<Notice>) -> Result<()> {
+    /// Returns the notices about this file.
+    pub fn add_file(&mut self, path: &Path, bytes: &[u8]) -> Result<Vec<Notice>> {
         if !self.files.iter().any(|f| f == path) {
             self.files.push(path.to_owned());
         }
-        match parse_mapping(path, bytes, notices)? {
+        let (mapping, mut notices) = parse_mapping(path, bytes)?;
+        match mapping {
             Some(mapping) => self.merge(mapping, path),
-            None => notices.push(format!(
-                "Ignoring config file {}: it is empty or not a key-value mapping.",
-                path.display()
-            )),
+            None => notices.push(Notice::NotAMapping {
+                file: path.to_owned(),
+            }),
         }
-        Ok(())
+        Ok(notices)
     }
 
     fn merge(&mut self, mapping: Mapping, path: &Path) {
@@ -96,13 +95,14 @@ impl Config {
     }
 
     /// The shared secret, under the reference's rules: exactly one of the two
-    /// keys, a string, and a secret file that is readable and not empty.
-    pub fn shared_secret(&self, notices: &mut Vec<Notice>) -> Result<SecretString> {
+    /// keys, a string, and a secret file that is readable and not empty;
+    /// with a notice when others may read that file.
+    pub fn shared_secret(&self) -> Result<(SecretString, Option<Notice>)> {
         match self.secret_source()? {
-            SecretSource::Inline(secret) => Ok(secret),
+            SecretSource::Inline(secret) => Ok((secret, None)),
             // Relative to the working directory, as for the reference.
             SecretSource::File { path, config_file } => {
-                read_secret_file(path, Some((config_file, SECRET_PATH_KEY)), notices)
+                read_secret_file(path, Some((config_file, SECRET_PATH_KEY)))
             }
         }
     }
@@ -312,7 +312,7 @@ const MAX_REPEATED_KEY_NOTICES: usize = 5;
 
 /// Parses a config file as the server does; `None` when it is valid YAML
 /// but not a mapping. A key repeated in one mapping gets a notice.
-fn parse_mapping(path: &Path, bytes: &[u8], notices: &mut Vec<Notice>) -> Result<Option<Mapping>> {
+fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<(Option<Mapping>, Vec<Notice>)> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         Error::file(
             path,
@@ -321,39 +321,41 @@ fn parse_mapping(path: &Path, bytes: &[u8], notices: &mut Vec<Notice>) -> Result
         )
     })?;
     let document = crate::yaml::load(text).map_err(|problem| Error::file(path, None, problem))?;
-    for repeated in document.repeated_keys.iter().take(MAX_REPEATED_KEY_NOTICES) {
-        notices.push(format!(
-            "{}: line {}: '{}' is set again; the last value counts, as for the server.",
-            path.display(),
-            repeated.line,
-            repeated.path
-        ));
-    }
+    let mut notices: Vec<Notice> = document
+        .repeated_keys
+        .iter()
+        .take(MAX_REPEATED_KEY_NOTICES)
+        .map(|repeated| Notice::RepeatedKey {
+            file: path.to_owned(),
+            line: repeated.line,
+            key: repeated.path.clone(),
+        })
+        .collect();
     if let Some(more) = document
         .repeated_keys
         .len()
         .checked_sub(MAX_REPEATED_KEY_NOTICES)
         .filter(|n| *n > 0)
     {
-        notices.push(format!(
-            "{}: {more} more keys are set again; the last values count.",
-            path.display()
-        ));
+        notices.push(Notice::MoreRepeatedKeys {
+            file: path.to_owned(),
+            count: more,
+        });
     }
-    Ok(match document.value {
+    let mapping = match document.value {
         Some(Value::Mapping(mapping)) => Some(mapping),
         _ => None,
-    })
+    };
+    Ok((mapping, notices))
 }
 
 /// Reads a file that holds a secret or a password: capped in size,
 /// whitespace-stripped, not empty. `origin` names the config key that pointed
-/// at it, for the error message. Warns when others may read it.
+/// at it, for the error message. With a notice when others may read it.
 pub fn read_secret_file(
     path: &Path,
     origin: Option<(&Path, &str)>,
-    notices: &mut Vec<Notice>,
-) -> Result<SecretString> {
+) -> Result<(SecretString, Option<Notice>)> {
     let bytes = read_capped(path, MAX_SECRET_FILE_BYTES, origin)?;
     let text =
         String::from_utf8(bytes).map_err(|_| Error::file(path, None, "is not valid UTF-8 text"))?;
@@ -363,22 +365,16 @@ pub fn read_secret_file(
     if secret.is_empty() {
         return Err(Error::file(path, None, "is empty"));
     }
-    if let Some(notice) = permissions_notice(path) {
-        notices.push(notice);
-    }
-    Ok(secret)
+    Ok((secret, permissions_notice(path)))
 }
 
 #[cfg(unix)]
 fn permissions_notice(path: &Path) -> Option<Notice> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).ok()?.permissions().mode();
-    (mode & 0o077 != 0).then(|| {
-        format!(
-            "Warning: {} is readable by other users (mode {:o}); consider chmod 600.",
-            path.display(),
-            mode & 0o777
-        )
+    (mode & 0o077 != 0).then(|| Notice::ReadableByOthers {
+        file: path.to_owned(),
+        mode: mode & 0o777,
     })
 }
 
@@ -415,9 +411,7 @@ mod tests {
 
     fn secret_of(paths: &[PathBuf]) -> Result<String> {
         let (config, _) = Config::load(paths)?;
-        config
-            .shared_secret(&mut Vec::new())
-            .map(|s| s.expose().to_owned())
+        config.shared_secret().map(|(s, _)| s.expose().to_owned())
     }
 
     fn message(result: Result<String>) -> String {
@@ -434,10 +428,7 @@ mod tests {
         let b = files.write("b.yaml", b"registration_shared_secret: second\n");
         let (config, notices) = Config::load(&[a.clone(), b.clone()]).unwrap();
         assert!(notices.is_empty());
-        assert_eq!(
-            config.shared_secret(&mut Vec::new()).unwrap().expose(),
-            "second"
-        );
+        assert_eq!(config.shared_secret().unwrap().0.expose(), "second");
         assert_eq!(config.server_name(), Some("a.example"));
         assert_eq!(
             config.client_listener().unwrap(),
@@ -454,8 +445,8 @@ mod tests {
         let good = files.write("good.yaml", b"registration_shared_secret: s\n");
         let (config, notices) = Config::load(&[list, empty, good]).unwrap();
         assert_eq!(notices.len(), 2);
-        assert!(notices[0].contains("list.yaml"), "{notices:?}");
-        assert_eq!(config.shared_secret(&mut Vec::new()).unwrap().expose(), "s");
+        assert!(notices[0].to_string().contains("list.yaml"), "{notices:?}");
+        assert_eq!(config.shared_secret().unwrap().0.expose(), "s");
     }
 
     #[test]
@@ -660,20 +651,21 @@ mod tests {
             b"registration_shared_secret: first\nlisteners:\n  - {port: 1, port: 2, type: http, resources: [{names: [client]}]}\nregistration_shared_secret: last\n",
         );
         let (config, notices) = Config::load(&[path]).unwrap();
-        assert_eq!(
-            config.shared_secret(&mut Vec::new()).unwrap().expose(),
-            "last"
-        );
+        assert_eq!(config.shared_secret().unwrap().0.expose(), "last");
         assert_eq!(
             config.client_listener().unwrap(),
             Some(ClientListener::Tcp("http://localhost:2".to_owned()))
         );
         assert_eq!(notices.len(), 2, "{notices:?}");
         assert!(
-            notices[0].ends_with("dup.yaml: line 3: 'listeners[0].port' is set again; the last value counts, as for the server."),
+            notices[0].to_string().ends_with("dup.yaml: line 3: 'listeners[0].port' is set again; the last value counts, as for the server."),
             "{notices:?}"
         );
-        assert!(notices[1].contains("line 4: 'registration_shared_secret' is set again"));
+        assert!(
+            notices[1]
+                .to_string()
+                .contains("line 4: 'registration_shared_secret' is set again")
+        );
     }
 
     #[test]
@@ -734,7 +726,9 @@ mod tests {
         let (_, notices) = Config::load(&[path]).unwrap();
         assert_eq!(notices.len(), 6, "{notices:?}");
         assert!(
-            notices[5].ends_with("many.yaml: 994 more keys are set again; the last values count.")
+            notices[5]
+                .to_string()
+                .ends_with("many.yaml: 994 more keys are set again; the last values count.")
         );
     }
 
@@ -752,15 +746,12 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let files = Files::new();
         let path = files.write("secret", b"s\n");
-        let mut notices = Vec::new();
-        read_secret_file(&path, None, &mut notices).unwrap();
-        assert!(notices.is_empty());
+        let (_, notice) = read_secret_file(&path, None).unwrap();
+        assert_eq!(notice, None);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        read_secret_file(&path, None, &mut notices).unwrap();
-        assert!(
-            notices[0].contains("readable by other users"),
-            "{notices:?}"
-        );
+        let (_, notice) = read_secret_file(&path, None).unwrap();
+        let notice = notice.unwrap().to_string();
+        assert!(notice.contains("readable by other users"), "{notice}");
     }
 
     #[test]

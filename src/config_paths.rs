@@ -1,8 +1,9 @@
 //! Which files the `-c` options name, read the way Synapse reads its own
 //! `--config-path` options, and where homeserver configs usually live.
 
-use crate::config::{Config, Notice, SecretSource, io_reason};
+use crate::config::{Config, SecretSource, io_reason};
 use crate::error::{Error, Result};
+use crate::notice::{Ignored, Notice};
 use std::path::{Path, PathBuf};
 
 /// The files that `-c` paths name, in the order they are merged. A file is
@@ -10,23 +11,26 @@ use std::path::{Path, PathBuf};
 /// `.yaml`, sorted by name, as Synapse's `--config-path DIR` reads it (a
 /// `conf.d/` of packaged installs holds `server_name` and often the secret).
 /// Entries Synapse ignores are named in a notice, as Synapse prints them.
-pub fn expand(paths: &[PathBuf], notices: &mut Vec<Notice>) -> Result<Vec<PathBuf>> {
+pub fn expand(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Notice>)> {
     let mut files = Vec::new();
+    let mut notices = Vec::new();
     for path in paths {
         // Following symbolic links, as Synapse's `os.path.isdir` does.
         if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
-            files.extend(yaml_files_in(path, notices)?);
+            let (in_dir, dir_notices) = yaml_files_in(path)?;
+            files.extend(in_dir);
+            notices.extend(dir_notices);
         } else {
             files.push(path.clone());
         }
     }
-    Ok(files)
+    Ok((files, notices))
 }
 
 /// Entries of a config directory named one by one; more are counted.
 const MAX_IGNORED_NOTICES: usize = 5;
 
-fn yaml_files_in(dir: &Path, notices: &mut Vec<Notice>) -> Result<Vec<PathBuf>> {
+fn yaml_files_in(dir: &Path) -> Result<(Vec<PathBuf>, Vec<Notice>)> {
     let unreadable = |e: std::io::Error| {
         Error::file(
             dir,
@@ -35,33 +39,33 @@ fn yaml_files_in(dir: &Path, notices: &mut Vec<Notice>) -> Result<Vec<PathBuf>> 
         )
     };
     let mut files = Vec::new();
+    let mut notices = Vec::new();
     let mut ignored = 0usize;
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
         let path = entry.path();
         let reason = if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-            "not a file"
+            Ignored::NotAFile
         } else if !entry.file_name().as_encoded_bytes().ends_with(b".yaml") {
-            "its name does not end in .yaml"
+            Ignored::NotYaml
         } else {
             files.push(path);
             continue;
         };
         ignored += 1;
         if ignored <= MAX_IGNORED_NOTICES {
-            notices.push(format!(
-                "Ignoring {} in the config directory: {reason} (as Synapse does).",
-                path.display()
-            ));
+            notices.push(Notice::IgnoredEntry {
+                entry: path,
+                reason,
+            });
         }
     }
     // A wrong directory (`-c /etc`) must not bury the output in notices.
     if ignored > MAX_IGNORED_NOTICES {
-        notices.push(format!(
-            "Ignoring {} more entries in {} (as Synapse does).",
-            ignored - MAX_IGNORED_NOTICES,
-            dir.display()
-        ));
+        notices.push(Notice::MoreIgnoredEntries {
+            dir: dir.to_owned(),
+            count: ignored - MAX_IGNORED_NOTICES,
+        });
     }
     if files.is_empty() {
         return Err(Error::file(
@@ -76,7 +80,7 @@ fn yaml_files_in(dir: &Path, notices: &mut Vec<Notice>) -> Result<Vec<PathBuf>> 
             .as_encoded_bytes()
             .cmp(b.as_os_str().as_encoded_bytes())
     });
-    Ok(files)
+    Ok((files, notices))
 }
 
 /// Where packages and images put the homeserver config, and the directory
@@ -172,8 +176,8 @@ mod tests {
         let main = root.path().join("homeserver.yaml");
         write(&main, "x: 1\n");
 
-        let mut notices = Vec::new();
-        let files = expand(&[main, dir], &mut notices).unwrap();
+        let (files, notices) = expand(&[main, dir]).unwrap();
+        let notices: Vec<String> = notices.iter().map(ToString::to_string).collect();
         let names: Vec<_> = files
             .iter()
             .map(|f| f.strip_prefix(root.path()).unwrap().display().to_string())
@@ -211,17 +215,19 @@ mod tests {
         std::os::unix::fs::symlink(root.path().join("gone"), dir.join("broken.yaml")).unwrap();
         let linked_dir = root.path().join("linked-dir");
         std::os::unix::fs::symlink(&dir, &linked_dir).unwrap();
-        let mut notices = Vec::new();
-        let files = expand(std::slice::from_ref(&linked_dir), &mut notices).unwrap();
+        let (files, notices) = expand(std::slice::from_ref(&linked_dir)).unwrap();
         assert_eq!(files, [linked_dir.join("linked.yaml")]);
-        assert!(notices[0].contains("broken.yaml"), "{notices:?}");
+        assert!(
+            notices[0].to_string().contains("broken.yaml"),
+            "{notices:?}"
+        );
     }
 
     #[test]
     fn a_directory_without_yaml_files_is_an_error_naming_it() {
         let root = tempfile::tempdir().unwrap();
         write(&root.path().join("README"), "");
-        let error = expand(&[root.path().to_owned()], &mut Vec::new()).unwrap_err();
+        let error = expand(&[root.path().to_owned()]).unwrap_err();
         assert_eq!(error.exit_code(), 3);
         assert!(
             error.to_string().starts_with(&format!(
@@ -269,7 +275,7 @@ mod tests {
         );
         let load = || Config::load(std::slice::from_ref(&config_path)).unwrap().0;
         let config = load();
-        let error = config.shared_secret(&mut Vec::new()).unwrap_err();
+        let error = config.shared_secret().unwrap_err();
         let error = secret_elsewhere_hint(&config, error);
         assert!(
             error.to_string().starts_with(&format!(
@@ -289,7 +295,7 @@ mod tests {
         let beside = root.path().join("registration.secret");
         write(&beside, "s\n");
         let config = load();
-        let error = config.shared_secret(&mut Vec::new()).unwrap_err();
+        let error = config.shared_secret().unwrap_err();
         let hint = secret_elsewhere_hint(&config, error)
             .hint()
             .unwrap()
@@ -307,13 +313,13 @@ mod tests {
             write(&root.path().join(format!("f{i}.txt")), "");
         }
         write(&root.path().join("hs.yaml"), "x: 1\n");
-        let mut notices = Vec::new();
-        expand(&[root.path().to_owned()], &mut notices).unwrap();
+        let (_, notices) = expand(&[root.path().to_owned()]).unwrap();
         assert_eq!(notices.len(), MAX_IGNORED_NOTICES + 1, "{notices:?}");
         assert!(
             notices
                 .last()
                 .unwrap()
+                .to_string()
                 .starts_with("Ignoring 35 more entries in "),
             "{notices:?}"
         );

@@ -133,6 +133,8 @@ mod config_paths;
 #[cfg(feature = "cli")]
 mod delegation;
 #[cfg(feature = "cli")]
+mod notice;
+#[cfg(feature = "cli")]
 mod output;
 #[cfg(feature = "cli")]
 mod password;

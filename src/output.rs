@@ -25,8 +25,11 @@ impl Reporter {
 
     /// A notice or warning that does not stop the run; always on stderr.
     /// It may name a file, whose control characters are escaped.
-    pub fn notice(&self, message: &str) {
-        say!("{}", crate::error::escape_control_characters(message));
+    pub fn notice(&self, notice: &crate::notice::Notice) {
+        say!(
+            "{}",
+            crate::error::escape_control_characters(&notice.to_string())
+        );
     }
 
     /// Right before the registration request, as the reference prints it.

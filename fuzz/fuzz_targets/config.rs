@@ -10,10 +10,9 @@ use std::path::PathBuf;
 
 fuzz_target!(|data: &[u8]| {
     let mut config = Config::default();
-    let mut notices = Vec::new();
     for (i, bytes) in data.split(|&b| b == 0xFF).take(4).enumerate() {
         let path = PathBuf::from(format!("homeserver{i}.yaml"));
-        if let Err(error) = config.add_file(&path, bytes, &mut notices) {
+        if let Err(error) = config.add_file(&path, bytes) {
             assert!(error.to_string().starts_with(path.to_str().unwrap()));
             return;
         }

@@ -6,8 +6,9 @@ use crate::cli::server::{plain_http_warning, server_address};
 use crate::cli::{Cli, DEFAULT_JOBS, OutputFormat, SECRET_ENV};
 use crate::client::{HttpOptions, IfExists};
 use crate::concurrency::Jobs;
-use crate::config::{Config, Notice, read_secret_file};
+use crate::config::{Config, read_secret_file};
 use crate::error::{Error, Result};
+use crate::notice::Notice;
 use crate::rules::{self, Rejection};
 use crate::secret::SecretString;
 use reqwest::Url;
@@ -126,7 +127,8 @@ impl Options {
         let config = if cli.config.is_empty() {
             None
         } else {
-            let files = crate::config_paths::expand(&cli.config, &mut notices)?;
+            let (files, path_notices) = crate::config_paths::expand(&cli.config)?;
+            notices.extend(path_notices);
             let (config, config_notices) = Config::load(&files)?;
             notices.extend(config_notices);
             // Before the secret: a delegating server's config often has none.
@@ -140,7 +142,8 @@ impl Options {
         // -k and --shared-secret-file exclude each other.
         let file_secret = match &cli.shared_secret_file {
             Some(path) => {
-                let secret = read_shared_secret_file(path, &mut notices)?;
+                let (secret, notice) = read_shared_secret_file(path)?;
+                notices.extend(notice);
                 if secret.is_none() {
                     empty_sources.push("--shared-secret-file");
                 }
@@ -155,9 +158,11 @@ impl Options {
         } else if let Some(secret) = env_secret {
             SecretString::new(secret)
         } else if let Some(config) = &config {
-            config
-                .shared_secret(&mut notices)
-                .map_err(|error| crate::config_paths::secret_elsewhere_hint(config, error))?
+            let (secret, notice) = config
+                .shared_secret()
+                .map_err(|error| crate::config_paths::secret_elsewhere_hint(config, error))?;
+            notices.extend(notice);
+            secret
         } else {
             return Err(no_secret_source(&empty_sources));
         };
@@ -167,7 +172,9 @@ impl Options {
             PasswordSource::Given(SecretString::new(password))
         } else if let Some(path) = &cli.password_file {
             // The reference strips the file's surrounding whitespace too.
-            PasswordSource::Given(read_password_file(path, &mut notices)?)
+            let (password, notice) = read_password_file(path)?;
+            notices.extend(notice);
+            PasswordSource::Given(password)
         } else if cli.password_stdin {
             PasswordSource::Given(crate::prompt::password_from_stdin(stdin)?)
         } else if cli.generate_password {
@@ -181,12 +188,9 @@ impl Options {
             })?;
         }
 
-        let (server_url, unix_socket) = server_address(
-            cli.server_url,
-            cli.unix_socket,
-            config.as_ref(),
-            &mut notices,
-        )?;
+        let address = server_address(cli.server_url, cli.unix_socket, config.as_ref())?;
+        notices.extend(address.notice);
+        let (server_url, unix_socket) = (address.url, address.unix_socket);
 
         let server_name = config
             .as_ref()
@@ -226,10 +230,7 @@ impl Options {
             None => None,
         };
         if cli.insecure {
-            notices.push(
-                "Warning: --insecure: the server's TLS certificate is not checked; anyone on the path can read the password."
-                    .to_owned(),
-            );
+            notices.push(Notice::Insecure);
         }
         // Over a Unix socket the URL's host is only a header: nothing leaves
         // this machine.
@@ -321,23 +322,21 @@ fn password_option(file: &Option<std::path::PathBuf>, stdin: bool) -> &'static s
 /// file is empty: an empty secret is no secret, and the next source is used.
 fn read_shared_secret_file(
     path: &std::path::Path,
-    notices: &mut Vec<Notice>,
-) -> Result<Option<SecretString>> {
-    match read_secret_file(path, None, notices) {
-        Ok(secret) => Ok(Some(secret)),
-        Err(Error::File { problem, .. }) if problem == "is empty" => {
-            notices.push(format!(
-                "Ignoring --shared-secret-file {}: it is empty.",
-                path.display()
-            ));
-            Ok(None)
-        }
+) -> Result<(Option<SecretString>, Option<Notice>)> {
+    match read_secret_file(path, None) {
+        Ok((secret, notice)) => Ok((Some(secret), notice)),
+        Err(Error::File { problem, .. }) if problem == "is empty" => Ok((
+            None,
+            Some(Notice::EmptySecretFile {
+                file: path.to_owned(),
+            }),
+        )),
         Err(error) => Err(error),
     }
 }
 
-fn read_password_file(path: &std::path::Path, notices: &mut Vec<Notice>) -> Result<SecretString> {
-    match read_secret_file(path, None, notices) {
+fn read_password_file(path: &std::path::Path) -> Result<(SecretString, Option<Notice>)> {
+    match read_secret_file(path, None) {
         // An empty password file is the server's "blank password" refusal,
         // said before sending.
         Err(Error::File { problem, .. }) if problem == "is empty" => Err(Error::input(
@@ -493,16 +492,28 @@ mod tests {
     fn server_url_discovery_and_notices() {
         let o = options(&["-k", "s"]).unwrap();
         assert_eq!(o.server_url.as_str(), "http://localhost:8008/");
-        assert!(o.notices[0].contains("No server url or configuration file given"));
+        assert!(
+            o.notices[0]
+                .to_string()
+                .contains("No server url or configuration file given")
+        );
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("hs.yaml");
         std::fs::write(&config, "registration_shared_secret: s\n").unwrap();
         let o = options(&["-c", config.to_str().unwrap()]).unwrap();
-        assert!(o.notices[0].contains("Unable to find a suitable HTTP listener"));
+        assert!(
+            o.notices[0]
+                .to_string()
+                .contains("Unable to find a suitable HTTP listener")
+        );
         let o = options(&["-k", "s", "https://matrix.example.org/"]).unwrap();
         assert!(o.notices.is_empty());
         let o = options(&["-k", "s", "http://matrix.example.org/"]).unwrap();
-        assert!(o.notices[0].contains("plain HTTP"), "{:?}", o.notices);
+        assert!(
+            o.notices[0].to_string().contains("plain HTTP"),
+            "{:?}",
+            o.notices
+        );
         let o = options(&["-k", "s", "http://127.0.0.1:8008"]).unwrap();
         assert!(o.notices.is_empty());
     }
@@ -653,7 +664,10 @@ mod tests {
         let (from_env, notices) =
             secret(&["--shared-secret-file", empty], Some("from-env")).unwrap();
         assert_eq!(from_env, "from-env");
-        assert!(notices[0].contains("it is empty"), "{notices:?}");
+        assert!(
+            notices[0].to_string().contains("it is empty"),
+            "{notices:?}"
+        );
         let error = secret(&["--shared-secret-file", empty], None).unwrap_err();
         assert!(
             error.to_string().contains("--shared-secret-file was empty"),

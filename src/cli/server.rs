@@ -2,8 +2,9 @@
 //! listener, or the reference's default; checked, and with a warning when a
 //! password would cross the network in plain text.
 
-use crate::config::{ClientListener, Config, Notice};
+use crate::config::{ClientListener, Config};
 use crate::error::{Error, Result};
+use crate::notice::Notice;
 use reqwest::Url;
 
 /// Used when neither the command line nor a config names the server.
@@ -20,33 +21,46 @@ pub(super) fn server_address(
     url: Option<String>,
     unix_socket: Option<std::path::PathBuf>,
     config: Option<&Config>,
-    notices: &mut Vec<Notice>,
-) -> Result<(Url, Option<std::path::PathBuf>)> {
+) -> Result<ServerAddress> {
+    let address = |url: &str, unix_socket, notice| {
+        Ok(ServerAddress {
+            url: parse_server_url(url)?,
+            unix_socket,
+            notice,
+        })
+    };
     if let Some(socket) = unix_socket {
-        let url = url.as_deref().unwrap_or(SOCKET_SERVER_URL);
-        return Ok((parse_server_url(url)?, Some(socket)));
+        return address(
+            url.as_deref().unwrap_or(SOCKET_SERVER_URL),
+            Some(socket),
+            None,
+        );
     }
     if let Some(url) = url {
-        return Ok((parse_server_url(&url)?, None));
+        return address(&url, None, None);
     }
     let discovered = match config {
         Some(config) => config.client_listener()?,
         None => None,
     };
     match discovered {
-        Some(ClientListener::Tcp(url)) => Ok((parse_server_url(&url)?, None)),
-        Some(ClientListener::UnixSocket(socket)) => {
-            Ok((parse_server_url(SOCKET_SERVER_URL)?, Some(socket)))
-        }
+        Some(ClientListener::Tcp(url)) => address(&url, None, None),
+        Some(ClientListener::UnixSocket(socket)) => address(SOCKET_SERVER_URL, Some(socket), None),
         None => {
-            notices.push(if config.is_some() {
-                format!("Unable to find a suitable HTTP listener in the configuration file. Trying {DEFAULT_SERVER_URL} as a last resort.")
-            } else {
-                format!("No server url or configuration file given. Defaulting to {DEFAULT_SERVER_URL}.")
-            });
-            Ok((parse_server_url(DEFAULT_SERVER_URL)?, None))
+            let notice = match config {
+                Some(_) => Notice::NoListenerInConfig,
+                None => Notice::NoServerUrl,
+            };
+            address(DEFAULT_SERVER_URL, None, Some(notice))
         }
     }
+}
+
+/// Where to send the request, and what to tell the user about the choice.
+pub(super) struct ServerAddress {
+    pub url: Url,
+    pub unix_socket: Option<std::path::PathBuf>,
+    pub notice: Option<Notice>,
 }
 
 /// Checks the server URL: http or https, with a host.
@@ -95,7 +109,7 @@ pub(super) fn without_password(text: &str) -> String {
 
 /// Passwords travel in the request body: over plain HTTP to another machine
 /// anyone on the path can read them.
-pub(super) fn plain_http_warning(url: &Url) -> Option<String> {
+pub(super) fn plain_http_warning(url: &Url) -> Option<Notice> {
     if url.scheme() != "http" {
         return None;
     }
@@ -107,10 +121,7 @@ pub(super) fn plain_http_warning(url: &Url) -> Option<String> {
         url::Host::Ipv4(ip) => ip.is_loopback(),
         url::Host::Ipv6(ip) => ip.is_loopback(),
     };
-    (!loopback).then(|| {
-        format!(
-            "Warning: the password is sent over plain HTTP to {}, which is not this machine; prefer https://.",
-            url.host_str().unwrap_or_default()
-        )
+    (!loopback).then(|| Notice::PlainHttp {
+        host: url.host_str().unwrap_or_default().to_owned(),
     })
 }

@@ -15,12 +15,9 @@ use std::path::{Path, PathBuf};
 /// Merges files given as bytes, as `-c` does with files on disk.
 fn merged(files: &[Vec<u8>]) -> Result<Config, String> {
     let mut config = Config::default();
-    let mut notices = Vec::new();
     for (i, bytes) in files.iter().enumerate() {
         let path = PathBuf::from(format!("hs{i}.yaml"));
-        config
-            .add_file(&path, bytes, &mut notices)
-            .map_err(|e| e.to_string())?;
+        config.add_file(&path, bytes).map_err(|e| e.to_string())?;
     }
     Ok(config)
 }
@@ -238,8 +235,8 @@ proptest! {
             secret_path.to_str().unwrap().into(),
         );
         let config = merged(&[yaml(&map.into())]).unwrap();
-        match config.shared_secret(&mut Vec::new()) {
-            Ok(secret) => {
+        match config.shared_secret() {
+            Ok((secret, _)) => {
                 let secret = secret.expose();
                 prop_assert!(!secret.is_empty());
                 prop_assert_eq!(secret, secret.trim());
