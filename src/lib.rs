@@ -164,3 +164,9 @@ pub mod __private {
     #[cfg(feature = "cli")]
     pub use crate::config::{ClientListener, Config, SecretSource};
 }
+
+/// The README's Rust sample, compiled by `cargo test --doc` so that it keeps
+/// matching the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeSample;

@@ -170,7 +170,7 @@ pub(super) fn progress_bar(tally: &Tally, elapsed: Duration) -> String {
     let filled = (done.min(tally.total) * BAR_WIDTH)
         .checked_div(tally.total)
         .unwrap_or(BAR_WIDTH) as usize;
-    format!(
+    let mut line = format!(
         "[{}{}] {done}/{}  created {}, already there {}, failed {}  jobs {}, {:.1} users/s",
         "#".repeat(filled),
         "-".repeat(BAR_WIDTH as usize - filled),
@@ -180,5 +180,33 @@ pub(super) fn progress_bar(tally: &Tally, elapsed: Duration) -> String {
         tally.failed,
         tally.slots,
         tally.rate(elapsed)
-    )
+    );
+    if let Some(eta) = eta(tally.total.saturating_sub(done), done, elapsed) {
+        line.push_str(&format!(", ETA {}", duration_text(eta)));
+    }
+    line
+}
+
+/// The time the rows left should take at the pace of the rows finished so
+/// far (failed ones too: they take their turn like the others); none until
+/// a row has finished.
+pub(super) fn eta(remaining: u64, done: u64, elapsed: Duration) -> Option<Duration> {
+    if done == 0 || elapsed.is_zero() {
+        return None;
+    }
+    Some(elapsed.mul_f64(remaining as f64 / done as f64))
+}
+
+/// A duration as `7s`, `1m05s` or `2h03m09s`, rounded up to the second: the
+/// last rows never show `0s` while they are still running.
+pub(super) fn duration_text(duration: Duration) -> String {
+    let seconds = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if hours > 0 {
+        format!("{hours}h{minutes:02}m{seconds:02}s")
+    } else if minutes > 0 {
+        format!("{minutes}m{seconds:02}s")
+    } else {
+        format!("{seconds}s")
+    }
 }

@@ -372,7 +372,17 @@ pub(super) fn progress_bar_shows_counts() {
     tally.set_concurrency(11, 11);
     assert_eq!(
         progress_bar(&tally, Duration::from_secs(2)),
-        "[############------------] 4/8  created 3, already there 1, failed 0  jobs 11, 2.0 users/s"
+        "[############------------] 4/8  created 3, already there 1, failed 0  jobs 11, 2.0 users/s, ETA 2s"
+    );
+    tally.failed = 2;
+    assert_eq!(
+        progress_bar(&tally, Duration::from_secs(60)),
+        "[##################------] 6/8  created 3, already there 1, failed 2  jobs 11, 0.1 users/s, ETA 20s"
+    );
+    tally.existing = 3;
+    assert_eq!(
+        progress_bar(&tally, Duration::from_secs(60)),
+        "[########################] 8/8  created 3, already there 3, failed 2  jobs 11, 0.1 users/s, ETA 0s"
     );
 }
 
@@ -478,4 +488,32 @@ pub(super) fn a_json_key_given_twice_is_a_bad_row() {
         found,
         ["'password' is given twice", "'admin' is given twice"]
     );
+}
+
+#[test]
+pub(super) fn eta_is_the_rows_left_at_the_pace_so_far() {
+    assert_eq!(eta(10, 0, Duration::from_secs(5)), None);
+    assert_eq!(eta(10, 5, Duration::ZERO), None);
+    assert_eq!(
+        eta(12, 4, Duration::from_secs(2)),
+        Some(Duration::from_secs(6))
+    );
+    let long = eta(995, 5, Duration::from_millis(330)).unwrap();
+    assert_eq!(duration_text(long), "1m06s");
+}
+
+#[test]
+pub(super) fn eta_is_zero_when_no_row_is_left() {
+    assert_eq!(eta(0, 5, Duration::from_secs(1)), Some(Duration::ZERO));
+}
+
+#[test]
+pub(super) fn eta_reads_as_hours_minutes_seconds() {
+    assert_eq!(duration_text(Duration::ZERO), "0s");
+    assert_eq!(duration_text(Duration::from_millis(200)), "1s");
+    assert_eq!(duration_text(Duration::from_secs(59)), "59s");
+    assert_eq!(duration_text(Duration::from_secs(65)), "1m05s");
+    assert_eq!(duration_text(Duration::from_millis(64_100)), "1m05s");
+    assert_eq!(duration_text(Duration::from_secs(3600)), "1h00m00s");
+    assert_eq!(duration_text(Duration::from_secs(7389)), "2h03m09s");
 }
