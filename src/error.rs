@@ -22,13 +22,8 @@ pub const EXIT_UNREACHABLE: i32 = 4;
 /// Exit status: the result could not be written to stdout (a full disk, a
 /// closed pipe): nothing is lost silently.
 pub const EXIT_OUTPUT: i32 = 5;
-/// Exit status: interrupted by Ctrl-C (128 + SIGINT); SIGTERM and SIGHUP
-/// give 128 + their number (see [`exit_code_for_signal`]).
-pub const EXIT_INTERRUPTED: i32 = 128 + libc::SIGINT;
-
 /// Exit status after a signal asked us to stop, as a shell reports a
 /// process the signal killed: 130 for SIGINT, 129 SIGHUP, 143 SIGTERM.
-#[cfg(feature = "cli")]
 pub fn exit_code_for_signal(signal: i32) -> i32 {
     128 + signal
 }
@@ -73,8 +68,9 @@ pub enum Error {
         /// The `mas-cli` command that does what was asked, and how to run it.
         advice: String,
     },
-    /// Ctrl-C (exit 130).
-    Interrupted,
+    /// Stopped by this signal: Ctrl-C (SIGINT, exit 130), SIGTERM (143) or
+    /// SIGHUP (129).
+    Interrupted(i32),
     /// stdout cannot be written (exit 5); says what became of the account.
     Output(String),
     /// The registration request may have reached the server, but no answer
@@ -195,7 +191,7 @@ impl Error {
             Error::Refused(refusal) if refusal.is_unavailable() => EXIT_UNREACHABLE,
             Error::Refused(_) => EXIT_REFUSED,
             Error::Transport { .. } => EXIT_UNREACHABLE,
-            Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Interrupted(signal) => exit_code_for_signal(*signal),
             Error::Output(_) => EXIT_OUTPUT,
             Error::Unconfirmed(error) => error.exit_code(),
         }
@@ -211,7 +207,7 @@ impl Error {
             Error::Refused(refusal) if refusal.is_unavailable() => "unavailable",
             Error::Refused(_) => "refused",
             Error::Transport { .. } => "unreachable",
-            Error::Interrupted => "interrupted",
+            Error::Interrupted(_) => "interrupted",
             Error::Output(_) => "output",
             Error::Unconfirmed(error) => error.kind(),
         }
@@ -324,7 +320,7 @@ impl fmt::Display for Unescaped<'_> {
                 }
                 f.write_str(", so Synapse does not serve the shared-secret registration endpoint")
             }
-            Error::Interrupted => f.write_str("interrupted"),
+            Error::Interrupted(_) => f.write_str("interrupted"),
             Error::Unconfirmed(error) => error.fmt(f),
         }
     }
@@ -360,7 +356,8 @@ mod tests {
         for status in [502, 503, 504] {
             assert_eq!(Error::Refused(refusal(status)).exit_code(), 4, "{status}");
         }
-        assert_eq!(Error::Interrupted.exit_code(), 130);
+        assert_eq!(Error::Interrupted(libc::SIGINT).exit_code(), 130);
+        assert_eq!(Error::Interrupted(libc::SIGTERM).exit_code(), 143);
         assert_eq!(Error::Output("x".into()).exit_code(), 5);
         assert_eq!(exit_code_for_signal(libc::SIGTERM), 143);
         assert_eq!(exit_code_for_signal(libc::SIGHUP), 129);
@@ -368,7 +365,8 @@ mod tests {
         assert_eq!(lost(Error::transport("x", None)).exit_code(), 4);
         assert_eq!(lost(Error::Refused(refusal(500))).exit_code(), 1);
         assert_eq!(lost(Error::Refused(refusal(504))).exit_code(), 4);
-        assert_eq!(lost(Error::Interrupted).exit_code(), 130);
+        assert_eq!(lost(Error::Interrupted(libc::SIGINT)).exit_code(), 130);
+        assert_eq!(lost(Error::Interrupted(libc::SIGHUP)).exit_code(), 129);
     }
 
     #[test]
@@ -413,7 +411,7 @@ mod tests {
             Error::Refused(refusal(503)),
             Error::unconfirmed(Error::transport("x", None)),
             Error::unconfirmed(Error::Refused(refusal(500))),
-            Error::Interrupted,
+            Error::Interrupted(libc::SIGINT),
             Error::Output("x".into()),
         ];
         for error in errors {

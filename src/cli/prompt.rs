@@ -106,7 +106,7 @@ fn read_hidden(question: &str, option: &str) -> Result<SecretString> {
     read.map(SecretString::new).map_err(|e| match e.kind() {
         // rpassword reads in raw mode and handles Ctrl-C itself: it raises
         // SIGINT and returns this, racing the handler's exit with 130.
-        std::io::ErrorKind::Interrupted => Error::Interrupted,
+        std::io::ErrorKind::Interrupted => Error::Interrupted(libc::SIGINT),
         _ => Error::usage(format!(
             "cannot read the password from the terminal ({e}): pass {option}"
         )),

@@ -138,8 +138,8 @@ fn register(
         // Once the request may reach the server, Ctrl-C must not lose what
         // became of it.
         let (reporter, user_id, password) = (*reporter, user_id.clone(), generated.cloned());
-        crate::interrupt::set_last_words(Some(Box::new(move |_signal| {
-            let error = Error::unconfirmed(Error::Interrupted);
+        crate::interrupt::set_last_words(Some(Box::new(move |signal| {
+            let error = Error::unconfirmed(Error::Interrupted(signal));
             reporter.failed(&error, user_id.as_deref(), password.as_ref());
         })));
         prepared.send()

@@ -927,7 +927,13 @@ fn a_generated_password_is_shown_when_the_answer_is_lost() {
 /// so the generated password is shown before the exit.
 #[test]
 fn ctrl_c_after_the_registration_was_sent_shows_the_generated_password() {
-    for format in ["text", "json"] {
+    // SIGTERM and SIGHUP too, each with its own exit status, in JSON as well.
+    for (format, signal) in [
+        ("text", libc::SIGINT),
+        ("json", libc::SIGINT),
+        ("text", libc::SIGHUP),
+        ("json", libc::SIGTERM),
+    ] {
         let stub = post_fails(|| Reply::Silent);
         let run = tool()
             .args([
@@ -948,11 +954,11 @@ fn ctrl_c_after_the_registration_was_sent_shows_the_generated_password() {
         }
         // SAFETY: sending a signal to our own child process.
         assert_eq!(
-            unsafe { libc::kill(run.id() as libc::pid_t, libc::SIGINT) },
+            unsafe { libc::kill(run.id() as libc::pid_t, signal) },
             0
         );
         let out = run.finish();
-        out.assert_code(130);
+        out.assert_code(128 + signal);
         let password = posted_password(&stub);
         assert_eq!(out.error_line(), "error: interrupted", "{out}");
         if format == "json" {
@@ -960,6 +966,7 @@ fn ctrl_c_after_the_registration_was_sent_shows_the_generated_password() {
             assert_eq!(object["created"], Value::Null, "{out}");
             assert_eq!(object["password"], password.as_str(), "{out}");
             assert_eq!(object["kind"], "interrupted", "{out}");
+            assert_eq!(object["exit_code"], 128 + signal, "{out}");
         } else {
             assert!(
                 out.stderr.contains(&format!(
