@@ -953,10 +953,7 @@ fn ctrl_c_after_the_registration_was_sent_shows_the_generated_password() {
             std::thread::sleep(Duration::from_millis(10));
         }
         // SAFETY: sending a signal to our own child process.
-        assert_eq!(
-            unsafe { libc::kill(run.id() as libc::pid_t, signal) },
-            0
-        );
+        assert_eq!(unsafe { libc::kill(run.id() as libc::pid_t, signal) }, 0);
         let out = run.finish();
         out.assert_code(128 + signal);
         let password = posted_password(&stub);
