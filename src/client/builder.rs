@@ -2,7 +2,7 @@
 //! endpoint's URL.
 
 use super::{Client, REGISTER_PATH, proxy};
-use crate::error::{Error, Result};
+use crate::error::{Error, Hint, Result, Setting};
 use crate::secret::SecretString;
 use reqwest::Url;
 use reqwest::blocking::Client as HttpClient;
@@ -242,7 +242,15 @@ fn read_certificates(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>> {
         .filter(|certs| {
             !certs.is_empty() && pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----")
         })
-        .ok_or_else(|| Error::file(path, None, "holds no PEM certificate (--cacert)"))?;
+        .ok_or_else(|| {
+            // The setting is named in the hint, as data: the library does not
+            // know what its caller calls it.
+            Error::file(path, None, "holds no PEM certificate").with_hint(
+                Hint::text("the file given as ")
+                    .setting(Setting::CaCert)
+                    .then(" must hold PEM certificates (-----BEGIN CERTIFICATE-----)"),
+            )
+        })?;
     Ok(certificates)
 }
 

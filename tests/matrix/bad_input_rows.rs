@@ -498,7 +498,10 @@ pub const ROWS: &[Row] = &[
             "https://127.0.0.1:{port}",
         ],
         exit: 3,
-        error: Some("error: {dir}/ca.pem: holds no PEM certificate (--cacert)"),
+        error: Some("error: {dir}/ca.pem: holds no PEM certificate"),
+        hint: Some(
+            "hint: the file given as --cacert FILE must hold PEM certificates (-----BEGIN CERTIFICATE-----)",
+        ),
         ..ROW
     },
     Row {
@@ -1191,7 +1194,10 @@ pub const ROWS: &[Row] = &[
             "https://127.0.0.1:{port}",
         ],
         exit: 3,
-        error: Some("error: {dir}/ca.pem: holds no PEM certificate (--cacert)"),
+        error: Some("error: {dir}/ca.pem: holds no PEM certificate"),
+        hint: Some(
+            "hint: the file given as --cacert FILE must hold PEM certificates (-----BEGIN CERTIFICATE-----)",
+        ),
         ..ROW
     },
     Row {
