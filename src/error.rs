@@ -118,7 +118,6 @@ impl Error {
     }
 
     /// The same error with a hint, for a file error that has a known fix.
-    #[cfg(feature = "cli")]
     pub(crate) fn with_hint(self, new_hint: impl Into<Hint>) -> Self {
         match self {
             Error::File {
