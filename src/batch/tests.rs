@@ -517,3 +517,28 @@ pub(super) fn eta_reads_as_hours_minutes_seconds() {
     assert_eq!(duration_text(Duration::from_secs(3600)), "1h00m00s");
     assert_eq!(duration_text(Duration::from_secs(7389)), "2h03m09s");
 }
+
+#[test]
+pub(super) fn the_exit_status_says_how_the_batch_ended() {
+    let ended = |ends: &[RowEnd], output_error: bool| {
+        let mut tally = Tally::new(ends.len() as u64 + 1, 2, false);
+        for &end in ends {
+            tally.count(end);
+        }
+        if output_error {
+            tally.output_error = Some(io::ErrorKind::BrokenPipe.into());
+        }
+        (
+            tally.existing,
+            tally.finish(std::time::Instant::now(), "jobs 1"),
+        )
+    };
+    let unreachable = RowEnd::Failed { unreachable: true };
+    let refused = RowEnd::Failed { unreachable: false };
+    assert_eq!(ended(&[RowEnd::Created, RowEnd::Existing], false), (1, 0));
+    assert_eq!(ended(&[RowEnd::Created, refused], false), (0, 1));
+    assert_eq!(ended(&[unreachable, unreachable], false), (0, 4));
+    // stdout going away outranks every other ending.
+    assert_eq!(ended(&[unreachable, unreachable], true), (0, 5));
+    assert_eq!(ended(&[RowEnd::Created], true), (0, 5));
+}

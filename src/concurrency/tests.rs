@@ -534,7 +534,12 @@ fn the_limiter_makes_workers_wait_for_a_free_slot() {
     third.join().unwrap();
     limiter.release(b, Signal::Answered);
     assert_eq!(
-        (limiter.slots(), limiter.ceiling(), limiter.settled()),
-        (2, 2, 2)
+        (
+            limiter.slots(),
+            limiter.ceiling(),
+            limiter.settled(),
+            limiter.peak()
+        ),
+        (2, 2, 2, 2)
     );
 }
