@@ -10,7 +10,7 @@ use serde_yaml::{Mapping, Value};
 use std::path::{Path, PathBuf};
 
 // Batch and the reporter name them here.
-pub(crate) use crate::files::{io_reason, read_capped};
+use crate::files::read_capped;
 
 /// Files holding a secret or a password are small; a larger one is a mistake
 /// (the wrong path), and reading it whole would be a waste.

@@ -1,8 +1,9 @@
 //! Which files the `-c` options name, read the way Synapse reads its own
 //! `--config-path` options, and where homeserver configs usually live.
 
-use crate::config::{Config, SecretSource, io_reason};
+use crate::config::{Config, SecretSource};
 use crate::error::{Error, Result};
+use crate::files::io_reason;
 use crate::notice::{Ignored, Notice};
 use std::path::{Path, PathBuf};
 

@@ -143,10 +143,6 @@ mod rules;
 #[cfg(feature = "cli")]
 mod yaml;
 
-// The command line's modules by their former names, which batch and output use.
-#[cfg(feature = "cli")]
-use cli::{options, prompt, signals as interrupt};
-
 pub use client::{Client, ClientBuilder, IfExists, NewUser, Outcome, Prepared, Registered};
 pub use error::{Error, Hint, HintPart, Refusal, Result, Setting};
 pub use mac::registration_mac;

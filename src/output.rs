@@ -40,7 +40,7 @@ impl Reporter {
             stdout_line("Sending registration request...").map_err(|e| {
                 Error::Output(format!(
                     "cannot write to stdout ({}); nothing was sent",
-                    crate::config::io_reason(&e)
+                    crate::files::io_reason(&e)
                 ))
             })?;
         }
@@ -61,7 +61,7 @@ impl Reporter {
             }
             Error::Output(format!(
                 "cannot write the result to stdout ({}), but {} was created",
-                crate::config::io_reason(&e),
+                crate::files::io_reason(&e),
                 registered.user_id
             ))
         })
@@ -136,7 +136,7 @@ impl Reporter {
             }
             Error::Output(format!(
                 "cannot write the result to stdout ({}), but {} was created",
-                crate::config::io_reason(&e),
+                crate::files::io_reason(&e),
                 user_id.unwrap_or("the account")
             ))
         })
@@ -165,7 +165,7 @@ impl Reporter {
         written.map_err(|e| {
             Error::Output(format!(
                 "cannot write the result to stdout ({}); the user already existed",
-                crate::config::io_reason(&e)
+                crate::files::io_reason(&e)
             ))
         })
     }

@@ -40,10 +40,10 @@ pub use format::Format;
 pub use rows::Rows;
 
 use crate::cli::OutputFormat;
+use crate::cli::options::Options;
 use crate::client::Client;
 use crate::concurrency::{Jobs, Limiter};
 use crate::error::{Error, Result};
-use crate::options::Options;
 use spool::spool;
 use std::fs::File;
 use std::io::{self, BufReader, IsTerminal, Seek};
@@ -111,7 +111,7 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
         ));
     }
 
-    crate::interrupt::set_graceful(true);
+    crate::cli::signals::set_graceful(true);
     let started = Instant::now();
     let rows = Rows::new(BufReader::new(file))
         .map_err(|e| Error::file(name, None, format!("cannot be read again: {e}")))?;
@@ -161,7 +161,7 @@ fn first_pass(path: &Path, name: &Path, rules: &Rules) -> Result<(File, CheckSum
         Error::file(
             name,
             None,
-            format!("cannot be read: {}", crate::config::io_reason(&e)),
+            format!("cannot be read: {}", crate::files::io_reason(&e)),
         )
     };
     let mut report = |problem: &Problem| {

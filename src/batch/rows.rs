@@ -204,7 +204,7 @@ impl<R: BufRead> Iterator for Rows<R> {
 pub(super) fn read_problem(line: u64, error: &io::Error) -> Problem {
     Problem::new(
         line,
-        format!("cannot be read: {}", crate::config::io_reason(error)),
+        format!("cannot be read: {}", crate::files::io_reason(error)),
     )
 }
 

@@ -20,7 +20,7 @@ impl<R: Read, W: Write> Read for Tee<R, W> {
                 e.kind(),
                 format!(
                     "cannot copy it to a temporary file: {}",
-                    crate::config::io_reason(&e)
+                    crate::files::io_reason(&e)
                 ),
             )
         })?;

@@ -127,7 +127,7 @@ impl Tally {
             output::report_problem(
                 &format_args!(
                     "cannot write the results to stdout ({}); the results of the rows in flight are above, on stderr, and no more rows were started",
-                    crate::config::io_reason(error)
+                    crate::files::io_reason(error)
                 ),
                 (not_started > 0).then_some(
                     "run the same file again with --exists-ok, its output going where it can be written, to complete it",
@@ -135,7 +135,7 @@ impl Tally {
             );
             return EXIT_OUTPUT;
         }
-        if let Some(signal) = crate::interrupt::interrupted() {
+        if let Some(signal) = crate::cli::signals::interrupted() {
             if not_started > 0 {
                 say!(
                     "interrupted: {not_started} rows were not started; run the same file again with --exists-ok to complete it"

@@ -46,7 +46,7 @@ pub(super) enum RowEnd {
 
 impl SecondPass<'_> {
     pub(super) fn stopping(&self) -> bool {
-        crate::interrupt::interrupted().is_some() || self.stop.load(Ordering::SeqCst)
+        crate::cli::signals::interrupted().is_some() || self.stop.load(Ordering::SeqCst)
     }
 
     pub(super) fn work(&self) {
@@ -233,7 +233,7 @@ pub(super) fn rate_limited_wait(retry_after_ms: Option<u64>, retries: u32) -> Op
 pub(super) fn pause(wait: Duration) -> bool {
     let until = Instant::now() + wait;
     loop {
-        if crate::interrupt::interrupted().is_some() {
+        if crate::cli::signals::interrupted().is_some() {
             return false;
         }
         let left = until.saturating_duration_since(Instant::now());

@@ -176,7 +176,7 @@ impl Options {
             notices.extend(notice);
             PasswordSource::Given(password)
         } else if cli.password_stdin {
-            PasswordSource::Given(crate::prompt::password_from_stdin(stdin)?)
+            PasswordSource::Given(crate::cli::prompt::password_from_stdin(stdin)?)
         } else if cli.generate_password {
             PasswordSource::Generate
         } else {

@@ -100,7 +100,7 @@ fn write_prompt(out: &mut dyn Write, question: &str) {
 }
 
 fn read_hidden(question: &str, option: &str) -> Result<SecretString> {
-    let read = crate::interrupt::with_terminal_restored(libc::STDIN_FILENO, || {
+    let read = crate::cli::signals::with_terminal_restored(libc::STDIN_FILENO, || {
         rpassword::prompt_password(question)
     });
     read.map(SecretString::new).map_err(|e| match e.kind() {

@@ -1,11 +1,11 @@
 //! Acting on checked options: prompt for what is missing, register, report.
 
+use crate::cli::options::{Mode, Options, PasswordSource};
+use crate::cli::prompt::{PromptTo, Prompter};
 use crate::cli::{Cli, OutputFormat, SECRET_ENV};
 use crate::client::{Client, NewUser, Outcome, Prepared};
 use crate::error::{EXIT_OK, Error, Result};
-use crate::options::{Mode, Options, PasswordSource};
 use crate::output::Reporter;
-use crate::prompt::{PromptTo, Prompter};
 use crate::rules::{self, Rejection};
 use crate::secret::SecretString;
 use std::io::Write;
@@ -34,7 +34,7 @@ pub fn run(cli: Cli) -> i32 {
             }
         };
     }
-    crate::interrupt::install();
+    crate::cli::signals::install();
     super::log::install(cli.verbose);
     let reporter = Reporter::new(cli.output);
     // The stdin lock ends here: batch mode may read its rows from stdin.
@@ -78,7 +78,7 @@ pub fn register_one(options: Options, reporter: &Reporter) -> i32 {
         }
     };
     // Reported: from now on Ctrl-C has nothing to add.
-    crate::interrupt::set_last_words(None);
+    crate::cli::signals::set_last_words(None);
     status
 }
 
@@ -138,7 +138,7 @@ fn register(
         // Once the request may reach the server, Ctrl-C must not lose what
         // became of it.
         let (reporter, user_id, password) = (*reporter, user_id.clone(), generated.cloned());
-        crate::interrupt::set_last_words(Some(Box::new(move |signal| {
+        crate::cli::signals::set_last_words(Some(Box::new(move |signal| {
             let error = Error::unconfirmed(Error::Interrupted(signal));
             reporter.failed(&error, user_id.as_deref(), password.as_ref());
         })));
