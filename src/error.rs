@@ -77,6 +77,18 @@ pub enum Error {
     /// says what became of it: the account may exist. Exits as the failure
     /// it wraps.
     Unconfirmed(Box<Error>),
+    /// Through Matrix Authentication Service, which creates an account in
+    /// several steps: the account exists, but a later step failed. Exits as
+    /// the failure it wraps.
+    Partial {
+        /// The account, as a user ID when the server name is known.
+        account: String,
+        /// What it lacks: "a password", "admin rights", "an access token".
+        missing: &'static str,
+        /// How to finish it.
+        finish: String,
+        cause: Box<Error>,
+    },
 }
 
 impl Error {
@@ -192,7 +204,7 @@ impl Error {
             Error::Transport { .. } => EXIT_UNREACHABLE,
             Error::Interrupted(signal) => exit_code_for_signal(*signal),
             Error::Output(_) => EXIT_OUTPUT,
-            Error::Unconfirmed(error) => error.exit_code(),
+            Error::Unconfirmed(error) | Error::Partial { cause: error, .. } => error.exit_code(),
         }
     }
 
@@ -209,6 +221,7 @@ impl Error {
             Error::Interrupted(_) => "interrupted",
             Error::Output(_) => "output",
             Error::Unconfirmed(error) => error.kind(),
+            Error::Partial { .. } => "partial",
         }
     }
 
@@ -229,6 +242,7 @@ impl Error {
             ),
             // Several lines by design: each is escaped, the breaks are kept
             // (what the advice quotes was escaped as it was built).
+            Error::Partial { finish, .. } => Some(Hint::text(finish.clone())),
             Error::Delegated { advice, .. } => {
                 return Some(Hint(vec![HintPart::Text(
                     advice
@@ -321,6 +335,12 @@ impl fmt::Display for Unescaped<'_> {
             }
             Error::Interrupted(_) => f.write_str("interrupted"),
             Error::Unconfirmed(error) => error.fmt(f),
+            Error::Partial {
+                account,
+                missing,
+                cause,
+                ..
+            } => write!(f, "{account} now exists without {missing}: {cause}"),
         }
     }
 }

@@ -115,7 +115,9 @@ mod error;
 mod files;
 mod hint;
 mod mac;
+mod mas;
 mod refusal;
+mod register;
 mod secret;
 mod tls;
 mod unix_socket;
@@ -146,6 +148,8 @@ mod yaml;
 pub use client::{Client, ClientBuilder, IfExists, NewUser, Outcome, Prepared, Registered};
 pub use error::{Error, Hint, HintPart, Refusal, Result, Setting};
 pub use mac::registration_mac;
+pub use mas::{MasClient, MasClientBuilder};
+pub use register::Register;
 
 /// What the binary, the tests and the fuzz targets use of the crate's
 /// insides. Not part of the API: it changes without notice.

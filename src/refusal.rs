@@ -26,6 +26,9 @@ impl Refusal {
     /// and the `errcode`, which every server on this endpoint sends, and
     /// only refines by Synapse's wording where the two say too little.
     pub fn hint(&self) -> Option<Hint> {
+        if let Some(hint) = crate::mas::refusal_hint(self) {
+            return Some(hint);
+        }
         let text = self.error.as_deref().unwrap_or("");
         let hint = match (self.status, self.errcode.as_deref()) {
             (_, Some("M_USER_IN_USE")) => {

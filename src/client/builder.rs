@@ -149,6 +149,18 @@ impl Client {
         }
     }
 
+    /// A client whose registration endpoint goes unused: another service
+    /// (MAS's admin API) borrows its request path through
+    /// [`Client::exchange`], with the same transport options.
+    pub(crate) fn transport(service_url: &Url, options: HttpOptions) -> Result<Self> {
+        Client::new(
+            service_url,
+            SecretString::new(String::new()),
+            IfExists::default(),
+            options,
+        )
+    }
+
     pub(crate) fn new(
         server_url: &Url,
         shared_secret: SecretString,

@@ -5,14 +5,14 @@ use std::path::Path;
 
 /// A transport failure, split by whether the request may have reached the server.
 #[derive(Debug)]
-pub(super) enum Failure {
+pub(crate) enum Failure {
     /// No connection was made: nothing was sent.
     Connect(Error),
     Other(Error),
 }
 
 impl Failure {
-    pub(super) fn into_error(self) -> Error {
+    pub(crate) fn into_error(self) -> Error {
         match self {
             Failure::Connect(error) | Failure::Other(error) => error,
         }

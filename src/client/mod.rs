@@ -9,17 +9,18 @@ mod answer;
 mod builder;
 mod diagnose;
 mod proxy;
-mod retry;
+pub(crate) mod retry;
 
 pub use answer::Registered;
 pub use answer::{parse_nonce, parse_refusal, parse_registered};
 pub use builder::{ClientBuilder, HttpOptions, IfExists};
+pub(crate) use diagnose::Failure;
 
 use crate::error::{Error, Result};
 use crate::mac::registration_mac;
 use crate::secret::SecretString;
 use answer::{Body, RegisterBody, Stage, read_capped, reason_phrase, status_line};
-use diagnose::{Failure, describe_transport_error, find_cause};
+use diagnose::{describe_transport_error, find_cause};
 use reqwest::blocking::{Client as HttpClient, Response};
 use reqwest::{StatusCode, Url};
 use retry::Backoff;
@@ -43,11 +44,11 @@ pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 #[derive(Clone)]
 pub struct NewUser<'a> {
     /// Sent exactly as given; the server lowercases it.
-    localpart: &'a str,
-    password: &'a str,
-    admin: bool,
-    user_type: Option<&'a str>,
-    display_name: Option<&'a str>,
+    pub(crate) localpart: &'a str,
+    pub(crate) password: &'a str,
+    pub(crate) admin: bool,
+    pub(crate) user_type: Option<&'a str>,
+    pub(crate) display_name: Option<&'a str>,
 }
 
 impl<'a> NewUser<'a> {
@@ -198,7 +199,7 @@ impl Prepared<'_> {
                 displayname: user.display_name,
             };
             let request = client.http.post(client.endpoint.clone()).json(&body);
-            let response = match client.send(request, "POST") {
+            let response = match client.send(request, "POST", &client.endpoint) {
                 // The request never left: retrying cannot create the user twice.
                 Err(Failure::Connect(error)) if backoff.may_retry(deadline) => {
                     client.note_retry(&error);
@@ -262,7 +263,8 @@ impl Client {
         backoff: &mut Backoff,
     ) -> Result<String> {
         loop {
-            let error = match self.send(self.http.get(self.endpoint.clone()), "GET") {
+            let error = match self.send(self.http.get(self.endpoint.clone()), "GET", &self.endpoint)
+            {
                 Ok(response) => match self.ok_body(response, Stage::Nonce) {
                     Ok(Body::Complete(body)) => return parse_nonce(&body),
                     Ok(Body::Unreadable(error)) => return Err(error),
@@ -286,19 +288,21 @@ impl Client {
         log::info!("{error}; retrying");
     }
 
+    /// `url` is the request's, as the log names it.
     fn send(
         &self,
         request: reqwest::blocking::RequestBuilder,
         method: &str,
+        url: &Url,
     ) -> Result<Response, Failure> {
         match (&self.proxy, &self.options.unix_socket) {
             (Some(proxy), _) => {
-                log::info!("> {method} {} (through the proxy {proxy})", self.endpoint)
+                log::info!("> {method} {url} (through the proxy {proxy})")
             }
             (None, Some(_)) => {
-                log::info!("> {method} {} (through {})", self.endpoint, self.target)
+                log::info!("> {method} {url} (through {})", self.target)
             }
-            (None, None) => log::info!("> {method} {}", self.endpoint),
+            (None, None) => log::info!("> {method} {url}"),
         }
         // Set per request, this bounds the whole exchange, body included; the
         // client-wide timeout of the blocking client bounds each read of the
@@ -379,6 +383,52 @@ impl Client {
         let timeout = self.options.timeout.as_secs_f64();
         let cacert = self.options.cacert.as_deref();
         describe_transport_error(&error, &target, https, timeout, cacert)
+    }
+}
+
+/// An answer to [`Client::exchange`]: any status, the body read within
+/// [`MAX_BODY_BYTES`].
+pub(crate) struct Exchanged {
+    pub status: u16,
+    pub reason: String,
+    pub body: Vec<u8>,
+}
+
+impl Client {
+    /// Another service's request (MAS's admin API) through the same request
+    /// path as the registration's, so that the timeout, proxy, socket, TLS
+    /// and the description of transport failures are the same. A body that
+    /// cannot be read in full is a failure after sending.
+    pub(crate) fn exchange(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+        method: &str,
+        url: &Url,
+    ) -> Result<Exchanged, Failure> {
+        let response = self.send(request, method, url)?;
+        let (status, reason) = (response.status(), reason_phrase(&response));
+        match read_capped(response, &self.target, &self.options) {
+            Ok((body, true)) => Ok(Exchanged {
+                status: status.as_u16(),
+                reason,
+                body,
+            }),
+            Ok((_, false)) => Err(Failure::Other(Error::transport(
+                format!(
+                    "the {} answer from {} is larger than {} KiB",
+                    status_line(status, &reason),
+                    self.target,
+                    MAX_BODY_BYTES / 1024
+                ),
+                Some("check the URL"),
+            ))),
+            Err(error) => Err(Failure::Other(error)),
+        }
+    }
+
+    /// The underlying HTTP client, to build requests for [`Client::exchange`].
+    pub(crate) fn http(&self) -> &HttpClient {
+        &self.http
     }
 }
 

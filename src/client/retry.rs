@@ -6,7 +6,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Exponential backoff within a deadline.
 #[derive(Debug)]
-pub(super) struct Backoff {
+pub(crate) struct Backoff {
     next: Duration,
 }
 
@@ -19,11 +19,11 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    pub(super) fn may_retry(&self, deadline: Option<Instant>) -> bool {
+    pub(crate) fn may_retry(&self, deadline: Option<Instant>) -> bool {
         deadline.is_some_and(|d| Instant::now() < d)
     }
 
-    pub(super) fn sleep(&mut self, deadline: Option<Instant>) {
+    pub(crate) fn sleep(&mut self, deadline: Option<Instant>) {
         let remaining = deadline
             .map(|d| d.saturating_duration_since(Instant::now()))
             .unwrap_or_default();

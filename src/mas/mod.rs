@@ -1,0 +1,668 @@
+//! The second way to create an account: Matrix Authentication Service's
+//! admin API, for servers that delegate accounts to MAS (Synapse then serves
+//! no shared-secret endpoint).
+//!
+//! MAS creates an account in steps: an admin token (the client-credentials
+//! grant with scope `urn:mas:admin`, or a token given), the server name,
+//! then `POST users`, `set-password`, `set-admin` and, when a token is
+//! wanted, a personal session. Everything before `POST users` creates
+//! nothing; a step after it that fails leaves an account without what that
+//! step gives ([`Error::Partial`]).
+
+mod answer;
+
+pub(crate) use answer::hint as refusal_hint;
+
+use crate::client::retry::Backoff;
+use crate::client::{
+    Client, Exchanged, Failure, HttpOptions, IfExists, NewUser, Outcome, Registered,
+};
+use crate::error::{Error, Hint, Result};
+use crate::register::Register;
+use crate::secret::SecretString;
+use answer::{created_id, refusal, title_is};
+use reqwest::Url;
+use reqwest::blocking::RequestBuilder;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The scope of an admin token.
+const ADMIN_SCOPE: &str = "urn:mas:admin";
+/// The scope of a new user's personal session: the Matrix client API, and
+/// for an admin Synapse's admin API as well, as a shared-secret
+/// registration's token would allow.
+const CLIENT_SCOPE: &str = "urn:matrix:client:api:*";
+const SYNAPSE_ADMIN_SCOPE: &str = "urn:synapse:admin:*";
+/// An admin token is renewed this long before MAS says it expires (300 s),
+/// so that no request is sent with a token about to lapse.
+const RENEW_MARGIN: Duration = Duration::from_secs(30);
+/// MAS's default `passwords.minimum_complexity`.
+pub const DEFAULT_MINIMUM_COMPLEXITY: u8 = 3;
+
+/// How the client proves it may use the admin API.
+#[derive(Debug, Clone)]
+enum Credentials {
+    /// A client from MAS's `clients`, allowed the admin scope by
+    /// `policy.data.admin_clients`: tokens are asked for, and renewed.
+    Client { id: String, secret: SecretString },
+    /// An admin access token (a personal access token): used as is.
+    Token(SecretString),
+}
+
+/// Sets up a [`MasClient`]: MAS's address, credentials, and how to reach it.
+#[derive(Debug)]
+pub struct MasClientBuilder {
+    url: String,
+    credentials: Option<Credentials>,
+    if_exists: IfExists,
+    access_tokens: bool,
+    options: HttpOptions,
+}
+
+impl MasClientBuilder {
+    /// A client from MAS's `clients` (authenticating with
+    /// `client_secret_basic`), listed in MAS's `policy.data.admin_clients`.
+    pub fn client_credentials(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.credentials = Some(Credentials::Client {
+            id: id.into(),
+            secret: SecretString::new(secret.into()),
+        });
+        self
+    }
+
+    /// An access token with the `urn:mas:admin` scope (a personal access
+    /// token); it is not renewed.
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.credentials = Some(Credentials::Token(SecretString::new(token.into())));
+        self
+    }
+
+    /// What an account that already exists counts as (default: a failure).
+    pub fn if_exists(mut self, policy: IfExists) -> Self {
+        self.if_exists = policy;
+        self
+    }
+
+    /// Whether each new account gets an access token (a personal session
+    /// whose lifetime is MAS's), as a shared-secret registration does
+    /// (default: yes). It costs one more request per account.
+    pub fn access_tokens(mut self, wanted: bool) -> Self {
+        self.access_tokens = wanted;
+        self
+    }
+
+    /// The limit for each request (default: 30 seconds).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = timeout;
+        self
+    }
+
+    /// How long to keep retrying while MAS cannot be reached or answers 502,
+    /// 503 or 504 (default: no retry). Only requests that cannot have
+    /// created the account are retried.
+    pub fn wait(mut self, wait: Duration) -> Self {
+        self.options.wait = Some(wait);
+        self
+    }
+
+    /// A PEM file of certificates to trust instead of the system's.
+    pub fn cacert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.options.cacert = Some(path.into());
+        self
+    }
+
+    /// Skips certificate verification.
+    pub fn insecure(mut self, insecure: bool) -> Self {
+        self.options.insecure = insecure;
+        self
+    }
+
+    /// Connections kept open for reuse when several threads share the client.
+    pub fn max_idle_connections(mut self, count: usize) -> Self {
+        self.options.pool_size = count;
+        self
+    }
+
+    /// Sets up TLS; nothing is sent yet.
+    pub fn build(self) -> Result<MasClient> {
+        let url = Url::parse(&self.url)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+            .ok_or_else(|| Error::input("MAS URL", "is not an http:// or https:// URL"))?;
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::input(
+                "MAS credentials",
+                "neither a client nor an admin token is set",
+            )
+        })?;
+        MasClient::new(
+            url,
+            credentials,
+            self.if_exists,
+            self.access_tokens,
+            self.options,
+        )
+    }
+}
+
+/// A client for Matrix Authentication Service's admin API. Cheap to share
+/// between threads; the admin token is shared, and renewed before it
+/// expires. Blocking, like [`Client`].
+///
+/// ```no_run
+/// use register_new_matrix_user::{IfExists, MasClient, NewUser, Outcome, Register};
+/// # fn main() -> Result<(), register_new_matrix_user::Error> {
+/// // A client listed in MAS's policy.data.admin_clients.
+/// let mas = MasClient::builder("https://auth.example.org/")
+///     .client_credentials("01J44QC8BCY7FCFM7WGHQGKMTJ", "client secret")
+///     .if_exists(IfExists::Succeed)
+///     .build()?;
+/// match mas.register(&NewUser::new("alice", "a long and unusual passphrase").admin(true))? {
+///     // The token works on Synapse's client and admin APIs.
+///     Outcome::Created(account) => println!("created {}", account.user_id),
+///     Outcome::CreatedIncomplete(problem) => println!("created, but {problem}"),
+///     Outcome::AlreadyExists => println!("already there"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MasClient {
+    transport: Client,
+    /// MAS's root, ending in `/`.
+    base: Url,
+    credentials: Credentials,
+    if_exists: IfExists,
+    access_tokens: bool,
+    wait: Option<Duration>,
+    token: Mutex<Option<AdminToken>>,
+    site: OnceLock<SiteConfig>,
+}
+
+#[derive(Debug, Clone)]
+struct AdminToken {
+    value: SecretString,
+    renew_at: Instant,
+}
+
+/// What MAS says of itself (`GET /api/admin/v1/site-config`).
+#[derive(Debug, Clone, serde::Deserialize)]
+struct SiteConfig {
+    server_name: String,
+    minimum_password_complexity: Option<u8>,
+}
+
+/// A step of a registration, as messages name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Token,
+    SiteConfig,
+    Create,
+    SetPassword,
+    SetAdmin,
+    ByUsername,
+    PersonalSession,
+}
+
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Step::Token => "token request",
+            Step::SiteConfig => "site-config request",
+            Step::Create => "user creation",
+            Step::SetPassword => "set-password",
+            Step::SetAdmin => "set-admin",
+            Step::ByUsername => "by-username lookup",
+            Step::PersonalSession => "personal session",
+        }
+    }
+
+    /// Whether a 502, 503 or 504 leaves nothing done, so that a retry is safe.
+    fn is_read_only(self) -> bool {
+        matches!(self, Step::Token | Step::SiteConfig | Step::ByUsername)
+    }
+}
+
+impl MasClient {
+    /// Starts a client for the MAS at `url` (its `http.public_base`, or the
+    /// address of the listener serving `adminapi`).
+    pub fn builder(url: impl AsRef<str>) -> MasClientBuilder {
+        MasClientBuilder {
+            url: url.as_ref().to_owned(),
+            credentials: None,
+            if_exists: IfExists::default(),
+            access_tokens: true,
+            options: HttpOptions::default(),
+        }
+    }
+
+    fn new(
+        mut base: Url,
+        credentials: Credentials,
+        if_exists: IfExists,
+        access_tokens: bool,
+        options: HttpOptions,
+    ) -> Result<Self> {
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        base.set_query(None);
+        base.set_fragment(None);
+        let wait = options.wait;
+        Ok(MasClient {
+            transport: Client::transport(&base, options)?,
+            base,
+            credentials,
+            if_exists,
+            access_tokens,
+            wait,
+            token: Mutex::new(None),
+            site: OnceLock::new(),
+        })
+    }
+
+    /// The homeserver's name, as MAS knows it (`matrix.homeserver`): asked
+    /// once, with the admin token, which this also checks.
+    pub fn server_name(&self) -> Result<String> {
+        let deadline = self.wait.map(|wait| Instant::now() + wait);
+        Ok(self
+            .site(deadline, &mut Backoff::default())?
+            .server_name
+            .clone())
+    }
+
+    fn site(&self, deadline: Option<Instant>, backoff: &mut Backoff) -> Result<&SiteConfig> {
+        if let Some(site) = self.site.get() {
+            return Ok(site);
+        }
+        let answer = self
+            .admin(
+                Step::SiteConfig,
+                Method::Get,
+                "site-config",
+                None,
+                deadline,
+                backoff,
+            )
+            .map_err(Failure::into_error)?;
+        if answer.status != 200 {
+            return Err(refusal(Step::SiteConfig.name(), &answer));
+        }
+        let site = serde_json::from_slice::<SiteConfig>(&answer.body).map_err(|_| {
+            Error::transport(
+                format!(
+                    "{}'s admin API answered its site-config without a server_name: is this Matrix Authentication Service?",
+                    self.base
+                ),
+                Some("check the MAS URL: the address of MAS's listener serving the adminapi resource"),
+            )
+        })?;
+        Ok(self.site.get_or_init(|| site))
+    }
+
+    /// The admin token: the one given, or a cached one still good, or a
+    /// fresh one. The lock is held while asking, so that a batch's workers
+    /// wait for one new token instead of each asking for its own.
+    fn admin_token(
+        &self,
+        deadline: Option<Instant>,
+        backoff: &mut Backoff,
+    ) -> Result<SecretString> {
+        let (id, secret) = match &self.credentials {
+            Credentials::Token(token) => return Ok(token.clone()),
+            Credentials::Client { id, secret } => (id, secret),
+        };
+        let mut cached = self.token.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.renew_at) {
+            return Ok(token.value.clone());
+        }
+        let url = self.url("oauth2/token");
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("scope", ADMIN_SCOPE)
+            .finish();
+        let answer = self
+            .retrying(
+                Step::Token,
+                deadline,
+                backoff,
+                || {
+                    self.transport
+                        .http()
+                        .post(url.clone())
+                        .basic_auth(id, Some(secret.expose()))
+                        .header(
+                            reqwest::header::CONTENT_TYPE,
+                            "application/x-www-form-urlencoded",
+                        )
+                        .body(form.clone())
+                },
+                &url,
+                "POST",
+            )
+            .map_err(Failure::into_error)?;
+        if answer.status != 200 {
+            return Err(refusal(Step::Token.name(), &answer));
+        }
+        let token = answer::token(&answer.body).ok_or_else(|| {
+            Error::transport(
+                format!("{url} answered 200 without an access_token: is this Matrix Authentication Service?"),
+                Some("check the MAS URL"),
+            )
+        })?;
+        let margin = RENEW_MARGIN.min(token.lifetime / 2);
+        let fresh = AdminToken {
+            value: token.value,
+            renew_at: Instant::now() + token.lifetime.saturating_sub(margin),
+        };
+        *cached = Some(fresh.clone());
+        Ok(fresh.value)
+    }
+
+    /// Drops the cached token when it is `used`: MAS refused it (expired or
+    /// revoked early), and the next request asks for a new one.
+    fn forget_token(&self, used: &SecretString) {
+        let mut cached = self.token.lock().unwrap_or_else(PoisonError::into_inner);
+        if cached
+            .as_ref()
+            .is_some_and(|t| t.value.expose() == used.expose())
+        {
+            *cached = None;
+        }
+    }
+
+    fn url(&self, path: &str) -> Url {
+        // Joining a relative path to a base ending in '/' cannot fail.
+        self.base.join(path).unwrap_or_else(|_| self.base.clone())
+    }
+
+    /// One admin-API request with the admin token; renews the token once
+    /// when MAS refuses it (401), as a token that lapsed mid-batch is.
+    fn admin(
+        &self,
+        step: Step,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        deadline: Option<Instant>,
+        backoff: &mut Backoff,
+    ) -> Result<Exchanged, Failure> {
+        let url = self.url(&format!("api/admin/v1/{path}"));
+        let mut renewed = false;
+        loop {
+            // A token that cannot be had leaves nothing sent.
+            let token = self
+                .admin_token(deadline, backoff)
+                .map_err(Failure::Connect)?;
+            let answer = self.retrying(
+                step,
+                deadline,
+                backoff,
+                || {
+                    let request = match method {
+                        Method::Get => self.transport.http().get(url.clone()),
+                        Method::Post => self.transport.http().post(url.clone()),
+                    };
+                    let request = request.bearer_auth(token.expose());
+                    match body {
+                        Some(body) => request.json(body),
+                        None => request,
+                    }
+                },
+                &url,
+                method.name(),
+            )?;
+            // A 401 refuses the token before the request is acted on.
+            let renewable = matches!(self.credentials, Credentials::Client { .. });
+            if answer.status == 401 && renewable && !renewed {
+                log::info!("MAS refused the admin token (401): asking for a new one");
+                self.forget_token(&token);
+                renewed = true;
+                continue;
+            }
+            return Ok(answer);
+        }
+    }
+
+    /// Sends a request, again while nothing can have been done and the
+    /// deadline allows: MAS not reached, or (for a step that changes
+    /// nothing) not available.
+    fn retrying(
+        &self,
+        step: Step,
+        deadline: Option<Instant>,
+        backoff: &mut Backoff,
+        request: impl Fn() -> RequestBuilder,
+        url: &Url,
+        method: &str,
+    ) -> Result<Exchanged, Failure> {
+        loop {
+            let problem = match self.transport.exchange(request(), method, url) {
+                Err(Failure::Connect(error)) if backoff.may_retry(deadline) => error,
+                Ok(answer)
+                    if (502..=504).contains(&answer.status)
+                        && step.is_read_only()
+                        && backoff.may_retry(deadline) =>
+                {
+                    refusal(step.name(), &answer)
+                }
+                other => return other,
+            };
+            log::info!("{problem}; retrying");
+            backoff.sleep(deadline);
+        }
+    }
+
+    /// The account's MAS id, by its username; for `--exists-ok` and for a
+    /// creation whose answer did not say.
+    fn id_by_username(
+        &self,
+        username: &str,
+        deadline: Option<Instant>,
+        backoff: &mut Backoff,
+    ) -> Result<String> {
+        let answer = self
+            .admin(
+                Step::ByUsername,
+                Method::Get,
+                &format!("users/by-username/{username}"),
+                None,
+                deadline,
+                backoff,
+            )
+            .map_err(Failure::into_error)?;
+        if answer.status != 200 {
+            return Err(refusal(Step::ByUsername.name(), &answer));
+        }
+        created_id(&answer.body).ok_or_else(|| {
+            Error::transport(
+                format!("MAS's {} answer has no user id", Step::ByUsername.name()),
+                None,
+            )
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// Checks a password as MAS will, with the same estimator (zxcvbn, no user
+/// inputs): `None` when it is strong enough, else what is wrong with it.
+pub fn password_too_weak(password: &str, minimum_complexity: u8) -> Option<String> {
+    let estimate = zxcvbn::zxcvbn(password, &[]);
+    let score = u8::from(estimate.score());
+    if score >= minimum_complexity {
+        return None;
+    }
+    let mut problem = format!(
+        "is too weak for Matrix Authentication Service (zxcvbn score {score} of 4; its passwords.minimum_complexity is {minimum_complexity})"
+    );
+    if let Some(warning) = estimate.feedback().and_then(|f| f.warning()) {
+        problem.push_str(&format!(": {warning}"));
+    }
+    Some(problem)
+}
+
+impl Register for MasClient {
+    fn register_announced(
+        &self,
+        user: &NewUser<'_>,
+        before_sending: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Outcome> {
+        if let Some(user_type) = user.user_type {
+            return Err(unsupported(
+                "user type",
+                format!("MAS has no user types: '{user_type}' cannot be set through its admin API"),
+            ));
+        }
+        if user.display_name.is_some() {
+            return Err(unsupported(
+                "display name",
+                "MAS's admin API cannot set a display name (the account starts with its localpart as display name)".to_owned(),
+            ));
+        }
+        // MAS accepts only lowercase usernames; Synapse lowercases them too.
+        let username = user.localpart.to_lowercase();
+        let deadline = self.wait.map(|wait| Instant::now() + wait);
+        let mut backoff = Backoff::default();
+        let site = self.site(deadline, &mut backoff)?;
+        if let Some(problem) = password_too_weak(
+            user.password,
+            site.minimum_password_complexity
+                .unwrap_or(DEFAULT_MINIMUM_COMPLEXITY),
+        ) {
+            return Err(Error::input("password", problem));
+        }
+        let account = format!("@{username}:{}", site.server_name);
+        before_sending()?;
+
+        let create = json!({ "username": username });
+        let id = match self.admin(
+            Step::Create,
+            Method::Post,
+            "users",
+            Some(&create),
+            deadline,
+            &mut backoff,
+        ) {
+            Err(Failure::Connect(error)) => return Err(error),
+            Err(Failure::Other(error)) => return Err(Error::unconfirmed(error)),
+            Ok(answer) if answer.status == 201 => match created_id(&answer.body) {
+                Some(id) => id,
+                None => self
+                    .id_by_username(&username, deadline, &mut backoff)
+                    .map_err(|cause| {
+                        partial(&account, "a password", finish_password(&username), cause)
+                    })?,
+            },
+            Ok(answer)
+                if answer.status == 409
+                    && self.if_exists == IfExists::Succeed
+                    && title_is(&answer.body, "User already exists") =>
+            {
+                self.id_by_username(&username, deadline, &mut backoff)?;
+                return Ok(Outcome::AlreadyExists);
+            }
+            // MAS asks Synapse before creating anything: its failure to
+            // reach Synapse leaves nothing behind. Another 5xx may come
+            // after the account was made.
+            Ok(answer)
+                if answer.status >= 500 && !title_is(&answer.body, answer::SYNAPSE_UNREACHABLE) =>
+            {
+                return Err(Error::unconfirmed(refusal(Step::Create.name(), &answer)));
+            }
+            Ok(answer) => return Err(refusal(Step::Create.name(), &answer)),
+        };
+
+        let step =
+            |step: Step, path: String, body: serde_json::Value, ok: u16, backoff: &mut Backoff| {
+                match self.admin(step, Method::Post, &path, Some(&body), deadline, backoff) {
+                    Ok(answer) if answer.status == ok => Ok(answer),
+                    Ok(answer) => Err(refusal(step.name(), &answer)),
+                    Err(failure) => Err(failure.into_error()),
+                }
+            };
+        step(
+            Step::SetPassword,
+            format!("users/{id}/set-password"),
+            json!({ "password": user.password }),
+            204,
+            &mut backoff,
+        )
+        .map_err(|cause| partial(&account, "a password", finish_password(&username), cause))?;
+        if user.admin {
+            step(Step::SetAdmin, format!("users/{id}/set-admin"), json!({ "admin": true }), 200, &mut backoff)
+                .map_err(|cause| {
+                    partial(&account, "admin rights", format!("finish it with `mas-cli manage promote-admin {username}` where MAS's config is"), cause)
+                })?;
+        }
+        let access_token = if self.access_tokens {
+            let mut scope = CLIENT_SCOPE.to_owned();
+            if user.admin {
+                scope.push(' ');
+                scope.push_str(SYNAPSE_ADMIN_SCOPE);
+            }
+            let session = json!({
+                "actor_user_id": id,
+                "human_name": concat!("register_new_matrix_user ", env!("CARGO_PKG_VERSION")),
+                "scope": scope,
+            });
+            let answer = step(Step::PersonalSession, "personal-sessions".to_owned(), session, 201, &mut backoff)
+                .map_err(|cause| {
+                    partial(&account, "an access token", "its password is set: log in with it (MAS's /_matrix/client/v3/login) to get a token".to_owned(), cause)
+                })?;
+            Some(answer::session_token(&answer.body).ok_or_else(|| {
+                partial(
+                    &account,
+                    "an access token",
+                    "its password is set: log in with it to get a token".to_owned(),
+                    Error::transport("MAS's personal-session answer has no access_token", None),
+                )
+            })?)
+        } else {
+            None
+        };
+        Ok(Outcome::Created(Registered {
+            user_id: account,
+            access_token,
+            device_id: None,
+            home_server: Some(site.server_name.clone()),
+        }))
+    }
+}
+
+fn unsupported(what: &str, problem: String) -> Error {
+    Error::input(what, problem).with_hint(Hint::text(
+        "leave it out: the account is created through Matrix Authentication Service's admin API",
+    ))
+}
+
+/// Re-running the registration would only find the account there.
+fn finish_password(username: &str) -> String {
+    format!(
+        "fix the cause, then set its password with MAS's admin API (POST /api/admin/v1/users/ID/set-password) or `mas-cli manage set-password {username} PASSWORD` where MAS's config is"
+    )
+}
+
+fn partial(account: &str, missing: &'static str, finish: String, cause: Error) -> Error {
+    Error::Partial {
+        account: account.to_owned(),
+        missing,
+        finish,
+        cause: Box::new(cause),
+    }
+}
