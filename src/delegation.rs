@@ -126,7 +126,11 @@ pub fn advice(request: &Request<'_>) -> String {
         None => command.push_str(" USERNAME"),
     }
     let mut lines = vec![
-        "create the account with MAS's own tool, where MAS's config is:".to_owned(),
+        "create the account through MAS's admin API with the same command line, adding one of:".to_owned(),
+        "  --mas-config MAS_CONFIG.yaml   (MAS's config: its address, an admin client, the password rules)".to_owned(),
+        "  --mas-url URL --mas-client-id ID --mas-client-secret-file FILE   (a client in policy.data.admin_clients)".to_owned(),
+        "  --mas-token-file FILE   (a MAS access token with the urn:mas:admin scope)".to_owned(),
+        "or with MAS's own tool, where MAS's config is:".to_owned(),
         format!("  {command}"),
         "It asks for anything missing and for the password (choose \"Set password\"); its only other way, --password PASSWORD, puts the password in the process list.".to_owned(),
     ];

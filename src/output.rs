@@ -253,7 +253,7 @@ pub fn incomplete_warning(problem: &Error) -> String {
 fn refusal(error: &Error) -> Option<&Refusal> {
     match error {
         Error::Refused(refusal) => Some(refusal),
-        Error::Unconfirmed(inner) => refusal(inner),
+        Error::Unconfirmed(inner) | Error::Partial { cause: inner, .. } => refusal(inner),
         _ => None,
     }
 }
@@ -336,10 +336,11 @@ impl<'a> RegistrationResult<'a> {
         };
         RegistrationResult {
             user_id,
-            created: if error.is_unconfirmed() {
-                None
-            } else {
-                Some(false)
+            created: match error {
+                // MAS made the account; a later step failed.
+                Error::Partial { .. } => Some(true),
+                _ if error.is_unconfirmed() => None,
+                _ => Some(false),
             },
             errcode: Some(errcode),
             error: Some(text),

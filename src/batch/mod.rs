@@ -40,8 +40,8 @@ pub use format::Format;
 pub use rows::Rows;
 
 use crate::cli::OutputFormat;
+use crate::cli::mas::Registrar;
 use crate::cli::options::Options;
-use crate::client::Client;
 use crate::concurrency::{Jobs, Limiter};
 use crate::error::{Error, Result};
 use spool::spool;
@@ -86,11 +86,13 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
     let mut http = options.http.clone();
     http.pool_size = limiter.ceiling();
     // Before the first pass, so that a bad --cacert is said at once.
-    let client = Client::new(
+    // Batch rows carry access_token: MAS gives each account one.
+    let registrar = Registrar::new(
+        &options.route,
         &options.server_url,
-        options.shared_secret.clone(),
         options.if_exists,
         http,
+        true,
     )?;
 
     let name = if path == Path::new("-") {
@@ -124,7 +126,7 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
     }
     let progress = std::io::stderr().is_terminal();
     let batch = SecondPass {
-        client: &client,
+        client: registrar.as_register(),
         rules: &rules,
         rows: Mutex::new(rows),
         tally: Mutex::new(Tally::new(checked.rows, UNREACHABLE_STREAK, progress)),

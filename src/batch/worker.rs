@@ -4,10 +4,11 @@
 use super::check::{CheckedRow, Rules};
 use super::rows::Rows;
 use super::tally::Tally;
-use crate::client::{Client, NewUser, Outcome};
+use crate::client::{NewUser, Outcome};
 use crate::concurrency::{Limiter, Signal, Ticket};
 use crate::error::{Error, Result};
 use crate::output::RegistrationResult;
+use crate::register::Register;
 use crate::rules;
 use crate::secret::SecretString;
 use std::fs::File;
@@ -26,7 +27,7 @@ pub(super) const MAX_RATE_LIMITED_WAIT: Duration = Duration::from_secs(60);
 
 /// The second pass, shared by the workers.
 pub(super) struct SecondPass<'a> {
-    pub(super) client: &'a Client,
+    pub(super) client: &'a dyn Register,
     pub(super) rules: &'a Rules,
     pub(super) rows: Mutex<Rows<BufReader<File>>>,
     pub(super) tally: Mutex<Tally>,

@@ -60,11 +60,17 @@ Environment:
   MATRIX_REGISTRATION_SHARED_SECRET
        the shared secret, when neither -k nor --shared-secret-file is given;
        it takes precedence over the secret in -c files.
+  MAS_CLIENT_SECRET
+       the --mas-client-id client's secret, when --mas-client-secret-file is
+       not given.
 
 The shared secret is taken from, in order: -k, --shared-secret-file,
 MATRIX_REGISTRATION_SHARED_SECRET, then the -c files; an empty value counts as
 none. A password or secret that starts with '-' is given attached:
 --password=-x.";
+
+/// Where --help lists the options of the MAS path.
+const MAS_HEADING: &str = "Servers that delegate accounts to Matrix Authentication Service";
 
 /// `--jobs` when not given: measured against Synapse on 2 cores (see
 /// BENCHMARKS.md); more only queues at the server.
@@ -186,6 +192,61 @@ pub struct Cli {
     /// File containing the shared secret (surrounding whitespace is removed).
     #[arg(long = "shared-secret-file", value_name = "FILE")]
     pub shared_secret_file: Option<PathBuf>,
+
+    /// Matrix Authentication Service's config.yaml: create the account
+    /// through MAS's admin API, for a server that delegates accounts to MAS.
+    /// Gives the admin API's address (the listener serving adminapi, else
+    /// http.public_base), a client from clients that uses
+    /// client_secret_basic or client_secret_post and is listed in
+    /// policy.data.admin_clients, and passwords.minimum_complexity, against
+    /// which passwords are checked before anything is sent.
+    #[arg(
+        long = "mas-config",
+        value_name = "FILE",
+        help_heading = MAS_HEADING,
+        conflicts_with_all = ["shared_secret", "shared_secret_file"]
+    )]
+    pub mas_config: Option<PathBuf>,
+
+    /// MAS's address (its http.public_base), instead of the one from
+    /// --mas-config or from -c's matrix_authentication_service.endpoint.
+    #[arg(
+        long = "mas-url",
+        value_name = "URL",
+        help_heading = MAS_HEADING,
+        conflicts_with_all = ["shared_secret", "shared_secret_file"]
+    )]
+    pub mas_url: Option<String>,
+
+    /// A MAS client listed in policy.data.admin_clients; its secret from
+    /// --mas-client-secret-file or MAS_CLIENT_SECRET.
+    #[arg(
+        long = "mas-client-id",
+        value_name = "ID",
+        help_heading = MAS_HEADING,
+        conflicts_with_all = ["shared_secret", "shared_secret_file"]
+    )]
+    pub mas_client_id: Option<String>,
+
+    /// File containing the --mas-client-id client's secret (surrounding
+    /// whitespace is removed).
+    #[arg(
+        long = "mas-client-secret-file",
+        value_name = "FILE",
+        help_heading = MAS_HEADING,
+        requires = "mas_client_id"
+    )]
+    pub mas_client_secret_file: Option<PathBuf>,
+
+    /// File containing a MAS access token with the urn:mas:admin scope (a
+    /// personal access token), instead of a client; it is not renewed.
+    #[arg(
+        long = "mas-token-file",
+        value_name = "FILE",
+        help_heading = MAS_HEADING,
+        conflicts_with_all = ["shared_secret", "shared_secret_file", "mas_client_id"]
+    )]
+    pub mas_token_file: Option<PathBuf>,
 
     /// What to print on stdout: text (the reference's messages), json (one
     /// object with user_id, access_token, device_id, home_server, created,

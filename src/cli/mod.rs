@@ -4,6 +4,7 @@
 
 mod args;
 mod log;
+pub mod mas;
 pub mod options;
 pub mod prompt;
 pub mod run;

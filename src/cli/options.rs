@@ -2,6 +2,7 @@
 //! read and every rule that can be checked locally is checked here, before
 //! anything is sent.
 
+use crate::cli::mas::{MAS_SECRET_ENV, MasRoute};
 use crate::cli::server::{plain_http_warning, server_address};
 use crate::cli::{Cli, DEFAULT_JOBS, OutputFormat, SECRET_ENV};
 use crate::client::{HttpOptions, IfExists};
@@ -26,8 +27,10 @@ pub enum PasswordSource {
 /// Everything a single registration needs, checked.
 #[derive(Debug)]
 pub struct Options {
+    /// The homeserver's; on the MAS path, MAS's.
     pub server_url: Url,
-    pub shared_secret: SecretString,
+    /// How the account is created.
+    pub route: Route,
     /// From the config, when given.
     pub server_name: Option<String>,
     /// Extra user types from the config; `None` without a config.
@@ -46,6 +49,14 @@ pub struct Options {
     pub http: HttpOptions,
     /// Notices and warnings to show before acting.
     pub notices: Vec<Notice>,
+}
+
+/// How the account is created: Synapse's shared-secret endpoint, or the
+/// admin API of the Matrix Authentication Service it delegates to.
+#[derive(Debug)]
+pub enum Route {
+    SharedSecret(SecretString),
+    Mas(MasRoute),
 }
 
 /// What the command line asks for, decided once.
@@ -116,7 +127,9 @@ impl Options {
         }
         let cli_secret = cli.shared_secret.take().filter(|s| !s.is_empty());
         let env_secret = env_secret.filter(|s| !s.is_empty());
-        if cli_secret.is_none()
+        let mas = crate::cli::mas::requested(&cli);
+        if !mas
+            && cli_secret.is_none()
             && cli.shared_secret_file.is_none()
             && env_secret.is_none()
             && cli.config.is_empty()
@@ -132,39 +145,28 @@ impl Options {
             let (config, config_notices) = Config::load(&files)?;
             notices.extend(config_notices);
             // Before the secret: a delegating server's config often has none.
-            if let Some(error) = crate::delegation::from_config(&config, &delegation_request(&cli))
+            if let Some(error) =
+                crate::delegation::from_config(&config, &delegation_request(&cli)).filter(|_| !mas)
             {
                 return Err(error);
             }
             Some(config)
         };
 
-        // -k and --shared-secret-file exclude each other.
-        let file_secret = match &cli.shared_secret_file {
-            Some(path) => {
-                let (secret, notice) = read_shared_secret_file(path)?;
-                notices.extend(notice);
-                if secret.is_none() {
-                    empty_sources.push("--shared-secret-file");
-                }
-                secret
-            }
-            None => None,
-        };
-        let shared_secret = if let Some(secret) = cli_secret {
-            SecretString::new(secret)
-        } else if let Some(secret) = file_secret {
-            secret
-        } else if let Some(secret) = env_secret {
-            SecretString::new(secret)
-        } else if let Some(config) = &config {
-            let (secret, notice) = config
-                .shared_secret()
-                .map_err(|error| crate::config_paths::secret_elsewhere_hint(config, error))?;
-            notices.extend(notice);
-            secret
+        let route = if mas {
+            let (route, mas_notices) =
+                crate::cli::mas::route(&cli, config.as_ref(), std::env::var(MAS_SECRET_ENV).ok())?;
+            notices.extend(mas_notices);
+            Route::Mas(route)
         } else {
-            return Err(no_secret_source(&empty_sources));
+            Route::SharedSecret(shared_secret(
+                &cli,
+                cli_secret,
+                env_secret,
+                config.as_ref(),
+                &mut notices,
+                empty_sources,
+            )?)
         };
 
         // An empty -p or -u means "ask", as in the reference.
@@ -183,18 +185,29 @@ impl Options {
             PasswordSource::Prompt
         };
         if let PasswordSource::Given(password) = &password {
-            rules::check_password(password).map_err(|rejection| {
-                rejection.labelled(password_option(&cli.password_file, cli.password_stdin))
-            })?;
+            let source = password_option(&cli.password_file, cli.password_stdin);
+            rules::check_password(password).map_err(|rejection| rejection.labelled(source))?;
+            if let Route::Mas(route) = &route {
+                crate::cli::mas::check_password(password, route.minimum_complexity, source)?;
+            }
         }
 
-        let address = server_address(cli.server_url, cli.unix_socket, config.as_ref())?;
-        notices.extend(address.notice);
-        let (server_url, unix_socket) = (address.url, address.unix_socket);
+        let (server_url, unix_socket) = match &route {
+            Route::Mas(route) => (route.url.clone(), None),
+            Route::SharedSecret(_) => {
+                let address = server_address(cli.server_url, cli.unix_socket, config.as_ref())?;
+                notices.extend(address.notice);
+                (address.url, address.unix_socket)
+            }
+        };
 
         let server_name = config
             .as_ref()
-            .and_then(|c| c.server_name().map(str::to_owned));
+            .and_then(|c| c.server_name().map(str::to_owned))
+            .or_else(|| match &route {
+                Route::Mas(route) => route.server_name.clone(),
+                Route::SharedSecret(_) => None,
+            });
         let extra_user_types = config.as_ref().map(Config::extra_user_types);
         let refuse_underscore_prefix = config
             .as_ref()
@@ -211,6 +224,12 @@ impl Options {
             }
             None => None,
         };
+        if let Route::Mas(_) = &route {
+            crate::cli::mas::refuse_unsupported(
+                cli.user_type.as_deref(),
+                cli.display_name.as_deref(),
+            )?;
+        }
         if let Some(user_type) = &cli.user_type {
             rules::check_user_type(user_type, extra_user_types.as_deref())
                 .map_err(|rejection| rejection.labelled("-t/--user_type"))?;
@@ -240,7 +259,7 @@ impl Options {
 
         Ok(Options {
             server_url,
-            shared_secret,
+            route,
             server_name,
             extra_user_types,
             refuse_underscore_prefix,
@@ -265,6 +284,44 @@ impl Options {
             notices,
         })
     }
+}
+
+/// The shared secret: -k, else --shared-secret-file, else the environment,
+/// else the config (-k and --shared-secret-file exclude each other).
+fn shared_secret(
+    cli: &Cli,
+    cli_secret: Option<String>,
+    env_secret: Option<String>,
+    config: Option<&Config>,
+    notices: &mut Vec<Notice>,
+    mut empty_sources: Vec<&'static str>,
+) -> Result<SecretString> {
+    let file_secret = match &cli.shared_secret_file {
+        Some(path) => {
+            let (secret, notice) = read_shared_secret_file(path)?;
+            notices.extend(notice);
+            if secret.is_none() {
+                empty_sources.push("--shared-secret-file");
+            }
+            secret
+        }
+        None => None,
+    };
+    Ok(if let Some(secret) = cli_secret {
+        SecretString::new(secret)
+    } else if let Some(secret) = file_secret {
+        secret
+    } else if let Some(secret) = env_secret {
+        SecretString::new(secret)
+    } else if let Some(config) = config {
+        let (secret, notice) = config
+            .shared_secret()
+            .map_err(|error| crate::config_paths::secret_elsewhere_hint(config, error))?;
+        notices.extend(notice);
+        secret
+    } else {
+        return Err(no_secret_source(&empty_sources));
+    })
 }
 
 /// What was asked, for the `mas-cli` advice to a delegating server.
@@ -382,12 +439,9 @@ mod tests {
         let config = dir.path().join("hs.yaml");
         std::fs::write(&config, "registration_shared_secret: from-config\n").unwrap();
         let (f, c) = (file.to_str().unwrap(), config.to_str().unwrap());
-        let secret = |args: &[&str], env| {
-            options_with(args, env, "")
-                .unwrap()
-                .shared_secret
-                .expose()
-                .to_owned()
+        let secret = |args: &[&str], env| match options_with(args, env, "").unwrap().route {
+            Route::SharedSecret(secret) => secret.expose().to_owned(),
+            Route::Mas(_) => panic!("no MAS option was given"),
         };
         assert_eq!(
             secret(&["-u", "a", "-p", "p", "-a", "-k", "from-k"], Some("env")),
@@ -639,7 +693,10 @@ mod tests {
     #[test]
     fn an_empty_secret_is_no_secret() {
         let secret = |args: &[&str], env| {
-            options_with(args, env, "").map(|o| (o.shared_secret.expose().to_owned(), o.notices))
+            options_with(args, env, "").map(|o| match o.route {
+                Route::SharedSecret(secret) => (secret.expose().to_owned(), o.notices),
+                Route::Mas(_) => panic!("no MAS option was given"),
+            })
         };
         let (from_env, _) = secret(&["-k", ""], Some("from-env")).unwrap();
         assert_eq!(from_env, "from-env");

@@ -1,9 +1,10 @@
 //! Acting on checked options: prompt for what is missing, register, report.
 
+use crate::cli::mas::Registrar;
 use crate::cli::options::{Mode, Options, PasswordSource};
 use crate::cli::prompt::{PromptTo, Prompter};
 use crate::cli::{Cli, OutputFormat, SECRET_ENV};
-use crate::client::{Client, NewUser, Outcome, Prepared};
+use crate::client::{NewUser, Outcome};
 use crate::error::{EXIT_OK, Error, Result};
 use crate::output::Reporter;
 use crate::rules::{self, Rejection};
@@ -122,18 +123,20 @@ fn register(
         None => prompter.admin()?,
     };
 
-    let client = Client::new(
+    // A MAS account's token costs a request: only for the outputs that show it.
+    let registrar = Registrar::new(
+        &options.route,
         &options.server_url,
-        options.shared_secret,
         options.if_exists,
         options.http,
+        options.output != OutputFormat::Text,
     )?;
     let new_user = NewUser::new(&localpart, password.expose())
         .admin(admin)
         .user_type(options.user_type.as_deref())
         .display_name(options.display_name.as_deref());
     let generated = generated.then_some(&password);
-    let send = |prepared: Prepared<'_>| {
+    let mut announce = || {
         reporter.sending()?;
         // Once the request may reach the server, Ctrl-C must not lose what
         // became of it.
@@ -142,12 +145,15 @@ fn register(
             let error = Error::unconfirmed(Error::Interrupted(signal));
             reporter.failed(&error, user_id.as_deref(), password.as_ref());
         })));
-        prepared.send()
+        Ok(())
     };
-    let outcome = match client.prepare(&new_user).and_then(send) {
+    let registered = registrar
+        .as_register()
+        .register_announced(&new_user, &mut announce);
+    let outcome = match (registered, registrar.shared_secret_client()) {
         // No such endpoint: a server that delegates accounts to MAS says so
         // in its auth metadata.
-        Err(Error::Refused(refusal))
+        (Err(Error::Refused(refusal)), Some(client))
             if refusal.status == 404 && refusal.errcode.as_deref() == Some("M_UNRECOGNIZED") =>
         {
             let request = crate::delegation::Request {
@@ -158,16 +164,16 @@ fn register(
                 generate_password: generated.is_some(),
             };
             return Err(
-                crate::delegation::probe(&client, &request).unwrap_or(Error::Refused(refusal))
+                crate::delegation::probe(client, &request).unwrap_or(Error::Refused(refusal))
             );
         }
-        Err(error) => {
-            if error.is_unconfirmed() {
+        (Err(error), _) => {
+            if error.is_unconfirmed() || crate::cli::mas::password_was_set(&error) {
                 *at_risk = generated.cloned();
             }
             return Err(error);
         }
-        Ok(outcome) => outcome,
+        (Ok(outcome), _) => outcome,
     };
     match outcome {
         Outcome::Created(registered) => {

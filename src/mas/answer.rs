@@ -82,11 +82,13 @@ pub(super) fn title_is(body: &[u8], title: &str) -> bool {
 /// `invalid_scope`) as its code, the step and MAS's text as its message.
 pub(super) fn refusal(step: &str, answer: &Exchanged) -> Error {
     let value: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
-    let errcode = value
-        .get("error")
-        .and_then(Value::as_str)
-        .or_else(|| value.get("errcode").and_then(Value::as_str))
-        .map(str::to_owned);
+    // A Matrix error (from a homeserver given as MAS) has its code in
+    // errcode; an OAuth error in error.
+    let errcode = match value.get("errcode") {
+        Some(code) => code.as_str(),
+        None => value.get("error").and_then(Value::as_str),
+    }
+    .map(str::to_owned);
     let text = error_text(&value).unwrap_or_else(|| "no error given".to_owned());
     Error::Refused(Refusal {
         status: answer.status,

@@ -38,6 +38,8 @@ const SYNAPSE_ADMIN_SCOPE: &str = "urn:synapse:admin:*";
 /// An admin token is renewed this long before MAS says it expires (300 s),
 /// so that no request is sent with a token about to lapse.
 const RENEW_MARGIN: Duration = Duration::from_secs(30);
+/// What an account lacks when its password could not be set.
+pub(crate) const MISSING_PASSWORD: &str = "a password";
 /// MAS's default `passwords.minimum_complexity`.
 pub const DEFAULT_MINIMUM_COMPLEXITY: u8 = 3;
 
@@ -46,7 +48,12 @@ pub const DEFAULT_MINIMUM_COMPLEXITY: u8 = 3;
 enum Credentials {
     /// A client from MAS's `clients`, allowed the admin scope by
     /// `policy.data.admin_clients`: tokens are asked for, and renewed.
-    Client { id: String, secret: SecretString },
+    Client {
+        id: String,
+        secret: SecretString,
+        /// In the form (`client_secret_post`) rather than in Basic auth.
+        post: bool,
+    },
     /// An admin access token (a personal access token): used as is.
     Token(SecretString),
 }
@@ -68,7 +75,18 @@ impl MasClientBuilder {
         self.credentials = Some(Credentials::Client {
             id: id.into(),
             secret: SecretString::new(secret.into()),
+            post: false,
         });
+        self
+    }
+
+    /// The client authenticates with `client_secret_post` (its secret in
+    /// the form) rather than `client_secret_basic`, as its
+    /// `client_auth_method` in MAS's config says.
+    pub fn client_secret_post(mut self, post: bool) -> Self {
+        if let Some(Credentials::Client { post: method, .. }) = &mut self.credentials {
+            *method = post;
+        }
         self
     }
 
@@ -310,34 +328,41 @@ impl MasClient {
         deadline: Option<Instant>,
         backoff: &mut Backoff,
     ) -> Result<SecretString> {
-        let (id, secret) = match &self.credentials {
+        let (id, secret, post) = match &self.credentials {
             Credentials::Token(token) => return Ok(token.clone()),
-            Credentials::Client { id, secret } => (id, secret),
+            Credentials::Client { id, secret, post } => (id, secret, *post),
         };
         let mut cached = self.token.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.renew_at) {
             return Ok(token.value.clone());
         }
         let url = self.url("oauth2/token");
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "client_credentials")
-            .append_pair("scope", ADMIN_SCOPE)
-            .finish();
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials")
+            .append_pair("scope", ADMIN_SCOPE);
+        if post {
+            form.append_pair("client_id", id)
+                .append_pair("client_secret", secret.expose());
+        }
+        // It may hold the secret: wiped when dropped.
+        let form = zeroize::Zeroizing::new(form.finish());
         let answer = self
             .retrying(
                 Step::Token,
                 deadline,
                 backoff,
                 || {
-                    self.transport
-                        .http()
-                        .post(url.clone())
-                        .basic_auth(id, Some(secret.expose()))
+                    let request = self.transport.http().post(url.clone());
+                    let request = match post {
+                        true => request,
+                        false => request.basic_auth(id, Some(secret.expose())),
+                    };
+                    request
                         .header(
                             reqwest::header::CONTENT_TYPE,
                             "application/x-www-form-urlencoded",
                         )
-                        .body(form.clone())
+                        .body(form.as_str().to_owned())
                 },
                 &url,
                 "POST",
@@ -566,7 +591,12 @@ impl Register for MasClient {
                 None => self
                     .id_by_username(&username, deadline, &mut backoff)
                     .map_err(|cause| {
-                        partial(&account, "a password", finish_password(&username), cause)
+                        partial(
+                            &account,
+                            MISSING_PASSWORD,
+                            finish_password(&username),
+                            cause,
+                        )
                     })?,
             },
             Ok(answer)
@@ -603,7 +633,14 @@ impl Register for MasClient {
             204,
             &mut backoff,
         )
-        .map_err(|cause| partial(&account, "a password", finish_password(&username), cause))?;
+        .map_err(|cause| {
+            partial(
+                &account,
+                MISSING_PASSWORD,
+                finish_password(&username),
+                cause,
+            )
+        })?;
         if user.admin {
             step(Step::SetAdmin, format!("users/{id}/set-admin"), json!({ "admin": true }), 200, &mut backoff)
                 .map_err(|cause| {

@@ -1327,7 +1327,7 @@ pub const ROWS: &[Row] = &[
     Row {
         id: "delegated_auth_config",
         case: "Config delegates to MAS",
-        tried: "The config sets `matrix_authentication_service.enabled: true` (and has no shared secret): nothing is sent, and the `mas-cli` command is given.",
+        tried: "The config sets `matrix_authentication_service.enabled: true` (and has no shared secret): nothing is sent, and the advice names the MAS options first, then the `mas-cli` command.",
         files: &[(
             "hs.yaml",
             Text("matrix_authentication_service:\n  enabled: true\n  endpoint: http://mas:8080/\n"),
@@ -1337,7 +1337,9 @@ pub const ROWS: &[Row] = &[
         error: Some(
             "error: {dir}/hs.yaml: matrix_authentication_service.enabled: this server delegates accounts to Matrix Authentication Service (http://mas:8080/), so Synapse does not serve the shared-secret registration endpoint",
         ),
-        hint: Some("hint: create the account with MAS's own tool, where MAS's config is:"),
+        hint: Some(
+            "hint: create the account through MAS's admin API with the same command line, adding one of:",
+        ),
         ..ROW
     },
     Row {
@@ -1355,7 +1357,9 @@ pub const ROWS: &[Row] = &[
         error: Some(
             "error: {dir}/hs.yaml: experimental_features.msc3861.enabled: this server delegates accounts to Matrix Authentication Service (https://auth.example.org/), so Synapse does not serve the shared-secret registration endpoint",
         ),
-        hint: Some("hint: create the account with MAS's own tool, where MAS's config is:"),
+        hint: Some(
+            "hint: create the account through MAS's admin API with the same command line, adding one of:",
+        ),
         ..ROW
     },
     Row {

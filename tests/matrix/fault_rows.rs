@@ -665,7 +665,9 @@ pub const ROWS: &[Row] = &[
         error: Some(
             "error: the server's /_matrix/client/v1/auth_metadata: this server delegates accounts to Matrix Authentication Service (https://auth.example.org/), so Synapse does not serve the shared-secret registration endpoint",
         ),
-        hint: Some("hint: create the account with MAS's own tool, where MAS's config is:"),
+        hint: Some(
+            "hint: create the account through MAS's admin API with the same command line, adding one of:",
+        ),
         requests: &["GET", "GET"],
         ..ROW
     },
