@@ -41,6 +41,10 @@ pub struct Rules {
     pub admin: bool,
     /// `-t`.
     pub user_type: Option<String>,
+    /// Through MAS: rows may set neither a user type nor a display name,
+    /// and passwords must pass its `passwords.minimum_complexity` (this,
+    /// when MAS's config is given).
+    pub through_mas: Option<Option<u8>>,
 }
 
 impl Rules {
@@ -51,6 +55,10 @@ impl Rules {
             refuse_underscore_prefix: options.refuse_underscore_prefix,
             admin: options.admin.unwrap_or(false),
             user_type: options.user_type.clone(),
+            through_mas: match &options.route {
+                crate::cli::options::Route::Mas(route) => Some(route.minimum_complexity),
+                crate::cli::options::Route::SharedSecret(_) => None,
+            },
         }
     }
 
@@ -92,6 +100,20 @@ impl Rules {
                 rules::check_user_type(user_type, self.extra_user_types.as_deref())
             {
                 problems.push(problem_text(rejection));
+            }
+        }
+        if let Some(minimum_complexity) = self.through_mas {
+            if entry.user_type.is_some() {
+                problems.push("MAS has no user types: its admin API cannot set one".to_owned());
+            }
+            if entry.displayname.is_some() {
+                problems.push("MAS's admin API cannot set a display name".to_owned());
+            }
+            let weak = entry.password.as_ref().and_then(|password| {
+                crate::mas::password_too_weak(password.expose(), minimum_complexity?)
+            });
+            if let Some(problem) = weak {
+                problems.push(format!("password {problem}"));
             }
         }
         match localpart {

@@ -1,7 +1,7 @@
 //! Acting on checked options: prompt for what is missing, register, report.
 
 use crate::cli::mas::Registrar;
-use crate::cli::options::{Mode, Options, PasswordSource};
+use crate::cli::options::{Mode, Options, PasswordSource, Route};
 use crate::cli::prompt::{PromptTo, Prompter};
 use crate::cli::{Cli, OutputFormat, SECRET_ENV};
 use crate::client::{NewUser, Outcome};
@@ -115,6 +115,13 @@ fn register(
             let password = prompter.password()?;
             rules::check_password(&password)
                 .map_err(|rejection| rejection.labelled("password prompt"))?;
+            if let Route::Mas(route) = &options.route {
+                crate::cli::mas::check_password(
+                    &password,
+                    route.minimum_complexity,
+                    "password prompt",
+                )?;
+            }
             (password, false)
         }
     };
