@@ -115,7 +115,7 @@ pub(crate) fn hint(refusal: &Refusal) -> Option<Hint> {
             "the token lacks the urn:mas:admin scope: use a client listed in policy.data.admin_clients, or a personal access token with that scope"
         }
         (401, _) => {
-            "MAS refused the admin token (expired, revoked or not MAS's): give a client with --mas-client-id, or a fresh token"
+            "MAS refused the admin token (expired, revoked or not MAS's): use an admin client instead, or a fresh token"
         }
         (409, _) if has("User already exists") => {
             return Some(
@@ -131,11 +131,12 @@ pub(crate) fn hint(refusal: &Refusal) -> Option<Hint> {
             "MAS usernames use only a-z, 0-9 and = _ - . / +, and do not start with _"
         }
         (400, _) if has("Password is too weak") => {
-            "choose a stronger password (MAS's passwords.minimum_complexity); give --mas-config to have it checked before anything is sent"
+            "choose a stronger password (MAS's passwords.minimum_complexity)"
         }
         (500, _) if has(SYNAPSE_UNREACHABLE) => {
             "MAS is up but cannot reach the homeserver: is Synapse running, and is MAS's matrix.endpoint its address? Nothing was created"
         }
+        (429, _) => "MAS is rate-limiting requests; retry later",
         (404, _) if has("token request") => {
             "no token endpoint here: the MAS URL must be MAS's own address (http.public_base), not the homeserver's"
         }

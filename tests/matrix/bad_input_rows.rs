@@ -4,6 +4,10 @@
 
 use crate::check::Content::{Bytes, Dir, Fifo, Text, Unreadable, Zeros};
 use crate::check::{ROW, Row};
+use crate::stub_mas::MAS_ENV;
+
+/// A MAS config with an admin client, at the row's port.
+const MAS_CONFIG: &str = "http:\n  public_base: http://127.0.0.1:{port}/\nclients:\n  - client_id: 01ADMIN\n    client_auth_method: client_secret_basic\n    client_secret: s\npolicy:\n  data:\n    admin_clients: [01ADMIN]\n";
 
 /// A registration whose secret comes from `DIR/hs.yaml`.
 const WITH_CONFIG: &[&str] = &[
@@ -1375,6 +1379,196 @@ pub const ROWS: &[Row] = &[
         args: FROM_LISTENERS,
         exit: 0,
         requests: &["GET", "POST"],
+        ..ROW
+    },
+    // The MAS path: what it cannot do, and MAS configs that cannot work,
+    // are refused before anything is sent.
+    Row {
+        id: "mas_user_type",
+        case: "MAS and -t",
+        tried: "`-t bot` through MAS, which has no user types.",
+        env: MAS_ENV,
+        args: &[
+            "--mas-url",
+            "http://127.0.0.1:{port}",
+            "--mas-client-id",
+            "c",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "-t",
+            "bot",
+        ],
+        exit: 3,
+        error: Some("error: -t/--user_type: MAS has no user types: its admin API cannot set one"),
+        hint: Some(
+            "hint: leave it out: through Matrix Authentication Service the account has no user type, and its display name starts as its localpart (the user can change it)",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "mas_display_name",
+        case: "MAS and --display-name",
+        tried: "`--display-name` through MAS, whose admin API cannot set one.",
+        env: MAS_ENV,
+        args: &[
+            "--mas-url",
+            "http://127.0.0.1:{port}",
+            "--mas-client-id",
+            "c",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--display-name",
+            "Alice",
+        ],
+        exit: 3,
+        error: Some("error: --display-name: MAS's admin API cannot set a display name"),
+        hint: Some(
+            "hint: leave it out: through Matrix Authentication Service the account has no user type, and its display name starts as its localpart (the user can change it)",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "mas_config_without_admin_client",
+        case: "MAS config, no admin client",
+        tried: "`--mas-config` whose only client is not in `policy.data.admin_clients`.",
+        files: &[(
+            "mas.yaml",
+            Text(
+                "http:\n  public_base: http://127.0.0.1:{port}/\nclients:\n  - client_id: 01OTHER\n    client_auth_method: client_secret_basic\n    client_secret: s\npolicy:\n  data:\n    admin_clients: []\n",
+            ),
+        )],
+        args: &[
+            "--mas-config",
+            "{dir}/mas.yaml",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+        ],
+        exit: 3,
+        error: Some(
+            "error: {dir}/mas.yaml: clients: lists no client in policy.data.admin_clients (client 01OTHER has a secret, but is not listed)",
+        ),
+        hint: Some(
+            "hint: add a client with client_auth_method: client_secret_basic to clients, put its client_id under policy.data.admin_clients, then run `mas-cli config sync` and restart MAS",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "mas_config_without_passwords",
+        case: "MAS config, passwords off",
+        tried: "`--mas-config` with `passwords.enabled: false`: an account made through it could not log in with a password.",
+        files: &[(
+            "mas.yaml",
+            Text("http:\n  public_base: http://127.0.0.1:{port}/\npasswords:\n  enabled: false\n"),
+        )],
+        args: &[
+            "--mas-config",
+            "{dir}/mas.yaml",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+        ],
+        exit: 3,
+        error: Some(
+            "error: {dir}/mas.yaml: passwords.enabled: is false: MAS keeps no passwords, so an account made through it could not log in with one",
+        ),
+        hint: Some(
+            "hint: set passwords.enabled: true in MAS's config, or create accounts that log in through an upstream provider with MAS's own tools",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "mas_config_weak_password",
+        case: "MAS config, weak password",
+        tried: "`--mas-config` (default `minimum_complexity` 3) and `-p password1`: zxcvbn, as MAS uses it, refuses it before the account could be made without a password.",
+        files: &[("mas.yaml", Text(MAS_CONFIG))],
+        args: &[
+            "--mas-config",
+            "{dir}/mas.yaml",
+            "-u",
+            "alice",
+            "-p",
+            "password1",
+            "--no-admin",
+        ],
+        exit: 3,
+        error: Some(
+            "error: -p/--password: is too weak for Matrix Authentication Service (zxcvbn score 0 of 4; its passwords.minimum_complexity is 3): This is a very common password.",
+        ),
+        hint: Some("hint: choose a longer, less common password (or --generate-password)"),
+        ..ROW
+    },
+    Row {
+        id: "mas_client_without_secret",
+        case: "--mas-client-id alone",
+        tried: "`--mas-client-id` without `--mas-client-secret-file` or `MAS_CLIENT_SECRET`.",
+        args: &[
+            "--mas-url",
+            "http://127.0.0.1:{port}",
+            "--mas-client-id",
+            "c",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+        ],
+        exit: 2,
+        error: Some(
+            "error: --mas-client-id needs the client's secret: --mas-client-secret-file FILE, or MAS_CLIENT_SECRET in the environment",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "mas_and_server_url",
+        case: "MAS and server_url",
+        tried: "MAS options and a homeserver URL: the account is made through MAS, so the URL would be ignored.",
+        env: MAS_ENV,
+        args: &[
+            "--mas-url",
+            "http://127.0.0.1:{port}",
+            "--mas-client-id",
+            "c",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: server_url and --unix-socket name the homeserver, but with MAS options the account is made through Matrix Authentication Service: give its address with --mas-url (or --mas-config)",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "mas_url_without_credentials",
+        case: "--mas-url alone",
+        tried: "`--mas-url` without a client or a token.",
+        args: &[
+            "--mas-url",
+            "http://127.0.0.1:{port}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+        ],
+        exit: 2,
+        error: Some(
+            "error: the MAS path needs admin credentials: --mas-config FILE (MAS's config.yaml), or --mas-client-id ID with --mas-client-secret-file FILE (or MAS_CLIENT_SECRET), or --mas-token-file FILE",
+        ),
         ..ROW
     },
 ];

@@ -2,6 +2,7 @@
 //! does not speak the protocol.
 
 use crate::check::{Ctx, ROW, Row, Server, TLS_SYNAPSE};
+use crate::stub_mas::{self, MAS_ENV, REGISTER_MAS};
 use serde_json::json;
 use support::stub::{Garbage, Reply, Request};
 use support::tool::Unwritable;
@@ -669,6 +670,214 @@ pub const ROWS: &[Row] = &[
             "hint: create the account through MAS's admin API with the same command line, adding one of:",
         ),
         requests: &["GET", "GET"],
+        ..ROW
+    },
+    // Through Matrix Authentication Service's admin API (--mas-url): a stub
+    // that answers as the real one does (stub_mas.rs) but for one step.
+    Row {
+        id: "mas_unreachable",
+        case: "MAS unreachable",
+        tried: "Nothing listens at the `--mas-url` port.",
+        server: Server::Refused,
+        env: MAS_ENV,
+        args: REGISTER_MAS,
+        exit: 4,
+        error: Some("error: connection refused by 127.0.0.1:{port}"),
+        hint: Some("hint: is the server running and listening there?"),
+        ..ROW
+    },
+    Row {
+        id: "mas_token_trickles",
+        case: "MAS token trickles",
+        tried: "MAS's token endpoint sends its answer one byte every 10 ms: nothing that could create the account was sent.",
+        server: plain(|r, _| match stub_mas::step(r) {
+            stub_mas::Step::Token => stub_mas::trickle(
+                "200 OK",
+                &format!(
+                    "{{\"access_token\":\"mat_x\",\"expires_in\":300{}}}",
+                    " ".repeat(600)
+                ),
+            ),
+            _ => stub_mas::answer(r),
+        }),
+        env: MAS_ENV,
+        args: REGISTER_MAS,
+        exit: 4,
+        error: Some("error: 127.0.0.1:{port} did not finish its answer within 2 s"),
+        hint: Some(
+            "hint: is the server overloaded or stuck? Raise the limit with --timeout SECONDS",
+        ),
+        requests: &["POST"],
+        ..ROW
+    },
+    Row {
+        id: "mas_create_trickles",
+        case: "MAS creation trickles",
+        tried: "MAS trickles its answer to `POST /api/admin/v1/users`: the account may exist, so the hint says how to retry safely.",
+        server: plain(|r, _| match stub_mas::step(r) {
+            stub_mas::Step::Create => stub_mas::trickle(
+                "201 Created",
+                &format!("{{\"data\":{{\"id\":\"01X\"}}{}}}", " ".repeat(600)),
+            ),
+            _ => stub_mas::answer(r),
+        }),
+        env: MAS_ENV,
+        args: REGISTER_MAS,
+        exit: 4,
+        error: Some("error: 127.0.0.1:{port} did not finish its answer within 2 s"),
+        hint: Some(
+            "hint: the server may have created the account before the answer was lost: retry with --exists-ok",
+        ),
+        requests: &["POST", "GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "mas_rate_limited",
+        case: "MAS answers 429",
+        tried: "MAS's token endpoint answers `429 Too Many Requests`: nothing was created (a batch waits and sends the row again).",
+        server: plain(|r, _| match stub_mas::step(r) {
+            stub_mas::Step::Token => stub_mas::errors(429, "Too many requests"),
+            _ => stub_mas::answer(r),
+        }),
+        env: MAS_ENV,
+        args: REGISTER_MAS,
+        exit: 1,
+        error: Some("error: Received 429 Too Many Requests: MAS token request: Too many requests"),
+        hint: Some("hint: MAS is rate-limiting requests; retry later"),
+        requests: &["POST"],
+        ..ROW
+    },
+    Row {
+        id: "mas_lies_about_the_new_user",
+        case: "MAS 201 without an id",
+        tried: "MAS answers `201 Created` to the creation without the user's id, and then does not find the user by name: the account exists without a password, said in one line with how to finish it.",
+        server: plain(|r, _| match stub_mas::step(r) {
+            stub_mas::Step::Create => Reply::json(201, json!({"data": null})),
+            stub_mas::Step::ByUsername => {
+                stub_mas::errors(404, "User with username \"alice\" not found")
+            }
+            _ => stub_mas::answer(r),
+        }),
+        env: MAS_ENV,
+        args: REGISTER_MAS,
+        exit: 1,
+        error: Some(
+            "error: @alice:example.org now exists without a password: Received 404 Not Found: MAS by-username lookup: User with username \"alice\" not found",
+        ),
+        hint: Some(
+            "hint: fix the cause, then set its password with MAS's admin API (POST /api/admin/v1/users/ID/set-password) or `mas-cli manage set-password alice PASSWORD` where MAS's config is",
+        ),
+        requests: &["POST", "GET", "POST", "GET"],
+        ..ROW
+    },
+    Row {
+        id: "mas_refuses_the_password_after_creation",
+        case: "MAS refuses the password",
+        tried: "MAS creates the user, then refuses its password (`400 Password is too weak`, a stricter rule than its site-config said): one line says the account exists without one.",
+        server: plain(|r, _| match stub_mas::step(r) {
+            stub_mas::Step::SetPassword => stub_mas::errors(400, "Password is too weak"),
+            _ => stub_mas::answer(r),
+        }),
+        env: MAS_ENV,
+        args: REGISTER_MAS,
+        exit: 1,
+        error: Some(
+            "error: @alice:example.org now exists without a password: Received 400 Bad Request: MAS set-password: Password is too weak",
+        ),
+        hint: Some(
+            "hint: fix the cause, then set its password with MAS's admin API (POST /api/admin/v1/users/ID/set-password) or `mas-cli manage set-password alice PASSWORD` where MAS's config is",
+        ),
+        requests: &["POST", "GET", "POST", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "mas_without_synapse",
+        case: "MAS up, Synapse down",
+        tried: "MAS answers the creation with its `500 Failed to check localpart availability from Synapse`: nothing was created.",
+        server: plain(|r, _| match stub_mas::step(r) {
+            stub_mas::Step::Create => Reply::json(
+                500,
+                json!({"errors": [{"title": "Failed to check localpart availability from Synapse"}, {"title": "Connection refused (os error 111)"}]}),
+            ),
+            _ => stub_mas::answer(r),
+        }),
+        env: MAS_ENV,
+        args: REGISTER_MAS,
+        exit: 1,
+        error: Some(
+            "error: Received 500 Internal Server Error: MAS user creation: Failed to check localpart availability from Synapse: Connection refused (os error 111)",
+        ),
+        hint: Some(
+            "hint: MAS is up but cannot reach the homeserver: is Synapse running, and is MAS's matrix.endpoint its address? Nothing was created",
+        ),
+        requests: &["POST", "GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "mas_session_refused",
+        case: "MAS refuses the token",
+        tried: "With `-o token`, MAS refuses the new user's personal session: the account exists with its password but without a token.",
+        server: plain(|r, _| match stub_mas::step(r) {
+            stub_mas::Step::PersonalSession => stub_mas::errors(403, "Forbidden"),
+            _ => stub_mas::answer(r),
+        }),
+        env: MAS_ENV,
+        args: &[
+            "--mas-url",
+            "http://127.0.0.1:{port}",
+            "--mas-client-id",
+            "01ADMINCLIENT",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--timeout",
+            "2",
+            "-o",
+            "token",
+        ],
+        exit: 1,
+        error: Some(
+            "error: @alice:example.org now exists without an access token: Received 403 Forbidden: MAS personal session: Forbidden",
+        ),
+        hint: Some(
+            "hint: its password is set: log in with it (MAS's /_matrix/client/v3/login) to get a token",
+        ),
+        requests: &["POST", "GET", "POST", "POST", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "mas_token_answer_without_token",
+        case: "MAS token without token",
+        tried: "The token endpoint answers `200 OK` without an `access_token`: not MAS.",
+        server: plain(|r, _| match stub_mas::step(r) {
+            stub_mas::Step::Token => Reply::json(200, json!({"token_type": "Bearer"})),
+            _ => stub_mas::answer(r),
+        }),
+        env: MAS_ENV,
+        args: REGISTER_MAS,
+        exit: 4,
+        error: Some(
+            "error: http://127.0.0.1:{port}/oauth2/token answered 200 without an access_token: is this Matrix Authentication Service?",
+        ),
+        hint: Some("hint: check the MAS URL"),
+        requests: &["POST"],
+        ..ROW
+    },
+    Row {
+        id: "mas_url_is_the_homeserver",
+        case: "--mas-url is Synapse",
+        tried: "`--mas-url` names the homeserver, which has no token endpoint (`404 M_UNRECOGNIZED`).",
+        server: plain(|_, _| Reply::error(404, "M_UNRECOGNIZED", "Unrecognized request")),
+        env: MAS_ENV,
+        args: REGISTER_MAS,
+        exit: 1,
+        error: Some("error: Received 404 Not Found: MAS token request: Unrecognized request"),
+        hint: Some(
+            "hint: no token endpoint here: the MAS URL must be MAS's own address (http.public_base), not the homeserver's",
+        ),
+        requests: &["POST"],
         ..ROW
     },
 ];

@@ -11,6 +11,7 @@
 mod bad_input_rows;
 mod check;
 mod fault_rows;
+mod stub_mas;
 
 use check::Row;
 use libtest_mimic::{Arguments, Failed, Trial};
