@@ -9,6 +9,7 @@ mod batch;
 mod cli;
 mod help;
 mod man;
+mod mas;
 mod package;
 mod prompts;
 mod properties;
