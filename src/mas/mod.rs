@@ -492,7 +492,8 @@ impl MasClient {
             .admin(
                 Step::ByUsername,
                 Method::Get,
-                &format!("users/by-username/{username}"),
+                // MAS allows '/' in usernames: it must stay in the segment.
+                &format!("users/by-username/{}", username.replace('/', "%2F")),
                 None,
                 deadline,
                 backoff,

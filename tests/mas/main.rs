@@ -345,7 +345,8 @@ fn admin_token_works_on_the_admin_api(mas: &Mas) -> Result<(), Failed> {
 }
 
 fn exists_ok_and_taken(mas: &Mas) -> Result<(), Failed> {
-    let user = unique("twice");
+    // A slash is allowed in a name, and must stay inside the lookup's path segment.
+    let user = unique("tw/ice");
     expect_code(&mas.register(&user, &["--no-admin"]), 0)?;
     let out = mas.register(&user, &["--no-admin", "--exists-ok", "-o", "json"]);
     expect_code(&out, 0)?;
