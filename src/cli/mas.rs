@@ -504,3 +504,56 @@ pub fn refuse_unsupported(user_type: Option<&str>, display_name: Option<&str>) -
 pub fn password_was_set(error: &Error) -> bool {
     matches!(error, Error::Partial { missing, .. } if *missing != crate::mas::MISSING_PASSWORD)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> (tempfile::TempDir, MasConfig) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, text).unwrap();
+        let config = MasConfig::read(&path).unwrap();
+        (dir, config)
+    }
+
+    #[test]
+    fn the_admin_api_is_the_listener_serving_it_else_the_public_base() {
+        let (_dir, c) = config(
+            "http:\n  public_base: https://auth.example.org/\n  listeners:\n    - resources: [{name: human}]\n      binds: [{address: '127.0.0.1:8080'}]\n    - resources: [{name: adminapi}]\n      prefix: /mas\n      binds: [{socket: /run/mas.sock}, {address: '[::]:8081'}]\n",
+        );
+        assert_eq!(
+            c.admin_url().unwrap().as_str(),
+            "http://localhost:8081/mas/"
+        );
+        let (_dir, c) = config(
+            "http:\n  public_base: https://auth.example.org/\n  listeners:\n    - resources: [{name: human}]\n      binds: [{host: 0.0.0.0, port: 8080}]\n",
+        );
+        assert_eq!(c.admin_url().unwrap().as_str(), "https://auth.example.org/");
+        assert_eq!(c.minimum_complexity, DEFAULT_MINIMUM_COMPLEXITY);
+    }
+
+    #[test]
+    fn the_client_is_one_with_a_secret_listed_in_admin_clients() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "from-file\n").unwrap();
+        let (_dir, c) = config(&format!(
+            "clients:\n  - {{client_id: A, client_auth_method: none}}\n  - {{client_id: B, client_auth_method: client_secret_basic, client_secret: b}}\n  - {{client_id: C, client_auth_method: client_secret_post, client_secret_file: {}}}\npolicy:\n  data:\n    admin_clients: [A, C]\npasswords:\n  minimum_complexity: 4\n",
+            secret.display()
+        ));
+        let client = c.client(None).unwrap();
+        assert_eq!(
+            (client.id.as_str(), client.secret.expose(), client.post),
+            ("C", "from-file", true)
+        );
+        let error = c.client(Some("B")).err().unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("client B is not listed in policy.data.admin_clients"),
+            "{error}"
+        );
+        assert_eq!(c.minimum_complexity, 4);
+    }
+}
