@@ -12,11 +12,21 @@ use std::io::{self, Write};
 #[derive(Debug, Clone, Copy)]
 pub struct Reporter {
     format: OutputFormat,
+    /// [`RegistrationResult::via`].
+    via: Option<&'static str>,
 }
 
 impl Reporter {
     pub fn new(format: OutputFormat) -> Self {
-        Reporter { format }
+        Reporter { format, via: None }
+    }
+
+    /// The JSON objects say that the account is made through MAS.
+    pub fn through_mas(self) -> Self {
+        Reporter {
+            via: Some(VIA_MAS),
+            ..self
+        }
     }
 
     pub fn format(&self) -> OutputFormat {
@@ -87,6 +97,7 @@ impl Reporter {
                     home_server: Some(registered.home_server.as_deref()),
                     created: Some(true),
                     password: generated.map(SecretString::expose),
+                    via: self.via,
                     ..RegistrationResult::default()
                 };
                 stdout_line(&result.to_json())?;
@@ -123,6 +134,7 @@ impl Reporter {
                     home_server: Some(None),
                     created: Some(true),
                     password: generated.map(SecretString::expose),
+                    via: self.via,
                     ..RegistrationResult::default()
                 };
                 stdout_line(&result.to_json())
@@ -153,6 +165,7 @@ impl Reporter {
                     device_id: Some(None),
                     home_server: Some(None),
                     created: Some(false),
+                    via: self.via,
                     ..RegistrationResult::default()
                 }
                 .to_json(),
@@ -193,6 +206,7 @@ impl Reporter {
             (OutputFormat::Json, _) => {
                 let result = RegistrationResult {
                     password: password.map(SecretString::expose),
+                    via: self.via,
                     ..RegistrationResult::failure(error, user_id)
                 };
                 stdout_line(&result.to_json()).map(|()| true)
@@ -258,6 +272,9 @@ fn refusal(error: &Error) -> Option<&Refusal> {
     }
 }
 
+/// [`RegistrationResult::via`] through Matrix Authentication Service.
+pub const VIA_MAS: &str = "mas";
+
 /// The JSON object printed for one registration: by `-o json` (one per
 /// run) and by `--batch` (one line per row). This type is the JSON contract.
 ///
@@ -273,7 +290,8 @@ fn refusal(error: &Error) -> Option<&Refusal> {
 /// | failed | `errcode`, `error`, `exit_code`, `kind`, `status`, `password` if generated and the account may exist | the same |
 ///
 /// `--batch` adds `line` to every object and `localpart` to every one whose
-/// row could be read.
+/// row could be read. Through Matrix Authentication Service, every object
+/// has `via` (`mas`).
 #[derive(Debug, Default, Serialize)]
 pub struct RegistrationResult<'a> {
     /// `null` when the server gave none.
@@ -314,6 +332,10 @@ pub struct RegistrationResult<'a> {
     /// `null` when not known (no server name in the config, and the server
     /// did not say).
     pub user_id: Option<&'a str>,
+    /// `mas` when the account is made through Matrix Authentication
+    /// Service's admin API; absent for the shared-secret endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<&'static str>,
     /// `--batch`: the account was created but the `200 OK` answer was
     /// incomplete.
     #[serde(skip_serializing_if = "Option::is_none")]

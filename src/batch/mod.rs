@@ -132,6 +132,10 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
         tally: Mutex::new(Tally::new(checked.rows, UNREACHABLE_STREAK, progress)),
         stop: AtomicBool::new(false),
         limiter: &limiter,
+        via: match &options.route {
+            crate::cli::options::Route::Mas(_) => Some(crate::output::VIA_MAS),
+            crate::cli::options::Route::SharedSecret(_) => None,
+        },
     };
     {
         let mut tally = lock(&batch.tally);

@@ -35,6 +35,8 @@ pub(super) struct SecondPass<'a> {
     pub(super) stop: AtomicBool,
     /// How many rows may be in flight.
     pub(super) limiter: &'a Limiter,
+    /// [`RegistrationResult::via`].
+    pub(super) via: Option<&'static str>,
 }
 
 /// How one row ended.
@@ -79,6 +81,7 @@ impl SecondPass<'_> {
                     );
                     let result = RegistrationResult {
                         line: Some(problem.line),
+                        via: self.via,
                         ..RegistrationResult::failure(&error, None)
                     };
                     (
@@ -118,7 +121,7 @@ impl SecondPass<'_> {
                     &generated
                 }
                 Err(error) => {
-                    let (ending, result) = failed(row, &error, user_id.as_deref(), None);
+                    let (ending, result) = failed(row, &error, user_id.as_deref(), None, self.via);
                     return (ending, result, Signal::Neutral);
                 }
             },
@@ -175,6 +178,7 @@ impl SecondPass<'_> {
                 let result = RegistrationResult {
                     line: Some(row.line),
                     localpart: Some(&row.localpart),
+                    via: self.via,
                     user_id: Some(&registered.user_id),
                     created: Some(true),
                     access_token: Some(registered.access_token.as_deref()),
@@ -189,6 +193,7 @@ impl SecondPass<'_> {
                 let result = RegistrationResult {
                     line: Some(row.line),
                     localpart: Some(&row.localpart),
+                    via: self.via,
                     user_id: user_id.as_deref(),
                     created: Some(true),
                     access_token: Some(None),
@@ -204,6 +209,7 @@ impl SecondPass<'_> {
                 RegistrationResult {
                     line: Some(row.line),
                     localpart: Some(&row.localpart),
+                    via: self.via,
                     user_id: user_id.as_deref(),
                     created: Some(false),
                     access_token: Some(None),
@@ -215,7 +221,13 @@ impl SecondPass<'_> {
                 // A request whose answer was lost may have created the
                 // account: its password must not be lost.
                 let keep = is_generated && error.is_unconfirmed();
-                failed(row, &error, user_id.as_deref(), keep.then_some(password))
+                failed(
+                    row,
+                    &error,
+                    user_id.as_deref(),
+                    keep.then_some(password),
+                    self.via,
+                )
             }
         };
         (ending, result, signal)
@@ -275,8 +287,10 @@ pub(super) fn failed(
     error: &Error,
     user_id: Option<&str>,
     password: Option<&SecretString>,
+    via: Option<&'static str>,
 ) -> (RowEnd, String) {
     let result = RegistrationResult {
+        via,
         line: Some(row.line),
         localpart: Some(&row.localpart),
         password: password.map(SecretString::expose),

@@ -66,6 +66,10 @@ fn env_secret() -> Result<Option<String>> {
 
 /// One registration, reported; returns the exit status.
 pub fn register_one(options: Options, reporter: &Reporter) -> i32 {
+    let reporter = &match options.route {
+        Route::Mas(_) => reporter.through_mas(),
+        Route::SharedSecret(_) => *reporter,
+    };
     for notice in &options.notices {
         reporter.notice(notice);
     }

@@ -257,7 +257,9 @@ fn explicit_options(mas: &Mas) -> Result<(), Failed> {
     expect_code(&out, 0)?;
     let result: Value = serde_json::from_str(&out.stdout)?;
     check(
-        result["user_id"] == format!("@{user}:localhost") && result["created"] == true,
+        result["user_id"] == format!("@{user}:localhost")
+            && result["created"] == true
+            && result["via"] == "mas",
         || format!("{out}"),
     )?;
     mas.login(&user, PASSWORD)?;
@@ -410,7 +412,10 @@ fn batch_of_25(mas: &Mas) -> Result<(), Failed> {
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
     check(
-        rows.len() == 25 && rows.iter().all(|r| r["created"] == true),
+        rows.len() == 25
+            && rows
+                .iter()
+                .all(|r| r["created"] == true && r["via"] == "mas"),
         || format!("{out}"),
     )?;
     for row in rows.iter().take(3) {
