@@ -169,21 +169,73 @@ impl MasClientBuilder {
 /// between threads; the admin token is shared, and renewed before it
 /// expires. Blocking, like [`Client`].
 ///
-/// ```no_run
+/// ```
 /// use register_new_matrix_user::{IfExists, MasClient, NewUser, Outcome, Register};
 /// # fn main() -> Result<(), register_new_matrix_user::Error> {
+/// # let url = demo::mas();
 /// // A client listed in MAS's policy.data.admin_clients.
-/// let mas = MasClient::builder("https://auth.example.org/")
+/// let mas = MasClient::builder(&url)
 ///     .client_credentials("01J44QC8BCY7FCFM7WGHQGKMTJ", "client secret")
 ///     .if_exists(IfExists::Succeed)
 ///     .build()?;
 /// match mas.register(&NewUser::new("alice", "a long and unusual passphrase").admin(true))? {
 ///     // The token works on Synapse's client and admin APIs.
-///     Outcome::Created(account) => println!("created {}", account.user_id),
+///     Outcome::Created(account) => {
+///         assert_eq!(account.user_id, "@alice:example.org");
+///         assert!(account.access_token.is_some());
+///     }
 ///     Outcome::CreatedIncomplete(problem) => println!("created, but {problem}"),
 ///     Outcome::AlreadyExists => println!("already there"),
 /// }
 /// # Ok(())
+/// # }
+/// #
+/// # /// MAS's admin API as the flow needs it, on 127.0.0.1.
+/// # mod demo {
+/// #     use std::io::{BufRead, BufReader, Read, Write};
+/// #     pub fn mas() -> String {
+/// #         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// #         let url = format!("http://{}/", listener.local_addr().unwrap());
+/// #         std::thread::spawn(move || {
+/// #             for stream in listener.incoming() {
+/// #                 let mut reader = BufReader::new(stream.unwrap());
+/// #                 while let Some(path) = request(&mut reader) {
+/// #                     let (status, body) = answer(&path);
+/// #                     let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n", body.len());
+/// #                     reader.get_mut().write_all((head + body).as_bytes()).unwrap();
+/// #                 }
+/// #             }
+/// #         });
+/// #         url
+/// #     }
+/// #     fn answer(path: &str) -> (&'static str, &'static str) {
+/// #         let user = r#"{"data":{"type":"user","id":"01ALICE","attributes":{"username":"alice"}}}"#;
+/// #         match path {
+/// #             "/oauth2/token" => ("200 OK", r#"{"access_token":"mat_x","expires_in":300}"#),
+/// #             "/api/admin/v1/site-config" => ("200 OK", r#"{"server_name":"example.org","minimum_password_complexity":3}"#),
+/// #             "/api/admin/v1/users" => ("201 Created", user),
+/// #             "/api/admin/v1/users/01ALICE/set-password" => ("204 No Content", ""),
+/// #             "/api/admin/v1/users/01ALICE/set-admin" => ("200 OK", user),
+/// #             "/api/admin/v1/personal-sessions" => ("201 Created", r#"{"data":{"attributes":{"access_token":"mpt_x"}}}"#),
+/// #             _ => ("404 Not Found", r#"{"errors":[{"title":"Not found"}]}"#),
+/// #         }
+/// #     }
+/// #     /// The path of the next request; `None` at the end of the connection.
+/// #     fn request(reader: &mut impl BufRead) -> Option<String> {
+/// #         let (mut line, mut length) = (String::new(), 0);
+/// #         reader.read_line(&mut line).ok()?;
+/// #         let path = line.split(' ').nth(1)?.to_owned();
+/// #         loop {
+/// #             line.clear();
+/// #             if reader.read_line(&mut line).ok()? == 0 || line == "\r\n" { break; }
+/// #             if let Some(value) = line.to_lowercase().strip_prefix("content-length:") {
+/// #                 length = value.trim().parse().unwrap();
+/// #             }
+/// #         }
+/// #         let mut body = vec![0; length];
+/// #         reader.read_exact(&mut body).ok()?;
+/// #         Some(path)
+/// #     }
 /// # }
 /// ```
 #[derive(Debug)]
