@@ -13,6 +13,7 @@ mod package;
 mod prompts;
 mod properties;
 mod recipes;
+mod release;
 
 use support::tool::Tool;
 
