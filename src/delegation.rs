@@ -67,9 +67,9 @@ const AUTH_METADATA_PATHS: [&str; 3] = [
 /// does; while MAS is down, they answer an error other than 404.
 pub fn probe(client: &Client, request: &Request<'_>) -> Option<Error> {
     for path in AUTH_METADATA_PATHS {
-        let Some((status, body)) = client.get_json(path) else {
-            continue;
-        };
+        // A server that did not answer one path in time will not answer
+        // the next: asking on would cost a whole timeout per path.
+        let (status, body) = client.get_json(path)?;
         let evidence = format!("the server's /{path}");
         let service = body.get("issuer").and_then(serde_json::Value::as_str);
         let delegated = match status {

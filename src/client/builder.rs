@@ -190,7 +190,7 @@ impl Client {
         if let Some(socket) = &options.unix_socket {
             builder = crate::unix_socket::connect_through(builder, socket)?;
         }
-        let http = builder.build().map_err(|e| {
+        let http_client = builder.build().map_err(|e| {
             Error::transport(
                 format!(
                     "cannot set up the HTTP client: {}",
@@ -208,7 +208,7 @@ impl Client {
             ),
         };
         Ok(Client {
-            http,
+            http_client,
             endpoint,
             shared_secret,
             if_exists,

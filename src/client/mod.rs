@@ -115,7 +115,7 @@ pub enum Outcome {
 /// async runtime's own threads).
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: HttpClient,
+    http_client: HttpClient,
     endpoint: Url,
     shared_secret: SecretString,
     if_exists: IfExists,
@@ -197,8 +197,7 @@ impl Prepared<'_> {
                 user_type: user.user_type,
                 displayname: user.display_name,
             };
-            let request = client.http.post(client.endpoint.clone()).json(&body);
-            let response = match client.send(request, "POST") {
+            let response = match client.exchange(&client.endpoint, Some(&body)) {
                 // The request never left: retrying cannot create the user twice.
                 Err(Failure::Connect(error)) if backoff.may_retry(deadline) => {
                     client.note_retry(&error);
@@ -262,7 +261,7 @@ impl Client {
         backoff: &mut Backoff,
     ) -> Result<String> {
         loop {
-            let error = match self.send(self.http.get(self.endpoint.clone()), "GET") {
+            let error = match self.exchange(&self.endpoint, None) {
                 Ok(response) => match self.ok_body(response, Stage::Nonce) {
                     Ok(Body::Complete(body)) => return parse_nonce(&body),
                     Ok(Body::Unreadable(error)) => return Err(error),
@@ -286,27 +285,31 @@ impl Client {
         log::info!("{error}; retrying");
     }
 
-    fn send(
-        &self,
-        request: reqwest::blocking::RequestBuilder,
-        method: &str,
-    ) -> Result<Response, Failure> {
+    /// The one path every HTTP request takes (the nonce, the registration,
+    /// the delegation probe, anything added later): a GET, or with `body` a
+    /// POST of it as JSON. It applies the whole-request timeout, the retry
+    /// of a GET whose answer was lost on a reused connection, the proxy or
+    /// socket the client was built with, and the `-v` log lines, which name
+    /// the URL without credentials. Nothing else touches `self.http_client` (a test
+    /// below fails if anything does).
+    fn exchange(&self, url: &Url, body: Option<&RegisterBody<'_>>) -> Result<Response, Failure> {
+        let method = if body.is_some() { "POST" } else { "GET" };
+        let shown = without_credentials(url);
         match (&self.proxy, &self.options.unix_socket) {
-            (Some(proxy), _) => {
-                log::info!("> {method} {} (through the proxy {proxy})", self.endpoint)
-            }
-            (None, Some(_)) => {
-                log::info!("> {method} {} (through {})", self.endpoint, self.target)
-            }
-            (None, None) => log::info!("> {method} {}", self.endpoint),
+            (Some(proxy), _) => log::info!("> {method} {shown} (through the proxy {proxy})"),
+            (None, Some(_)) => log::info!("> {method} {shown} (through {})", self.target),
+            (None, None) => log::info!("> {method} {shown}"),
         }
+        let request = match body {
+            Some(body) => self.http_client.post(url.clone()).json(body),
+            None => self.http_client.get(url.clone()),
+        };
         // Set per request, this bounds the whole exchange, body included; the
         // client-wide timeout of the blocking client bounds each read of the
         // body separately, so a server trickling bytes could hold us forever.
-        let response = request
-            .timeout(self.options.timeout)
-            .send()
-            .map_err(|e| self.classify(e))?;
+        let request = request.timeout(self.options.timeout);
+        let response = reqwest::blocking::RequestBuilder::send(request);
+        let response = response.map_err(|e| self.classify(e))?;
         log::info!(
             "< {}",
             status_line(response.status(), &reason_phrase(&response))
@@ -384,17 +387,110 @@ impl Client {
 
 impl Client {
     /// GETs another path of the same server (relative to the server URL,
-    /// through the same socket, TLS and proxy settings): the status and the
-    /// body as JSON (`null` when it is not JSON). `None` when no answer came.
+    /// through [`Client::exchange`] like every request): the status and the
+    /// body as JSON (`null` when it is not JSON). `None` when no answer came
+    /// (in time).
     #[cfg(feature = "cli")]
     pub(crate) fn get_json(&self, path: &str) -> Option<(u16, serde_json::Value)> {
         let base = self.endpoint.as_str().strip_suffix(REGISTER_PATH)?;
         let url = Url::parse(&format!("{base}{path}")).ok()?;
-        log::info!("> GET {url}");
-        let response = self.http.get(url).send().ok()?;
+        let response = match self.exchange(&url, None) {
+            Ok(response) => response,
+            Err(failure) => {
+                log::info!("{}", failure.into_error());
+                return None;
+            }
+        };
         let status = response.status().as_u16();
-        log::info!("< {}", response.status());
-        let (body, _) = read_capped(response, &self.target, &self.options).ok()?;
+        let (body, _) = read_capped(response, &self.target, &self.options)
+            .inspect_err(|error| log::info!("{error}"))
+            .ok()?;
         Some((status, serde_json::from_slice(&body).unwrap_or_default()))
+    }
+}
+
+/// A URL as the `-v` lines show it: without a user name or password.
+fn without_credentials(url: &Url) -> Url {
+    let mut shown = url.clone();
+    // Only URLs that cannot have credentials refuse these.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// What reaches the HTTP client without going through the one request
+    /// path: the client's field, reqwest's own send or execute, a client of
+    /// its own, or reqwest's one-shot functions.
+    const BYPASSES: [&str; 7] = [
+        ".http_client.",
+        "RequestBuilder::send",
+        ".execute(",
+        "reqwest::blocking::get",
+        "reqwest::get",
+        "HttpClient::builder",
+        "blocking::Client::builder",
+    ];
+
+    fn sources(dir: &Path, found: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                found.push((path.display().to_string(), text));
+            }
+        }
+    }
+
+    /// Invariant: every request goes through `Client::exchange`. A new
+    /// probe written as `self.http_client.get(url).send()` fails here, where it
+    /// would otherwise escape the timeout, the retry policy and the masked
+    /// log lines.
+    #[test]
+    fn every_request_goes_through_exchange() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        sources(&root.join("src"), &mut files);
+        let mut uses = Vec::new();
+        for (path, text) in &files {
+            // The function each line is in: the last `fn` line above it.
+            let mut function = String::new();
+            for line in text.lines() {
+                if let Some(at) = line.find("fn ") {
+                    if line.trim_start().starts_with("fn ") || line.trim_start().starts_with("pub")
+                    {
+                        function = line[at + 3..]
+                            .split(['(', '<'])
+                            .next()
+                            .unwrap_or("")
+                            .to_owned();
+                    }
+                }
+                for bypass in BYPASSES {
+                    // This test's own list is not a use.
+                    let code = line.trim_start();
+                    if line.contains(bypass) && !code.starts_with('"') && !code.starts_with("//") {
+                        let file = path.strip_prefix(&format!("{}/", root.display())).unwrap();
+                        uses.push(format!("{file}: {function}: {bypass}"));
+                    }
+                }
+            }
+        }
+        uses.sort();
+        assert_eq!(
+            uses,
+            [
+                "src/client/builder.rs: new: HttpClient::builder",
+                "src/client/mod.rs: exchange: .http_client.",
+                "src/client/mod.rs: exchange: .http_client.",
+                "src/client/mod.rs: exchange: RequestBuilder::send",
+            ],
+            "an HTTP request outside Client::exchange"
+        );
     }
 }

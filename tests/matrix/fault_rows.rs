@@ -513,6 +513,38 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "trickled_registration_answer",
+        case: "Registration answer trickled",
+        tried: "The nonce is served, then the answer to the registration comes one byte every 10 ms, its headers alone longer than `--timeout`: the POST is bounded as every request is.",
+        server: plain(|r, c| on_post(r, c, |_| trickled_headers(1000))),
+        exit: 4,
+        error: Some("error: 127.0.0.1:{port} did not answer within 2 s"),
+        hint: Some(
+            "hint: the server may have created the account before the answer was lost: retry with --exists-ok",
+        ),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "trickled_auth_metadata",
+        case: "Delegation probe trickled",
+        tried: "The endpoint answers `404 M_UNRECOGNIZED`, then the auth metadata comes one byte every 10 ms: the probe is bounded by `--timeout` like every request, and a path that did not answer in time ends the probe (one timeout, not one per path).",
+        server: plain(|r, _| {
+            if r.path.starts_with("/_matrix/client/") {
+                trickled(1000)
+            } else {
+                Reply::error(404, "M_UNRECOGNIZED", "Unrecognized request")
+            }
+        }),
+        exit: 1,
+        error: Some("error: Received 404 Not Found: Unrecognized request"),
+        hint: Some(
+            "hint: no registration endpoint here: check the port and any path prefix, whether a reverse proxy hides /_synapse/admin, and whether Matrix Authentication Service is in charge (then use `mas-cli manage register-user`)",
+        ),
+        requests: &["GET", "GET"],
+        ..ROW
+    },
+    Row {
         id: "custom_reason_phrase",
         case: "Non-standard reason phrase",
         tried: "The server refuses the registration with the status line `500 Kaputt`: the phrase is printed as sent, as the reference prints it.",
@@ -679,5 +711,34 @@ fn registered_then(request: &Request, ctx: &Ctx, answer: fn() -> Reply) -> Reply
         answer()
     } else {
         reply
+    }
+}
+
+/// A 200 JSON answer with a body of about `bytes` bytes, sent one byte every
+/// 10 ms: each gap is short, the whole takes longer than `--timeout`.
+fn trickled(bytes: usize) -> Reply {
+    let body = format!("{{\"nonce\": \"{}\"}}", "a".repeat(bytes));
+    let mut answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend(body.into_bytes());
+    Reply::Trickle {
+        bytes: answer,
+        every: std::time::Duration::from_millis(10),
+    }
+}
+
+/// A `500` whose headers are about `bytes` bytes long, sent one byte every
+/// 10 ms.
+fn trickled_headers(bytes: usize) -> Reply {
+    let answer = format!(
+        "HTTP/1.1 500 Internal Server Error\r\nX-Padding: {}\r\nContent-Length: 0\r\n\r\n",
+        "a".repeat(bytes)
+    );
+    Reply::Trickle {
+        bytes: answer.into_bytes(),
+        every: std::time::Duration::from_millis(10),
     }
 }
