@@ -545,6 +545,44 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "fractional_retry_after",
+        case: "429 with a fractional `retry_after_ms`",
+        tried: "The server rate-limits the registration with `\"retry_after_ms\": 1500.2`: every field is read on its own, so the wait is kept (rounded up) along with the `errcode` and the server's text.",
+        server: plain(|r, c| {
+            on_post(r, c, |_| {
+                Reply::json(
+                    429,
+                    json!({"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests", "retry_after_ms": 1500.2}),
+                )
+            })
+        }),
+        exit: 1,
+        error: Some("error: Received 429 Too Many Requests: Too Many Requests"),
+        hint: Some("hint: the server is rate-limiting requests; it asks to retry after 1501 ms"),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "numeric_errcode",
+        case: "`errcode` that is not a string",
+        tried: "The server refuses with `{\"errcode\": 7, \"error\": \"Shared secret registration is not enabled\"}`: the odd `errcode` is dropped, the server's text and the hint it calls for are kept.",
+        server: plain(|r, c| {
+            on_post(r, c, |_| {
+                Reply::json(
+                    400,
+                    json!({"errcode": 7, "error": "Shared secret registration is not enabled"}),
+                )
+            })
+        }),
+        exit: 1,
+        error: Some("error: Received 400 Bad Request: Shared secret registration is not enabled"),
+        hint: Some(
+            "hint: set registration_shared_secret (or registration_shared_secret_path) in the homeserver config and restart the server",
+        ),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
         id: "custom_reason_phrase",
         case: "Non-standard reason phrase",
         tried: "The server refuses the registration with the status line `500 Kaputt`: the phrase is printed as sent, as the reference prints it.",
