@@ -89,7 +89,8 @@ impl ClientBuilder {
 
     /// How long to keep retrying while the server cannot be reached or
     /// answers 502, 503 or 504 (default: no retry). Only requests that
-    /// cannot have created the account are retried.
+    /// cannot have created the account are retried. `Duration::MAX` waits
+    /// for as long as it takes.
     pub fn wait(mut self, wait: Duration) -> Self {
         self.options.wait = Some(wait);
         self
@@ -130,9 +131,22 @@ impl ClientBuilder {
             .ok()
             .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
             .ok_or_else(|| Error::input("server URL", "is not an http:// or https:// URL"))?;
+        // Never sent (the shared secret is all the endpoint needs), and a
+        // password there would reach the log lines and messages that name
+        // the URL. The URL is not repeated here, for the same reason.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Error::input(
+                "server URL",
+                "contains credentials (user:password@); the shared secret is all the endpoint needs",
+            ));
+        }
         let secret = self
             .shared_secret
             .ok_or_else(|| Error::input("shared secret", "is not set"))?;
+        // The server refuses an empty secret; a MAC keyed with it proves nothing.
+        if secret.expose().is_empty() {
+            return Err(Error::input("shared secret", "is empty"));
+        }
         Client::new(&url, secret, self.if_exists, self.options)
     }
 }
@@ -307,5 +321,31 @@ mod tests {
             error.to_string().contains("not an http:// or https:// URL"),
             "{error}"
         );
+        let error = Client::builder("http://localhost")
+            .shared_secret("")
+            .build()
+            .unwrap_err();
+        assert_eq!(error.to_string(), "shared secret: is empty");
+        assert_eq!(error.exit_code(), 3);
+    }
+
+    #[test]
+    fn a_url_with_credentials_is_refused_without_repeating_them() {
+        for (url, problem) in [
+            ("https://admin:hunter2@example.org/", "contains credentials"),
+            ("http://hunter2@example.org", "contains credentials"),
+            // Not a URL with credentials to the parser: a bad port.
+            ("http://admin:hun/ter?2#@example.org", "not an http"),
+        ] {
+            let Err(error) = Client::builder(url).shared_secret("s").build() else {
+                panic!("{url} accepted");
+            };
+            let text = format!("{error} {:?} {error:?}", error.hint());
+            assert!(text.contains(problem), "{url}: {text}");
+            assert!(
+                !text.contains("hunter2") && !text.contains("hun/"),
+                "{text}"
+            );
+        }
     }
 }

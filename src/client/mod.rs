@@ -24,7 +24,7 @@ use reqwest::blocking::{Client as HttpClient, Response};
 use reqwest::{StatusCode, Url};
 use retry::Backoff;
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The admin registration endpoint, relative to the server URL.
 pub(crate) const REGISTER_PATH: &str = "_synapse/admin/v1/register";
@@ -154,7 +154,7 @@ impl Client {
     /// the account is sent, so a program may stop here (or say that it is
     /// about to send) before [`Prepared::send`].
     pub fn prepare<'a>(&'a self, user: &'a NewUser<'a>) -> Result<Prepared<'a>> {
-        let deadline = self.options.wait.map(|wait| Instant::now() + wait);
+        let deadline = self.options.wait.map(deadline_after);
         let mut backoff = Backoff::default();
         let nonce = self.fetch_nonce_until(deadline, &mut backoff)?;
         Ok(Prepared {
@@ -409,6 +409,16 @@ impl Client {
     }
 }
 
+/// When a wait that starts now ends. A wait too long for the clock to
+/// represent (`Duration::MAX`) is waited for a century instead.
+fn deadline_after(wait: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(CENTURY))
+        .unwrap_or(now)
+}
+
 /// A URL as the `-v` lines show it: without a user name or password.
 fn without_credentials(url: &Url) -> Url {
     let mut shown = url.clone();
@@ -421,6 +431,43 @@ fn without_credentials(url: &Url) -> Url {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn any_wait_has_a_deadline_without_overflow() {
+        let now = Instant::now();
+        assert!(super::deadline_after(Duration::MAX) > now + Duration::from_secs(1_000_000));
+        let soon = super::deadline_after(Duration::from_secs(5));
+        assert!(soon >= now + Duration::from_secs(5) && soon < now + Duration::from_secs(6));
+    }
+
+    /// `wait(Duration::MAX)` panicked (an overflow) before the first request.
+    #[test]
+    fn a_client_waiting_forever_starts_a_registration() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).unwrap();
+            let body = r#"{"nonce": "abc"}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).unwrap();
+        });
+        let client = super::Client::builder(format!("http://127.0.0.1:{port}"))
+            .shared_secret("s")
+            .wait(Duration::MAX)
+            .build()
+            .unwrap();
+        let user = super::NewUser::new("alice", "pw");
+        let prepared = client.prepare(&user).unwrap();
+        assert_eq!(prepared.nonce, "abc");
+        server.join().unwrap();
+    }
 
     /// What reaches the HTTP client without going through the one request
     /// path: the client's field, reqwest's own send or execute, a client of

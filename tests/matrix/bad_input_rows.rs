@@ -852,6 +852,27 @@ pub const ROWS: &[Row] = &[
         hint: Some("hint: give it as http://HOST:PORT or https://HOST[:PORT]"),
         ..ROW
     },
+    Row {
+        id: "url_password_with_slash",
+        case: "URL password with `/`",
+        tried: "`http://admin:pa/ssPASSWORD@127.0.0.1:PORT`: the `/` in the password ends the host part for a URL parser, so the URL is invalid; up to the last `@` is masked in the message all the same.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://admin:pa/ss{password}@127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: server_url: 'http://admin:***@127.0.0.1:{port}' is not a valid URL (invalid port number)",
+        ),
+        hint: Some("hint: give it as http://HOST:PORT or https://HOST[:PORT]"),
+        ..ROW
+    },
     // Usage errors.
     Row {
         id: "secret_and_config",

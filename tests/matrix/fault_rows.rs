@@ -721,6 +721,38 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "auth_metadata_rate_limited",
+        case: "404, auth metadata rate-limited",
+        tried: "The endpoint answers `404 M_UNRECOGNIZED` and every auth-metadata path `429 M_LIMIT_EXCEEDED`: an error any Matrix server may give on any path, not taken for Matrix Authentication Service (nor are 401 and 405; only a 5xx in Matrix's form there is).",
+        server: plain(|r, _| {
+            not_found_then_metadata(r, || {
+                Reply::error(429, "M_LIMIT_EXCEEDED", "Too Many Requests")
+            })
+        }),
+        exit: 1,
+        error: Some("error: Received 404 Not Found: Unrecognized request"),
+        hint: Some(
+            "hint: no registration endpoint here: check the port and any path prefix, whether a reverse proxy hides /_synapse/admin, and whether Matrix Authentication Service is in charge (then use `mas-cli manage register-user`)",
+        ),
+        requests: &["GET", "GET", "GET", "GET"],
+        ..ROW
+    },
+    Row {
+        id: "auth_metadata_empty_issuer",
+        case: "Auth metadata with an empty issuer",
+        tried: "The endpoint answers `404 M_UNRECOGNIZED` and `/_matrix/client/v1/auth_metadata` answers `200` with `\"issuer\": \"\"`: delegated, and no empty `()` where the service's address would be.",
+        server: plain(|r, _| {
+            not_found_then_metadata(r, || Reply::json(200, json!({"issuer": ""})))
+        }),
+        exit: 1,
+        error: Some(
+            "error: the server's /_matrix/client/v1/auth_metadata: this server delegates accounts to Matrix Authentication Service, so Synapse does not serve the shared-secret registration endpoint",
+        ),
+        hint: Some("hint: create the account with MAS's own tool, where MAS's config is:"),
+        requests: &["GET", "GET"],
+        ..ROW
+    },
+    Row {
         id: "delegated_auth_metadata",
         case: "Accounts delegated to MAS",
         tried: "The endpoint answers `404 M_UNRECOGNIZED` and `/_matrix/client/v1/auth_metadata` names an issuer, as Synapse with Matrix Authentication Service does: exit 1 (as for any refusal), JSON `kind` `delegated_auth`, and the `mas-cli` command.",
@@ -778,5 +810,15 @@ fn trickled_headers(bytes: usize) -> Reply {
     Reply::Trickle {
         bytes: answer.into_bytes(),
         every: std::time::Duration::from_millis(10),
+    }
+}
+
+/// `404 M_UNRECOGNIZED` on the registration endpoint, `answer` on every
+/// auth-metadata path.
+fn not_found_then_metadata(request: &Request, answer: fn() -> Reply) -> Reply {
+    if request.path.starts_with("/_matrix/client/") {
+        answer()
+    } else {
+        Reply::error(404, "M_UNRECOGNIZED", "Unrecognized request")
     }
 }
