@@ -172,7 +172,15 @@ impl Client {
         let endpoint = endpoint_url(server_url);
         let tls = match &options.cacert {
             Some(path) if !options.insecure => crate::tls::cacert_config(read_certificates(path)?),
-            _ => crate::tls::config(options.insecure),
+            _ if options.insecure => crate::tls::config(true),
+            // The system's trust store is needed only for https://: a scratch
+            // container has none, and plain http:// or a Unix socket must
+            // work there. TLS is then used only by an https:// proxy, which
+            // gets the system's trust when there is one.
+            _ if endpoint.scheme() != "https" => {
+                crate::tls::config(false).or_else(|_| crate::tls::cacert_config(Vec::new()))
+            }
+            _ => Ok(crate::tls::config(false).map_err(no_system_roots)?),
         };
         let tls = tls.map_err(|e| {
             let with = match &options.cacert {
@@ -230,6 +238,25 @@ impl Client {
             proxy,
             target,
         })
+    }
+}
+
+/// The system's trust store could not be used for an https:// URL: on Linux,
+/// it has no certificates at all (a scratch container, a minimal chroot).
+/// Exit 3, with the two ways to give some: a bundled set of roots compiled
+/// in would go stale in a static binary that nobody rebuilds, and would
+/// trust what the administrator chose not to.
+fn no_system_roots(error: rustls::Error) -> Error {
+    Error::Input {
+        source: "server URL".to_owned(),
+        problem: format!(
+            "is https://, but the system's certificate authorities cannot be loaded to verify the server ({error})"
+        ),
+        hint: Some(
+            Hint::text("pass the server's certificate or its authority's with ")
+                .setting(Setting::CaCert)
+                .then(", or point SSL_CERT_FILE at a CA bundle (install ca-certificates, or mount /etc/ssl/certs/ca-certificates.crt into a container)"),
+        ),
     }
 }
 

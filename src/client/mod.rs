@@ -363,6 +363,22 @@ impl Client {
 
     fn classify(&self, error: reqwest::Error) -> Failure {
         if let Some(socket) = &self.options.unix_socket {
+            // What answers a handshake with plain HTTP is the listener
+            // Synapse serves, not a wrong path.
+            if let Some(
+                rustls::Error::InvalidMessage(_)
+                | rustls::Error::InappropriateMessage { .. }
+                | rustls::Error::InappropriateHandshakeMessage { .. },
+            ) = find_cause::<rustls::Error>(&error)
+            {
+                return Failure::Connect(Error::transport(
+                    format!(
+                        "TLS handshake through {} failed: a Synapse socket listener serves plain HTTP, not TLS",
+                        self.target
+                    ),
+                    Some("use an http:// URL for a socket listener"),
+                ));
+            }
             if error.is_connect() {
                 if let Some(io) = find_cause::<std::io::Error>(&error) {
                     return Failure::Connect(crate::unix_socket::connect_error(socket, io));

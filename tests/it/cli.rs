@@ -1145,3 +1145,76 @@ fn cacert_accepts_the_self_signed_certificate_openssl_makes() {
     );
     assert_eq!(synapse.created().len(), 2);
 }
+
+/// A Unix-socket listener that answers whatever comes as Synapse answers a
+/// request it cannot parse (a TLS handshake): `400 Bad Request`, then closes.
+fn plain_socket_listener(path: &std::path::Path) -> std::thread::JoinHandle<()> {
+    use std::io::{Read, Write};
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    })
+}
+
+/// An https:// URL with --unix-socket: Synapse serves no TLS on a socket
+/// listener, and the message says so instead of blaming the socket's path.
+#[test]
+fn https_through_a_unix_socket_is_named_as_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("synapse.sock");
+    let server = plain_socket_listener(&socket);
+    let out = register(
+        "https://localhost",
+        &["--timeout", "5", "--unix-socket", socket.to_str().unwrap()],
+    );
+    out.assert_code(4);
+    assert_eq!(
+        out.error_line(),
+        format!(
+            "error: TLS handshake through the Unix socket {} failed: a Synapse socket listener serves plain HTTP, not TLS",
+            socket.display()
+        ),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("hint: use an http:// URL for a socket listener"),
+        "{out}"
+    );
+    server.join().unwrap();
+}
+
+/// Plain HTTP through a socket needs no CA certificates, which a scratch
+/// container does not have.
+#[test]
+fn a_unix_socket_needs_no_ca_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("synapse.sock");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let server = plain_socket_listener(&socket);
+    let out = tool()
+        .env("SSL_CERT_FILE", &empty)
+        .args([
+            "-k",
+            SECRET,
+            "-u",
+            "alice",
+            "-p",
+            "wonderland",
+            "--no-admin",
+        ])
+        .args(["--timeout", "5", "--unix-socket", socket.to_str().unwrap()])
+        .run();
+    // The listener answers 400 to everything: what matters is that the
+    // request was sent, not refused for want of TLS roots.
+    out.assert_code(1);
+    assert_eq!(out.error_line(), "error: Received 400 Bad Request", "{out}");
+    server.join().unwrap();
+}

@@ -676,6 +676,34 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "no_ca_certificates_plain_http",
+        case: "No CA certificates, `http://`",
+        tried: "A root with no CA certificates (here `SSL_CERT_FILE` names an empty file, as in a scratch container): a plain `http://` registration needs no TLS and succeeds.",
+        server: crate::check::SYNAPSE,
+        files: &[("empty.pem", crate::check::Content::Text(""))],
+        env: &[("SSL_CERT_FILE", b"{dir}/empty.pem")],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "no_ca_certificates_https",
+        case: "No CA certificates, `https://`",
+        tried: "The same root, with an `https://` URL: nothing to verify the server with, so nothing is sent (exit 3), and the hint names `--cacert` and `SSL_CERT_FILE`. No bundled roots are compiled in: they would go stale in a static binary.",
+        server: TLS_SYNAPSE,
+        files: &[("empty.pem", crate::check::Content::Text(""))],
+        env: &[("SSL_CERT_FILE", b"{dir}/empty.pem")],
+        args: REGISTER_TLS,
+        exit: 3,
+        error: Some(
+            "error: server URL: is https://, but the system's certificate authorities cannot be loaded to verify the server (…)",
+        ),
+        hint: Some(
+            "hint: pass the server's certificate or its authority's with --cacert FILE, or point SSL_CERT_FILE at a CA bundle (install ca-certificates, or mount /etc/ssl/certs/ca-certificates.crt into a container)",
+        ),
+        ..ROW
+    },
+    Row {
         id: "dendrite_bad_mac",
         case: "Wrong secret, another server's wording",
         tried: "Dendrite refuses a wrong MAC with `403`, `M_FORBIDDEN` and `bad mac` (Synapse says `HMAC incorrect`): the hint keys on the status and `errcode`.",
