@@ -84,6 +84,17 @@ pub(super) fn describe_transport_error(
         return Failure::Connect(Error::transport(problem, Some(&hint)));
     }
     let detail = root_cause(error);
+    // An answer that starts as HTTP but breaks its rules (two different
+    // Content-Lengths, a bad header): a broken server or proxy, not TLS.
+    let not_http = detail.starts_with("invalid HTTP version")
+        || detail.starts_with("invalid HTTP method")
+        || detail.contains("message head is too large");
+    if !not_http && detail.starts_with("invalid ") && detail.ends_with(" parsed") {
+        return Failure::Other(Error::transport(
+            format!("{target} answered with malformed HTTP ({detail})"),
+            Some("is there a broken proxy in front of the server? Check its configuration"),
+        ));
+    }
     let problem = if io_kind == Some(std::io::ErrorKind::ConnectionReset) {
         format!("{target} reset the connection before answering")
     } else if detail.contains("connection closed before message completed") {

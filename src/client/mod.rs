@@ -15,7 +15,7 @@ pub use answer::Registered;
 pub use answer::{parse_nonce, parse_refusal, parse_registered};
 pub use builder::{ClientBuilder, HttpOptions, IfExists};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Hint, Result, Setting};
 use crate::mac::registration_mac;
 use crate::secret::SecretString;
 use answer::{Body, RegisterBody, Stage, read_capped, reason_phrase, status_line};
@@ -205,7 +205,7 @@ impl Prepared<'_> {
                     nonce = client.fetch_nonce_until(deadline, &mut backoff)?;
                     continue;
                 }
-                Err(Failure::Connect(error)) => return Err(error),
+                Err(Failure::Connect(error)) => return Err(client.after_waiting(error)),
                 // The request may have reached the server: only its
                 // answer is lost.
                 Err(Failure::Other(error)) => return Err(Error::unconfirmed(error)),
@@ -274,10 +274,33 @@ impl Client {
                 Err(failure) => return Err(failure.into_error()),
             };
             if !backoff.may_retry(deadline) {
-                return Err(error);
+                return Err(self.after_waiting(error));
             }
             self.note_retry(&error);
             backoff.sleep(deadline);
+        }
+    }
+
+    /// The last failure of a wait that ran out, saying that it waited and
+    /// how long: without it, the error reads as if nothing had been tried.
+    /// A 502, 503 or 504 becomes a transport error (still exit 4), as its
+    /// hint to retry with a wait no longer fits.
+    fn after_waiting(&self, error: Error) -> Error {
+        let Some(wait) = self.options.wait else {
+            return error;
+        };
+        let waited = format!("still so after waiting {} s", wait.as_secs_f64());
+        match error {
+            Error::Transport { problem, hint } => Error::Transport {
+                problem: format!("{problem}; {waited}"),
+                hint,
+            },
+            Error::Refused(refusal) if refusal.is_unavailable() => Error::transport_with(
+                format!("{}; {waited}", Error::Refused(refusal)),
+                Hint::text("the server (or a proxy in front of it) did not become available: see its log, or wait longer with ")
+                    .setting(Setting::Wait),
+            ),
+            error => error,
         }
     }
 

@@ -372,7 +372,7 @@ fn wait_gives_up_in_time() {
     out.assert_code(4);
     assert_eq!(
         out.error_line(),
-        format!("error: connection refused by 127.0.0.1:{port}")
+        format!("error: connection refused by 127.0.0.1:{port}; still so after waiting 1 s")
     );
     assert!(out.elapsed >= Duration::from_secs(1), "{out}");
     assert!(out.elapsed < Duration::from_secs(5), "{out}");
@@ -1217,4 +1217,27 @@ fn a_unix_socket_needs_no_ca_certificates() {
     out.assert_code(1);
     assert_eq!(out.error_line(), "error: Received 400 Bad Request", "{out}");
     server.join().unwrap();
+}
+
+/// A server answering 503 until `--wait` runs out: the error says that it
+/// waited, and the hint no longer suggests `--wait` as if it had not been
+/// tried. (Not a fault row: how many requests fit in the wait depends on
+/// the machine's speed.)
+#[test]
+fn a_wait_that_runs_out_on_503_says_so() {
+    let stub = Stub::start(|_| Reply::error(503, "M_UNKNOWN", "Starting up"));
+    let out = register(&stub.url(), &["--wait", "1"]);
+    out.assert_code(4);
+    assert_eq!(
+        out.error_line(),
+        "error: Received 503 Service Unavailable: Starting up; still so after waiting 1 s",
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains(
+            "hint: the server (or a proxy in front of it) did not become available: see its log, or wait longer with --wait SECONDS"
+        ),
+        "{out}"
+    );
+    assert!(stub.methods().len() > 1, "retried: {:?}", stub.methods());
 }

@@ -704,6 +704,78 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "duplicate_content_length",
+        case: "Two different `Content-Length`s",
+        tried: "The nonce answer has `Content-Length: 16` and `Content-Length: 20`, which HTTP forbids (a request-smuggling vector): refused as malformed HTTP, not blamed on TLS.",
+        server: plain(|_, _| {
+            Reply::Bytes(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\nContent-Length: 20\r\n\r\n{\"nonce\": \"abc\"}"
+                    .to_vec(),
+            )
+        }),
+        exit: 4,
+        error: Some("error: 127.0.0.1:{port} answered with malformed HTTP (…)"),
+        hint: Some("hint: is there a broken proxy in front of the server? Check its configuration"),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "wait_runs_out",
+        case: "`--wait` runs out",
+        tried: "Nothing listens and `--wait 1` is given: the tool retries for a second, then the error says that it waited, and how long.",
+        server: Server::Refused,
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--wait",
+            "1",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 4,
+        error: Some("error: connection refused by 127.0.0.1:{port}; still so after waiting 1 s"),
+        hint: Some("hint: is the server running and listening there?"),
+        ..ROW
+    },
+    Row {
+        id: "token_with_escape_sequence",
+        case: "`-o token`, a token with control characters",
+        tried: "The server creates the account and answers with an `access_token` holding a terminal escape and a newline: `-o token` would print it bare to a terminal or into `$(...)`, so it is refused (not echoed) with a clear error.",
+        server: plain(|r, c| {
+            registered_then(r, c, || {
+                Reply::json(
+                    200,
+                    json!({"user_id": "@alice:stub.test", "access_token": "syt_\u{1b}]0;owned\u{7}\nrm -rf ~", "device_id": "D", "home_server": "stub.test"}),
+                )
+            })
+        }),
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "-o",
+            "token",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 4,
+        error: Some(
+            "error: @alice:stub.test was created, but the server's access_token is not printable ASCII (a space, a control character or non-ASCII), so it is not printed",
+        ),
+        hint: Some(
+            "hint: a Matrix access token is printable ASCII: check what answers at this URL, and log in with the password to get a token",
+        ),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
         id: "dendrite_bad_mac",
         case: "Wrong secret, another server's wording",
         tried: "Dendrite refuses a wrong MAC with `403`, `M_FORBIDDEN` and `bad mac` (Synapse says `HMAC incorrect`): the hint keys on the status and `errcode`.",
