@@ -315,6 +315,23 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "listener_scoped_ipv6",
+        case: "Listener on a scoped IPv6 address",
+        tried: "No server URL given; the client listener binds `fe80::1%eth0` only: a URL cannot name an address with a zone, and the message names the config key, not a `server_url` that was never typed.",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nlisteners: [{port: {port}, type: http, bind_addresses: ['fe80::1%eth0'], resources: [{names: [client]}]}]\n",
+            ),
+        )],
+        args: FROM_LISTENERS,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: listeners[0].bind_addresses: 'fe80::1%eth0' is a scoped IPv6 address (with a %zone), which a URL cannot name: give the server URL on the command line, or bind the listener to an address without a zone as well",
+        ),
+        ..ROW
+    },
+    Row {
         id: "listener_not_a_mapping",
         case: "Listener not a mapping",
         tried: "No server URL given; `listeners: [PORT]`.",
