@@ -208,7 +208,9 @@ impl Prepared<'_> {
                 Err(Failure::Connect(error)) => return Err(client.after_waiting(error)),
                 // The request may have reached the server: only its
                 // answer is lost.
-                Err(Failure::Other(error)) => return Err(Error::unconfirmed(error)),
+                Err(Failure::Other(error) | Failure::Lost(error)) => {
+                    return Err(Error::unconfirmed(error));
+                }
                 Ok(response) => response,
             };
             match client.ok_body(response, Stage::Registration) {
@@ -323,16 +325,30 @@ impl Client {
             (None, Some(_)) => log::info!("> {method} {shown} (through {})", self.target),
             (None, None) => log::info!("> {method} {shown}"),
         }
-        let request = match body {
-            Some(body) => self.http_client.post(url.clone()).json(body),
-            None => self.http_client.get(url.clone()),
+        // A GET creates nothing: one whose connection was closed under it
+        // (a server closing kept-alive connections it thinks idle) is sent
+        // again, once; the broken connection has left the pool, so the
+        // retry takes a fresh one.
+        let mut may_resend = body.is_none();
+        let response = loop {
+            let request = match body {
+                Some(body) => self.http_client.post(url.clone()).json(body),
+                None => self.http_client.get(url.clone()),
+            };
+            // Set per request, this bounds the whole exchange, body included;
+            // the client-wide timeout of the blocking client bounds each read
+            // of the body separately, so a server trickling bytes could hold
+            // us forever.
+            let request = request.timeout(self.options.timeout);
+            match reqwest::blocking::RequestBuilder::send(request).map_err(|e| self.classify(e)) {
+                Ok(response) => break response,
+                Err(Failure::Lost(error)) if may_resend => {
+                    may_resend = false;
+                    log::info!("{error}; sending the {method} again on a fresh connection");
+                }
+                Err(failure) => return Err(failure),
+            }
         };
-        // Set per request, this bounds the whole exchange, body included; the
-        // client-wide timeout of the blocking client bounds each read of the
-        // body separately, so a server trickling bytes could hold us forever.
-        let request = request.timeout(self.options.timeout);
-        let response = reqwest::blocking::RequestBuilder::send(request);
-        let response = response.map_err(|e| self.classify(e))?;
         log::info!(
             "< {}",
             status_line(response.status(), &reason_phrase(&response))

@@ -90,23 +90,23 @@ pub const ROWS: &[Row] = &[
     Row {
         id: "closes_without_answer",
         case: "Closes without answering",
-        tried: "The server reads the request and closes the connection.",
+        tried: "The server reads the request and closes the connection: the nonce GET is sent once more on a fresh connection (a GET creates nothing; this is what a server closing a kept-alive connection looks like), then given up.",
         server: plain(|_, _| Reply::Hangup),
         exit: 4,
         error: Some("error: 127.0.0.1:{port} closed the connection without answering"),
         hint: Some("hint: if this port speaks TLS (a tls: true listener), use https://"),
-        requests: &["GET"],
+        requests: &["GET", "GET"],
         ..ROW
     },
     Row {
         id: "connection_reset",
         case: "Connection reset",
-        tried: "The server reads the request and resets the connection (RST).",
+        tried: "The server reads the request and resets the connection (RST): the nonce GET is sent once more on a fresh connection, then given up.",
         server: plain(|_, _| Reply::Reset),
         exit: 4,
         error: Some("error: 127.0.0.1:{port} reset the connection before answering"),
         hint: Some("hint: if this port speaks TLS (a tls: true listener), use https://"),
-        requests: &["GET"],
+        requests: &["GET", "GET"],
         ..ROW
     },
     Row {
