@@ -246,14 +246,14 @@ pub enum ClientListener {
 /// address (`0.0.0.0`, `::`, none given) or a loopback one that `localhost`
 /// names, as the reference assumes; otherwise the first address it binds,
 /// since nothing else answers there (IPv6 in brackets).
-fn listener_host(listener: &Mapping) -> Result<String, &'static str> {
+fn listener_host(listener: &Mapping) -> Result<String, String> {
     let mut addresses = match listener.get("bind_addresses") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Sequence(list)) => list
             .iter()
             .map(|a| a.as_str().ok_or("has an entry that is not a string"))
             .collect::<Result<Vec<_>, _>>()?,
-        Some(_) => return Err("is not a list"),
+        Some(_) => return Err("is not a list".to_owned()),
     };
     // The older single-address key, which Synapse adds to the list.
     if let Some(address) = listener.get("bind_address").and_then(Value::as_str) {
@@ -265,7 +265,15 @@ fn listener_host(listener: &Mapping) -> Result<String, &'static str> {
     if addresses.is_empty() || addresses.iter().any(localhost) {
         return Ok("localhost".to_owned());
     }
-    let first = addresses[0];
+    // A scoped IPv6 address (`fe80::1%eth0`) has no form in a URL (the URL
+    // standard has no zone identifiers): dial another address if there is
+    // one, else say so here rather than blame a server_url never typed.
+    let Some(first) = addresses.iter().copied().find(|a| !a.contains('%')) else {
+        return Err(format!(
+            "'{}' is a scoped IPv6 address (with a %zone), which a URL cannot name: give the server URL on the command line, or bind the listener to an address without a zone as well",
+            addresses[0]
+        ));
+    };
     Ok(match first.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
         _ => first.to_owned(),
@@ -789,6 +797,17 @@ mod tests {
         assert!(
             m.contains("listeners[0].bind_addresses: is not a list"),
             "{m}"
+        );
+        let m = with("bind_addresses: ['fe80::1%eth0'],")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("listeners[0].bind_addresses: 'fe80::1%eth0' is a scoped IPv6 address"),
+            "{m}"
+        );
+        assert_eq!(
+            with("bind_addresses: ['fe80::1%eth0', '192.0.2.12'],").unwrap(),
+            Some("http://192.0.2.12:8008".to_owned())
         );
         let m = with("bind_addresses: [1],").unwrap_err().to_string();
         assert!(

@@ -67,19 +67,24 @@ const AUTH_METADATA_PATHS: [&str; 3] = [
 /// does; while MAS is down, they answer an error other than 404.
 pub fn probe(client: &Client, request: &Request<'_>) -> Option<Error> {
     for path in AUTH_METADATA_PATHS {
-        let Some((status, body)) = client.get_json(path) else {
-            continue;
-        };
+        // A server that did not answer one path in time will not answer
+        // the next: asking on would cost a whole timeout per path.
+        let (status, body) = client.get_json(path)?;
         let evidence = format!("the server's /{path}");
-        let service = body.get("issuer").and_then(serde_json::Value::as_str);
+        let issuer = body.get("issuer").and_then(serde_json::Value::as_str);
+        // An empty issuer names no service: said as nothing, not as "()".
+        let service = issuer.filter(|issuer| !issuer.trim().is_empty());
         let delegated = match status {
-            200 => service.is_some(),
-            404 => false,
-            // The path exists only under delegation: an error in Matrix's
-            // form there means the server reached for MAS and failed.
-            _ => body
+            200 => issuer.is_some(),
+            // The path exists only under delegation: a server error in
+            // Matrix's form there means the server reached for MAS and
+            // failed (Synapse answers 500 while MAS is down). A 4xx (429
+            // rate limiting, 401, 405) says nothing of the kind: any
+            // Matrix server may answer it on any path.
+            500..=599 => body
                 .get("errcode")
                 .is_some_and(serde_json::Value::is_string),
+            _ => false,
         };
         if delegated {
             return Some(Error::Delegated {

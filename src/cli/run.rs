@@ -181,6 +181,25 @@ fn register(
                     Some("log in with the password to get a token"),
                 ));
             }
+            // The bare token goes to a terminal or into `$(...)`: a hostile
+            // server must not send escape sequences or a second line there.
+            // Matrix tokens are printable ASCII; the token is not echoed.
+            if reporter.format() == OutputFormat::Token
+                && registered
+                    .access_token
+                    .as_deref()
+                    .is_some_and(|token| !token.bytes().all(|b| b.is_ascii_graphic()))
+            {
+                return Err(Error::transport(
+                    format!(
+                        "{} was created, but the server's access_token is not printable ASCII (a space, a control character or non-ASCII), so it is not printed",
+                        registered.user_id
+                    ),
+                    Some(
+                        "a Matrix access token is printable ASCII: check what answers at this URL, and log in with the password to get a token",
+                    ),
+                ));
+            }
             reporter.created(&registered, generated)
         }
         Outcome::CreatedIncomplete(problem) => {

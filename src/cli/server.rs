@@ -92,13 +92,13 @@ pub fn parse_server_url(text: &str) -> Result<Url> {
 }
 
 /// The URL as typed, with any password in it (`user:PASSWORD@host`) masked:
-/// error messages repeat the URL, and they must not repeat a password.
+/// error messages repeat the URL, and they must not repeat a password. A
+/// password may hold `/`, `?`, `#` or `@` as typed, so everything up to the
+/// last `@` counts as the user part: a path or query with an `@` is masked
+/// too, which costs a message some detail but never shows a password.
 pub(super) fn without_password(text: &str) -> String {
     let start = text.find("://").map_or(0, |i| i + 3);
-    let authority_end = text[start..]
-        .find(['/', '?', '#'])
-        .map_or(text.len(), |i| start + i);
-    let Some(at) = text[start..authority_end].rfind('@').map(|i| start + i) else {
+    let Some(at) = text[start..].rfind('@').map(|i| start + i) else {
         return text.to_owned();
     };
     match text[start..at].find(':').map(|i| start + i) {

@@ -89,7 +89,8 @@ impl ClientBuilder {
 
     /// How long to keep retrying while the server cannot be reached or
     /// answers 502, 503 or 504 (default: no retry). Only requests that
-    /// cannot have created the account are retried.
+    /// cannot have created the account are retried. `Duration::MAX` waits
+    /// for as long as it takes.
     pub fn wait(mut self, wait: Duration) -> Self {
         self.options.wait = Some(wait);
         self
@@ -130,9 +131,22 @@ impl ClientBuilder {
             .ok()
             .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
             .ok_or_else(|| Error::input("server URL", "is not an http:// or https:// URL"))?;
+        // Never sent (the shared secret is all the endpoint needs), and a
+        // password there would reach the log lines and messages that name
+        // the URL. The URL is not repeated here, for the same reason.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Error::input(
+                "server URL",
+                "contains credentials (user:password@); the shared secret is all the endpoint needs",
+            ));
+        }
         let secret = self
             .shared_secret
             .ok_or_else(|| Error::input("shared secret", "is not set"))?;
+        // The server refuses an empty secret; a MAC keyed with it proves nothing.
+        if secret.expose().is_empty() {
+            return Err(Error::input("shared secret", "is empty"));
+        }
         Client::new(&url, secret, self.if_exists, self.options)
     }
 }
@@ -158,7 +172,15 @@ impl Client {
         let endpoint = endpoint_url(server_url);
         let tls = match &options.cacert {
             Some(path) if !options.insecure => crate::tls::cacert_config(read_certificates(path)?),
-            _ => crate::tls::config(options.insecure),
+            _ if options.insecure => crate::tls::config(true),
+            // The system's trust store is needed only for https://: a scratch
+            // container has none, and plain http:// or a Unix socket must
+            // work there. TLS is then used only by an https:// proxy, which
+            // gets the system's trust when there is one.
+            _ if endpoint.scheme() != "https" => {
+                crate::tls::config(false).or_else(|_| crate::tls::cacert_config(Vec::new()))
+            }
+            _ => Ok(crate::tls::config(false).map_err(no_system_roots)?),
         };
         let tls = tls.map_err(|e| {
             let with = match &options.cacert {
@@ -190,7 +212,7 @@ impl Client {
         if let Some(socket) = &options.unix_socket {
             builder = crate::unix_socket::connect_through(builder, socket)?;
         }
-        let http = builder.build().map_err(|e| {
+        let http_client = builder.build().map_err(|e| {
             Error::transport(
                 format!(
                     "cannot set up the HTTP client: {}",
@@ -208,7 +230,7 @@ impl Client {
             ),
         };
         Ok(Client {
-            http,
+            http_client,
             endpoint,
             shared_secret,
             if_exists,
@@ -216,6 +238,25 @@ impl Client {
             proxy,
             target,
         })
+    }
+}
+
+/// The system's trust store could not be used for an https:// URL: on Linux,
+/// it has no certificates at all (a scratch container, a minimal chroot).
+/// Exit 3, with the two ways to give some: a bundled set of roots compiled
+/// in would go stale in a static binary that nobody rebuilds, and would
+/// trust what the administrator chose not to.
+fn no_system_roots(error: rustls::Error) -> Error {
+    Error::Input {
+        source: "server URL".to_owned(),
+        problem: format!(
+            "is https://, but the system's certificate authorities cannot be loaded to verify the server ({error})"
+        ),
+        hint: Some(
+            Hint::text("pass the server's certificate or its authority's with ")
+                .setting(Setting::CaCert)
+                .then(", or point SSL_CERT_FILE at a CA bundle (install ca-certificates, or mount /etc/ssl/certs/ca-certificates.crt into a container)"),
+        ),
     }
 }
 
@@ -307,5 +348,31 @@ mod tests {
             error.to_string().contains("not an http:// or https:// URL"),
             "{error}"
         );
+        let error = Client::builder("http://localhost")
+            .shared_secret("")
+            .build()
+            .unwrap_err();
+        assert_eq!(error.to_string(), "shared secret: is empty");
+        assert_eq!(error.exit_code(), 3);
+    }
+
+    #[test]
+    fn a_url_with_credentials_is_refused_without_repeating_them() {
+        for (url, problem) in [
+            ("https://admin:hunter2@example.org/", "contains credentials"),
+            ("http://hunter2@example.org", "contains credentials"),
+            // Not a URL with credentials to the parser: a bad port.
+            ("http://admin:hun/ter?2#@example.org", "not an http"),
+        ] {
+            let Err(error) = Client::builder(url).shared_secret("s").build() else {
+                panic!("{url} accepted");
+            };
+            let text = format!("{error} {:?} {error:?}", error.hint());
+            assert!(text.contains(problem), "{url}: {text}");
+            assert!(
+                !text.contains("hunter2") && !text.contains("hun/"),
+                "{text}"
+            );
+        }
     }
 }

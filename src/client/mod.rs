@@ -15,7 +15,7 @@ pub use answer::Registered;
 pub use answer::{parse_nonce, parse_refusal, parse_registered};
 pub use builder::{ClientBuilder, HttpOptions, IfExists};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Hint, Result, Setting};
 use crate::mac::registration_mac;
 use crate::secret::SecretString;
 use answer::{Body, RegisterBody, Stage, read_capped, reason_phrase, status_line};
@@ -24,7 +24,7 @@ use reqwest::blocking::{Client as HttpClient, Response};
 use reqwest::{StatusCode, Url};
 use retry::Backoff;
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The admin registration endpoint, relative to the server URL.
 pub(crate) const REGISTER_PATH: &str = "_synapse/admin/v1/register";
@@ -115,7 +115,7 @@ pub enum Outcome {
 /// async runtime's own threads).
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: HttpClient,
+    http_client: HttpClient,
     endpoint: Url,
     shared_secret: SecretString,
     if_exists: IfExists,
@@ -154,7 +154,7 @@ impl Client {
     /// the account is sent, so a program may stop here (or say that it is
     /// about to send) before [`Prepared::send`].
     pub fn prepare<'a>(&'a self, user: &'a NewUser<'a>) -> Result<Prepared<'a>> {
-        let deadline = self.options.wait.map(|wait| Instant::now() + wait);
+        let deadline = self.options.wait.map(deadline_after);
         let mut backoff = Backoff::default();
         let nonce = self.fetch_nonce_until(deadline, &mut backoff)?;
         Ok(Prepared {
@@ -197,8 +197,7 @@ impl Prepared<'_> {
                 user_type: user.user_type,
                 displayname: user.display_name,
             };
-            let request = client.http.post(client.endpoint.clone()).json(&body);
-            let response = match client.send(request, "POST") {
+            let response = match client.exchange(&client.endpoint, Some(&body)) {
                 // The request never left: retrying cannot create the user twice.
                 Err(Failure::Connect(error)) if backoff.may_retry(deadline) => {
                     client.note_retry(&error);
@@ -206,10 +205,12 @@ impl Prepared<'_> {
                     nonce = client.fetch_nonce_until(deadline, &mut backoff)?;
                     continue;
                 }
-                Err(Failure::Connect(error)) => return Err(error),
+                Err(Failure::Connect(error)) => return Err(client.after_waiting(error)),
                 // The request may have reached the server: only its
                 // answer is lost.
-                Err(Failure::Other(error)) => return Err(Error::unconfirmed(error)),
+                Err(Failure::Other(error) | Failure::Lost(error)) => {
+                    return Err(Error::unconfirmed(error));
+                }
                 Ok(response) => response,
             };
             match client.ok_body(response, Stage::Registration) {
@@ -262,7 +263,7 @@ impl Client {
         backoff: &mut Backoff,
     ) -> Result<String> {
         loop {
-            let error = match self.send(self.http.get(self.endpoint.clone()), "GET") {
+            let error = match self.exchange(&self.endpoint, None) {
                 Ok(response) => match self.ok_body(response, Stage::Nonce) {
                     Ok(Body::Complete(body)) => return parse_nonce(&body),
                     Ok(Body::Unreadable(error)) => return Err(error),
@@ -275,10 +276,33 @@ impl Client {
                 Err(failure) => return Err(failure.into_error()),
             };
             if !backoff.may_retry(deadline) {
-                return Err(error);
+                return Err(self.after_waiting(error));
             }
             self.note_retry(&error);
             backoff.sleep(deadline);
+        }
+    }
+
+    /// The last failure of a wait that ran out, saying that it waited and
+    /// how long: without it, the error reads as if nothing had been tried.
+    /// A 502, 503 or 504 becomes a transport error (still exit 4), as its
+    /// hint to retry with a wait no longer fits.
+    fn after_waiting(&self, error: Error) -> Error {
+        let Some(wait) = self.options.wait else {
+            return error;
+        };
+        let waited = format!("still so after waiting {} s", wait.as_secs_f64());
+        match error {
+            Error::Transport { problem, hint } => Error::Transport {
+                problem: format!("{problem}; {waited}"),
+                hint,
+            },
+            Error::Refused(refusal) if refusal.is_unavailable() => Error::transport_with(
+                format!("{}; {waited}", Error::Refused(refusal)),
+                Hint::text("the server (or a proxy in front of it) did not become available: see its log, or wait longer with ")
+                    .setting(Setting::Wait),
+            ),
+            error => error,
         }
     }
 
@@ -286,27 +310,45 @@ impl Client {
         log::info!("{error}; retrying");
     }
 
-    fn send(
-        &self,
-        request: reqwest::blocking::RequestBuilder,
-        method: &str,
-    ) -> Result<Response, Failure> {
+    /// The one path every HTTP request takes (the nonce, the registration,
+    /// the delegation probe, anything added later): a GET, or with `body` a
+    /// POST of it as JSON. It applies the whole-request timeout, the retry
+    /// of a GET whose answer was lost on a reused connection, the proxy or
+    /// socket the client was built with, and the `-v` log lines, which name
+    /// the URL without credentials. Nothing else touches `self.http_client` (a test
+    /// below fails if anything does).
+    fn exchange(&self, url: &Url, body: Option<&RegisterBody<'_>>) -> Result<Response, Failure> {
+        let method = if body.is_some() { "POST" } else { "GET" };
+        let shown = without_credentials(url);
         match (&self.proxy, &self.options.unix_socket) {
-            (Some(proxy), _) => {
-                log::info!("> {method} {} (through the proxy {proxy})", self.endpoint)
-            }
-            (None, Some(_)) => {
-                log::info!("> {method} {} (through {})", self.endpoint, self.target)
-            }
-            (None, None) => log::info!("> {method} {}", self.endpoint),
+            (Some(proxy), _) => log::info!("> {method} {shown} (through the proxy {proxy})"),
+            (None, Some(_)) => log::info!("> {method} {shown} (through {})", self.target),
+            (None, None) => log::info!("> {method} {shown}"),
         }
-        // Set per request, this bounds the whole exchange, body included; the
-        // client-wide timeout of the blocking client bounds each read of the
-        // body separately, so a server trickling bytes could hold us forever.
-        let response = request
-            .timeout(self.options.timeout)
-            .send()
-            .map_err(|e| self.classify(e))?;
+        // A GET creates nothing: one whose connection was closed under it
+        // (a server closing kept-alive connections it thinks idle) is sent
+        // again, once; the broken connection has left the pool, so the
+        // retry takes a fresh one.
+        let mut may_resend = body.is_none();
+        let response = loop {
+            let request = match body {
+                Some(body) => self.http_client.post(url.clone()).json(body),
+                None => self.http_client.get(url.clone()),
+            };
+            // Set per request, this bounds the whole exchange, body included;
+            // the client-wide timeout of the blocking client bounds each read
+            // of the body separately, so a server trickling bytes could hold
+            // us forever.
+            let request = request.timeout(self.options.timeout);
+            match reqwest::blocking::RequestBuilder::send(request).map_err(|e| self.classify(e)) {
+                Ok(response) => break response,
+                Err(Failure::Lost(error)) if may_resend => {
+                    may_resend = false;
+                    log::info!("{error}; sending the {method} again on a fresh connection");
+                }
+                Err(failure) => return Err(failure),
+            }
+        };
         log::info!(
             "< {}",
             status_line(response.status(), &reason_phrase(&response))
@@ -360,6 +402,22 @@ impl Client {
 
     fn classify(&self, error: reqwest::Error) -> Failure {
         if let Some(socket) = &self.options.unix_socket {
+            // What answers a handshake with plain HTTP is the listener
+            // Synapse serves, not a wrong path.
+            if let Some(
+                rustls::Error::InvalidMessage(_)
+                | rustls::Error::InappropriateMessage { .. }
+                | rustls::Error::InappropriateHandshakeMessage { .. },
+            ) = find_cause::<rustls::Error>(&error)
+            {
+                return Failure::Connect(Error::transport(
+                    format!(
+                        "TLS handshake through {} failed: a Synapse socket listener serves plain HTTP, not TLS",
+                        self.target
+                    ),
+                    Some("use an http:// URL for a socket listener"),
+                ));
+            }
             if error.is_connect() {
                 if let Some(io) = find_cause::<std::io::Error>(&error) {
                     return Failure::Connect(crate::unix_socket::connect_error(socket, io));
@@ -384,17 +442,157 @@ impl Client {
 
 impl Client {
     /// GETs another path of the same server (relative to the server URL,
-    /// through the same socket, TLS and proxy settings): the status and the
-    /// body as JSON (`null` when it is not JSON). `None` when no answer came.
+    /// through [`Client::exchange`] like every request): the status and the
+    /// body as JSON (`null` when it is not JSON). `None` when no answer came
+    /// (in time).
     #[cfg(feature = "cli")]
     pub(crate) fn get_json(&self, path: &str) -> Option<(u16, serde_json::Value)> {
         let base = self.endpoint.as_str().strip_suffix(REGISTER_PATH)?;
         let url = Url::parse(&format!("{base}{path}")).ok()?;
-        log::info!("> GET {url}");
-        let response = self.http.get(url).send().ok()?;
+        let response = match self.exchange(&url, None) {
+            Ok(response) => response,
+            Err(failure) => {
+                log::info!("{}", failure.into_error());
+                return None;
+            }
+        };
         let status = response.status().as_u16();
-        log::info!("< {}", response.status());
-        let (body, _) = read_capped(response, &self.target, &self.options).ok()?;
+        let (body, _) = read_capped(response, &self.target, &self.options)
+            .inspect_err(|error| log::info!("{error}"))
+            .ok()?;
         Some((status, serde_json::from_slice(&body).unwrap_or_default()))
+    }
+}
+
+/// When a wait that starts now ends. A wait too long for the clock to
+/// represent (`Duration::MAX`) is waited for a century instead.
+fn deadline_after(wait: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(CENTURY))
+        .unwrap_or(now)
+}
+
+/// A URL as the `-v` lines show it: without a user name or password.
+fn without_credentials(url: &Url) -> Url {
+    let mut shown = url.clone();
+    // Only URLs that cannot have credentials refuse these.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn any_wait_has_a_deadline_without_overflow() {
+        let now = Instant::now();
+        assert!(super::deadline_after(Duration::MAX) > now + Duration::from_secs(1_000_000));
+        let soon = super::deadline_after(Duration::from_secs(5));
+        assert!(soon >= now + Duration::from_secs(5) && soon < now + Duration::from_secs(6));
+    }
+
+    /// `wait(Duration::MAX)` panicked (an overflow) before the first request.
+    #[test]
+    fn a_client_waiting_forever_starts_a_registration() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).unwrap();
+            let body = r#"{"nonce": "abc"}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).unwrap();
+        });
+        let client = super::Client::builder(format!("http://127.0.0.1:{port}"))
+            .shared_secret("s")
+            .wait(Duration::MAX)
+            .build()
+            .unwrap();
+        let user = super::NewUser::new("alice", "pw");
+        let prepared = client.prepare(&user).unwrap();
+        assert_eq!(prepared.nonce, "abc");
+        server.join().unwrap();
+    }
+
+    /// What reaches the HTTP client without going through the one request
+    /// path: the client's field, reqwest's own send or execute, a client of
+    /// its own, or reqwest's one-shot functions.
+    const BYPASSES: [&str; 7] = [
+        ".http_client.",
+        "RequestBuilder::send",
+        ".execute(",
+        "reqwest::blocking::get",
+        "reqwest::get",
+        "HttpClient::builder",
+        "blocking::Client::builder",
+    ];
+
+    fn sources(dir: &Path, found: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                found.push((path.display().to_string(), text));
+            }
+        }
+    }
+
+    /// Invariant: every request goes through `Client::exchange`. A new
+    /// probe written as `self.http_client.get(url).send()` fails here, where it
+    /// would otherwise escape the timeout, the retry policy and the masked
+    /// log lines.
+    #[test]
+    fn every_request_goes_through_exchange() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        sources(&root.join("src"), &mut files);
+        let mut uses = Vec::new();
+        for (path, text) in &files {
+            // The function each line is in: the last `fn` line above it.
+            let mut function = String::new();
+            for line in text.lines() {
+                if let Some(at) = line.find("fn ") {
+                    if line.trim_start().starts_with("fn ") || line.trim_start().starts_with("pub")
+                    {
+                        function = line[at + 3..]
+                            .split(['(', '<'])
+                            .next()
+                            .unwrap_or("")
+                            .to_owned();
+                    }
+                }
+                for bypass in BYPASSES {
+                    // This test's own list is not a use.
+                    let code = line.trim_start();
+                    if line.contains(bypass) && !code.starts_with('"') && !code.starts_with("//") {
+                        let file = path.strip_prefix(&format!("{}/", root.display())).unwrap();
+                        uses.push(format!("{file}: {function}: {bypass}"));
+                    }
+                }
+            }
+        }
+        uses.sort();
+        assert_eq!(
+            uses,
+            [
+                "src/client/builder.rs: new: HttpClient::builder",
+                "src/client/mod.rs: exchange: .http_client.",
+                "src/client/mod.rs: exchange: .http_client.",
+                "src/client/mod.rs: exchange: RequestBuilder::send",
+            ],
+            "an HTTP request outside Client::exchange"
+        );
     }
 }

@@ -719,3 +719,23 @@ fn ctrl_c_ends_the_wait_of_a_rate_limited_row() {
     assert!(synapse.created().is_empty(), "gus was not started");
     assert!(run.stderr.contains("not started 1"), "{}", run.stderr);
 }
+
+/// A server that closes a kept-alive connection as the next request comes
+/// (no `Connection: close` said): the nonce GET that met the closed
+/// connection is sent again on a fresh one, as a GET creates nothing, and
+/// every row is created.
+#[test]
+fn a_nonce_request_on_a_connection_the_server_closed_is_retried() {
+    let synapse = Synapse::new(SECRET);
+    let handler = Arc::clone(&synapse);
+    // The nonce and the registration of a row, then the next row's nonce
+    // request meets the closed connection.
+    let server = Stub::builder()
+        .requests_per_connection(2)
+        .start(move |r| handler.reply(r));
+    let rows = "{\"user\": \"u1\", \"password\": \"pw\"}\n{\"user\": \"u2\", \"password\": \"pw\"}\n{\"user\": \"u3\", \"password\": \"pw\"}\n";
+    let run = batch(&server.url(), "-", &["--jobs", "1"], rows);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(synapse.created().len(), 3, "{}", run.stderr);
+    assert_eq!(server.connections(), 3, "one fresh connection per row");
+}

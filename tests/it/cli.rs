@@ -372,7 +372,7 @@ fn wait_gives_up_in_time() {
     out.assert_code(4);
     assert_eq!(
         out.error_line(),
-        format!("error: connection refused by 127.0.0.1:{port}")
+        format!("error: connection refused by 127.0.0.1:{port}; still so after waiting 1 s")
     );
     assert!(out.elapsed >= Duration::from_secs(1), "{out}");
     assert!(out.elapsed < Duration::from_secs(5), "{out}");
@@ -1144,4 +1144,100 @@ fn cacert_accepts_the_self_signed_certificate_openssl_makes() {
         ["hint: use a host name the certificate is issued for in the server URL"]
     );
     assert_eq!(synapse.created().len(), 2);
+}
+
+/// A Unix-socket listener that answers whatever comes as Synapse answers a
+/// request it cannot parse (a TLS handshake): `400 Bad Request`, then closes.
+fn plain_socket_listener(path: &std::path::Path) -> std::thread::JoinHandle<()> {
+    use std::io::{Read, Write};
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    })
+}
+
+/// An https:// URL with --unix-socket: Synapse serves no TLS on a socket
+/// listener, and the message says so instead of blaming the socket's path.
+#[test]
+fn https_through_a_unix_socket_is_named_as_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("synapse.sock");
+    let server = plain_socket_listener(&socket);
+    let out = register(
+        "https://localhost",
+        &["--timeout", "5", "--unix-socket", socket.to_str().unwrap()],
+    );
+    out.assert_code(4);
+    assert_eq!(
+        out.error_line(),
+        format!(
+            "error: TLS handshake through the Unix socket {} failed: a Synapse socket listener serves plain HTTP, not TLS",
+            socket.display()
+        ),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("hint: use an http:// URL for a socket listener"),
+        "{out}"
+    );
+    server.join().unwrap();
+}
+
+/// Plain HTTP through a socket needs no CA certificates, which a scratch
+/// container does not have.
+#[test]
+fn a_unix_socket_needs_no_ca_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("synapse.sock");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let server = plain_socket_listener(&socket);
+    let out = tool()
+        .env("SSL_CERT_FILE", &empty)
+        .args([
+            "-k",
+            SECRET,
+            "-u",
+            "alice",
+            "-p",
+            "wonderland",
+            "--no-admin",
+        ])
+        .args(["--timeout", "5", "--unix-socket", socket.to_str().unwrap()])
+        .run();
+    // The listener answers 400 to everything: what matters is that the
+    // request was sent, not refused for want of TLS roots.
+    out.assert_code(1);
+    assert_eq!(out.error_line(), "error: Received 400 Bad Request", "{out}");
+    server.join().unwrap();
+}
+
+/// A server answering 503 until `--wait` runs out: the error says that it
+/// waited, and the hint no longer suggests `--wait` as if it had not been
+/// tried. (Not a fault row: how many requests fit in the wait depends on
+/// the machine's speed.)
+#[test]
+fn a_wait_that_runs_out_on_503_says_so() {
+    let stub = Stub::start(|_| Reply::error(503, "M_UNKNOWN", "Starting up"));
+    let out = register(&stub.url(), &["--wait", "1"]);
+    out.assert_code(4);
+    assert_eq!(
+        out.error_line(),
+        "error: Received 503 Service Unavailable: Starting up; still so after waiting 1 s",
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains(
+            "hint: the server (or a proxy in front of it) did not become available: see its log, or wait longer with --wait SECONDS"
+        ),
+        "{out}"
+    );
+    assert!(stub.methods().len() > 1, "retried: {:?}", stub.methods());
 }

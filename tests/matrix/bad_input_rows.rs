@@ -315,6 +315,23 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "listener_scoped_ipv6",
+        case: "Listener on a scoped IPv6 address",
+        tried: "No server URL given; the client listener binds `fe80::1%eth0` only: a URL cannot name an address with a zone, and the message names the config key, not a `server_url` that was never typed.",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nlisteners: [{port: {port}, type: http, bind_addresses: ['fe80::1%eth0'], resources: [{names: [client]}]}]\n",
+            ),
+        )],
+        args: FROM_LISTENERS,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: listeners[0].bind_addresses: 'fe80::1%eth0' is a scoped IPv6 address (with a %zone), which a URL cannot name: give the server URL on the command line, or bind the listener to an address without a zone as well",
+        ),
+        ..ROW
+    },
+    Row {
         id: "listener_not_a_mapping",
         case: "Listener not a mapping",
         tried: "No server URL given; `listeners: [PORT]`.",
@@ -848,6 +865,27 @@ pub const ROWS: &[Row] = &[
         exit: 3,
         error: Some(
             "error: server_url: 'http://admin:***@127.0.0.1:{port}' contains credentials; the shared secret is all the endpoint needs",
+        ),
+        hint: Some("hint: give it as http://HOST:PORT or https://HOST[:PORT]"),
+        ..ROW
+    },
+    Row {
+        id: "url_password_with_slash",
+        case: "URL password with `/`",
+        tried: "`http://admin:pa/ssPASSWORD@127.0.0.1:PORT`: the `/` in the password ends the host part for a URL parser, so the URL is invalid; up to the last `@` is masked in the message all the same.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://admin:pa/ss{password}@127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: server_url: 'http://admin:***@127.0.0.1:{port}' is not a valid URL (invalid port number)",
         ),
         hint: Some("hint: give it as http://HOST:PORT or https://HOST[:PORT]"),
         ..ROW

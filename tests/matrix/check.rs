@@ -96,7 +96,7 @@ pub enum Content {
     TestCaCert,
 }
 
-/// One case. Placeholders in `args`, `stdin`, text files and the expected
+/// One case. Placeholders in `args`, `stdin`, `env` values, text files and the expected
 /// messages: `{secret}`, `{password}`, `{port}` (the server's), `{elsewhere}`
 /// (another server's), `{dir}` (the row's temporary directory), and
 /// `{X*N}`, the text X repeated N times.
@@ -271,7 +271,10 @@ pub fn check(row: &Row, verbose: bool) {
         .args(row.args.iter().map(|a| vars.expand(a)))
         .stdin(vars.expand(row.stdin));
     for (name, value) in row.env {
-        run = run.env(name, std::ffi::OsStr::from_bytes(value));
+        run = match std::str::from_utf8(value) {
+            Ok(text) => run.env(name, vars.expand(text)),
+            Err(_) => run.env(name, std::ffi::OsStr::from_bytes(value)),
+        };
     }
     if let Some(stdout) = row.stdout {
         run = run.stdout_to(stdout);
