@@ -566,6 +566,103 @@ fn systemd_unit_command_registers_the_admin_from_its_credentials() {
     assert_eq!(again.code, Some(0), "{}", again.stderr);
 }
 
+/// The secret `-c` finds in these config files, as the tool reads it.
+fn secret_in(configs: &[PathBuf]) -> String {
+    let (config, _) = register_new_matrix_user::__private::Config::load(configs).unwrap();
+    config.shared_secret().unwrap().0.expose().to_owned()
+}
+
+/// Runs contrib/systemd/secret-to-file on `dir` with dash, a POSIX sh.
+fn secret_to_file(dir: &Path) -> Output {
+    command("dash")
+        .arg(contrib("systemd/secret-to-file"))
+        .arg(dir)
+        .env("SYNAPSE_USER", "no-such-user-here")
+        .output()
+        .expect("dash (Debian's /bin/sh)")
+}
+
+/// The hardening step the systemd recipe relies on: the inline secret moved
+/// into a file of mode 0600 that the config names, the same secret read
+/// through either; from conf.d too; quoted forms it cannot copy exactly are
+/// refused and nothing is changed.
+#[test]
+fn secret_to_file_moves_an_inline_secret_into_a_private_file() {
+    // Synapse's generated secrets hold YAML punctuation, hence the quotes.
+    for (line, secret) in [
+        (
+            "registration_shared_secret: \"a#b&c~d:e=f@g\"",
+            "a#b&c~d:e=f@g",
+        ),
+        (
+            "registration_shared_secret: 'plain-in-single'",
+            "plain-in-single",
+        ),
+        ("registration_shared_secret: plainvalue42", "plainvalue42"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("homeserver.yaml");
+        let yaml = format!("server_name: example.org\n{line}\nreport_stats: false\n");
+        std::fs::write(&config, &yaml).unwrap();
+        assert_eq!(secret_in(std::slice::from_ref(&config)), secret);
+
+        let output = secret_to_file(dir.path());
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let file = dir.path().join("registration_shared_secret");
+        assert_eq!(mode(&file), 0o600);
+        let moved = std::fs::read_to_string(&config).unwrap();
+        assert!(!moved.contains(secret), "{moved}");
+        assert_eq!(
+            moved,
+            format!(
+                "server_name: example.org\nregistration_shared_secret_path: {}\nreport_stats: false\n",
+                file.display()
+            )
+        );
+        assert_eq!(secret_in(&[config]), secret, "{line}");
+        // Run again: the file exists, nothing is done.
+        assert_eq!(secret_to_file(dir.path()).status.code(), Some(1));
+    }
+
+    // packages.matrix.org: the secret in conf.d/.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("conf.d")).unwrap();
+    std::fs::write(dir.path().join("homeserver.yaml"), "report_stats: false\n").unwrap();
+    let in_confd = dir.path().join("conf.d/secret.yaml");
+    std::fs::write(&in_confd, "registration_shared_secret: \"s3cr3t\"\n").unwrap();
+    let output = secret_to_file(dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        secret_in(&[dir.path().join("homeserver.yaml"), in_confd.clone()]),
+        "s3cr3t"
+    );
+    assert!(
+        !std::fs::read_to_string(&in_confd)
+            .unwrap()
+            .contains("s3cr3t")
+    );
+
+    // Forms it cannot copy exactly: refused, the config as it was.
+    for line in [
+        "registration_shared_secret: \"with\\\"escape\"",
+        "registration_shared_secret: |",
+        "registration_shared_secret: abc # a comment",
+        "registration_shared_secret: 'it''s'",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("homeserver.yaml");
+        std::fs::write(&config, format!("{line}\n")).unwrap();
+        let output = secret_to_file(dir.path());
+        assert_eq!(output.status.code(), Some(1), "{line}");
+        assert!(text(&output.stderr).contains("move it by hand"), "{line}");
+        assert_eq!(
+            std::fs::read_to_string(&config).unwrap(),
+            format!("{line}\n")
+        );
+        assert!(!dir.path().join("registration_shared_secret").exists());
+    }
+}
+
 /// `ansible-playbook` from scripts/ansible (which installs it the first time).
 fn ansible_playbook() -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ansible");
