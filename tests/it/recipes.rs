@@ -699,9 +699,13 @@ impl Play {
 }
 
 fn play(playbook: &Path, dir: &Path, vars: &Value) -> Play {
+    play_with(playbook, dir, vars, &playbook.with_file_name("python"))
+}
+
+/// The playbook with this Python as the host's interpreter.
+fn play_with(playbook: &Path, dir: &Path, vars: &Value, python: &Path) -> Play {
     let vars_file = dir.join(format!("vars-{}.json", unique("v")));
     write_private(&vars_file, &vars.to_string());
-    let python = playbook.with_file_name("python");
     std::fs::write(
         dir.join("inventory"),
         format!(
@@ -822,7 +826,110 @@ fn ansible_playbook_reports_created_accounts_changed_then_nothing() {
     );
     leaks("the failed run", &failed.output);
 
+    // No Python where the inventory says: Ansible's module never starts,
+    // and the message says so rather than "exit 127".
+    let no_python = play_with(
+        &playbook,
+        dir.path(),
+        &vars,
+        &dir.path().join("no-such-python"),
+    );
+    assert_ne!(no_python.code, Some(0), "{}", no_python.output);
+    assert!(
+        no_python
+            .output
+            .contains("Bad User: Ansible could not run its command module")
+            && no_python.output.contains("ansible_python_interpreter"),
+        "{}",
+        no_python.output
+    );
+
+    // The shipped users.example.yml as it is, but for names, paths and the
+    // password's value: every variable it uses is defined in it.
+    let mut example: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(contrib("ansible/users.example.yml")).unwrap(),
+    )
+    .unwrap();
+    let alice = unique("ansalice");
+    let helper = unique("anshelper");
+    example["rnmu_binary"] = serde_json::json!(wrapper);
+    example["rnmu_server_url"] = serde_json::json!(synapse.url);
+    example["rnmu_shared_secret_file"] = serde_json::json!(secret_file);
+    example["vault_alice_password"] = serde_json::json!(passwords[2]);
+    example["matrix_users"][0]["localpart"] = serde_json::json!(alice);
+    assert_eq!(
+        example["matrix_users"][0]["password"],
+        "{{ vault_alice_password }}"
+    );
+    example["matrix_users"][1]["localpart"] = serde_json::json!(helper);
+    example["matrix_users"][1]["password_file"] = serde_json::json!(bot_password_file);
+    let shipped = play(&playbook, dir.path(), &example);
+    assert_eq!(shipped.code, Some(0), "{}", shipped.output);
+    assert!(
+        shipped
+            .output
+            .contains(&format!("created: ['{alice}', '{helper}']")),
+        "{}",
+        shipped.output
+    );
+    assert!(synapse.login(&alice, &passwords[2]).is_ok());
+    leaks("the example's run", &shipped.output);
+
     let argv = std::fs::read_to_string(&argv_log).unwrap();
-    assert_eq!(argv.lines().count(), 7, "{argv}");
+    assert_eq!(argv.lines().count(), 9, "{argv}");
     leaks("the tool's argv", &argv);
+}
+
+/// The `{{ name }}` variables a YAML text's templates use.
+fn template_variables(text: &str) -> Vec<String> {
+    text.split("{{")
+        .skip(1)
+        .filter_map(|rest| rest.split("}}").next())
+        .map(|inside| {
+            inside
+                .trim()
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// What a newcomer copies: an inventory with the playbook's group and a
+/// host, and a users file defining every variable its templates use.
+#[test]
+fn ansible_examples_define_what_the_playbook_uses() {
+    let playbook = std::fs::read_to_string(contrib("ansible/matrix-users.yml")).unwrap();
+    assert!(playbook.contains("\n  hosts: synapse\n"));
+    let inventory = std::fs::read_to_string(contrib("ansible/inventory.example")).unwrap();
+    let hosts: Vec<&str> = inventory
+        .lines()
+        .skip_while(|line| *line != "[synapse]")
+        .skip(1)
+        .take_while(|line| !line.starts_with('['))
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect();
+    assert_eq!(hosts, ["matrix.example.org"]);
+
+    let text = std::fs::read_to_string(contrib("ansible/users.example.yml")).unwrap();
+    let users: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let used = template_variables(&text);
+    assert_eq!(used, ["vault_alice_password"]);
+    for name in used
+        .iter()
+        .map(String::as_str)
+        .chain(["rnmu_shared_secret_file", "matrix_users"])
+    {
+        assert!(
+            users.get(name).is_some(),
+            "users.example.yml does not define {name}"
+        );
+    }
+    for user in list_of(&users["matrix_users"], "matrix_users") {
+        assert!(
+            user.get("password").is_some() != user.get("password_file").is_some(),
+            "{user:?}: one of password and password_file"
+        );
+    }
 }
