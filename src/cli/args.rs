@@ -2,6 +2,7 @@
 //! shell completions all come from here.
 
 use crate::concurrency::Jobs;
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{ArgAction, Parser, ValueEnum};
 use std::ffi::OsString;
@@ -60,6 +61,9 @@ Environment:
   MATRIX_REGISTRATION_SHARED_SECRET
        the shared secret, when neither -k nor --shared-secret-file is given;
        it takes precedence over the secret in -c files.
+  http_proxy, https_proxy, all_proxy, no_proxy
+       the proxy to send requests through, and the hosts to reach without
+       it, as curl reads them.
 
 The shared secret is taken from, in order: -k, --shared-secret-file,
 MATRIX_REGISTRATION_SHARED_SECRET, then the -c files; an empty value counts as
@@ -80,6 +84,28 @@ fn parse_jobs(text: &str) -> Result<Jobs, String> {
     match text.trim().parse::<u16>() {
         Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(Jobs::Fixed(n)),
         _ => Err(format!("use auto or a number from 1 to {MAX_JOBS}")),
+    }
+}
+
+/// [`parse_jobs`], with `auto` as the value shell completions offer (a
+/// number is typed; without this, they would offer file names).
+#[derive(Clone)]
+struct JobsParser;
+
+impl TypedValueParser for JobsParser {
+    type Value = Jobs;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Jobs, clap::Error> {
+        parse_jobs.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(std::iter::once(PossibleValue::new("auto"))))
     }
 }
 
@@ -238,9 +264,8 @@ pub struct Cli {
     /// as fast (throughput still rises), fewer when answer times grow without
     /// more throughput, half on a 429, 502, 503 or 504 answer or a timeout.
     /// -v logs each change and its reason; the summary says where it settled.
-    /// The default stays 4: against Synapse on 2 cores (BENCHMARKS.md) auto
-    /// was faster only within noise, and one of its rounds was slower than
-    /// every round of 4. auto is for servers with more cores.
+    /// The default is 4 (the guide says why); auto is for servers with more
+    /// cores.
     /// With any --jobs, a row refused with 429 waits as the server asks
     /// (retry_after_ms, 1 s without; at most 60 s) and is sent again, up to 5
     /// times.
@@ -250,12 +275,13 @@ pub struct Cli {
     #[arg(
         long = "jobs",
         value_name = "N|auto",
-        value_parser = parse_jobs
+        value_parser = JobsParser,
+        hide_possible_values = true
     )]
     pub jobs: Option<Jobs>,
 
-    /// Connect to the server through this Unix socket (a listener with
-    /// `path:`), as curl's --unix-socket does; server_url then only names
+    /// Connect to the server through this Unix socket (a listener with a
+    /// path key), as curl's --unix-socket does; server_url then only names
     /// the Host header and any path prefix (default http://localhost).
     /// Without this option and without server_url, a config whose only
     /// client listener is a socket is reached through it.

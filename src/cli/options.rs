@@ -160,7 +160,8 @@ impl Options {
         } else if let Some(config) = &config {
             let (secret, notice) = config
                 .shared_secret()
-                .map_err(|error| crate::config_paths::secret_elsewhere_hint(config, error))?;
+                .map_err(|error| crate::config_paths::secret_elsewhere_hint(config, error))
+                .map_err(|error| crate::config_paths::confd_hint(config, &cli.config, error))?;
             notices.extend(notice);
             secret
         } else {

@@ -77,6 +77,28 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "config_secret_in_conf_d",
+        case: "Secret only in conf.d",
+        tried: "`-c hs.yaml` alone where the secret is in the `conf.d/` beside it, as packages.matrix.org lays a config out: the hint names the `-c` to add.",
+        files: &[
+            ("hs.yaml", Text("report_stats: false\n")),
+            ("conf.d", Dir),
+            (
+                "conf.d/secret.yaml",
+                Text("registration_shared_secret: {secret}\n"),
+            ),
+        ],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: No 'registration_shared_secret' or 'registration_shared_secret_path' defined in config",
+        ),
+        hint: Some(
+            "hint: the service also reads {dir}/conf.d, where packages.matrix.org keeps the secret: pass -c {dir}/hs.yaml -c {dir}/conf.d",
+        ),
+        ..ROW
+    },
+    Row {
         id: "config_missing",
         case: "Config missing",
         tried: "`-c` names a file that does not exist.",
