@@ -527,14 +527,17 @@ mod tests {
     /// What reaches the HTTP client without going through the one request
     /// path: the client's field, reqwest's own send or execute, a client of
     /// its own, or reqwest's one-shot functions.
-    const BYPASSES: [&str; 7] = [
+    const BYPASSES: [&str; 10] = [
         ".http_client.",
         "RequestBuilder::send",
         ".execute(",
         "reqwest::blocking::get",
         "reqwest::get",
+        "reqwest::Client",
         "HttpClient::builder",
+        "HttpClient::new",
         "blocking::Client::builder",
+        "blocking::Client::new",
     ];
 
     fn sources(dir: &Path, found: &mut Vec<(String, String)>) {

@@ -1241,3 +1241,60 @@ fn a_wait_that_runs_out_on_503_says_so() {
     );
     assert!(stub.methods().len() > 1, "retried: {:?}", stub.methods());
 }
+
+/// Invariant 1: every endpoint the tool can reach obeys `--timeout` against
+/// a server trickling its answer, each probe path included (reached when
+/// the ones before it answer 404).
+#[test]
+fn every_endpoint_obeys_the_timeout_against_a_trickling_server() {
+    const PROBES: [&str; 3] = [
+        "/_matrix/client/v1/auth_metadata",
+        "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata",
+        "/_matrix/client/unstable/org.matrix.msc2965/auth_issuer",
+    ];
+    /// A `200` sent one byte every 10 ms, its body alone taking about 6 s
+    /// (the client-wide timeout of reqwest's blocking client bounds the
+    /// headers, but each read of the body separately).
+    fn trickle() -> Reply {
+        let body = format!("{{\"nonce\": \"{}\"}}", "a".repeat(600));
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        Reply::Trickle {
+            bytes: head.into_bytes(),
+            every: Duration::from_millis(10),
+        }
+    }
+    let registration = "/_synapse/admin/v1/register";
+    // Which request trickles: the nonce GET, the POST, each probe path.
+    let mut cases = vec![("GET", registration), ("POST", registration)];
+    cases.extend(PROBES.iter().map(|path| ("GET", *path)));
+    for (method, slow_path) in cases {
+        let synapse = Synapse::new(SECRET);
+        let stub = Stub::start(move |r: &Request| {
+            if r.method == method && r.path == slow_path {
+                return trickle();
+            }
+            match r.path.as_str() {
+                path if path == registration && slow_path != registration => {
+                    Reply::error(404, "M_UNRECOGNIZED", "Unrecognized request")
+                }
+                path if path == registration => synapse.reply(r),
+                _ => Reply::error(404, "M_UNRECOGNIZED", "Unrecognized request"),
+            }
+        });
+        let out = register(&stub.url(), &["--timeout", "1", "-v"]);
+        assert!(
+            out.elapsed < Duration::from_secs(4),
+            "{method} {slow_path}\n{out}"
+        );
+        assert!(
+            stub.requests()
+                .iter()
+                .any(|r| r.method == method && r.path == slow_path),
+            "{method} {slow_path} was reached: {:?}",
+            stub.methods()
+        );
+    }
+}
