@@ -115,6 +115,7 @@ mod error;
 mod files;
 mod hint;
 mod mac;
+mod redact;
 mod refusal;
 mod secret;
 mod tls;

@@ -481,6 +481,62 @@ fn a_json_key_given_twice_is_a_bad_row_and_nothing_is_sent() {
     assert!(!run.stderr.contains("first-pw") && !run.stderr.contains("second-pw"));
 }
 
+/// A password typed one column over lands under `admin` or `user_type`
+/// (or, in JSON, unquoted): the message names the line and the column,
+/// never the value.
+#[test]
+fn a_cell_in_the_wrong_column_is_not_repeated() {
+    let server = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "must not be called"));
+    for rows in [
+        "user,password,admin\nalice,,Hunter2-wrong-column\n",
+        "{\"user\": \"alice\", \"admin\": \"Hunter2-wrong-column\"}\n",
+        "{\"user\": \"alice\", \"admin\": 86420975318642097531}\n",
+        "{\"user\": \"alice\", \"displayname\": 86420975318642097531}\n",
+        "{\"user\": \"alice\", \"admin\": [\"Hunter2-wrong-column\"]}\n",
+    ] {
+        let run = batch(&server.url(), "-", &[], rows);
+        assert_eq!(run.code, Some(3), "{rows}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("<stdin>: line 2: ") || run.stderr.contains("<stdin>: line 1: "),
+            "{rows}: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("Hunter2") && !run.stderr.contains("8642097531"),
+            "{rows}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// JSON keys are matched without regard to case, so `admin` and `Admin`
+/// are one column given twice, as a CSV header with both is.
+#[test]
+fn json_keys_differing_only_in_case_are_one_column_given_twice() {
+    let server = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "must not be called"));
+    for (rows, key) in [
+        (
+            "{\"user\": \"alice\", \"admin\": false, \"Admin\": true}\n",
+            "Admin",
+        ),
+        (
+            "{\"user\": \"alice\", \"Password\": \"pw-one\", \"password\": \"pw-two\"}\n",
+            "password",
+        ),
+    ] {
+        let run = batch(&server.url(), "-", &[], rows);
+        assert_eq!(run.code, Some(3), "{rows}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("line 1: '{key}' is given twice")),
+            "{rows}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("pw-"), "{}", run.stderr);
+        assert_eq!(server.connections(), 0);
+    }
+}
+
 #[test]
 fn control_characters_in_a_bad_line_are_escaped() {
     let server = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "must not be called"));
