@@ -8,6 +8,7 @@
 
 /// What a message says in place of a value that may be a secret: a cell in
 /// the wrong column may hold the password that belongs in the next one.
+#[cfg(feature = "cli")]
 pub const WITHHELD: &str = "the value is not shown: it may be a secret";
 
 /// Control characters in text for the terminal written as escapes (`\n`,
@@ -30,6 +31,7 @@ pub fn escape_control_characters(text: &str) -> String {
 /// may hold a `/`, `?` or `#` (which end the authority for a URL parser, so
 /// an invalid URL is all there is to go on), and a path with an `@` losing
 /// some of its text to the mask costs nothing.
+#[cfg(feature = "cli")]
 pub fn url(text: &str) -> String {
     let start = text.find("://").map_or(0, |i| i + 3);
     let masked = match text[start..].rfind('@').map(|i| start + i) {
@@ -46,6 +48,7 @@ pub fn url(text: &str) -> String {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "cli")]
     #[test]
     fn url_passwords_are_masked_whatever_they_hold() {
         for (typed, shown) in [

@@ -4,6 +4,7 @@
 use crate::tool;
 use serde_json::Value;
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 use support::stub::{Reply, Stub, Synapse};
 use support::tool::{BatchRun, Unwritable};
 
@@ -361,6 +362,95 @@ fn signal_mid_batch(signal: libc::c_int, code: i32) {
 fn sigterm_and_sighup_finish_the_rows_in_flight_like_ctrl_c() {
     signal_mid_batch(libc::SIGTERM, 143);
     signal_mid_batch(libc::SIGHUP, 129);
+}
+
+/// A second signal stops at once, while two rows' POSTs are held by the
+/// server: both accounts may exist, so both rows are printed with
+/// `created: null` and the generated password that was sent.
+#[test]
+fn a_second_signal_reports_the_rows_in_flight_with_their_generated_passwords() {
+    for (first, second, code) in [
+        (libc::SIGINT, libc::SIGINT, 130),
+        (libc::SIGTERM, libc::SIGTERM, 143),
+        (libc::SIGINT, libc::SIGHUP, 129),
+    ] {
+        let synapse = Synapse::new(SECRET);
+        let gate = Arc::new(Gate::default());
+        let (server_synapse, server_gate) = (Arc::clone(&synapse), Arc::clone(&gate));
+        let server = Stub::start(move |request| {
+            if request.method == "POST" {
+                server_gate.wait();
+            }
+            server_synapse.reply(request)
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(&dir, "users.csv", "user\nkim\nlee\nmay\nned\n");
+        let run = tool()
+            .args(["-k", SECRET, "--batch", &file, "--jobs", "2", &server.url()])
+            .spawn();
+        while server.posts().len() < 2 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // SAFETY: sending signals to our own child process.
+        assert_eq!(unsafe { libc::kill(run.id() as libc::pid_t, first) }, 0);
+        run.wait_for_stderr(
+            ": finishing the registrations in flight",
+            Duration::from_secs(10),
+        );
+        assert_eq!(unsafe { libc::kill(run.id() as libc::pid_t, second) }, 0);
+        let out = run.finish();
+        gate.open();
+        assert_eq!(out.code, Some(code), "{out}");
+        let rows: Vec<Value> = out
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), 2, "{out}");
+        for post in server.posts() {
+            let body = post.json();
+            let row = rows
+                .iter()
+                .find(|r| r["localpart"] == body["username"])
+                .unwrap_or_else(|| panic!("no row for {body}: {out}"));
+            assert_eq!(row["created"], Value::Null, "{out}");
+            assert_eq!(row["kind"], "interrupted", "{out}");
+            assert_eq!(row["exit_code"], code, "{out}");
+            assert_eq!(
+                row["password"], body["password"],
+                "the password sent: {out}"
+            );
+        }
+        assert!(
+            out.stderr
+                .contains("created 0, already there 0, failed 2, not started 2"),
+            "{out}"
+        );
+    }
+}
+
+/// `--wait` while the server is down sends nothing: Ctrl-C has nothing to
+/// wait for and stops the batch at once.
+#[test]
+fn ctrl_c_during_wait_for_a_server_that_is_down_stops_at_once() {
+    let url = format!("http://127.0.0.1:{}", support::stub::reserved_port());
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "users.csv", "user\nkim\nlee\n");
+    let run = tool()
+        .args(["-v", "-k", SECRET, "--batch", &file, "--wait", "120", &url])
+        .spawn();
+    run.wait_for_stderr("; retrying", Duration::from_secs(10));
+    let signalled = std::time::Instant::now();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(
+        unsafe { libc::kill(run.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let out = run.finish();
+    assert!(signalled.elapsed() < Duration::from_secs(2), "{out}");
+    assert_eq!(out.code, Some(130), "{out}");
+    assert_eq!(out.stdout, "", "nothing was sent");
+    assert!(out.stderr.contains("not started 2"), "{out}");
 }
 
 #[test]
