@@ -23,17 +23,8 @@ pub fn run(cli: Cli) -> i32 {
             &mut script,
         );
         let mut out = std::io::stdout().lock();
-        return match out.write_all(&script).and_then(|()| out.flush()) {
-            Ok(()) => EXIT_OK,
-            Err(e) => {
-                let error = Error::Output(format!(
-                    "cannot write to stdout ({})",
-                    crate::files::io_reason(&e)
-                ));
-                crate::output::report_error(&error);
-                error.exit_code()
-            }
-        };
+        let written = out.write_all(&script).and_then(|()| out.flush());
+        return stdout_written(written);
     }
     crate::cli::signals::install();
     super::log::install(cli.verbose);
@@ -49,6 +40,35 @@ pub fn run(cli: Cli) -> i32 {
         }) => crate::batch::run(options, &path, jobs),
         Err(error) => {
             reporter.failed(&error, None, None);
+            error.exit_code()
+        }
+    }
+}
+
+/// What the arguments could not be parsed into: `--help` or `--version`
+/// (on stdout, exit 0, or 5 when stdout cannot take it, as for
+/// `--completions`) or a usage error (on stderr, exit 2).
+pub fn arguments_refused(error: clap::Error) -> i32 {
+    if !matches!(
+        error.kind(),
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+    ) {
+        error.exit();
+    }
+    stdout_written(error.print().and_then(|()| std::io::stdout().flush()))
+}
+
+/// The exit status of output that only goes to stdout: 0, or 5 with the
+/// reason on stderr.
+fn stdout_written(written: std::io::Result<()>) -> i32 {
+    match written {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            let error = Error::Output(format!(
+                "cannot write to stdout ({})",
+                crate::files::io_reason(&e)
+            ));
+            crate::output::report_error(&error);
             error.exit_code()
         }
     }

@@ -252,6 +252,22 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "secret_file_python_whitespace",
+        case: "Secret file with U+001C..U+001F around it",
+        tried: "`registration_shared_secret_path` names a file whose secret ends in U+001F U+001E: stripped as Synapse strips it, so the MAC is the one Synapse computes.",
+        files: &[
+            (
+                "hs.yaml",
+                Text("registration_shared_secret_path: {dir}/secret\n"),
+            ),
+            ("secret", Text("\u{1d}{secret}\u{1f}\u{1e}\n")),
+        ],
+        args: WITH_CONFIG,
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
         id: "secret_file_empty",
         case: "Secret file empty",
         tried: "The secret file holds only whitespace.",
@@ -459,6 +475,45 @@ pub const ROWS: &[Row] = &[
         ],
         exit: 3,
         error: Some("error: --password-file: {dir}/password: Password cannot be blank."),
+        ..ROW
+    },
+    Row {
+        id: "password_file_python_whitespace",
+        case: "`--password-file` with U+001C..U+001F around it",
+        tried: "The password file's password between U+001F and U+001C: stripped as Python's `str.strip()` strips them (the reference and Synapse do), so the account gets the password the reference would give it.",
+        files: &[("password", Text("\u{1f}{password}\u{1c}\u{1e}\n"))],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "--password-file",
+            "{dir}/password",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "password_stdin_two_lines",
+        case: "`--password-stdin` given two lines",
+        tried: "Standard input holds the password and a second line: refused, not cut to its first line (one empty line after it is taken for a stray line end).",
+        stdin: "{password}\nsecond line\n",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "--password-stdin",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: --password-stdin: standard input has more than one line; give the password alone, on one line",
+        ),
         ..ROW
     },
     Row {
