@@ -194,7 +194,28 @@ fn first_pass(path: &Path, name: &Path, rules: &Rules) -> Result<(File, CheckSum
             file.rewind().map_err(unreadable)?;
             return Ok((file, checked));
         }
-        return spool(file, rules, &mut report).map_err(unreadable);
+        return spool(file, spool_file(name)?, rules, &mut report).map_err(unreadable);
     }
-    spool(io::stdin().lock(), rules, &mut report).map_err(unreadable)
+    spool(io::stdin().lock(), spool_file(name)?, rules, &mut report).map_err(unreadable)
+}
+
+/// The file a stream read once is copied to, in the temporary directory;
+/// an error names that directory, which is what needs putting right.
+fn spool_file(name: &Path) -> Result<File> {
+    let dir = std::env::temp_dir();
+    spool::unlinked_file(&dir).map_err(|e| {
+        let reason = match dir.is_dir() {
+            false => "it is not an existing directory".to_owned(),
+            true => crate::files::io_reason(&e),
+        };
+        Error::file(
+            &dir,
+            None,
+            format!(
+                "the temporary directory cannot hold the copy of {} that a second reading needs: {reason}",
+                name.display()
+            ),
+        )
+        .with_hint("set TMPDIR to a directory this user can write to")
+    })
 }

@@ -224,6 +224,51 @@ fn a_stream_that_cannot_be_read_twice_is_spooled() {
     assert_eq!(synapse.created().len(), 2);
 }
 
+/// The copy of stdin holds passwords: it is readable by its owner alone,
+/// whatever the umask, and has no name.
+#[test]
+fn the_copy_of_stdin_is_owner_only_and_unnamed() {
+    use std::os::unix::fs::PermissionsExt;
+    let synapse = Synapse::new(SECRET);
+    let gate = Arc::new(Gate::default());
+    let (server_synapse, server_gate) = (Arc::clone(&synapse), Arc::clone(&gate));
+    let server = Stub::start(move |request| {
+        if request.method == "POST" {
+            server_gate.wait();
+        }
+        server_synapse.reply(request)
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tool()
+        .args(["-k", SECRET, "--batch", "-", &server.url()])
+        .env("TMPDIR", tmp.path())
+        .stdin("user,password\nkim,pw-kim\n")
+        .spawn();
+    while server.posts().is_empty() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The second pass is under way: the copy is open.
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", run.id())).unwrap();
+    let copies: Vec<u32> = fds
+        .filter_map(|fd| {
+            let fd = fd.unwrap().path();
+            let target = std::fs::read_link(&fd).ok()?;
+            target
+                .starts_with(tmp.path())
+                .then(|| std::fs::metadata(&fd).unwrap().permissions().mode() & 0o777)
+        })
+        .collect();
+    gate.open();
+    let out = run.finish();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(copies, [0o600], "{out}");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "no name left"
+    );
+}
+
 #[test]
 fn usage_errors() {
     for args in [

@@ -1277,6 +1277,20 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "batch_stdin_tmpdir_missing",
+        case: "`--batch -` with `TMPDIR` missing",
+        tried: "`--batch -` (stdin, read twice through a copy) with `TMPDIR` naming no directory: the error names the temporary directory, not stdin.",
+        env: &[("TMPDIR", b"/nonexistent-tmpdir")],
+        stdin: "user\nalice\n",
+        args: &["-k", "{secret}", "--batch", "-", "http://127.0.0.1:{port}"],
+        exit: 3,
+        error: Some(
+            "error: /nonexistent-tmpdir: the temporary directory cannot hold the copy of <stdin> that a second reading needs: it is not an existing directory",
+        ),
+        hint: Some("hint: set TMPDIR to a directory this user can write to"),
+        ..ROW
+    },
+    Row {
         id: "jobs_without_batch",
         case: "`--jobs` without `--batch`",
         tried: "`--jobs 3` on a single registration.",
