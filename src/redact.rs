@@ -75,4 +75,35 @@ mod tests {
         assert_eq!(escape_control_characters("a\nb\u{1b}"), "a\\nb\\u{1b}");
         assert_eq!(escape_control_characters("é ok"), "é ok");
     }
+
+    /// The one redaction point is the only escaping code: a message that
+    /// escaped text its own way (and masked nothing) fails here.
+    #[test]
+    fn no_other_module_escapes_text_its_own_way() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut dirs = vec![root.clone()];
+        let mut seen = 0;
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                if path == root.join("redact.rs") || path.extension().is_none_or(|e| e != "rs") {
+                    continue;
+                }
+                seen += 1;
+                let text = std::fs::read_to_string(&path).unwrap();
+                for pattern in [".escape_default(", ".escape_debug(", ".escape_unicode("] {
+                    assert!(
+                        !text.contains(pattern),
+                        "{} escapes text itself ({pattern}): call crate::redact",
+                        path.display()
+                    );
+                }
+            }
+        }
+        assert!(seen > 20);
+    }
 }
