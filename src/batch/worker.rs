@@ -192,6 +192,10 @@ impl SecondPass<'_> {
                 }
                 _ => None,
             };
+            // A row waiting out a 429 stays marked sent: a first signal
+            // waits for it (its wait ends at once, and it is reported as
+            // refused), a second one reports it as unknown, erring on the
+            // side of showing its password.
             let Some(wait) = wait else { break outcome };
             retries += 1;
             log::info!(

@@ -58,17 +58,21 @@ fn on_signal(signal: i32) {
         .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
         .is_ok();
     let mut ledger = crate::cli::ledger::lock();
+    let mut words = last_words();
     // A graceful stop waits for the registrations sent; with none sent (a
-    // batch waiting for its server) there is nothing to wait for.
-    if !first || !GRACEFUL.load(Ordering::SeqCst) || !ledger.any_sent() {
+    // batch waiting for its server) there is nothing to wait for, unless
+    // the batch is already saying its summary (its last words taken back).
+    let nothing_to_wait_for = !ledger.any_sent() && words.is_some();
+    if !first || !GRACEFUL.load(Ordering::SeqCst) || nothing_to_wait_for {
         // The ledger stays locked until the exit: nothing more is sent or
         // reported, and what it holds is said first.
         let lost = ledger.flush(crate::cli::ledger::Cause::Signal(signal));
-        if let Some(words) = last_words().take() {
+        if let Some(words) = words.take() {
             words(signal, lost);
         }
         std::process::exit(crate::error::exit_code_for_signal(signal));
     }
+    drop(words);
     drop(ledger);
     // On a terminal the "^C" echo ends the progress bar's line.
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {

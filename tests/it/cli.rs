@@ -239,7 +239,7 @@ fn password_stdin_loses_only_the_newline() {
             "--no-admin",
         ])
         .arg(stub.url())
-        .stdin(" pass word \nnext line\n")
+        .stdin(" pass word \n\n")
         .run()
         .assert_code(0);
     assert_eq!(synapse.created()[0].password, " pass word ");
