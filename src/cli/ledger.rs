@@ -188,29 +188,7 @@ fn report_lost(entry: &Entry, cause: Cause) {
         // Rows never sent are the summary's "not started".
         (Report::Row { .. }, _) if !entry.sent => {}
         (Report::Row { line, localpart }, cause) => {
-            let lost = match cause {
-                Cause::Signal(signal) => RegistrationResult::failure(
-                    &Error::unconfirmed(Error::Interrupted(signal)),
-                    None,
-                ),
-                Cause::Panic => RegistrationResult {
-                    created: None,
-                    errcode: Some(None),
-                    error: Some(PANIC_TEXT.to_owned()),
-                    exit_code: Some(EXIT_PANIC),
-                    kind: Some("internal"),
-                    status: Some(None),
-                    ..RegistrationResult::default()
-                },
-            };
-            let result = RegistrationResult {
-                line: Some(*line),
-                localpart: Some(localpart),
-                user_id: entry.user_id.as_deref(),
-                password: password.map(SecretString::expose),
-                ..lost
-            };
-            let json = result.to_json();
+            let json = lost_row(*line, localpart, entry.user_id.as_deref(), password, cause);
             if crate::output::stdout_line(&json).is_err() {
                 crate::output::result_on_stderr(&json);
             }
@@ -218,8 +196,78 @@ fn report_lost(entry: &Entry, cause: Cause) {
     }
 }
 
+/// The JSON line of a batch row sent whose answer never came.
+fn lost_row(
+    line: u64,
+    localpart: &str,
+    user_id: Option<&str>,
+    password: Option<&SecretString>,
+    cause: Cause,
+) -> String {
+    let lost = match cause {
+        Cause::Signal(signal) => {
+            RegistrationResult::failure(&Error::unconfirmed(Error::Interrupted(signal)), None)
+        }
+        Cause::Panic => RegistrationResult {
+            created: None,
+            errcode: Some(None),
+            error: Some(PANIC_TEXT.to_owned()),
+            exit_code: Some(EXIT_PANIC),
+            kind: Some("internal"),
+            status: Some(None),
+            ..RegistrationResult::default()
+        },
+    };
+    RegistrationResult {
+        line: Some(line),
+        localpart: Some(localpart),
+        user_id,
+        password: password.map(SecretString::expose),
+        ..lost
+    }
+    .to_json()
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_lost_to_a_signal_or_a_panic_keeps_its_password() {
+        let password = SecretString::from("generated-pw");
+        let signal = lost_row(3, "kim", Some("@kim:x"), Some(&password), Cause::Signal(15));
+        assert_eq!(
+            signal,
+            r#"{"created":null,"errcode":null,"error":"interrupted","exit_code":143,"kind":"interrupted","line":3,"localpart":"kim","password":"generated-pw","status":null,"user_id":"@kim:x"}"#
+        );
+        let panic = lost_row(4, "lee", None, Some(&password), Cause::Panic);
+        assert_eq!(
+            panic,
+            format!(
+                r#"{{"created":null,"errcode":null,"error":"{PANIC_TEXT}","exit_code":101,"kind":"internal","line":4,"localpart":"lee","password":"generated-pw","status":null,"user_id":null}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn a_registration_is_at_risk_from_its_sending_until_it_is_settled() {
+        let held = hold(
+            Report::Row {
+                line: 2,
+                localpart: "ann".to_owned(),
+            },
+            None,
+            None,
+        );
+        let id = held.id;
+        let sent = || lock().entries.iter().any(|e| e.id == id && e.sent);
+        assert!(!sent());
+        assert!(held.may_send());
+        assert!(sent());
+        assert_eq!(held.settle(|| 7), 7);
+        assert!(lock().entries.iter().all(|e| e.id != id), "settled");
+    }
+
     /// The ledger's invariant, checked in the command line's sources: no
     /// registration is sent but through `Client::prepare` followed by
     /// `Held::may_send` (which marks it in the ledger), never through
