@@ -161,6 +161,16 @@ pub(super) fn json_entry(bytes: &[u8], line: u64) -> std::result::Result<Written
         let text = text
             .rsplit_once(" at line ")
             .map_or(text.as_str(), |(t, _)| t);
+        // A JSON value of another type: serde_json's words would quote it
+        // ("invalid type: string \"...\""), and it may be a password.
+        let what;
+        let text = match e.classify() {
+            serde_json::error::Category::Data => {
+                what = format!("it is {}", json_kind_of_text(bytes));
+                what.as_str()
+            }
+            _ => text,
+        };
         Problem::new(
             line,
             format!(
@@ -214,6 +224,18 @@ pub(super) fn json_entry(bytes: &[u8], line: u64) -> std::result::Result<Written
         }
     }
     finish(entry, problems)
+}
+
+/// What kind of JSON value a line that is not an object holds, from its
+/// first character.
+fn json_kind_of_text(bytes: &[u8]) -> &'static str {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'"') => "a string",
+        Some(b'[') => "a list",
+        Some(b't' | b'f') => "true or false",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
 }
 
 pub(super) fn json_kind(value: &Value) -> &'static str {

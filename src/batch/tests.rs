@@ -588,6 +588,15 @@ pub(super) fn no_problem_repeats_a_cell_but_the_localpart() {
             "{{\"user\": \"alice\", \"{column}\": 9753108642097531}}\n"
         ));
         texts.push(format!("{{\"user\": \"alice\", \"{column}\": 97.531e3}}\n"));
+        // Lines that are JSON, but not objects.
+        for line in [
+            "\"Zq9canary\"",
+            "9753108642097531",
+            "[\"Zq9canary\"]",
+            "\"Zq9canary",
+        ] {
+            texts.push(format!("{{\"user\": \"alice\"}}\n{line}\n"));
+        }
         texts.push(format!(
             "{{\"user\": \"alice\", \"{column}\": \"x\", \"{}\": 9753108642097531}}\n",
             column.to_uppercase()
