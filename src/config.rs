@@ -367,7 +367,7 @@ pub fn read_secret_file(
     let bytes = read_capped(path, MAX_SECRET_FILE_BYTES, origin)?;
     let text =
         String::from_utf8(bytes).map_err(|_| Error::file(path, None, "is not valid UTF-8 text"))?;
-    let secret = SecretString::new(text.trim().to_owned());
+    let secret = SecretString::new(crate::files::strip_like_python(&text).to_owned());
     // The untrimmed copy is dropped (and wiped) here.
     drop(zeroize::Zeroizing::new(text));
     if secret.is_empty() {

@@ -115,6 +115,7 @@ mod error;
 mod files;
 mod hint;
 mod mac;
+mod redact;
 mod refusal;
 mod secret;
 mod tls;
@@ -156,7 +157,10 @@ pub mod __private {
     #[cfg(feature = "cli")]
     pub use crate::batch::{Format, Rows, Rules, check_rows};
     #[cfg(feature = "cli")]
-    pub use crate::cli::{Cli, command, run::run};
+    pub use crate::cli::{
+        Cli, command,
+        run::{arguments_refused, run},
+    };
     #[cfg(feature = "cli")]
     pub use crate::config::{ClientListener, Config, SecretSource};
 }

@@ -296,7 +296,10 @@ pub struct RegistrationResult<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub home_server: Option<Option<&'a str>>,
     /// The class of failure: `refused`, `unavailable`, `unreachable`,
-    /// `config`, `input`, `usage`, `delegated_auth`.
+    /// `config`, `input`, `usage`, `delegated_auth`, `output` (stdout cannot
+    /// be written), `interrupted` (a signal stopped the run: `created` is
+    /// `false` if it came before the registration was sent, `null` after),
+    /// `internal` (a bug stopped the run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<&'static str>,
     /// `--batch`: the row's line in the file.

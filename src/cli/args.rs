@@ -157,7 +157,8 @@ pub struct Cli {
     )]
     pub password_file: Option<PathBuf>,
 
-    /// Read the password from the first line of standard input (the trailing newline is removed).
+    /// Read the password from standard input: one line, its newline removed
+    /// (more than one line is refused; one empty line after it is allowed).
     #[arg(long = "password-stdin", conflicts_with = "generate_password")]
     pub password_stdin: bool,
 

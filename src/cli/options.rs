@@ -361,7 +361,6 @@ fn seconds(value: f64, option: &str) -> Result<Option<Duration>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::server::without_password;
     use clap::Parser;
 
     fn options(args: &[&str]) -> Result<Options> {
@@ -521,32 +520,19 @@ mod tests {
 
     #[test]
     fn passwords_in_urls_are_not_repeated() {
-        assert_eq!(
-            without_password("http://admin:hunter2@host:8008/x"),
-            "http://admin:***@host:8008/x"
-        );
-        assert_eq!(without_password("http://admin@host"), "http://admin@host");
-        assert_eq!(without_password("u:p@h"), "u:***@h");
-        // Whatever a password holds, up to the last @ is masked.
-        for password in [
-            "hun/ter2",
-            "hun?ter2",
-            "hun#ter2",
-            "hun@ter2",
-            "h/u@n#t?er2",
+        // The URL parser ends the authority at '/', '?' or '#': the password
+        // is then taken for a port, and the whole URL is invalid.
+        for url in [
+            "http://a:hunter2@[::1",
+            "http://a:hun/ter2@host",
+            "http://a:hun?ter2@host",
+            "http://a:hun#ter2@host",
+            "http://a:hunter2@host",
         ] {
-            let shown = without_password(&format!("http://admin:{password}@host:8008/x"));
-            assert_eq!(shown, "http://admin:***@host:8008/x", "{password}");
-            let error = options(&["-k", "s", &format!("http://admin:{password}@host")]);
-            let error = error.err().unwrap().to_string();
-            assert!(!error.contains("ter2"), "{error}");
+            let error = options(&["-k", "s", url]).unwrap_err();
+            assert!(!error.to_string().contains("ter2"), "{error}");
+            assert!(error.to_string().contains("a:***@"), "{error}");
         }
-        assert_eq!(
-            without_password("http://host:8008/a@b"),
-            "http://host:***@b"
-        );
-        let error = options(&["-k", "s", "http://a:hunter2@[::1"]).unwrap_err();
-        assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 
     #[test]

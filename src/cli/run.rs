@@ -1,5 +1,6 @@
 //! Acting on checked options: prompt for what is missing, register, report.
 
+use crate::cli::ledger::{self, Held, Report};
 use crate::cli::options::{Mode, Options, PasswordSource};
 use crate::cli::prompt::{PromptTo, Prompter};
 use crate::cli::{Cli, OutputFormat, SECRET_ENV};
@@ -22,17 +23,8 @@ pub fn run(cli: Cli) -> i32 {
             &mut script,
         );
         let mut out = std::io::stdout().lock();
-        return match out.write_all(&script).and_then(|()| out.flush()) {
-            Ok(()) => EXIT_OK,
-            Err(e) => {
-                let error = Error::Output(format!(
-                    "cannot write to stdout ({})",
-                    crate::files::io_reason(&e)
-                ));
-                crate::output::report_error(&error);
-                error.exit_code()
-            }
-        };
+        let written = out.write_all(&script).and_then(|()| out.flush());
+        return stdout_written(written);
     }
     crate::cli::signals::install();
     super::log::install(cli.verbose);
@@ -48,6 +40,35 @@ pub fn run(cli: Cli) -> i32 {
         }) => crate::batch::run(options, &path, jobs),
         Err(error) => {
             reporter.failed(&error, None, None);
+            error.exit_code()
+        }
+    }
+}
+
+/// What the arguments could not be parsed into: `--help` or `--version`
+/// (on stdout, exit 0, or 5 when stdout cannot take it, as for
+/// `--completions`) or a usage error (on stderr, exit 2).
+pub fn arguments_refused(error: clap::Error) -> i32 {
+    if !matches!(
+        error.kind(),
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+    ) {
+        error.exit();
+    }
+    stdout_written(error.print().and_then(|()| std::io::stdout().flush()))
+}
+
+/// The exit status of output that only goes to stdout: 0, or 5 with the
+/// reason on stderr.
+fn stdout_written(written: std::io::Result<()>) -> i32 {
+    match written {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            let error = Error::Output(format!(
+                "cannot write to stdout ({})",
+                crate::files::io_reason(&e)
+            ));
+            crate::output::report_error(&error);
             error.exit_code()
         }
     }
@@ -70,25 +91,30 @@ pub fn register_one(options: Options, reporter: &Reporter) -> i32 {
     }
     let mut user_id = None;
     let mut at_risk = None;
-    let status = match register(options, reporter, &mut user_id, &mut at_risk) {
+    let mut held = None;
+    match register(options, reporter, &mut user_id, &mut at_risk, &mut held) {
         Ok(()) => EXIT_OK,
         Err(error) => {
-            reporter.failed(&error, user_id.as_deref(), at_risk.as_ref());
+            let report = || reporter.failed(&error, user_id.as_deref(), at_risk.as_ref());
+            match held.take() {
+                Some(held) => held.settle(report),
+                None => report(),
+            }
             error.exit_code()
         }
-    };
-    // Reported: from now on Ctrl-C has nothing to add.
-    crate::cli::signals::set_last_words(None);
-    status
+    }
 }
 
 /// `at_risk` receives a generated password when the run fails although the
-/// account may exist with it: it must then be shown.
+/// account may exist with it: it must then be shown. `held` receives the
+/// registration's place in the ledger, once it has one: the failure is
+/// reported through it.
 fn register(
     options: Options,
     reporter: &Reporter,
     user_id: &mut Option<String>,
     at_risk: &mut Option<SecretString>,
+    held: &mut Option<Held>,
 ) -> Result<()> {
     let prompter = Prompter::new(match options.output {
         OutputFormat::Text => PromptTo::Stdout,
@@ -133,15 +159,19 @@ fn register(
         .user_type(options.user_type.as_deref())
         .display_name(options.display_name.as_deref());
     let generated = generated.then_some(&password);
+    let entry = held.insert(ledger::hold(
+        Report::Single(*reporter),
+        user_id.clone(),
+        generated,
+    ));
     let send = |prepared: Prepared<'_>| {
         reporter.sending()?;
-        // Once the request may reach the server, Ctrl-C must not lose what
-        // became of it.
-        let (reporter, user_id, password) = (*reporter, user_id.clone(), generated.cloned());
-        crate::cli::signals::set_last_words(Some(Box::new(move |signal| {
-            let error = Error::unconfirmed(Error::Interrupted(signal));
-            reporter.failed(&error, user_id.as_deref(), password.as_ref());
-        })));
+        // From here the request may reach the server.
+        if !entry.may_send() {
+            return Err(Error::Interrupted(
+                crate::cli::signals::interrupted().unwrap_or(libc::SIGINT),
+            ));
+        }
         prepared.send()
     };
     let outcome = match client.prepare(&new_user).and_then(send) {
@@ -200,7 +230,7 @@ fn register(
                     ),
                 ));
             }
-            reporter.created(&registered, generated)
+            settle(held, || reporter.created(&registered, generated))
         }
         Outcome::CreatedIncomplete(problem) => {
             if reporter.format() == OutputFormat::Token {
@@ -212,8 +242,18 @@ fn register(
                     Some("log in with the password to get a token"),
                 ));
             }
-            reporter.created_incomplete(user_id.as_deref(), &problem, generated)
+            settle(held, || {
+                reporter.created_incomplete(user_id.as_deref(), &problem, generated)
+            })
         }
-        Outcome::AlreadyExists => reporter.already_exists(user_id.as_deref()),
+        Outcome::AlreadyExists => settle(held, || reporter.already_exists(user_id.as_deref())),
+    }
+}
+
+/// Reports through the ledger: the registration leaves it as it is said.
+fn settle(held: &mut Option<Held>, report: impl FnOnce() -> Result<()>) -> Result<()> {
+    match held.take() {
+        Some(held) => held.settle(report),
+        None => report(),
     }
 }

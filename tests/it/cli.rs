@@ -239,7 +239,7 @@ fn password_stdin_loses_only_the_newline() {
             "--no-admin",
         ])
         .arg(stub.url())
-        .stdin(" pass word \nnext line\n")
+        .stdin(" pass word \n\n")
         .run()
         .assert_code(0);
     assert_eq!(synapse.created()[0].password, " pass word ");
@@ -354,6 +354,44 @@ fn wait_covers_a_server_that_starts_late() {
     assert!(out.elapsed < Duration::from_secs(8), "{out}");
     assert_eq!(stub.methods(), ["GET", "POST"]);
     assert_eq!(synapse.created().len(), 1);
+}
+
+/// Interrupted before anything was sent (during `--wait`, or while the
+/// nonce is fetched): `-o json` still prints its one object, of kind
+/// `interrupted`, and the error line says why; nothing can exist.
+#[test]
+fn a_signal_before_the_registration_is_sent_is_reported_in_every_format() {
+    for (format, signal, code) in [
+        ("json", libc::SIGINT, 130),
+        ("json", libc::SIGTERM, 143),
+        ("text", libc::SIGINT, 130),
+    ] {
+        let port = reserved_port();
+        let running = tool()
+            .args(["-v", "-k", SECRET, "-u", "alice", "--generate-password"])
+            .args(["--no-admin", "--wait", "120", "-o", format])
+            .arg(format!("http://127.0.0.1:{port}"))
+            .spawn();
+        running.wait_for_stderr("; retrying", Duration::from_secs(10));
+        // SAFETY: sending a signal to our own child process.
+        assert_eq!(
+            unsafe { libc::kill(running.id() as libc::pid_t, signal) },
+            0
+        );
+        let out = running.finish();
+        assert_eq!(out.code, Some(code), "{out}");
+        assert_eq!(out.error_line(), "error: interrupted", "{out}");
+        assert!(!out.stderr.contains("password"), "nothing was sent: {out}");
+        if format == "json" {
+            let object: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+            assert_eq!(object["kind"], "interrupted", "{out}");
+            assert_eq!(object["created"], false, "{out}");
+            assert_eq!(object["exit_code"], code, "{out}");
+            assert!(object.get("password").is_none(), "{out}");
+        } else {
+            assert_eq!(out.stdout, "", "{out}");
+        }
+    }
 }
 
 #[test]

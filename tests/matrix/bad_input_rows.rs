@@ -274,6 +274,22 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "secret_file_python_whitespace",
+        case: "Secret file with U+001C..U+001F around it",
+        tried: "`registration_shared_secret_path` names a file whose secret ends in U+001F U+001E: stripped as Synapse strips it, so the MAC is the one Synapse computes.",
+        files: &[
+            (
+                "hs.yaml",
+                Text("registration_shared_secret_path: {dir}/secret\n"),
+            ),
+            ("secret", Text("\u{1d}{secret}\u{1f}\u{1e}\n")),
+        ],
+        args: WITH_CONFIG,
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
         id: "secret_file_empty",
         case: "Secret file empty",
         tried: "The secret file holds only whitespace.",
@@ -498,6 +514,45 @@ pub const ROWS: &[Row] = &[
         ],
         exit: 3,
         error: Some("error: --password-file: {dir}/password: Password cannot be blank."),
+        ..ROW
+    },
+    Row {
+        id: "password_file_python_whitespace",
+        case: "`--password-file` with U+001C..U+001F around it",
+        tried: "The password file's password between U+001F and U+001C: stripped as Python's `str.strip()` strips them (the reference and Synapse do), so the account gets the password the reference would give it.",
+        files: &[("password", Text("\u{1f}{password}\u{1c}\u{1e}\n"))],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "--password-file",
+            "{dir}/password",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "password_stdin_two_lines",
+        case: "`--password-stdin` given two lines",
+        tried: "Standard input holds the password and a second line: refused, not cut to its first line (one empty line after it is taken for a stray line end).",
+        stdin: "{password}\nsecond line\n",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "--password-stdin",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: --password-stdin: standard input has more than one line; give the password alone, on one line",
+        ),
         ..ROW
     },
     Row {
@@ -1279,6 +1334,20 @@ pub const ROWS: &[Row] = &[
         ],
         exit: 3,
         error: Some("error: {dir}/ca.pem: is larger than 1 MiB"),
+        ..ROW
+    },
+    Row {
+        id: "batch_stdin_tmpdir_missing",
+        case: "`--batch -` with `TMPDIR` missing",
+        tried: "`--batch -` (stdin, read twice through a copy) with `TMPDIR` naming no directory: the error names the temporary directory, not stdin.",
+        env: &[("TMPDIR", b"/nonexistent-tmpdir")],
+        stdin: "user\nalice\n",
+        args: &["-k", "{secret}", "--batch", "-", "http://127.0.0.1:{port}"],
+        exit: 3,
+        error: Some(
+            "error: /nonexistent-tmpdir: the temporary directory cannot hold the copy of <stdin> that a second reading needs: it is not an existing directory",
+        ),
+        hint: Some("hint: set TMPDIR to a directory this user can write to"),
         ..ROW
     },
     Row {

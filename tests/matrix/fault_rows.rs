@@ -464,6 +464,26 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "help_to_full_disk",
+        case: "`--help` to a full disk",
+        tried: "`--help` with stdout on `/dev/full`: exit 5, as `--completions` gives, not 0 with nothing written.",
+        args: &["--help"],
+        exit: 5,
+        error: Some("error: cannot write to stdout (No space left on device)"),
+        stdout: Some(Unwritable::Full),
+        ..ROW
+    },
+    Row {
+        id: "version_to_full_disk",
+        case: "`--version` to a full disk",
+        tried: "`--version` with stdout on `/dev/full`.",
+        args: &["--version"],
+        exit: 5,
+        error: Some("error: cannot write to stdout (No space left on device)"),
+        stdout: Some(Unwritable::Full),
+        ..ROW
+    },
+    Row {
         id: "stdout_closed",
         case: "stdout closed",
         tried: "With `-o json`, stdout is a pipe whose reader has gone (`\\| head -c0`) when the result is written.",
