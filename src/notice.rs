@@ -18,6 +18,13 @@ pub enum Notice {
     },
     /// Repeated keys beyond those named one by one.
     MoreRepeatedKeys { file: PathBuf, count: usize },
+    /// A key that two mappings merged with `<<: [*a, *b]` both set, whose
+    /// value depends on the server's PyYAML (which changed in 6.0.4).
+    MergedKeyConflict {
+        file: PathBuf,
+        line: usize,
+        key: String,
+    },
     /// A secret or password file that users other than its owner may read.
     ReadableByOthers { file: PathBuf, mode: u32 },
     /// An entry of a `-c` directory that Synapse does not read.
@@ -55,6 +62,12 @@ impl fmt::Display for Notice {
             Notice::RepeatedKey { file, line, key } => write!(
                 f,
                 "{}: line {line}: '{key}' is set again; the last value counts, as for the server.",
+                file.display()
+            ),
+            Notice::MergedKeyConflict { file, line, key } => write!(
+                f,
+                "{}: line {line}: '{key}' is set by more than one mapping merged with '<<'; \
+                 the value taken is PyYAML 6.0.4's (Synapse 1.163 and later), an older PyYAML may take another: set it in the mapping itself.",
                 file.display()
             ),
             Notice::MoreRepeatedKeys { file, count } => write!(
