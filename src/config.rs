@@ -87,6 +87,12 @@ impl Config {
         }
     }
 
+    /// Names `paths` in messages about missing keys, when no file was read
+    /// (`-c` directories without a .yaml file).
+    pub fn name_sources(&mut self, paths: &[PathBuf]) {
+        self.files = paths.to_vec();
+    }
+
     /// The value of a top-level key and the file it came from.
     pub(crate) fn get(&self, key: &str) -> Option<(&Value, &Path)> {
         self.entries

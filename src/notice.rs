@@ -29,6 +29,8 @@ pub enum Notice {
     ReadableByOthers { file: PathBuf, mode: u32 },
     /// An entry of a `-c` directory that Synapse does not read.
     IgnoredEntry { entry: PathBuf, reason: Ignored },
+    /// A `-c` directory with no `.yaml` file: Synapse starts all the same.
+    NoYamlInDirectory { dir: PathBuf },
     /// Ignored entries of a `-c` directory beyond those named one by one.
     MoreIgnoredEntries { dir: PathBuf, count: usize },
     /// An empty `--shared-secret-file`: the next source is used.
@@ -88,6 +90,11 @@ impl fmt::Display for Notice {
                     Ignored::NotAFile => "not a file",
                     Ignored::NotYaml => "its name does not end in .yaml",
                 }
+            ),
+            Notice::NoYamlInDirectory { dir } => write!(
+                f,
+                "{}: no .yaml file in this directory, so nothing is read from it (Synapse reads only the files whose names end in .yaml).",
+                dir.display()
             ),
             Notice::MoreIgnoredEntries { dir, count } => write!(
                 f,

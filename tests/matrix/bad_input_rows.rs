@@ -88,12 +88,12 @@ pub const ROWS: &[Row] = &[
     Row {
         id: "config_is_a_directory",
         case: "Config directory without YAML",
-        tried: "`-c` names a directory with no `.yaml` file in it (Synapse's `--config-path DIR` reads only those).",
+        tried: "`-c` names a directory with no `.yaml` file in it (Synapse's `--config-path DIR` reads only those, and starts without any): a notice, then the secret is missing.",
         files: &[("hs.yaml", Dir)],
         args: WITH_CONFIG,
         exit: 3,
         error: Some(
-            "error: {dir}/hs.yaml: is a directory with no .yaml file in it; Synapse reads only the files whose names end in .yaml",
+            "error: {dir}/hs.yaml: No 'registration_shared_secret' or 'registration_shared_secret_path' defined in config",
         ),
         ..ROW
     },
