@@ -62,11 +62,11 @@ pub(super) fn read<E>(
     let mut prepared = Prepared::new(text)?;
     loop {
         match prepared.read_once(&mut consume) {
-            Err(Pass::Retry(index)) if prepared.inserted.len() < MAX_COLON_FIXES => {
-                prepared.insert_space(index);
+            Err(Pass::Retry(index, line)) if prepared.inserted.len() < MAX_COLON_FIXES => {
+                prepared.insert_space(index, line);
                 consume(None).map_err(Stop::Consumer)?;
             }
-            Err(Pass::Retry(index)) => {
+            Err(Pass::Retry(index, _)) => {
                 let at = prepared.position(index);
                 return Err(Stop::Invalid(format!(
                     "it has more than {MAX_COLON_FIXES} flow mappings with a ':' right before '[', '{{', ',', ']' or '}}' ({at}); add a space after the ':'"
@@ -79,8 +79,9 @@ pub(super) fn read<E>(
 }
 
 enum Pass<E> {
-    /// A `:` at this byte offset needs a space after it.
-    Retry(usize),
+    /// A `:` at this byte offset, on this line (from 0), needs a space
+    /// after it.
+    Retry(usize, u64),
     Stop(Stop<E>),
 }
 
@@ -96,8 +97,9 @@ struct Prepared<'a> {
     /// What stands for U+FEFF in `text`, when the original has one past
     /// its start.
     bom: Option<char>,
-    /// Byte offsets in `text` of the spaces inserted, in order.
-    inserted: Vec<usize>,
+    /// Byte offsets in `text` of the spaces inserted, in order, and the line
+    /// (from 0) of each.
+    inserted: Vec<(usize, u64)>,
 }
 
 impl<'a> Prepared<'a> {
@@ -146,15 +148,19 @@ impl<'a> Prepared<'a> {
         })
     }
 
-    fn insert_space(&mut self, colon: usize) {
+    fn insert_space(&mut self, colon: usize, line: u64) {
         self.text.insert(colon + 1, ' ');
-        self.inserted.push(colon + 1);
-        self.inserted.sort_unstable();
+        for (at, _) in &mut self.inserted {
+            if *at > colon {
+                *at += 1;
+            }
+        }
+        self.inserted.push((colon + 1, line));
     }
 
     /// The position in the original text of a byte offset in `text`.
     fn position(&self, index: usize) -> Position {
-        let before = self.inserted.iter().filter(|&&at| at < index).count();
+        let before = self.inserted.iter().filter(|(at, _)| *at < index).count();
         let index = (index - before).min(self.original.len());
         let mut line = 1;
         let mut column = 1;
@@ -176,11 +182,10 @@ impl<'a> Prepared<'a> {
     /// so only the inserted spaces are taken off.
     fn mark(&self, mark: Mark) -> Position {
         let index = usize::try_from(mark.index).unwrap_or(usize::MAX);
-        let line_start = index.saturating_sub(usize::try_from(mark.column).unwrap_or(0));
         let shift = self
             .inserted
             .iter()
-            .filter(|&&at| at >= line_start && at < index)
+            .filter(|(at, line)| *line == mark.line && *at < index)
             .count();
         Position {
             line: usize::try_from(mark.line).unwrap_or(usize::MAX) + 1,
@@ -289,7 +294,7 @@ impl<'a> Prepared<'a> {
                 .get(index + 1..)
                 .is_some_and(|rest| rest.starts_with([',', '[', ']', '{', '}']))
         {
-            return Pass::Retry(index);
+            return Pass::Retry(index, mark.line);
         }
         let context = error
             .context()
@@ -324,8 +329,9 @@ impl<'a> Prepared<'a> {
                 }
             }
             match bytes[i] {
-                b'#' if i == 0 || matches!(bytes[i - 1], b' ' | b'\t' | b'\n' | b'\r') => {
-                    // A comment, to the end of its line.
+                b'#' => {
+                    // Outside scalars in a text libyaml read, a comment, to
+                    // the end of its line.
                     let rest = &self.text[i..];
                     i += rest.find(LINE_BREAKS).unwrap_or(rest.len());
                 }

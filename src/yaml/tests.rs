@@ -129,6 +129,12 @@ fn yaml_1_1_text_reads_as_in_pyyaml() {
         v.get("a").unwrap().as_sequence().unwrap()[0],
         Value::Recursive
     ));
+    // A comment right after a quoted scalar may hold a tab.
+    let v = value("a: \"abc\"#\tc\n");
+    assert_eq!(show(v.get("a").unwrap()), "str \"abc\"");
+    // Positions are the file's, not counting the space put after `a:`.
+    let problem = load("l: {a:[1], b: !!int x}\n").unwrap_err();
+    assert!(problem.ends_with("(line 1 column 15)"), "{problem}");
     // Tabs inside quoted and block scalars and comments.
     let v = value("a: 'b\tc' #\tx\nb: |\n  x\ty\n");
     assert_eq!(show(v.get("a").unwrap()), "str \"b\\tc\"");
