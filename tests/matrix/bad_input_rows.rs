@@ -35,6 +35,34 @@ const FROM_LISTENERS: &[&str] = &[
 pub const ROWS: &[Row] = &[
     // Configuration files.
     Row {
+        id: "config_secret_wrong_tag",
+        case: "Config secret with a wrong tag",
+        tried: "`registration_shared_secret: !!int SECRET`: PyYAML fails to build it, so Synapse would not start; the error names the key, not the value.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret: !!int {secret}\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: is not valid YAML for the server: 'registration_shared_secret' is tagged as an integer but is not one (line 1 column 29)",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "config_secret_40_digits",
+        case: "Config secret of 40 digits",
+        tried: "An all-digit secret of 40 digits, unquoted: an integer to PyYAML, as to the reference (\"not a string\"); never printed.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret: 1234567890123456789012345678901234567890\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some("error: {dir}/hs.yaml: registration_shared_secret: is not a string"),
+        ..ROW
+    },
+    Row {
         id: "config_not_yaml",
         case: "Config not YAML",
         tried: "`-c` file with an unclosed flow sequence.",
