@@ -6,8 +6,10 @@
 use crate::error::{Error, Result};
 use crate::notice::Notice;
 use crate::secret::SecretString;
-use serde_yaml::{Mapping, Value};
+use crate::yaml::{Int, Mapping, Value};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 // Batch and the reporter name them here.
 use crate::files::read_capped;
@@ -16,8 +18,8 @@ use crate::files::read_capped;
 /// (the wrong path), and reading it whole would be a waste.
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 /// Homeserver configs are a few hundred KiB at most. The cap also bounds
-/// parsing: a 13 MB YAML file of wide lists took 16 s and 2.2 GB (found
-/// while fuzzing), 1 MiB takes about a second.
+/// reading: with it, any file is read in well under a second and 64 MiB
+/// (scripts/bench-config).
 const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
 
 const SECRET_KEY: &str = "registration_shared_secret";
@@ -27,7 +29,7 @@ const SECRET_PATH_KEY: &str = "registration_shared_secret_path";
 /// so that errors can name it.
 #[derive(Debug, Default)]
 pub struct Config {
-    entries: Vec<(String, Value, PathBuf)>,
+    entries: HashMap<String, (Value, PathBuf)>,
     /// Every file read, merged or skipped, to name when a key is missing.
     files: Vec<PathBuf>,
 }
@@ -68,7 +70,7 @@ impl Config {
         }
         let (mapping, mut notices) = parse_mapping(path, bytes)?;
         match mapping {
-            Some(mapping) => self.merge(mapping, path),
+            Some(mapping) => self.merge(&mapping, path),
             None => notices.push(Notice::NotAMapping {
                 file: path.to_owned(),
             }),
@@ -76,21 +78,26 @@ impl Config {
         Ok(notices)
     }
 
-    fn merge(&mut self, mapping: Mapping, path: &Path) {
-        for (key, value) in mapping {
+    fn merge(&mut self, mapping: &Mapping, path: &Path) {
+        for (key, value) in mapping.iter() {
             // Non-string top-level keys cannot name any setting we read.
-            let Value::String(key) = key else { continue };
-            self.entries.retain(|(existing, _, _)| *existing != key);
-            self.entries.push((key, value, path.to_owned()));
+            let Some(key) = key.as_str() else { continue };
+            self.entries
+                .insert(key.to_owned(), (value.clone(), path.to_owned()));
         }
+    }
+
+    /// Names `paths` in messages about missing keys, when no file was read
+    /// (`-c` directories without a .yaml file).
+    pub fn name_sources(&mut self, paths: &[PathBuf]) {
+        self.files = paths.to_vec();
     }
 
     /// The value of a top-level key and the file it came from.
     pub(crate) fn get(&self, key: &str) -> Option<(&Value, &Path)> {
         self.entries
-            .iter()
-            .find(|(k, _, _)| k == key)
-            .map(|(_, value, path)| (value, path.as_path()))
+            .get(key)
+            .map(|(value, path)| (value, path.as_path()))
             .filter(|(value, _)| !value.is_null())
     }
 
@@ -166,7 +173,7 @@ impl Config {
     /// (`allow_underscore_prefixed_localpart`, false when unset).
     pub fn allow_underscore_prefixed_localpart(&self) -> bool {
         self.get("allow_underscore_prefixed_localpart")
-            .is_some_and(|(value, _)| is_truthy(value))
+            .is_some_and(|(value, _)| value.is_truthy())
     }
 
     /// The first plain-HTTP TCP listener that serves the client API
@@ -210,7 +217,7 @@ impl Config {
                 continue;
             }
             let port = match listener.get("port") {
-                Some(Value::Number(n)) => n.as_u64().filter(|p| (1..=65535).contains(p)),
+                Some(Value::Int(Int::Small(n))) => Some(*n).filter(|p| (1..=65535).contains(p)),
                 _ => None,
             };
             let Some(port) = port else {
@@ -221,7 +228,7 @@ impl Config {
                 ));
             };
             // Tested for truth, as the server and the reference do.
-            let tls = listener.get("tls").is_some_and(is_truthy);
+            let tls = listener.get("tls").is_some_and(Value::is_truthy);
             let host = listener_host(listener)
                 .map_err(|e| Error::file(file, Some(&key(".bind_addresses")), e))?;
             if !tls {
@@ -249,7 +256,7 @@ pub enum ClientListener {
 fn listener_host(listener: &Mapping) -> Result<String, String> {
     let mut addresses = match listener.get("bind_addresses") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Sequence(list)) => list
+        Some(Value::Seq(list)) => list
             .iter()
             .map(|a| a.as_str().ok_or("has an entry that is not a string"))
             .collect::<Result<Vec<_>, _>>()?,
@@ -280,32 +287,17 @@ fn listener_host(listener: &Mapping) -> Result<String, String> {
     })
 }
 
-/// Whether the server, reading this value as a Python object, takes it as
-/// true: Synapse tests its flags for truth, not for `True`, so an empty
-/// string, list or mapping and zero are false, anything else true.
-pub(crate) fn is_truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64() != Some(0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Sequence(items) => !items.is_empty(),
-        Value::Mapping(entries) => !entries.is_empty(),
-        Value::Tagged(tagged) => is_truthy(&tagged.value),
-    }
-}
-
 /// Whether a listener's `resources` include one named `client`.
 fn serves_client(listener: &Mapping) -> Result<bool, &'static str> {
     let resources = match listener.get("resources") {
         None | Some(Value::Null) => return Ok(false),
-        Some(Value::Sequence(resources)) => resources,
+        Some(Value::Seq(resources)) => resources,
         Some(_) => return Err("is not a list"),
     };
-    for resource in resources {
+    for resource in resources.iter() {
         let names = match resource.get("names") {
             None | Some(Value::Null) => continue,
-            Some(Value::Sequence(names)) => names,
+            Some(Value::Seq(names)) => names,
             Some(_) => return Err("has a 'names' entry that is not a list"),
         };
         if names.iter().any(|name| name.as_str() == Some("client")) {
@@ -320,7 +312,7 @@ const MAX_REPEATED_KEY_NOTICES: usize = 5;
 
 /// Parses a config file as the server does; `None` when it is valid YAML
 /// but not a mapping. A key repeated in one mapping gets a notice.
-fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<(Option<Mapping>, Vec<Notice>)> {
+fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<(Option<Rc<Mapping>>, Vec<Notice>)> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         Error::file(
             path,
@@ -350,8 +342,19 @@ fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<(Option<Mapping>, Vec<Noti
             count: more,
         });
     }
+    notices.extend(
+        document
+            .merge_conflicts
+            .iter()
+            .take(MAX_REPEATED_KEY_NOTICES)
+            .map(|conflict| Notice::MergedKeyConflict {
+                file: path.to_owned(),
+                line: conflict.line,
+                key: conflict.path.clone(),
+            }),
+    );
     let mapping = match document.value {
-        Some(Value::Mapping(mapping)) => Some(mapping),
+        Some(Value::Map(mapping)) => Some(mapping),
         _ => None,
     };
     Ok((mapping, notices))
@@ -715,7 +718,7 @@ mod tests {
         let start = std::time::Instant::now();
         let m = message(secret_of(&[path]));
         assert!(
-            m.contains("deep.yaml: is not valid YAML: recursion limit exceeded at line 1"),
+            m.contains("deep.yaml: is not valid YAML for the server: it nests more than 128 levels deep (line 1 column 131)"),
             "{m}"
         );
         let dashes = format!("{}x\n", "- ".repeat(400_000));

@@ -68,12 +68,11 @@ fn yaml_files_in(dir: &Path) -> Result<(Vec<PathBuf>, Vec<Notice>)> {
             count: ignored - MAX_IGNORED_NOTICES,
         });
     }
+    // Synapse starts with an empty conf.d/; so does the tool, saying so.
     if files.is_empty() {
-        return Err(Error::file(
-            dir,
-            None,
-            "is a directory with no .yaml file in it; Synapse reads only the files whose names end in .yaml",
-        ));
+        notices.push(Notice::NoYamlInDirectory {
+            dir: dir.to_owned(),
+        });
     }
     // Byte order of UTF-8 names is the code-point order Python sorts by.
     files.sort_by(|a, b| {
@@ -291,17 +290,16 @@ mod tests {
     }
 
     #[test]
-    fn a_directory_without_yaml_files_is_an_error_naming_it() {
+    fn a_directory_without_yaml_files_gets_a_notice() {
         let root = tempfile::tempdir().unwrap();
         write(&root.path().join("README"), "");
-        let error = expand(&[root.path().to_owned()]).unwrap_err();
-        assert_eq!(error.exit_code(), 3);
+        let (files, notices) = expand(&[root.path().to_owned()]).unwrap();
+        assert!(files.is_empty());
         assert!(
-            error.to_string().starts_with(&format!(
-                "{}: is a directory with no .yaml file",
-                root.path().display()
-            )),
-            "{error}"
+            notices.contains(&Notice::NoYamlInDirectory {
+                dir: root.path().to_owned()
+            }),
+            "{notices:?}"
         );
     }
 

@@ -5,9 +5,9 @@
 //! answers, and says what to run instead.
 
 use crate::client::Client;
-use crate::config::{Config, is_truthy};
+use crate::config::Config;
 use crate::error::{Error, escape_control_characters};
-use serde_yaml::Value;
+use crate::yaml::Value;
 
 /// What was asked, to turn into the equivalent `mas-cli` command.
 #[derive(Debug, Default, Clone, Copy)]
@@ -43,7 +43,10 @@ pub fn from_config(config: &Config, request: &Request<'_>) -> Option<Error> {
     .into_iter()
     .find_map(|(key, section, service_key)| {
         let (section, file) = section?;
-        is_truthy(section.get("enabled")?).then_some((key, section, service_key, file))
+        section
+            .get("enabled")?
+            .is_truthy()
+            .then_some((key, section, service_key, file))
     })?;
     Some(Error::Delegated {
         status: None,

@@ -163,6 +163,11 @@ pub mod __private {
     };
     #[cfg(feature = "cli")]
     pub use crate::config::{ClientListener, Config, SecretSource};
+    /// The config reader, for the differential test against PyYAML.
+    #[cfg(feature = "cli")]
+    pub mod yaml {
+        pub use crate::yaml::{Int, Value, load};
+    }
 }
 
 /// The README's Rust sample, compiled by `cargo test --doc` so that it keeps

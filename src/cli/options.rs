@@ -129,8 +129,12 @@ impl Options {
         } else {
             let (files, path_notices) = crate::config_paths::expand(&cli.config)?;
             notices.extend(path_notices);
-            let (config, config_notices) = Config::load(&files)?;
+            let (mut config, config_notices) = Config::load(&files)?;
             notices.extend(config_notices);
+            // Only directories without a .yaml file: messages name them.
+            if files.is_empty() {
+                config.name_sources(&cli.config);
+            }
             // Before the secret: a delegating server's config often has none.
             if let Some(error) = crate::delegation::from_config(&config, &delegation_request(&cli))
             {

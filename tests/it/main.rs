@@ -12,6 +12,7 @@ mod man;
 mod package;
 mod prompts;
 mod properties;
+mod pyyaml;
 mod recipes;
 mod release;
 

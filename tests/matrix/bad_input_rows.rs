@@ -2,7 +2,7 @@
 //! The fake Synapse listens at the URL given, so a case that slipped through
 //! would be seen (and the rows assert that nothing connected).
 
-use crate::check::Content::{Bytes, Dir, Fifo, Text, Unreadable, Zeros};
+use crate::check::Content::{Bytes, Dir, Fifo, Generated, Text, Unreadable, Zeros};
 use crate::check::{ROW, Row};
 
 /// A registration whose secret comes from `DIR/hs.yaml`.
@@ -35,6 +35,34 @@ const FROM_LISTENERS: &[&str] = &[
 pub const ROWS: &[Row] = &[
     // Configuration files.
     Row {
+        id: "config_secret_wrong_tag",
+        case: "Config secret with a wrong tag",
+        tried: "`registration_shared_secret: !!int SECRET`: PyYAML fails to build it, so Synapse would not start; the error names the key, not the value.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret: !!int {secret}\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: is not valid YAML for the server: 'registration_shared_secret' is tagged as an integer but is not one (line 1 column 29)",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "config_secret_40_digits",
+        case: "Config secret of 40 digits",
+        tried: "An all-digit secret of 40 digits, unquoted: an integer to PyYAML, as to the reference (\"not a string\"); never printed.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret: 1234567890123456789012345678901234567890\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some("error: {dir}/hs.yaml: registration_shared_secret: is not a string"),
+        ..ROW
+    },
+    Row {
         id: "config_not_yaml",
         case: "Config not YAML",
         tried: "`-c` file with an unclosed flow sequence.",
@@ -45,7 +73,7 @@ pub const ROWS: &[Row] = &[
         args: WITH_CONFIG,
         exit: 3,
         error: Some(
-            "error: {dir}/hs.yaml: is not valid YAML: while parsing a flow sequence, expected ',' or ']' at line 3 column 1",
+            "error: {dir}/hs.yaml: is not valid YAML: while parsing a flow sequence, did not find expected ',' or ']' (line 3 column 1)",
         ),
         ..ROW
     },
@@ -110,12 +138,12 @@ pub const ROWS: &[Row] = &[
     Row {
         id: "config_is_a_directory",
         case: "Config directory without YAML",
-        tried: "`-c` names a directory with no `.yaml` file in it (Synapse's `--config-path DIR` reads only those).",
+        tried: "`-c` names a directory with no `.yaml` file in it (Synapse's `--config-path DIR` reads only those, and starts without any): a notice, then the secret is missing.",
         files: &[("hs.yaml", Dir)],
         args: WITH_CONFIG,
         exit: 3,
         error: Some(
-            "error: {dir}/hs.yaml: is a directory with no .yaml file in it; Synapse reads only the files whose names end in .yaml",
+            "error: {dir}/hs.yaml: No 'registration_shared_secret' or 'registration_shared_secret_path' defined in config",
         ),
         ..ROW
     },
@@ -457,24 +485,19 @@ pub const ROWS: &[Row] = &[
         args: WITH_CONFIG,
         exit: 3,
         error: Some(
-            "error: {dir}/hs.yaml: has an invalid merge key: expected a mapping or list of mappings for merging, but found scalar",
+            "error: {dir}/hs.yaml: is not valid YAML for the server: '<<' is an invalid merge key: expected a mapping or list of mappings for merging, but found an integer (line 2 column 1)",
         ),
         ..ROW
     },
     Row {
-        id: "alias_bomb",
-        case: "Alias bomb",
-        tried: "Nested aliases that would expand to 10⁹ strings (\"billion laughs\").",
-        files: &[(
-            "hs.yaml",
-            Text(
-                "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\ni: [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\nregistration_shared_secret: {secret}\n",
-            ),
-        )],
+        id: "merge_bomb",
+        case: "Merge bomb",
+        tried: "A chain of 1,000 mappings, each merging the one before with `<<` (aliases alone are shared, as PyYAML shares them, and cost nothing).",
+        files: &[("hs.yaml", Generated(merge_chain))],
         args: WITH_CONFIG,
         exit: 3,
         error: Some(
-            "error: {dir}/hs.yaml: is refused: its aliases would expand to more than 100000 values",
+            "error: {dir}/hs.yaml: is refused: its aliases and merge keys would expand to more than 250000 values (line 708 column 14)",
         ),
         ..ROW
     },
@@ -1503,3 +1526,13 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
 ];
+
+/// 1,000 mappings, each merging the one before and adding a key: merging
+/// copies, so the last holds 1,000 entries and the chain half a million.
+fn merge_chain() -> String {
+    let mut text = String::from("registration_shared_secret: s\nm0: &m0 {k0: 0}\n");
+    for i in 1..1000 {
+        text.push_str(&format!("m{i}: &m{i} {{<<: *m{}, k{i}: {i}}}\n", i - 1));
+    }
+    text
+}

@@ -86,6 +86,8 @@ pub enum Content {
     Dir,
     /// This many zero bytes (a sparse file).
     Zeros(u64),
+    /// Text made by a function, too long to write out in a row.
+    Generated(fn() -> String),
     /// Text in a file with mode 000.
     Unreadable(&'static str),
     /// A named pipe that no one writes to.
@@ -377,6 +379,7 @@ fn create(path: &Path, content: &Content, vars: &Vars) {
         // that is not what these rows are about.
         Content::Text(text) => write(vars.expand(text).as_bytes(), 0o600),
         Content::Bytes(bytes) => write(bytes, 0o600),
+        Content::Generated(make) => write(make().as_bytes(), 0o600),
         Content::Unreadable(text) => write(vars.expand(text).as_bytes(), 0o000),
         Content::TestCert => write(test_cert().pem(), 0o600),
         Content::TestCaCert => write(test_ca_cert().pem(), 0o600),
