@@ -70,9 +70,10 @@ MATRIX_REGISTRATION_SHARED_SECRET, then the -c files; an empty value counts as
 none. A password or secret that starts with '-' is given attached:
 --password=-x.";
 
-/// `--jobs` when not given: measured against Synapse on 2 cores (see
-/// BENCHMARKS.md); more only queues at the server.
-pub const DEFAULT_JOBS: Jobs = Jobs::Fixed(4);
+/// `--jobs` when not given: auto, which reaches 0.9 of the best fixed
+/// setting or more on servers of 1 to 64 slots and is never behind 4 (see
+/// BENCHMARKS.md).
+pub const DEFAULT_JOBS: Jobs = Jobs::Auto;
 /// Beyond this a batch only piles requests up at the server, however big.
 pub const MAX_JOBS: u16 = 128;
 
@@ -259,14 +260,14 @@ pub struct Cli {
     pub batch: Option<PathBuf>,
 
     /// With --batch: how many registrations are in flight at once, 1 to
-    /// 128, or auto. The server hashes each password in a thread pool, so a
-    /// few at a time keep its cores busy. auto finds that number as the
-    /// batch runs, from 1 to 64: starting at 8, more while answers come back
-    /// as fast (throughput still rises), fewer when answer times grow without
-    /// more throughput, half on a 429, 502, 503 or 504 answer or a timeout.
-    /// -v logs each change and its reason; the summary says where it settled.
-    /// The default is 4 (the guide says why); auto is for servers with more
-    /// cores.
+    /// 128, or auto (the default). The server hashes each password in a
+    /// thread pool, so a few at a time keep its cores busy. auto finds that
+    /// number as the batch runs, from 1 to 256: more while throughput rises,
+    /// fewer when answers slow down without more throughput (never below what
+    /// the server was seen to serve), half on a 429, 502, 503 or 504 answer or
+    /// a timeout. -v logs each change and its reason; the summary says where
+    /// it settled; the guide says how it decides. A fixed number keeps exactly
+    /// that many in flight (the default was 4 up to 1.0.0).
     /// With any --jobs, a row refused with 429 waits as the server asks
     /// (retry_after_ms, 1 s without; at most 60 s) and is sent again, up to 5
     /// times.

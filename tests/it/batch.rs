@@ -824,7 +824,7 @@ fn a_rate_limited_row_waits_as_asked_and_is_registered_exactly_once() {
         run.stderr
     );
     assert!(
-        run.stderr.contains("concurrency 8 -> 4 at ")
+        run.stderr.contains("concurrency 4 -> 2 at ")
             && run
                 .stderr
                 .contains("the server answered 429: it is overloaded"),
