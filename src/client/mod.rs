@@ -313,7 +313,7 @@ impl Client {
         let Some(wait) = self.options.wait else {
             return error;
         };
-        let waited = format!("still so after waiting {} s", wait.as_secs_f64());
+        let waited = format!("gave up after waiting {} s", wait.as_secs_f64());
         match error {
             Error::Transport { problem, hint } => Error::Transport {
                 problem: format!("{problem}; {waited}"),
@@ -334,11 +334,12 @@ impl Client {
 
     /// The one path every HTTP request takes (the nonce, the registration,
     /// the delegation probe, anything added later): a GET, or with `body` a
-    /// POST of it as JSON. It applies the whole-request timeout, the retry
-    /// of a GET whose answer was lost on a reused connection, the proxy or
-    /// socket the client was built with, and the `-v` log lines, which name
-    /// the URL without credentials. Nothing else touches `self.http_client` (a test
-    /// below fails if anything does).
+    /// POST of it as JSON. It applies the whole-request timeout, the resend
+    /// on a fresh connection of a request whose connection closed before
+    /// any answer (with the first failure, when it was resent), the proxy or
+    /// socket the client was built with, and the `-v` lines, which name the
+    /// URL without credentials. Nothing else touches the reqwest clients (a
+    /// test below fails if anything does).
     fn exchange(
         &self,
         url: &Url,

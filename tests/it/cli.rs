@@ -372,7 +372,7 @@ fn wait_gives_up_in_time() {
     out.assert_code(4);
     assert_eq!(
         out.error_line(),
-        format!("error: connection refused by 127.0.0.1:{port}; still so after waiting 1 s")
+        format!("error: connection refused by 127.0.0.1:{port}; gave up after waiting 1 s")
     );
     assert!(out.elapsed >= Duration::from_secs(1), "{out}");
     assert!(out.elapsed < Duration::from_secs(5), "{out}");
@@ -1242,7 +1242,7 @@ fn a_wait_that_runs_out_on_503_says_so() {
     out.assert_code(4);
     assert_eq!(
         out.error_line(),
-        "error: Received 503 Service Unavailable: Starting up; still so after waiting 1 s",
+        "error: Received 503 Service Unavailable: Starting up; gave up after waiting 1 s",
         "{out}"
     );
     assert!(

@@ -737,7 +737,7 @@ pub const ROWS: &[Row] = &[
             "http://127.0.0.1:{port}",
         ],
         exit: 4,
-        error: Some("error: connection refused by 127.0.0.1:{port}; still so after waiting 1 s"),
+        error: Some("error: connection refused by 127.0.0.1:{port}; gave up after waiting 1 s"),
         hint: Some("hint: is the server running and listening there?"),
         ..ROW
     },
