@@ -69,7 +69,8 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The server's `registration_shared_secret`.
+    /// The server's `registration_shared_secret` (an empty one is refused
+    /// by [`build`](ClientBuilder::build)).
     pub fn shared_secret(mut self, secret: impl Into<String>) -> Self {
         self.shared_secret = Some(SecretString::new(secret.into()));
         self
@@ -154,7 +155,10 @@ impl ClientBuilder {
 
 impl Client {
     /// Starts a client for the server at `server_url` (`&str`, `String` or
-    /// `url::Url`, http or https; a path prefix is kept).
+    /// `url::Url`, http or https; a path prefix is kept). A URL with
+    /// credentials (`user:password@`) is refused by
+    /// [`build`](ClientBuilder::build): the shared secret is all the endpoint
+    /// needs, and log lines and messages name the URL.
     pub fn builder(server_url: impl AsRef<str>) -> ClientBuilder {
         ClientBuilder {
             server_url: server_url.as_ref().to_owned(),

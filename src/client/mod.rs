@@ -531,6 +531,15 @@ mod tests {
     use std::time::{Duration, Instant};
 
     #[test]
+    fn log_lines_name_a_url_without_credentials() {
+        let url = reqwest::Url::parse("https://admin:hunter2@example.org:8448/x").unwrap();
+        assert_eq!(
+            super::without_credentials(&url).as_str(),
+            "https://example.org:8448/x"
+        );
+    }
+
+    #[test]
     fn any_wait_has_a_deadline_without_overflow() {
         let now = Instant::now();
         assert!(super::deadline_after(Duration::MAX) > now + Duration::from_secs(1_000_000));
