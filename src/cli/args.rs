@@ -239,8 +239,8 @@ pub struct Cli {
 
     /// Keep trying for up to this many seconds while the server cannot be
     /// reached (connection refused, 502, 503, 504), for servers that are
-    /// still starting. A registration request that reached the server is
-    /// never sent twice.
+    /// still starting. A registration that may have reached the server is
+    /// never sent with a new nonce, so it cannot create a second account.
     #[arg(long = "wait", value_name = "SECONDS")]
     pub wait: Option<f64>,
 

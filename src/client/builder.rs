@@ -9,6 +9,7 @@ use reqwest::blocking::Client as HttpClient;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,7 +69,8 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The server's `registration_shared_secret`.
+    /// The server's `registration_shared_secret` (an empty one is refused
+    /// by [`build`](ClientBuilder::build)).
     pub fn shared_secret(mut self, secret: impl Into<String>) -> Self {
         self.shared_secret = Some(SecretString::new(secret.into()));
         self
@@ -153,7 +155,10 @@ impl ClientBuilder {
 
 impl Client {
     /// Starts a client for the server at `server_url` (`&str`, `String` or
-    /// `url::Url`, http or https; a path prefix is kept).
+    /// `url::Url`, http or https; a path prefix is kept). A URL with
+    /// credentials (`user:password@`) is refused by
+    /// [`build`](ClientBuilder::build): the shared secret is all the endpoint
+    /// needs, and log lines and messages name the URL.
     pub fn builder(server_url: impl AsRef<str>) -> ClientBuilder {
         ClientBuilder {
             server_url: server_url.as_ref().to_owned(),
@@ -189,38 +194,7 @@ impl Client {
             };
             Error::transport(format!("cannot set up TLS{with}: {e}"), None)
         })?;
-        let mut builder = HttpClient::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(options.timeout)
-            .connect_timeout(
-                options
-                    .timeout
-                    .mul_f64(CONNECT_SHARE)
-                    .min(MAX_CONNECT_TIMEOUT),
-            )
-            .pool_max_idle_per_host(options.pool_size)
-            .user_agent(concat!(
-                "register_new_matrix_user/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            // Built with the ring provider passed in, so that no
-            // process-wide default is installed.
-            .tls_backend_preconfigured(tls);
-        if proxy::no_proxy_for_any_host() {
-            builder = builder.no_proxy();
-        }
-        if let Some(socket) = &options.unix_socket {
-            builder = crate::unix_socket::connect_through(builder, socket)?;
-        }
-        let http_client = builder.build().map_err(|e| {
-            Error::transport(
-                format!(
-                    "cannot set up the HTTP client: {}",
-                    super::diagnose::chain(&e)
-                ),
-                None,
-            )
-        })?;
+        let http_client = http_client(&options, tls.clone(), options.pool_size)?;
         // A proxy is never used for a socket (reqwest ignores it there).
         let (proxy, target) = match &options.unix_socket {
             Some(socket) => (None, crate::unix_socket::name(socket)),
@@ -231,6 +205,8 @@ impl Client {
         };
         Ok(Client {
             http_client,
+            fresh_client: Arc::default(),
+            tls,
             endpoint,
             shared_secret,
             if_exists,
@@ -239,6 +215,47 @@ impl Client {
             target,
         })
     }
+}
+
+/// A reqwest client keeping up to `pool_size` idle connections for reuse;
+/// with 0, each request goes on a fresh connection.
+pub(super) fn http_client(
+    options: &HttpOptions,
+    tls: rustls::ClientConfig,
+    pool_size: usize,
+) -> Result<HttpClient> {
+    let mut builder = HttpClient::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(options.timeout)
+        .connect_timeout(
+            options
+                .timeout
+                .mul_f64(CONNECT_SHARE)
+                .min(MAX_CONNECT_TIMEOUT),
+        )
+        .pool_max_idle_per_host(pool_size)
+        .user_agent(concat!(
+            "register_new_matrix_user/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        // Built with the ring provider passed in, so that no process-wide
+        // default is installed.
+        .tls_backend_preconfigured(tls);
+    if proxy::no_proxy_for_any_host() {
+        builder = builder.no_proxy();
+    }
+    if let Some(socket) = &options.unix_socket {
+        builder = crate::unix_socket::connect_through(builder, socket)?;
+    }
+    builder.build().map_err(|e| {
+        Error::transport(
+            format!(
+                "cannot set up the HTTP client: {}",
+                super::diagnose::chain(&e)
+            ),
+            None,
+        )
+    })
 }
 
 /// The system's trust store could not be used for an https:// URL: on Linux,

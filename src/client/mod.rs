@@ -24,6 +24,7 @@ use reqwest::blocking::{Client as HttpClient, Response};
 use reqwest::{StatusCode, Url};
 use retry::Backoff;
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The admin registration endpoint, relative to the server URL.
@@ -116,6 +117,12 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Client {
     http_client: HttpClient,
+    /// A client that keeps no connection: a request whose kept-alive
+    /// connection was closed under it goes again on a fresh one. Made on
+    /// first need (each reqwest client runs a thread), shared by clones.
+    fresh_client: Arc<OnceLock<Option<HttpClient>>>,
+    /// The TLS configuration, to make `fresh_client` with.
+    tls: rustls::ClientConfig,
     endpoint: Url,
     shared_secret: SecretString,
     if_exists: IfExists,
@@ -197,7 +204,7 @@ impl Prepared<'_> {
                 user_type: user.user_type,
                 displayname: user.display_name,
             };
-            let response = match client.exchange(&client.endpoint, Some(&body)) {
+            let (response, resent_after) = match client.exchange(&client.endpoint, Some(&body)) {
                 // The request never left: retrying cannot create the user twice.
                 Err(Failure::Connect(error)) if backoff.may_retry(deadline) => {
                     client.note_retry(&error);
@@ -211,9 +218,21 @@ impl Prepared<'_> {
                 Err(Failure::Other(error) | Failure::Lost(error)) => {
                     return Err(Error::unconfirmed(error));
                 }
-                Ok(response) => response,
+                Ok(answer) => answer,
             };
-            match client.ok_body(response, Stage::Registration) {
+            let answer = client.ok_body(response, Stage::Registration);
+            // Sent again after a connection closed under it, and the nonce
+            // was already used or the user already exists: the first request
+            // reached the server after all.
+            if let (Err(Error::Refused(refusal)), Some(first)) = (&answer, resent_after) {
+                if refusal.errcode.as_deref() == Some("M_USER_IN_USE")
+                    || is_unrecognised_nonce(refusal)
+                {
+                    log::info!("{}", Error::Refused(refusal.clone()));
+                    return Err(Error::unconfirmed(first));
+                }
+            }
+            match answer {
                 Ok(Body::Complete(body)) => {
                     return Ok(match parse_registered(&body) {
                         Ok(registered) => Outcome::Created(registered),
@@ -237,12 +256,7 @@ impl Prepared<'_> {
                 // own nonces: one more try with a fresh nonce may land on the
                 // process that issued it.
                 Err(Error::Refused(refusal))
-                    if !nonce_retried
-                        && refusal.status == 400
-                        && refusal
-                            .error
-                            .as_deref()
-                            .is_some_and(|e| e.contains("unrecognised nonce")) =>
+                    if !nonce_retried && is_unrecognised_nonce(&refusal) =>
                 {
                     nonce_retried = true;
                     log::info!("unrecognised nonce: fetching a fresh one and trying once more");
@@ -252,6 +266,14 @@ impl Prepared<'_> {
             }
         }
     }
+}
+
+fn is_unrecognised_nonce(refusal: &crate::error::Refusal) -> bool {
+    refusal.status == 400
+        && refusal
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("unrecognised nonce"))
 }
 
 impl Client {
@@ -264,7 +286,7 @@ impl Client {
     ) -> Result<String> {
         loop {
             let error = match self.exchange(&self.endpoint, None) {
-                Ok(response) => match self.ok_body(response, Stage::Nonce) {
+                Ok((response, _)) => match self.ok_body(response, Stage::Nonce) {
                     Ok(Body::Complete(body)) => return parse_nonce(&body),
                     Ok(Body::Unreadable(error)) => return Err(error),
                     Err(Error::Refused(refusal)) if refusal.is_unavailable() => {
@@ -291,7 +313,7 @@ impl Client {
         let Some(wait) = self.options.wait else {
             return error;
         };
-        let waited = format!("still so after waiting {} s", wait.as_secs_f64());
+        let waited = format!("gave up after waiting {} s", wait.as_secs_f64());
         match error {
             Error::Transport { problem, hint } => Error::Transport {
                 problem: format!("{problem}; {waited}"),
@@ -312,12 +334,17 @@ impl Client {
 
     /// The one path every HTTP request takes (the nonce, the registration,
     /// the delegation probe, anything added later): a GET, or with `body` a
-    /// POST of it as JSON. It applies the whole-request timeout, the retry
-    /// of a GET whose answer was lost on a reused connection, the proxy or
-    /// socket the client was built with, and the `-v` log lines, which name
-    /// the URL without credentials. Nothing else touches `self.http_client` (a test
-    /// below fails if anything does).
-    fn exchange(&self, url: &Url, body: Option<&RegisterBody<'_>>) -> Result<Response, Failure> {
+    /// POST of it as JSON. It applies the whole-request timeout, the resend
+    /// on a fresh connection of a request whose connection closed before
+    /// any answer (with the first failure, when it was resent), the proxy or
+    /// socket the client was built with, and the `-v` lines, which name the
+    /// URL without credentials. Nothing else touches the reqwest clients (a
+    /// test below fails if anything does).
+    fn exchange(
+        &self,
+        url: &Url,
+        body: Option<&RegisterBody<'_>>,
+    ) -> Result<(Response, Option<Error>), Failure> {
         let method = if body.is_some() { "POST" } else { "GET" };
         let shown = without_credentials(url);
         match (&self.proxy, &self.options.unix_socket) {
@@ -325,15 +352,22 @@ impl Client {
             (None, Some(_)) => log::info!("> {method} {shown} (through {})", self.target),
             (None, None) => log::info!("> {method} {shown}"),
         }
-        // A GET creates nothing: one whose connection was closed under it
-        // (a server closing kept-alive connections it thinks idle) is sent
-        // again, once; the broken connection has left the pool, so the
-        // retry takes a fresh one.
-        let mut may_resend = body.is_none();
+        // A request whose connection was closed under it before any answer
+        // (a server closing a kept-alive connection it thought idle) is sent
+        // again, once, on a fresh connection. A GET creates nothing; the
+        // registration carries its nonce, which the server uses up on first
+        // use, and a user name that can be taken once: sent again, it
+        // creates nothing if the first reached the server (the caller is
+        // told, to read the answer so).
+        let mut resent_after = None;
         let response = loop {
+            let client = match resent_after {
+                None => &self.http_client,
+                Some(_) => self.fresh_client().unwrap_or(&self.http_client),
+            };
             let request = match body {
-                Some(body) => self.http_client.post(url.clone()).json(body),
-                None => self.http_client.get(url.clone()),
+                Some(body) => client.post(url.clone()).json(body),
+                None => client.get(url.clone()),
             };
             // Set per request, this bounds the whole exchange, body included;
             // the client-wide timeout of the blocking client bounds each read
@@ -342,9 +376,9 @@ impl Client {
             let request = request.timeout(self.options.timeout);
             match reqwest::blocking::RequestBuilder::send(request).map_err(|e| self.classify(e)) {
                 Ok(response) => break response,
-                Err(Failure::Lost(error)) if may_resend => {
-                    may_resend = false;
+                Err(Failure::Lost(error)) if resent_after.is_none() => {
                     log::info!("{error}; sending the {method} again on a fresh connection");
+                    resent_after = Some(error);
                 }
                 Err(failure) => return Err(failure),
             }
@@ -353,7 +387,15 @@ impl Client {
             "< {}",
             status_line(response.status(), &reason_phrase(&response))
         );
-        Ok(response)
+        Ok((response, resent_after))
+    }
+
+    /// The client without a pool, made on first need; `None` when it cannot
+    /// be made (the pooled client is then used).
+    fn fresh_client(&self) -> Option<&HttpClient> {
+        self.fresh_client
+            .get_or_init(|| builder::http_client(&self.options, self.tls.clone(), 0).ok())
+            .as_ref()
     }
 
     /// Reads an answer: the body of a 200, as far as it could be read; a
@@ -450,7 +492,7 @@ impl Client {
         let base = self.endpoint.as_str().strip_suffix(REGISTER_PATH)?;
         let url = Url::parse(&format!("{base}{path}")).ok()?;
         let response = match self.exchange(&url, None) {
-            Ok(response) => response,
+            Ok((response, _)) => response,
             Err(failure) => {
                 log::info!("{}", failure.into_error());
                 return None;
@@ -489,6 +531,15 @@ mod tests {
     use std::time::{Duration, Instant};
 
     #[test]
+    fn log_lines_name_a_url_without_credentials() {
+        let url = reqwest::Url::parse("https://admin:hunter2@example.org:8448/x").unwrap();
+        assert_eq!(
+            super::without_credentials(&url).as_str(),
+            "https://example.org:8448/x"
+        );
+    }
+
+    #[test]
     fn any_wait_has_a_deadline_without_overflow() {
         let now = Instant::now();
         assert!(super::deadline_after(Duration::MAX) > now + Duration::from_secs(1_000_000));
@@ -525,17 +576,18 @@ mod tests {
     }
 
     /// What reaches the HTTP client without going through the one request
-    /// path: the client's field, reqwest's own send or execute, a client of
-    /// its own, or reqwest's one-shot functions.
+    /// path: the client's fields (and the function that makes one), reqwest's
+    /// own send or execute, a client of its own, or reqwest's one-shot
+    /// functions.
     const BYPASSES: [&str; 10] = [
-        ".http_client.",
+        "http_client",
+        "fresh_client",
         "RequestBuilder::send",
         ".execute(",
         "reqwest::blocking::get",
         "reqwest::get",
         "reqwest::Client",
-        "HttpClient::builder",
-        "HttpClient::new",
+        "HttpClient::",
         "blocking::Client::builder",
         "blocking::Client::new",
     ];
@@ -552,10 +604,19 @@ mod tests {
         }
     }
 
+    /// The item a line starting one declares: `fn NAME` or `struct NAME`.
+    fn item(line: &str) -> Option<String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "fn" || *w == "struct")?;
+        let visibility = words[..at].iter().all(|w| w.starts_with("pub"));
+        let name = words.get(at + 1)?.split(['(', '<', '{']).next()?;
+        visibility.then(|| format!("{} {name}", words[at]))
+    }
+
     /// Invariant: every request goes through `Client::exchange`. A new
-    /// probe written as `self.http_client.get(url).send()` fails here, where it
-    /// would otherwise escape the timeout, the retry policy and the masked
-    /// log lines.
+    /// probe written as `self.http_client.get(url).send()` fails here, where
+    /// it would otherwise escape the timeout, the retry policy and the
+    /// masked log lines.
     #[test]
     fn every_request_goes_through_exchange() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -563,37 +624,41 @@ mod tests {
         sources(&root.join("src"), &mut files);
         let mut uses = Vec::new();
         for (path, text) in &files {
-            // The function each line is in: the last `fn` line above it.
-            let mut function = String::new();
+            let file = path.strip_prefix(&format!("{}/", root.display())).unwrap();
+            // The item each line is in: the last `fn` or `struct` above it.
+            let mut within = String::new();
             for line in text.lines() {
-                if let Some(at) = line.find("fn ") {
-                    if line.trim_start().starts_with("fn ") || line.trim_start().starts_with("pub")
-                    {
-                        function = line[at + 3..]
-                            .split(['(', '<'])
-                            .next()
-                            .unwrap_or("")
-                            .to_owned();
-                    }
+                let code = line.trim_start();
+                if let Some(item) = item(code) {
+                    within = item;
+                }
+                // Comments, and this test's own list, are not uses.
+                if code.starts_with("//") || code.starts_with('"') {
+                    continue;
                 }
                 for bypass in BYPASSES {
-                    // This test's own list is not a use.
-                    let code = line.trim_start();
-                    if line.contains(bypass) && !code.starts_with('"') && !code.starts_with("//") {
-                        let file = path.strip_prefix(&format!("{}/", root.display())).unwrap();
-                        uses.push(format!("{file}: {function}: {bypass}"));
+                    if line.contains(bypass) {
+                        uses.push(format!("{file}: {within}: {bypass}"));
                     }
                 }
             }
         }
         uses.sort();
+        uses.dedup();
         assert_eq!(
             uses,
             [
-                "src/client/builder.rs: new: HttpClient::builder",
-                "src/client/mod.rs: exchange: .http_client.",
-                "src/client/mod.rs: exchange: .http_client.",
-                "src/client/mod.rs: exchange: RequestBuilder::send",
+                "src/client/builder.rs: fn http_client: HttpClient::",
+                "src/client/builder.rs: fn http_client: http_client",
+                "src/client/builder.rs: fn new: fresh_client",
+                "src/client/builder.rs: fn new: http_client",
+                "src/client/mod.rs: fn exchange: RequestBuilder::send",
+                "src/client/mod.rs: fn exchange: fresh_client",
+                "src/client/mod.rs: fn exchange: http_client",
+                "src/client/mod.rs: fn fresh_client: fresh_client",
+                "src/client/mod.rs: fn fresh_client: http_client",
+                "src/client/mod.rs: struct Client: fresh_client",
+                "src/client/mod.rs: struct Client: http_client",
             ],
             "an HTTP request outside Client::exchange"
         );

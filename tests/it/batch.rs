@@ -928,5 +928,30 @@ fn a_nonce_request_on_a_connection_the_server_closed_is_retried() {
     let run = batch(&server.url(), "-", &["--jobs", "1"], rows);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(synapse.created().len(), 3, "{}", run.stderr);
-    assert_eq!(server.connections(), 3, "one fresh connection per row");
+}
+
+/// The most hostile form of the same: every kept-alive connection is closed
+/// as its second request arrives, the registration's included. The POST
+/// that met the closed connection is sent again on a fresh one with the
+/// same nonce (the server would refuse a used nonce, so nothing can be
+/// created twice): every row is created, none reported as possibly created.
+#[test]
+fn a_registration_on_a_connection_the_server_closed_is_sent_again() {
+    let synapse = Synapse::new(SECRET);
+    let handler = Arc::clone(&synapse);
+    let server = Stub::builder()
+        .requests_per_connection(1)
+        .start(move |r| handler.reply(r));
+    let rows: String = (0..12)
+        .map(|i| format!("{{\"user\": \"u{i}\", \"password\": \"pw\"}}\n"))
+        .collect();
+    let run = batch(&server.url(), "-", &["--jobs", "3"], &rows);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(synapse.created().len(), 12, "{}", run.stderr);
+    assert_eq!(run.rows.len(), 12, "{}", run.stdout);
+    assert!(
+        run.rows.iter().all(|row| row["created"] == true),
+        "{}",
+        run.stdout
+    );
 }

@@ -410,7 +410,7 @@ fn wait_gives_up_in_time() {
     out.assert_code(4);
     assert_eq!(
         out.error_line(),
-        format!("error: connection refused by 127.0.0.1:{port}; still so after waiting 1 s")
+        format!("error: connection refused by 127.0.0.1:{port}; gave up after waiting 1 s")
     );
     assert!(out.elapsed >= Duration::from_secs(1), "{out}");
     assert!(out.elapsed < Duration::from_secs(5), "{out}");
@@ -419,17 +419,27 @@ fn wait_gives_up_in_time() {
 /// A POST that reached the server may have created the account: --wait
 /// does not send it again, whatever the failure.
 #[test]
-fn a_post_that_reached_the_server_is_never_resent() {
-    for fault in [
-        (|| Reply::raw(503, "text/plain", "")) as fn() -> Reply,
-        || Reply::raw(502, "text/html", "<h1>Bad Gateway</h1>"),
-        || Reply::Reset,
-        || Reply::Hangup,
+fn a_post_that_reached_the_server_is_never_resent_with_a_new_nonce() {
+    for (fault, methods) in [
+        (
+            (|| Reply::raw(503, "text/plain", "")) as fn() -> Reply,
+            &["GET", "POST"][..],
+        ),
+        (
+            || Reply::raw(502, "text/html", "<h1>Bad Gateway</h1>"),
+            &["GET", "POST"],
+        ),
+        // Closed before any answer: the same request once more, on a fresh
+        // connection, with the same nonce (the server refuses a used one).
+        (|| Reply::Reset, &["GET", "POST", "POST"]),
+        (|| Reply::Hangup, &["GET", "POST", "POST"]),
     ] {
         let stub = post_fails(fault);
         let out = register(&stub.url(), &["--wait", "5"]);
         out.assert_code(4);
-        assert_eq!(stub.methods(), ["GET", "POST"], "{out}");
+        assert_eq!(stub.methods(), methods, "{out}");
+        let posts: Vec<Value> = stub.posts().iter().map(|p| p.json()).collect();
+        assert!(posts.iter().all(|p| *p == posts[0]), "{posts:?}");
         assert!(out.elapsed < Duration::from_secs(3), "{out}");
     }
 }
@@ -884,11 +894,13 @@ fn the_reason_phrase_is_the_servers_own() {
     }
 }
 
-/// The password the stub received in the registration request.
+/// The password the stub received in the registration request (sent twice,
+/// the same request, when the connection closed under the first).
 fn posted_password(stub: &Stub) -> String {
-    let posts = stub.posts();
-    assert_eq!(posts.len(), 1);
-    posts[0].json()["password"].as_str().unwrap().to_owned()
+    let posts: Vec<Value> = stub.posts().iter().map(|p| p.json()).collect();
+    assert!(matches!(posts.len(), 1 | 2), "{posts:?}");
+    assert!(posts.iter().all(|p| *p == posts[0]), "{posts:?}");
+    posts[0]["password"].as_str().unwrap().to_owned()
 }
 
 fn generate(url: &str, extra: &[&str]) -> Outcome {
@@ -1268,7 +1280,7 @@ fn a_wait_that_runs_out_on_503_says_so() {
     out.assert_code(4);
     assert_eq!(
         out.error_line(),
-        "error: Received 503 Service Unavailable: Starting up; still so after waiting 1 s",
+        "error: Received 503 Service Unavailable: Starting up; gave up after waiting 1 s",
         "{out}"
     );
     assert!(
@@ -1335,4 +1347,44 @@ fn every_endpoint_obeys_the_timeout_against_a_trickling_server() {
             stub.methods()
         );
     }
+}
+
+/// The server creates the account, then closes the connection without
+/// answering: the registration is sent again on a fresh connection with the
+/// same nonce, which the server refuses as used, and the run reports the
+/// account as possibly created (created: null), never as a second attempt's
+/// refusal, and creates nothing twice.
+#[test]
+fn a_registration_sent_again_after_a_lost_answer_creates_nothing_twice() {
+    let synapse = Synapse::new(SECRET);
+    let server = Arc::clone(&synapse);
+    let posts = AtomicUsize::new(0);
+    let stub = Stub::start(move |r: &Request| {
+        let reply = server.reply(r);
+        if r.method == "POST" && posts.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Reply::Hangup;
+        }
+        reply
+    });
+    let out = register(&stub.url(), &["-o", "json"]);
+    out.assert_code(4);
+    let result = json_output(&out);
+    assert_eq!(result["created"], Value::Null, "{out}");
+    assert_eq!(
+        result["error"],
+        format!(
+            "127.0.0.1:{} closed the connection without answering",
+            stub.port()
+        ),
+        "{out}"
+    );
+    assert!(out.stderr.contains("retry with --exists-ok"), "{out}");
+    assert_eq!(stub.methods(), ["GET", "POST", "POST"]);
+    let nonces: Vec<Value> = stub
+        .posts()
+        .iter()
+        .map(|p| p.json()["nonce"].clone())
+        .collect();
+    assert_eq!(nonces[0], nonces[1], "the same request, the same nonce");
+    assert_eq!(synapse.created().len(), 1);
 }

@@ -112,14 +112,14 @@ pub const ROWS: &[Row] = &[
     Row {
         id: "registration_answer_lost",
         case: "Registration answer lost",
-        tried: "The nonce is served, then the connection is reset after the registration request: it is not sent again.",
+        tried: "The nonce is served, then the connection is reset after the registration request: the same request is sent once more on a fresh connection, with the same nonce (a server refuses a used nonce, so nothing is created twice), is reset again, and the account is reported as possibly created.",
         server: plain(|r, c| on_post(r, c, |_| Reply::Reset)),
         exit: 4,
         error: Some("error: 127.0.0.1:{port} reset the connection before answering"),
         hint: Some(
             "hint: the server may have created the account before the answer was lost: retry with --exists-ok",
         ),
-        requests: &["GET", "POST"],
+        requests: &["GET", "POST", "POST"],
         ..ROW
     },
     Row {
@@ -757,7 +757,7 @@ pub const ROWS: &[Row] = &[
             "http://127.0.0.1:{port}",
         ],
         exit: 4,
-        error: Some("error: connection refused by 127.0.0.1:{port}; still so after waiting 1 s"),
+        error: Some("error: connection refused by 127.0.0.1:{port}; gave up after waiting 1 s"),
         hint: Some("hint: is the server running and listening there?"),
         ..ROW
     },
