@@ -76,6 +76,7 @@ fn size_text(bytes: u64) -> String {
 /// and the MAC must be over the same bytes. Python's whitespace is
 /// Unicode's `White_Space` (Rust's `trim`) and also U+001C..U+001F, the
 /// separators whose bidirectional class is B or S.
+#[cfg(feature = "cli")]
 pub(crate) fn strip_like_python(text: &str) -> &str {
     text.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
 }
@@ -95,7 +96,7 @@ pub fn io_reason(error: &std::io::Error) -> String {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "cli"))]
 mod tests {
     use super::*;
 
