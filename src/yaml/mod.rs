@@ -7,6 +7,7 @@
 //! scanner); what they build is decided here, what a scalar means in
 //! `scalar`. No message holds a value from the text: it may be a secret.
 
+mod libyaml;
 mod scalar;
 mod source;
 mod value;
@@ -18,7 +19,7 @@ use std::rc::Rc;
 use value::{Entry, KeyIdentity};
 pub use value::{Int, Mapping, Value};
 
-use libyaml_safer::EventData;
+use libyaml::{EventData, ScalarStyle};
 
 /// Deeper nesting is no homeserver config; PyYAML itself stops (Python's
 /// recursion limit) somewhat deeper.
@@ -128,7 +129,7 @@ impl Loader {
     fn event(&mut self, event: Located) -> Result<(), String> {
         let Located { data, start } = event;
         match data {
-            EventData::DocumentStart { .. } => {
+            EventData::DocumentStart => {
                 self.documents += 1;
                 if self.documents > 1 {
                     return Err(format!(
@@ -142,15 +143,10 @@ impl Loader {
                 tag,
                 value,
                 style,
-                ..
             } => {
                 let path = self.child_path();
-                let kind = scalar::kind(
-                    &value,
-                    style == libyaml_safer::ScalarStyle::Plain,
-                    tag.as_deref(),
-                )
-                .map_err(|problem| at(start, &path, &problem))?;
+                let kind = scalar::kind(&value, style == ScalarStyle::Plain, tag.as_deref())
+                    .map_err(|problem| at(start, &path, &problem))?;
                 let special = matches!(kind, Kind::Merge | Kind::Equals).then_some(kind);
                 let value = match kind {
                     Kind::Merge => Value::from("<<"),
@@ -196,7 +192,7 @@ impl Loader {
                 };
                 self.complete(node)?;
             }
-            EventData::SequenceStart { anchor, tag, .. } => {
+            EventData::SequenceStart { anchor, tag } => {
                 let builds = match tag.as_deref().map(|t| t.strip_prefix(CORE).unwrap_or(t)) {
                     None | Some("!" | "seq") => Builds::List,
                     Some("omap" | "pairs") => Builds::Pairs,
@@ -217,7 +213,7 @@ impl Loader {
                 };
                 self.open(Collection::Sequence(Vec::new()), anchor, builds, start)?;
             }
-            EventData::MappingStart { anchor, tag, .. } => {
+            EventData::MappingStart { anchor, tag } => {
                 let builds = match tag.as_deref().map(|t| t.strip_prefix(CORE).unwrap_or(t)) {
                     None | Some("!" | "map") => Builds::Dict,
                     Some("set") => Builds::Set,
@@ -239,9 +235,7 @@ impl Loader {
                 self.open(Collection::Mapping(Vec::new(), None), anchor, builds, start)?;
             }
             EventData::SequenceEnd | EventData::MappingEnd => self.close()?,
-            EventData::StreamStart { .. }
-            | EventData::StreamEnd
-            | EventData::DocumentEnd { .. } => {}
+            EventData::StreamStart | EventData::StreamEnd | EventData::DocumentEnd => {}
         }
         Ok(())
     }

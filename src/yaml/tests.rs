@@ -175,6 +175,13 @@ fn what_pyyaml_refuses_is_refused() {
         ("a: 1\n---\nb: 2\n", "a second document starts at line 2"),
         ("a: [1\n", "is not valid YAML: "),
         (
+            "a: [!!str, x]\n",
+            "while scanning a tag, expected a space after it (line 1 column 10)",
+        ),
+        // libyaml-safer 0.3.0 panicked on these (its issues 6 and 7).
+        ("a: ''|\n 0", "is not valid YAML: "),
+        ("[!,", "is not valid YAML: "),
+        (
             "a: *x\n",
             "'a' is an alias to an anchor not defined before it",
         ),
