@@ -562,6 +562,25 @@ mod tests {
         );
     }
 
+    /// Issue 16: `<<: [*a, *b]` changed order in PyYAML 6.0.4; the value
+    /// is 6.0.4's, and a notice names the key.
+    #[test]
+    fn a_key_two_merged_mappings_set_gets_a_notice() {
+        let files = Files::new();
+        let path = files.write(
+            "merge.yaml",
+            b"a: &a {registration_shared_secret: first}\nb: &b {registration_shared_secret: last}\n<<: [*a, *b]\n",
+        );
+        let (config, notices) = Config::load(&[path]).unwrap();
+        assert_eq!(config.shared_secret().unwrap().0.expose(), "last");
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        let notice = notices[0].to_string();
+        assert!(
+            notice.contains("merge.yaml: line 3: 'registration_shared_secret' is set by more than one mapping merged with '<<'"),
+            "{notice}"
+        );
+    }
+
     #[test]
     fn anchors_and_merge_keys_resolve_as_in_pyyaml() {
         let files = Files::new();

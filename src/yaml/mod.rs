@@ -393,7 +393,7 @@ impl Loader {
         path: &str,
         start: Position,
     ) -> Result<Mapping, String> {
-        let mut merged: Vec<(Entry, usize)> = Vec::new();
+        let mut merged: Vec<(Entry, usize, usize)> = Vec::new();
         let mut seen = HashSet::new();
         let mut own = Vec::with_capacity(entries.len());
         let mut sources = 0;
@@ -434,7 +434,7 @@ impl Loader {
                 for entry in &mapping.entries {
                     self.spend(key.start)?;
                     if seen.insert(entry.identity.clone()) {
-                        merged.push((entry.clone(), sources));
+                        merged.push((entry.clone(), sources, key.start.line));
                     }
                 }
             }
@@ -444,7 +444,7 @@ impl Loader {
         // (0: the mapping's own).
         let mut index: HashMap<Hashed, (usize, usize)> = HashMap::new();
         let mut conflicts = Vec::new();
-        for (entry, source) in merged {
+        for (entry, source, line) in merged {
             let hashed = hashed(&entry.key, &mut self.nodes).ok_or_else(|| {
                 at(
                     start,
@@ -455,7 +455,7 @@ impl Loader {
             match index.get_mut(&hashed) {
                 Some((at, from)) => {
                     if *from != source {
-                        conflicts.push(hashed.clone());
+                        conflicts.push((hashed.clone(), line));
                     }
                     *from = source;
                     mapping.entries[*at].value = entry.value;
@@ -495,12 +495,12 @@ impl Loader {
                 }
             }
         }
-        for hashed in conflicts {
+        for (hashed, line) in conflicts {
             if let Some(&(at, from)) = index.get(&hashed) {
                 if from != 0 {
                     self.merge_conflicts.push(RepeatedKey {
                         path: join(path, &key_text(&mapping.entries[at].key)),
-                        line: start.line,
+                        line,
                     });
                 }
             }
