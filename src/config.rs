@@ -9,7 +9,7 @@ use crate::secret::SecretString;
 use crate::yaml::{Int, Mapping, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 // Batch and the reporter name them here.
 use crate::files::read_capped;
@@ -304,7 +304,7 @@ const MAX_REPEATED_KEY_NOTICES: usize = 5;
 
 /// Parses a config file as the server does; `None` when it is valid YAML
 /// but not a mapping. A key repeated in one mapping gets a notice.
-fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<(Option<Rc<Mapping>>, Vec<Notice>)> {
+fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<(Option<Arc<Mapping>>, Vec<Notice>)> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         Error::file(
             path,

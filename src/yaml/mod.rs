@@ -15,7 +15,7 @@ mod value;
 use scalar::{CORE, Kind};
 use source::{Located, Position, Stop};
 use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
+use std::sync::Arc;
 use value::{Entry, KeyIdentity};
 pub use value::{Int, Mapping, Value};
 
@@ -323,7 +323,7 @@ impl Loader {
                         truthy: !items.is_empty(),
                     }
                 }
-                _ => Value::Seq(Rc::new(items)),
+                _ => Value::Seq(Arc::new(items)),
             },
             Collection::Mapping(entries, _) => {
                 let mapping = self.build_mapping(entries, &open.path, open.start)?;
@@ -332,7 +332,7 @@ impl Loader {
                         kind: "a set",
                         truthy: !mapping.is_empty(),
                     },
-                    _ => Value::Map(Rc::new(mapping)),
+                    _ => Value::Map(Arc::new(mapping)),
                 }
             }
         };
@@ -411,12 +411,12 @@ impl Loader {
                     ),
                 )
             };
-            let maps: Vec<Rc<Mapping>> = match value {
+            let maps: Vec<Arc<Mapping>> = match value {
                 Value::Map(mapping) => vec![mapping],
                 Value::Seq(items) => items
                     .iter()
                     .map(|item| match item {
-                        Value::Map(mapping) => Ok(Rc::clone(mapping)),
+                        Value::Map(mapping) => Ok(Arc::clone(mapping)),
                         other => Err(invalid(other.kind())),
                     })
                     .collect::<Result<_, _>>()?,
@@ -515,7 +515,7 @@ enum Hashed {
     Null,
     Int(i64),
     Float(u64),
-    Str(Rc<str>),
+    Str(Arc<str>),
     /// Compared by value in Python, but not kept here: taken as different.
     Unique(u64),
 }
@@ -533,7 +533,7 @@ fn hashed(key: &Value, counter: &mut u64) -> Option<Hashed> {
         #[allow(clippy::cast_possible_truncation, clippy::float_cmp)]
         Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Hashed::Int(*f as i64),
         Value::Float(f) if !f.is_nan() => Hashed::Float(f.to_bits()),
-        Value::Str(text) => Hashed::Str(Rc::clone(text)),
+        Value::Str(text) => Hashed::Str(Arc::clone(text)),
         Value::Seq(_) | Value::Map(_) | Value::Recursive => return None,
         Value::Other { kind, .. } if *kind == "a set" || *kind == "a list of pairs" => return None,
         Value::Int(Int::Big) | Value::Float(_) | Value::Other { .. } => unique(),
