@@ -9,7 +9,7 @@ use crate::secret::SecretString;
 use crate::yaml::{Int, Mapping, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 // Batch and the reporter name them here.
 use crate::files::read_capped;
@@ -312,7 +312,7 @@ const MAX_REPEATED_KEY_NOTICES: usize = 5;
 
 /// Parses a config file as the server does; `None` when it is valid YAML
 /// but not a mapping. A key repeated in one mapping gets a notice.
-fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<(Option<Rc<Mapping>>, Vec<Notice>)> {
+fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<(Option<Arc<Mapping>>, Vec<Notice>)> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         Error::file(
             path,
@@ -567,6 +567,25 @@ mod tests {
         assert!(
             m.contains("absent.yaml: cannot be read: no such file"),
             "{m}"
+        );
+    }
+
+    /// Issue 16: `<<: [*a, *b]` changed order in PyYAML 6.0.4; the value
+    /// is 6.0.4's, and a notice names the key.
+    #[test]
+    fn a_key_two_merged_mappings_set_gets_a_notice() {
+        let files = Files::new();
+        let path = files.write(
+            "merge.yaml",
+            b"a: &a {registration_shared_secret: first}\nb: &b {registration_shared_secret: last}\n<<: [*a, *b]\n",
+        );
+        let (config, notices) = Config::load(&[path]).unwrap();
+        assert_eq!(config.shared_secret().unwrap().0.expose(), "last");
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        let notice = notices[0].to_string();
+        assert!(
+            notice.contains("merge.yaml: line 3: 'registration_shared_secret' is set by more than one mapping merged with '<<'"),
+            "{notice}"
         );
     }
 

@@ -7,6 +7,7 @@
 //! scanner); what they build is decided here, what a scalar means in
 //! `scalar`. No message holds a value from the text: it may be a secret.
 
+mod libyaml;
 mod scalar;
 mod source;
 mod value;
@@ -14,11 +15,11 @@ mod value;
 use scalar::{CORE, Kind};
 use source::{Located, Position, Stop};
 use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
+use std::sync::Arc;
 use value::{Entry, KeyIdentity};
 pub use value::{Int, Mapping, Value};
 
-use libyaml_safer::EventData;
+use libyaml::{EventData, ScalarStyle};
 
 /// Deeper nesting is no homeserver config; PyYAML itself stops (Python's
 /// recursion limit) somewhat deeper.
@@ -128,7 +129,7 @@ impl Loader {
     fn event(&mut self, event: Located) -> Result<(), String> {
         let Located { data, start } = event;
         match data {
-            EventData::DocumentStart { .. } => {
+            EventData::DocumentStart => {
                 self.documents += 1;
                 if self.documents > 1 {
                     return Err(format!(
@@ -142,15 +143,10 @@ impl Loader {
                 tag,
                 value,
                 style,
-                ..
             } => {
                 let path = self.child_path();
-                let kind = scalar::kind(
-                    &value,
-                    style == libyaml_safer::ScalarStyle::Plain,
-                    tag.as_deref(),
-                )
-                .map_err(|problem| at(start, &path, &problem))?;
+                let kind = scalar::kind(&value, style == ScalarStyle::Plain, tag.as_deref())
+                    .map_err(|problem| at(start, &path, &problem))?;
                 let special = matches!(kind, Kind::Merge | Kind::Equals).then_some(kind);
                 let value = match kind {
                     Kind::Merge => Value::from("<<"),
@@ -196,7 +192,7 @@ impl Loader {
                 };
                 self.complete(node)?;
             }
-            EventData::SequenceStart { anchor, tag, .. } => {
+            EventData::SequenceStart { anchor, tag } => {
                 let builds = match tag.as_deref().map(|t| t.strip_prefix(CORE).unwrap_or(t)) {
                     None | Some("!" | "seq") => Builds::List,
                     Some("omap" | "pairs") => Builds::Pairs,
@@ -217,7 +213,7 @@ impl Loader {
                 };
                 self.open(Collection::Sequence(Vec::new()), anchor, builds, start)?;
             }
-            EventData::MappingStart { anchor, tag, .. } => {
+            EventData::MappingStart { anchor, tag } => {
                 let builds = match tag.as_deref().map(|t| t.strip_prefix(CORE).unwrap_or(t)) {
                     None | Some("!" | "map") => Builds::Dict,
                     Some("set") => Builds::Set,
@@ -239,9 +235,7 @@ impl Loader {
                 self.open(Collection::Mapping(Vec::new(), None), anchor, builds, start)?;
             }
             EventData::SequenceEnd | EventData::MappingEnd => self.close()?,
-            EventData::StreamStart { .. }
-            | EventData::StreamEnd
-            | EventData::DocumentEnd { .. } => {}
+            EventData::StreamStart | EventData::StreamEnd | EventData::DocumentEnd => {}
         }
         Ok(())
     }
@@ -329,7 +323,7 @@ impl Loader {
                         truthy: !items.is_empty(),
                     }
                 }
-                _ => Value::Seq(Rc::new(items)),
+                _ => Value::Seq(Arc::new(items)),
             },
             Collection::Mapping(entries, _) => {
                 let mapping = self.build_mapping(entries, &open.path, open.start)?;
@@ -338,7 +332,7 @@ impl Loader {
                         kind: "a set",
                         truthy: !mapping.is_empty(),
                     },
-                    _ => Value::Map(Rc::new(mapping)),
+                    _ => Value::Map(Arc::new(mapping)),
                 }
             }
         };
@@ -399,7 +393,7 @@ impl Loader {
         path: &str,
         start: Position,
     ) -> Result<Mapping, String> {
-        let mut merged: Vec<(Entry, usize)> = Vec::new();
+        let mut merged: Vec<(Entry, usize, usize)> = Vec::new();
         let mut seen = HashSet::new();
         let mut own = Vec::with_capacity(entries.len());
         let mut sources = 0;
@@ -417,12 +411,12 @@ impl Loader {
                     ),
                 )
             };
-            let maps: Vec<Rc<Mapping>> = match value {
+            let maps: Vec<Arc<Mapping>> = match value {
                 Value::Map(mapping) => vec![mapping],
                 Value::Seq(items) => items
                     .iter()
                     .map(|item| match item {
-                        Value::Map(mapping) => Ok(Rc::clone(mapping)),
+                        Value::Map(mapping) => Ok(Arc::clone(mapping)),
                         other => Err(invalid(other.kind())),
                     })
                     .collect::<Result<_, _>>()?,
@@ -440,7 +434,7 @@ impl Loader {
                 for entry in &mapping.entries {
                     self.spend(key.start)?;
                     if seen.insert(entry.identity.clone()) {
-                        merged.push((entry.clone(), sources));
+                        merged.push((entry.clone(), sources, key.start.line));
                     }
                 }
             }
@@ -450,7 +444,7 @@ impl Loader {
         // (0: the mapping's own).
         let mut index: HashMap<Hashed, (usize, usize)> = HashMap::new();
         let mut conflicts = Vec::new();
-        for (entry, source) in merged {
+        for (entry, source, line) in merged {
             let hashed = hashed(&entry.key, &mut self.nodes).ok_or_else(|| {
                 at(
                     start,
@@ -461,7 +455,7 @@ impl Loader {
             match index.get_mut(&hashed) {
                 Some((at, from)) => {
                     if *from != source {
-                        conflicts.push(hashed.clone());
+                        conflicts.push((hashed.clone(), line));
                     }
                     *from = source;
                     mapping.entries[*at].value = entry.value;
@@ -501,12 +495,12 @@ impl Loader {
                 }
             }
         }
-        for hashed in conflicts {
+        for (hashed, line) in conflicts {
             if let Some(&(at, from)) = index.get(&hashed) {
                 if from != 0 {
                     self.merge_conflicts.push(RepeatedKey {
                         path: join(path, &key_text(&mapping.entries[at].key)),
-                        line: start.line,
+                        line,
                     });
                 }
             }
@@ -521,7 +515,7 @@ enum Hashed {
     Null,
     Int(i64),
     Float(u64),
-    Str(Rc<str>),
+    Str(Arc<str>),
     /// Compared by value in Python, but not kept here: taken as different.
     Unique(u64),
 }
@@ -539,7 +533,7 @@ fn hashed(key: &Value, counter: &mut u64) -> Option<Hashed> {
         #[allow(clippy::cast_possible_truncation, clippy::float_cmp)]
         Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Hashed::Int(*f as i64),
         Value::Float(f) if !f.is_nan() => Hashed::Float(f.to_bits()),
-        Value::Str(text) => Hashed::Str(Rc::clone(text)),
+        Value::Str(text) => Hashed::Str(Arc::clone(text)),
         Value::Seq(_) | Value::Map(_) | Value::Recursive => return None,
         Value::Other { kind, .. } if *kind == "a set" || *kind == "a list of pairs" => return None,
         Value::Int(Int::Big) | Value::Float(_) | Value::Other { .. } => unique(),

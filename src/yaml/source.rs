@@ -1,7 +1,7 @@
 //! The YAML 1.1 events of a config, as PyYAML's pure-Python scanner and
-//! parser would give them. They come from libyaml (its safe Rust port),
-//! which PyYAML's scanner mirrors; where the two differ on text a config
-//! may hold, the text or the events are adjusted here, each in one place:
+//! parser would give them. They come from libyaml (`libyaml`), which
+//! PyYAML's scanner mirrors; where the two differ on text a config may
+//! hold, the text or the events are adjusted here, each in one place:
 //!
 //! - A BOM (U+FEFF) after the first character is content to PyYAML, which
 //!   libyaml skips at the start of a line: it is read as a character that
@@ -10,14 +10,11 @@
 //!   ends a plain scalar for PyYAML, and is an error for libyaml: a space
 //!   is inserted after it and the text read again (at most
 //!   `MAX_COLON_FIXES` times, each a full reading).
+//! - A tag followed by `,` (`[!!str, x]`) is refused, as PyYAML does.
 //! - PyYAML allows tabs only inside quoted and block scalars and comments;
 //!   libyaml also takes them as separating spaces: those are refused.
-//! - libyaml-safer 0.3.0 panics on a block scalar that ends the text
-//!   without a line break (C libyaml and PyYAML read it). The text is given
-//!   a final line break, and the break it adds to such a last block scalar
-//!   taken off again (`end_of_text_break`).
 
-use libyaml_safer::{Event, EventData, Mark, Parser, ScalarStyle};
+use super::libyaml::{Event, EventData, Mark, Parser, Problem, ScalarStyle};
 
 /// How many `key:[` in flow collections are fixed; each costs one more
 /// reading of the text. Homeserver configs have a few.
@@ -104,14 +101,6 @@ struct Prepared<'a> {
 
 impl<'a> Prepared<'a> {
     fn new<E>(original: &'a str) -> Result<Self, Stop<E>> {
-        let mut prepared = Self::with_bom_replaced(original)?;
-        if !original.is_empty() && !original.ends_with(LINE_BREAKS) {
-            prepared.text.push('\n');
-        }
-        Ok(prepared)
-    }
-
-    fn with_bom_replaced<E>(original: &'a str) -> Result<Self, Stop<E>> {
         let first = original.chars().next().map_or(0, char::len_utf8);
         if !original[first..].contains('\u{feff}') {
             return Ok(Prepared {
@@ -201,22 +190,28 @@ impl<'a> Prepared<'a> {
         // Where scalars are, and whether a tab may be in them, to tell
         // PyYAML's tabs from libyaml's.
         let mut scalars: Vec<(usize, usize, bool)> = Vec::new();
-        let mut input = self.text.as_bytes();
-        let mut parser = Parser::new();
-        parser.set_input_string(&mut input);
-        for event in parser {
+        for event in Parser::new(&self.text) {
             let Event {
                 mut data,
-                start_mark,
-                end_mark,
-                ..
+                start: start_mark,
+                end: end_mark,
             } = event.map_err(|error| self.problem(&error))?;
-            if let EventData::Scalar { value, style, .. } = &mut data {
-                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
-                    && usize::try_from(end_mark.index).is_ok_and(|end| end >= self.text.len())
-                    && self.text.len() > self.original.len() + self.inserted.len()
+            if let EventData::Scalar {
+                value, style, tag, ..
+            } = &mut data
+            {
+                // libyaml lets a tag be followed by ',' in a flow collection
+                // (`[!!str, x]`); PyYAML wants a space.
+                if tag.is_some()
+                    && value.is_empty()
+                    && *style == ScalarStyle::Plain
+                    && usize::try_from(end_mark.index)
+                        .is_ok_and(|end| self.text.as_bytes().get(end) == Some(&b','))
                 {
-                    self.end_of_text_break(value, start_mark);
+                    return Err(Pass::Stop(Stop::Invalid(format!(
+                        "is not valid YAML: while scanning a tag, expected a space after it ({})",
+                        self.mark(end_mark)
+                    ))));
                 }
                 if has_tabs {
                     let quoted_or_block = *style != ScalarStyle::Plain;
@@ -244,51 +239,19 @@ impl<'a> Prepared<'a> {
         Ok(())
     }
 
-    /// Takes off the line break that the break added at the end of the text
-    /// gave a block scalar reaching it, as PyYAML reads the text without it:
-    /// that break ends the last line, which a kept (`+`) or clipped scalar
-    /// keeps when the line is content. A last line of spaces only is
-    /// content when it is indented more than the scalar, which shows in the
-    /// value as the same spaces, less the indentation, on a line of their own.
-    fn end_of_text_break(&self, value: &mut String, start: Mark) {
-        let header = self
-            .text
-            .get(usize::try_from(start.index).unwrap_or(usize::MAX)..)
-            .unwrap_or_default();
-        let indicators = header
-            .find(['|', '>'])
-            .map(|at| &header[at + 1..])
-            .unwrap_or_default();
-        let indicators: String = indicators
-            .chars()
-            .take_while(|c| matches!(c, '+' | '-' | '0'..='9'))
-            .collect();
-        if indicators.contains('-') || !value.ends_with('\n') {
-            return;
-        }
-        let last_line = self.original.rsplit(LINE_BREAKS).next().unwrap_or_default();
-        let content = !last_line.chars().all(|c| c == ' ') || {
-            let body = &value[..value.len() - 1];
-            let spaces = body.len() - body.trim_end_matches(' ').len();
-            spaces > 0 && spaces < last_line.len() && body[..body.len() - spaces].ends_with('\n')
-        };
-        if content || indicators.contains('+') {
-            value.pop();
-        }
-    }
-
     /// libyaml's error, worded without any text from the file.
-    fn problem<E>(&self, error: &libyaml_safer::Error) -> Pass<E> {
-        let Some(mark) = error.problem_mark() else {
+    fn problem<E>(&self, error: &Problem) -> Pass<E> {
+        let Some(mark) = error.mark else {
             // Reader errors: a character neither YAML 1.1 nor PyYAML allow.
-            let at = self.position(self.text.len().min(reader_offset(error)));
+            let offset = usize::try_from(error.offset).unwrap_or(usize::MAX);
+            let at = self.position(self.text.len().min(offset));
             return Pass::Stop(Stop::Invalid(format!(
                 "is not valid YAML: {} ({at})",
-                error.problem()
+                error.problem
             )));
         };
         let index = usize::try_from(mark.index).unwrap_or(usize::MAX);
-        if error.problem() == "found unexpected ':'"
+        if error.problem == "found unexpected ':'"
             && self
                 .text
                 .get(index + 1..)
@@ -297,12 +260,13 @@ impl<'a> Prepared<'a> {
             return Pass::Retry(index, mark.line);
         }
         let context = error
-            .context()
+            .context
+            .as_ref()
             .map(|context| format!("{context}, "))
             .unwrap_or_default();
         Pass::Stop(Stop::Invalid(format!(
             "is not valid YAML: {context}{} ({})",
-            error.problem(),
+            error.problem,
             self.mark(mark)
         )))
     }
@@ -351,18 +315,3 @@ impl<'a> Prepared<'a> {
 }
 
 const LINE_BREAKS: [char; 5] = ['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'];
-
-/// Where a reader error is: libyaml-safer shows it only in its message.
-fn reader_offset(error: &libyaml_safer::Error) -> usize {
-    let message = error.to_string();
-    message
-        .split_whitespace()
-        .skip_while(|word| !word.ends_with("offset"))
-        .nth(1)
-        .and_then(|word| {
-            word.trim_end_matches(|c: char| !c.is_ascii_digit())
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
-}

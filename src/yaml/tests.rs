@@ -175,6 +175,13 @@ fn what_pyyaml_refuses_is_refused() {
         ("a: 1\n---\nb: 2\n", "a second document starts at line 2"),
         ("a: [1\n", "is not valid YAML: "),
         (
+            "a: [!!str, x]\n",
+            "while scanning a tag, expected a space after it (line 1 column 10)",
+        ),
+        // libyaml-safer 0.3.0 panicked on these (its issues 6 and 7).
+        ("a: ''|\n 0", "is not valid YAML: "),
+        ("[!,", "is not valid YAML: "),
+        (
             "a: *x\n",
             "'a' is an alias to an anchor not defined before it",
         ),
@@ -341,4 +348,12 @@ fn documents_that_are_empty_too_deep_or_too_large() {
         problem.contains("would expand to more than 250000 values"),
         "{problem}"
     );
+}
+
+/// Configs may be handed to other threads, as before this reader.
+#[test]
+fn values_can_go_to_other_threads() {
+    fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<Value>();
+    send_and_sync::<crate::config::Config>();
 }

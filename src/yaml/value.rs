@@ -1,8 +1,8 @@
 //! The values PyYAML's `safe_load` builds, as far as the tool needs to tell
-//! them apart. Collections and strings are shared (`Rc`), as PyYAML shares an
+//! them apart. Collections and strings are shared (`Arc`), as PyYAML shares an
 //! aliased node: an alias costs nothing however large its anchor.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A loaded YAML value.
 #[derive(Debug, Clone)]
@@ -11,9 +11,9 @@ pub enum Value {
     Bool(bool),
     Int(Int),
     Float(f64),
-    Str(Rc<str>),
-    Seq(Rc<Vec<Value>>),
-    Map(Rc<Mapping>),
+    Str(Arc<str>),
+    Seq(Arc<Vec<Value>>),
+    Map(Arc<Mapping>),
     /// What Python builds as another type (a date, bytes, a set, a list of
     /// pairs): never a string, list or mapping to the server; only whether
     /// Python takes it as true is kept.

@@ -226,6 +226,10 @@ const EDGE_CASES: &[&str] = &[
     "a: 1\n---\nb: 2\n",
     "- a\n- b\n",
     "registration_shared_secret: [unclosed\n",
+    // A tag followed by ',', and two texts libyaml-safer 0.3.0 panics on.
+    "registration_shared_secret: [!!str, x]\n",
+    "a: ''|\n 0",
+    "[!,",
 ];
 
 /// A deterministic generator (xorshift), for a fixed seed.
