@@ -197,7 +197,7 @@ mod tests {
             "registration_shared_secret: s\n",
         );
         let hint = |given: &[PathBuf]| {
-            let (config, _) = Config::load(&[main.clone()]).unwrap();
+            let (config, _) = Config::load(std::slice::from_ref(&main)).unwrap();
             let error = config.shared_secret().unwrap_err();
             confd_hint(&config, given, error)
                 .hint()
