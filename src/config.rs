@@ -6,8 +6,10 @@
 use crate::error::{Error, Result};
 use crate::notice::Notice;
 use crate::secret::SecretString;
-use serde_yaml::{Mapping, Value};
+use crate::yaml::{Int, Mapping, Value};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 // Batch and the reporter name them here.
 use crate::files::read_capped;
@@ -16,8 +18,8 @@ use crate::files::read_capped;
 /// (the wrong path), and reading it whole would be a waste.
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 /// Homeserver configs are a few hundred KiB at most. The cap also bounds
-/// parsing: a 13 MB YAML file of wide lists took 16 s and 2.2 GB (found
-/// while fuzzing), 1 MiB takes about a second.
+/// reading: with it, any file is read in well under a second and 64 MiB
+/// (scripts/bench-config).
 const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
 
 const SECRET_KEY: &str = "registration_shared_secret";
@@ -27,7 +29,7 @@ const SECRET_PATH_KEY: &str = "registration_shared_secret_path";
 /// so that errors can name it.
 #[derive(Debug, Default)]
 pub struct Config {
-    entries: Vec<(String, Value, PathBuf)>,
+    entries: HashMap<String, (Value, PathBuf)>,
     /// Every file read, merged or skipped, to name when a key is missing.
     files: Vec<PathBuf>,
 }
@@ -68,7 +70,7 @@ impl Config {
         }
         let (mapping, mut notices) = parse_mapping(path, bytes)?;
         match mapping {
-            Some(mapping) => self.merge(mapping, path),
+            Some(mapping) => self.merge(&mapping, path),
             None => notices.push(Notice::NotAMapping {
                 file: path.to_owned(),
             }),
@@ -76,21 +78,26 @@ impl Config {
         Ok(notices)
     }
 
-    fn merge(&mut self, mapping: Mapping, path: &Path) {
-        for (key, value) in mapping {
+    fn merge(&mut self, mapping: &Mapping, path: &Path) {
+        for (key, value) in mapping.iter() {
             // Non-string top-level keys cannot name any setting we read.
-            let Value::String(key) = key else { continue };
-            self.entries.retain(|(existing, _, _)| *existing != key);
-            self.entries.push((key, value, path.to_owned()));
+            let Some(key) = key.as_str() else { continue };
+            self.entries
+                .insert(key.to_owned(), (value.clone(), path.to_owned()));
         }
+    }
+
+    /// Names `paths` in messages about missing keys, when no file was read
+    /// (`-c` directories without a .yaml file).
+    pub fn name_sources(&mut self, paths: &[PathBuf]) {
+        self.files = paths.to_vec();
     }
 
     /// The value of a top-level key and the file it came from.
     pub(crate) fn get(&self, key: &str) -> Option<(&Value, &Path)> {
         self.entries
-            .iter()
-            .find(|(k, _, _)| k == key)
-            .map(|(_, value, path)| (value, path.as_path()))
+            .get(key)
+            .map(|(value, path)| (value, path.as_path()))
             .filter(|(value, _)| !value.is_null())
     }
 
@@ -166,7 +173,7 @@ impl Config {
     /// (`allow_underscore_prefixed_localpart`, false when unset).
     pub fn allow_underscore_prefixed_localpart(&self) -> bool {
         self.get("allow_underscore_prefixed_localpart")
-            .is_some_and(|(value, _)| is_truthy(value))
+            .is_some_and(|(value, _)| value.is_truthy())
     }
 
     /// The first plain-HTTP TCP listener that serves the client API
@@ -210,7 +217,7 @@ impl Config {
                 continue;
             }
             let port = match listener.get("port") {
-                Some(Value::Number(n)) => n.as_u64().filter(|p| (1..=65535).contains(p)),
+                Some(Value::Int(Int::Small(n))) => Some(*n).filter(|p| (1..=65535).contains(p)),
                 _ => None,
             };
             let Some(port) = port else {
@@ -221,7 +228,7 @@ impl Config {
                 ));
             };
             // Tested for truth, as the server and the reference do.
-            let tls = listener.get("tls").is_some_and(is_truthy);
+            let tls = listener.get("tls").is_some_and(Value::is_truthy);
             let host = listener_host(listener)
                 .map_err(|e| Error::file(file, Some(&key(".bind_addresses")), e))?;
             if !tls {
@@ -246,14 +253,14 @@ pub enum ClientListener {
 /// address (`0.0.0.0`, `::`, none given) or a loopback one that `localhost`
 /// names, as the reference assumes; otherwise the first address it binds,
 /// since nothing else answers there (IPv6 in brackets).
-fn listener_host(listener: &Mapping) -> Result<String, &'static str> {
+fn listener_host(listener: &Mapping) -> Result<String, String> {
     let mut addresses = match listener.get("bind_addresses") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Sequence(list)) => list
+        Some(Value::Seq(list)) => list
             .iter()
             .map(|a| a.as_str().ok_or("has an entry that is not a string"))
             .collect::<Result<Vec<_>, _>>()?,
-        Some(_) => return Err("is not a list"),
+        Some(_) => return Err("is not a list".to_owned()),
     };
     // The older single-address key, which Synapse adds to the list.
     if let Some(address) = listener.get("bind_address").and_then(Value::as_str) {
@@ -265,39 +272,32 @@ fn listener_host(listener: &Mapping) -> Result<String, &'static str> {
     if addresses.is_empty() || addresses.iter().any(localhost) {
         return Ok("localhost".to_owned());
     }
-    let first = addresses[0];
+    // A scoped IPv6 address (`fe80::1%eth0`) has no form in a URL (the URL
+    // standard has no zone identifiers): dial another address if there is
+    // one, else say so here rather than blame a server_url never typed.
+    let Some(first) = addresses.iter().copied().find(|a| !a.contains('%')) else {
+        return Err(format!(
+            "'{}' is a scoped IPv6 address (with a %zone), which a URL cannot name: give the server URL on the command line, or bind the listener to an address without a zone as well",
+            addresses[0]
+        ));
+    };
     Ok(match first.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
         _ => first.to_owned(),
     })
 }
 
-/// Whether the server, reading this value as a Python object, takes it as
-/// true: Synapse tests its flags for truth, not for `True`, so an empty
-/// string, list or mapping and zero are false, anything else true.
-pub(crate) fn is_truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64() != Some(0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Sequence(items) => !items.is_empty(),
-        Value::Mapping(entries) => !entries.is_empty(),
-        Value::Tagged(tagged) => is_truthy(&tagged.value),
-    }
-}
-
 /// Whether a listener's `resources` include one named `client`.
 fn serves_client(listener: &Mapping) -> Result<bool, &'static str> {
     let resources = match listener.get("resources") {
         None | Some(Value::Null) => return Ok(false),
-        Some(Value::Sequence(resources)) => resources,
+        Some(Value::Seq(resources)) => resources,
         Some(_) => return Err("is not a list"),
     };
-    for resource in resources {
+    for resource in resources.iter() {
         let names = match resource.get("names") {
             None | Some(Value::Null) => continue,
-            Some(Value::Sequence(names)) => names,
+            Some(Value::Seq(names)) => names,
             Some(_) => return Err("has a 'names' entry that is not a list"),
         };
         if names.iter().any(|name| name.as_str() == Some("client")) {
@@ -312,7 +312,7 @@ const MAX_REPEATED_KEY_NOTICES: usize = 5;
 
 /// Parses a config file as the server does; `None` when it is valid YAML
 /// but not a mapping. A key repeated in one mapping gets a notice.
-fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<(Option<Mapping>, Vec<Notice>)> {
+fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<(Option<Arc<Mapping>>, Vec<Notice>)> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         Error::file(
             path,
@@ -342,8 +342,19 @@ fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<(Option<Mapping>, Vec<Noti
             count: more,
         });
     }
+    notices.extend(
+        document
+            .merge_conflicts
+            .iter()
+            .take(MAX_REPEATED_KEY_NOTICES)
+            .map(|conflict| Notice::MergedKeyConflict {
+                file: path.to_owned(),
+                line: conflict.line,
+                key: conflict.path.clone(),
+            }),
+    );
     let mapping = match document.value {
-        Some(Value::Mapping(mapping)) => Some(mapping),
+        Some(Value::Map(mapping)) => Some(mapping),
         _ => None,
     };
     Ok((mapping, notices))
@@ -359,7 +370,7 @@ pub fn read_secret_file(
     let bytes = read_capped(path, MAX_SECRET_FILE_BYTES, origin)?;
     let text =
         String::from_utf8(bytes).map_err(|_| Error::file(path, None, "is not valid UTF-8 text"))?;
-    let secret = SecretString::new(text.trim().to_owned());
+    let secret = SecretString::new(crate::files::strip_like_python(&text).to_owned());
     // The untrimmed copy is dropped (and wiped) here.
     drop(zeroize::Zeroizing::new(text));
     if secret.is_empty() {
@@ -559,6 +570,25 @@ mod tests {
         );
     }
 
+    /// Issue 16: `<<: [*a, *b]` changed order in PyYAML 6.0.4; the value
+    /// is 6.0.4's, and a notice names the key.
+    #[test]
+    fn a_key_two_merged_mappings_set_gets_a_notice() {
+        let files = Files::new();
+        let path = files.write(
+            "merge.yaml",
+            b"a: &a {registration_shared_secret: first}\nb: &b {registration_shared_secret: last}\n<<: [*a, *b]\n",
+        );
+        let (config, notices) = Config::load(&[path]).unwrap();
+        assert_eq!(config.shared_secret().unwrap().0.expose(), "last");
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        let notice = notices[0].to_string();
+        assert!(
+            notice.contains("merge.yaml: line 3: 'registration_shared_secret' is set by more than one mapping merged with '<<'"),
+            "{notice}"
+        );
+    }
+
     #[test]
     fn anchors_and_merge_keys_resolve_as_in_pyyaml() {
         let files = Files::new();
@@ -707,7 +737,7 @@ mod tests {
         let start = std::time::Instant::now();
         let m = message(secret_of(&[path]));
         assert!(
-            m.contains("deep.yaml: is not valid YAML: recursion limit exceeded at line 1"),
+            m.contains("deep.yaml: is not valid YAML for the server: it nests more than 128 levels deep (line 1 column 131)"),
             "{m}"
         );
         let dashes = format!("{}x\n", "- ".repeat(400_000));
@@ -789,6 +819,17 @@ mod tests {
         assert!(
             m.contains("listeners[0].bind_addresses: is not a list"),
             "{m}"
+        );
+        let m = with("bind_addresses: ['fe80::1%eth0'],")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("listeners[0].bind_addresses: 'fe80::1%eth0' is a scoped IPv6 address"),
+            "{m}"
+        );
+        assert_eq!(
+            with("bind_addresses: ['fe80::1%eth0', '192.0.2.12'],").unwrap(),
+            Some("http://192.0.2.12:8008".to_owned())
         );
         let m = with("bind_addresses: [1],").unwrap_err().to_string();
         assert!(

@@ -68,12 +68,11 @@ fn yaml_files_in(dir: &Path) -> Result<(Vec<PathBuf>, Vec<Notice>)> {
             count: ignored - MAX_IGNORED_NOTICES,
         });
     }
+    // Synapse starts with an empty conf.d/; so does the tool, saying so.
     if files.is_empty() {
-        return Err(Error::file(
-            dir,
-            None,
-            "is a directory with no .yaml file in it; Synapse reads only the files whose names end in .yaml",
-        ));
+        notices.push(Notice::NoYamlInDirectory {
+            dir: dir.to_owned(),
+        });
     }
     // Byte order of UTF-8 names is the code-point order Python sorts by.
     files.sort_by(|a, b| {
@@ -148,9 +147,75 @@ pub fn secret_elsewhere_hint(config: &Config, error: Error) -> Error {
     }
 }
 
+/// `-c homeserver.yaml` alone where packages.matrix.org and Debian lay the
+/// config out: the secret is in the `conf.d/` beside the file, which the
+/// service reads and `-c` did not name. The error gets a hint to add it.
+pub fn confd_hint(config: &Config, given: &[PathBuf], error: Error) -> Error {
+    let set = |key| {
+        config
+            .get(key)
+            .and_then(|(value, _)| value.as_str())
+            .is_some_and(|value| !value.is_empty())
+    };
+    if set("registration_shared_secret") || set("registration_shared_secret_path") {
+        return error;
+    }
+    let same = |a: &Path, b: &Path| {
+        std::fs::canonicalize(a)
+            .ok()
+            .is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
+    };
+    let beside = given.iter().find_map(|file| {
+        let dir = file.parent()?.join("conf.d");
+        let named = given.iter().any(|other| same(other, &dir));
+        (file.is_file() && dir.is_dir() && !named).then_some((file, dir))
+    });
+    match beside {
+        Some((file, dir)) => error.with_hint(format!(
+            "the service also reads {}, where packages.matrix.org keeps the secret: pass -c {} -c {}",
+            dir.display(),
+            file.display(),
+            dir.display()
+        )),
+        None => error,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_without_the_secret_beside_a_conf_d_gets_a_hint_to_pass_it() {
+        let root = tempfile::tempdir().unwrap();
+        let main = root.path().join("homeserver.yaml");
+        let confd = root.path().join("conf.d");
+        write(&main, "report_stats: false\n");
+        write(
+            &confd.join("secret.yaml"),
+            "registration_shared_secret: s\n",
+        );
+        let hint = |given: &[PathBuf]| {
+            let (config, _) = Config::load(std::slice::from_ref(&main)).unwrap();
+            let error = config.shared_secret().unwrap_err();
+            confd_hint(&config, given, error)
+                .hint()
+                .map(|hint| hint.to_string())
+        };
+        assert_eq!(
+            hint(std::slice::from_ref(&main)).unwrap(),
+            format!(
+                "the service also reads {0}, where packages.matrix.org keeps the secret: pass -c {1} -c {0}",
+                confd.display(),
+                main.display()
+            )
+        );
+        // conf.d named already (its secret elsewhere, then): nothing to add.
+        assert_eq!(hint(&[main.clone(), root.path().join("./conf.d/")]), None);
+        // No conf.d beside the file: nothing to suggest.
+        std::fs::remove_dir_all(&confd).unwrap();
+        assert_eq!(hint(std::slice::from_ref(&main)), None);
+    }
 
     fn write(path: &Path, content: &str) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -225,17 +290,16 @@ mod tests {
     }
 
     #[test]
-    fn a_directory_without_yaml_files_is_an_error_naming_it() {
+    fn a_directory_without_yaml_files_gets_a_notice() {
         let root = tempfile::tempdir().unwrap();
         write(&root.path().join("README"), "");
-        let error = expand(&[root.path().to_owned()]).unwrap_err();
-        assert_eq!(error.exit_code(), 3);
+        let (files, notices) = expand(&[root.path().to_owned()]).unwrap();
+        assert!(files.is_empty());
         assert!(
-            error.to_string().starts_with(&format!(
-                "{}: is a directory with no .yaml file",
-                root.path().display()
-            )),
-            "{error}"
+            notices.contains(&Notice::NoYamlInDirectory {
+                dir: root.path().to_owned()
+            }),
+            "{notices:?}"
         );
     }
 

@@ -5,9 +5,9 @@
 //! answers, and says what to run instead.
 
 use crate::client::Client;
-use crate::config::{Config, is_truthy};
+use crate::config::Config;
 use crate::error::{Error, escape_control_characters};
-use serde_yaml::Value;
+use crate::yaml::Value;
 
 /// What was asked, to turn into the equivalent `mas-cli` command.
 #[derive(Debug, Default, Clone, Copy)]
@@ -43,7 +43,10 @@ pub fn from_config(config: &Config, request: &Request<'_>) -> Option<Error> {
     .into_iter()
     .find_map(|(key, section, service_key)| {
         let (section, file) = section?;
-        is_truthy(section.get("enabled")?).then_some((key, section, service_key, file))
+        section
+            .get("enabled")?
+            .is_truthy()
+            .then_some((key, section, service_key, file))
     })?;
     Some(Error::Delegated {
         status: None,
@@ -64,24 +67,14 @@ const AUTH_METADATA_PATHS: [&str; 3] = [
 /// After the registration endpoint answered `404 M_UNRECOGNIZED` (hence the
 /// error's status, and exit 1, as for any refusal): asks the
 /// server whether it delegates auth. Synapse serves these paths only when it
-/// does; while MAS is down, they answer an error other than 404.
+/// does; while MAS is down, they answer a server error (500).
 pub fn probe(client: &Client, request: &Request<'_>) -> Option<Error> {
     for path in AUTH_METADATA_PATHS {
-        let Some((status, body)) = client.get_json(path) else {
-            continue;
-        };
+        // A server that did not answer one path in time will not answer
+        // the next: asking on would cost a whole timeout per path.
+        let (status, body) = client.get_json(path)?;
         let evidence = format!("the server's /{path}");
-        let service = body.get("issuer").and_then(serde_json::Value::as_str);
-        let delegated = match status {
-            200 => service.is_some(),
-            404 => false,
-            // The path exists only under delegation: an error in Matrix's
-            // form there means the server reached for MAS and failed.
-            _ => body
-                .get("errcode")
-                .is_some_and(serde_json::Value::is_string),
-        };
-        if delegated {
+        if let Some(service) = delegates(status, &body) {
             return Some(Error::Delegated {
                 status: Some(404),
                 evidence: if status == 200 {
@@ -95,6 +88,26 @@ pub fn probe(client: &Client, request: &Request<'_>) -> Option<Error> {
         }
     }
     None
+}
+
+/// Whether an auth-metadata answer shows delegation, and with it the
+/// service's address when one is named (an empty issuer names none: said as
+/// nothing, not as "()").
+fn delegates(status: u16, body: &serde_json::Value) -> Option<Option<&str>> {
+    let issuer = body.get("issuer").and_then(serde_json::Value::as_str);
+    let delegated = match status {
+        200 => issuer.is_some(),
+        // The path exists only under delegation: a server error in Matrix's
+        // form there means the server reached for MAS and failed (Synapse
+        // answers 500 while MAS is down). A 4xx (429 rate limiting, 401,
+        // 405) says nothing of the kind: any Matrix server may answer it on
+        // any path.
+        500..=599 => body
+            .get("errcode")
+            .is_some_and(serde_json::Value::is_string),
+        _ => false,
+    };
+    delegated.then(|| issuer.filter(|issuer| !issuer.trim().is_empty()))
 }
 
 /// An address from a config or a server, as printed: control characters
@@ -206,6 +219,31 @@ mod tests {
             plain.contains("\n  mas-cli manage register-user USERNAME\n"),
             "{plain}"
         );
+    }
+
+    #[test]
+    fn only_an_issuer_or_a_server_error_on_auth_metadata_shows_delegation() {
+        use serde_json::json;
+        let error = |errcode: &str| json!({"errcode": errcode, "error": "x"});
+        for status in [400, 401, 403, 405, 429] {
+            assert_eq!(delegates(status, &error("M_UNKNOWN")), None, "{status}");
+        }
+        for status in [500, 502, 503] {
+            assert_eq!(
+                delegates(status, &error("M_UNKNOWN")),
+                Some(None),
+                "{status}"
+            );
+        }
+        assert_eq!(delegates(500, &json!({"errcode": 5})), None);
+        assert_eq!(delegates(404, &json!({"issuer": "https://a/"})), None);
+        let issuer = json!({"issuer": "https://auth.example.org/"});
+        assert_eq!(
+            delegates(200, &issuer),
+            Some(Some("https://auth.example.org/"))
+        );
+        assert_eq!(delegates(200, &json!({"issuer": " "})), Some(None));
+        assert_eq!(delegates(200, &json!({"issuer": 7})), None);
     }
 
     #[test]

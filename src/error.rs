@@ -258,20 +258,7 @@ impl Error {
     }
 }
 
-/// Control characters in text for the terminal written as escapes (`\n`,
-/// `\u{1b}`): neither input nor a server may split our one `error:` line or
-/// send terminal escape sequences.
-pub fn escape_control_characters(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            escaped.extend(c.escape_default());
-        } else {
-            escaped.push(c);
-        }
-    }
-    escaped
-}
+pub use crate::redact::escape_control_characters;
 
 /// Messages repeat input (a localpart, a file name, a batch line), so their
 /// control characters are escaped.

@@ -71,6 +71,16 @@ fn size_text(bytes: u64) -> String {
     }
 }
 
+/// Text without the whitespace around it, as Python's `str.strip()` takes
+/// it off: the reference and Synapse read password and secret files so,
+/// and the MAC must be over the same bytes. Python's whitespace is
+/// Unicode's `White_Space` (Rust's `trim`) and also U+001C..U+001F, the
+/// separators whose bidirectional class is B or S.
+#[cfg(feature = "cli")]
+pub(crate) fn strip_like_python(text: &str) -> &str {
+    text.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
 /// The OS's words for an I/O error, without Rust's "(os error N)" suffix.
 pub fn io_reason(error: &std::io::Error) -> String {
     match error.kind() {
@@ -83,5 +93,33 @@ pub fn io_reason(error: &std::io::Error) -> String {
                 None => text,
             }
         }
+    }
+}
+
+#[cfg(all(test, feature = "cli"))]
+mod tests {
+    use super::*;
+
+    /// Python 3.11's `[c for c in range(0x110000) if chr(c).isspace()]`,
+    /// the characters `str.strip()` takes off.
+    const PYTHON_WHITESPACE: &[u32] = &[
+        0x9, 0xa, 0xb, 0xc, 0xd, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001,
+        0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029,
+        0x202f, 0x205f, 0x3000,
+    ];
+
+    #[test]
+    fn files_are_stripped_of_what_python_strips_and_nothing_else() {
+        // Beyond U+3000 neither has whitespace.
+        for c in (0..=0x3100).filter_map(char::from_u32) {
+            let text = format!("{c}x{c}");
+            let expected = if PYTHON_WHITESPACE.contains(&u32::from(c)) {
+                "x"
+            } else {
+                text.as_str()
+            };
+            assert_eq!(strip_like_python(&text), expected, "U+{:04X}", u32::from(c));
+        }
+        assert_eq!(strip_like_python("\u{1f} pa ss\n\u{1c}"), "pa ss");
     }
 }

@@ -116,6 +116,7 @@ mod files;
 mod hint;
 mod mac;
 mod mas;
+mod redact;
 mod refusal;
 mod register;
 mod secret;
@@ -160,9 +161,17 @@ pub mod __private {
     #[cfg(feature = "cli")]
     pub use crate::batch::{Format, Rows, Rules, check_rows};
     #[cfg(feature = "cli")]
-    pub use crate::cli::{Cli, command, run::run};
+    pub use crate::cli::{
+        Cli, command,
+        run::{arguments_refused, run},
+    };
     #[cfg(feature = "cli")]
     pub use crate::config::{ClientListener, Config, SecretSource};
+    /// The config reader, for the differential test against PyYAML.
+    #[cfg(feature = "cli")]
+    pub mod yaml {
+        pub use crate::yaml::{Int, Value, load};
+    }
 }
 
 /// The README's Rust sample, compiled by `cargo test --doc` so that it keeps

@@ -18,10 +18,19 @@ pub enum Notice {
     },
     /// Repeated keys beyond those named one by one.
     MoreRepeatedKeys { file: PathBuf, count: usize },
+    /// A key that two mappings merged with `<<: [*a, *b]` both set, whose
+    /// value depends on the server's PyYAML (which changed in 6.0.4).
+    MergedKeyConflict {
+        file: PathBuf,
+        line: usize,
+        key: String,
+    },
     /// A secret or password file that users other than its owner may read.
     ReadableByOthers { file: PathBuf, mode: u32 },
     /// An entry of a `-c` directory that Synapse does not read.
     IgnoredEntry { entry: PathBuf, reason: Ignored },
+    /// A `-c` directory with no `.yaml` file: Synapse starts all the same.
+    NoYamlInDirectory { dir: PathBuf },
     /// Ignored entries of a `-c` directory beyond those named one by one.
     MoreIgnoredEntries { dir: PathBuf, count: usize },
     /// An empty `--shared-secret-file`: the next source is used.
@@ -57,6 +66,12 @@ impl fmt::Display for Notice {
                 "{}: line {line}: '{key}' is set again; the last value counts, as for the server.",
                 file.display()
             ),
+            Notice::MergedKeyConflict { file, line, key } => write!(
+                f,
+                "{}: line {line}: '{key}' is set by more than one mapping merged with '<<'; \
+                 the value taken is PyYAML 6.0.4's (Synapse 1.163 and later), an older PyYAML may take another: set it in the mapping itself.",
+                file.display()
+            ),
             Notice::MoreRepeatedKeys { file, count } => write!(
                 f,
                 "{}: {count} more keys are set again; the last values count.",
@@ -75,6 +90,11 @@ impl fmt::Display for Notice {
                     Ignored::NotAFile => "not a file",
                     Ignored::NotYaml => "its name does not end in .yaml",
                 }
+            ),
+            Notice::NoYamlInDirectory { dir } => write!(
+                f,
+                "{}: no .yaml file in this directory, so nothing is read from it (Synapse reads only the files whose names end in .yaml).",
+                dir.display()
             ),
             Notice::MoreIgnoredEntries { dir, count } => write!(
                 f,

@@ -99,7 +99,15 @@ impl Rules {
             if let Err(rejection) =
                 rules::check_user_type(user_type, self.extra_user_types.as_deref())
             {
-                problems.push(problem_text(rejection));
+                problems.push(match &rejection {
+                    // The cell may hold a password one column off.
+                    Rejection::UnknownUserType { .. } => format!(
+                        "unknown user type ({}) ({})",
+                        crate::redact::WITHHELD,
+                        rejection.hint().map(|h| h.to_string()).unwrap_or_default()
+                    ),
+                    _ => problem_text(rejection),
+                });
             }
         }
         if let Some(minimum_complexity) = self.through_mas {

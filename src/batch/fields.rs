@@ -2,7 +2,7 @@
 //! with them.
 
 use crate::secret::SecretString;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The columns (CSV) or keys (JSON Lines) a row may have.
 pub const COLUMNS: &str = "localpart (or user), password, admin, user_type, displayname";
@@ -67,7 +67,8 @@ pub fn parse_admin(text: &str) -> std::result::Result<Option<bool>, String> {
         "true" | "yes" | "1" => Ok(Some(true)),
         "false" | "no" | "0" => Ok(Some(false)),
         _ => Err(format!(
-            "admin is '{text}': use true/false, yes/no or 1/0, or leave it empty"
+            "admin is not true/false, yes/no or 1/0 ({}); use one of them, or leave it empty",
+            crate::redact::WITHHELD
         )),
     }
 }
@@ -160,6 +161,16 @@ pub(super) fn json_entry(bytes: &[u8], line: u64) -> std::result::Result<Written
         let text = text
             .rsplit_once(" at line ")
             .map_or(text.as_str(), |(t, _)| t);
+        // A JSON value of another type: serde_json's words would quote it
+        // ("invalid type: string \"...\""), and it may be a password.
+        let what;
+        let text = match e.classify() {
+            serde_json::error::Category::Data => {
+                what = format!("it is {}", json_kind_of_text(bytes));
+                what.as_str()
+            }
+            _ => text,
+        };
         Problem::new(
             line,
             format!(
@@ -169,53 +180,62 @@ pub(super) fn json_entry(bytes: &[u8], line: u64) -> std::result::Result<Written
         )
     })?;
     let mut problems = Vec::new();
-    let mut object = Map::new();
-    for (key, value) in members {
-        if object.contains_key(&key) {
-            // Never the values: one of them may be a password.
-            problems.push(format!("'{key}' is given twice"));
-        }
-        object.insert(key, value);
-    }
     let mut entry = WrittenRow {
         line,
         ..WrittenRow::default()
     };
-    let mut localpart_key: Option<&str> = None;
-    for (key, value) in &object {
+    // Keys name columns without regard to case, so `admin` and `Admin` are
+    // one column given twice, as in a CSV header: neither may win silently.
+    let mut seen: Vec<(Column, &str)> = Vec::with_capacity(members.len());
+    for (key, value) in &members {
         let Some(column) = Column::from_name(key) else {
             problems.push(format!(
                 "unknown column '{key}' (the columns are {COLUMNS})"
             ));
             continue;
         };
-        if column == Column::Localpart {
-            if let Some(first) = localpart_key {
+        if let Some((_, first)) = seen.iter().find(|(c, _)| *c == column) {
+            // Never the values: one of them may be a password.
+            if column == Column::Localpart && !first.trim().eq_ignore_ascii_case(key.trim()) {
                 problems.push(format!(
                     "both '{first}' and '{key}' are given (they are the same column)"
                 ));
-                continue;
+            } else {
+                problems.push(format!("'{key}' is given twice"));
             }
-            localpart_key = Some(key);
+            continue;
         }
+        seen.push((column, key));
         match (column, value) {
             (_, Value::Null) => {}
             (_, Value::String(text)) => entry.set_text(column, text, &mut problems),
             (Column::Admin, Value::Bool(admin)) => entry.admin = Some(*admin),
             (Column::Admin, Value::Number(n)) if n.as_u64() == Some(1) => entry.admin = Some(true),
             (Column::Admin, Value::Number(n)) if n.as_u64() == Some(0) => entry.admin = Some(false),
+            // What it is, never what it says: a password written without
+            // quotes (`"admin": 123456`) may have landed in any column.
             (Column::Admin, other) => problems.push(format!(
-                "admin is {other}: use true/false, yes/no or 1/0, or leave it out"
+                "{key} is {}: use true/false, yes/no or 1/0, or leave it out",
+                json_kind(other)
             )),
-            // A password written without quotes (`"password": 123456`) is
-            // still a password: say what it is, not what it says.
-            (Column::Password, other) => {
+            (_, other) => {
                 problems.push(format!("{key} must be a string, not {}", json_kind(other)))
             }
-            (_, other) => problems.push(format!("{key} must be a string, not {other}")),
         }
     }
     finish(entry, problems)
+}
+
+/// What kind of JSON value a line that is not an object holds, from its
+/// first character.
+fn json_kind_of_text(bytes: &[u8]) -> &'static str {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'"') => "a string",
+        Some(b'[') => "a list",
+        Some(b't' | b'f') => "true or false",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
 }
 
 pub(super) fn json_kind(value: &Value) -> &'static str {

@@ -49,7 +49,7 @@ use std::fs::File;
 use std::io::{self, BufReader, IsTerminal, Seek};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tally::Tally;
 use worker::{SecondPass, lock};
@@ -125,11 +125,16 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
         ));
     }
     let progress = std::io::stderr().is_terminal();
+    let tally = Arc::new(Mutex::new(Tally::new(
+        checked.rows,
+        UNREACHABLE_STREAK,
+        progress,
+    )));
     let batch = SecondPass {
         client: registrar.as_register(),
         rules: &rules,
         rows: Mutex::new(rows),
-        tally: Mutex::new(Tally::new(checked.rows, UNREACHABLE_STREAK, progress)),
+        tally: Arc::clone(&tally),
         stop: AtomicBool::new(false),
         limiter: &limiter,
         via: match &options.route {
@@ -142,6 +147,18 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
         tally.set_concurrency(limiter.slots(), limiter.peak());
         tally.draw_progress();
     }
+    let jobs_now = match jobs {
+        Jobs::Fixed(n) => format!("jobs {n}"),
+        Jobs::Auto => "jobs auto".to_owned(),
+    };
+    // A signal that stops the run at once says the summary after the
+    // ledger's rows, which count as failed: their answer never came.
+    let summary = Arc::clone(&tally);
+    crate::cli::signals::set_last_words(Some(Box::new(move |_, lost| {
+        let mut tally = lock(&summary);
+        tally.failed += lost;
+        tally.finish(started, &jobs_now);
+    })));
     // As many workers as there can be slots; the limiter holds the extra
     // ones back.
     std::thread::scope(|scope| {
@@ -149,15 +166,12 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
             scope.spawn(|| batch.work());
         }
     });
-    let tally = batch
-        .tally
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner);
+    crate::cli::signals::set_last_words(None);
     let jobs = match jobs {
         Jobs::Fixed(n) => format!("jobs {n}"),
         Jobs::Auto => format!("jobs auto, settled at {}", limiter.settled()),
     };
-    Ok(tally.finish(started, &jobs))
+    Ok(lock(&tally).finish(started, &jobs))
 }
 
 /// Reads the whole input once, checking it; returns a file positioned to
@@ -186,7 +200,28 @@ fn first_pass(path: &Path, name: &Path, rules: &Rules) -> Result<(File, CheckSum
             file.rewind().map_err(unreadable)?;
             return Ok((file, checked));
         }
-        return spool(file, rules, &mut report).map_err(unreadable);
+        return spool(file, spool_file(name)?, rules, &mut report).map_err(unreadable);
     }
-    spool(io::stdin().lock(), rules, &mut report).map_err(unreadable)
+    spool(io::stdin().lock(), spool_file(name)?, rules, &mut report).map_err(unreadable)
+}
+
+/// The file a stream read once is copied to, in the temporary directory;
+/// an error names that directory, which is what needs putting right.
+fn spool_file(name: &Path) -> Result<File> {
+    let dir = std::env::temp_dir();
+    spool::unlinked_file(&dir).map_err(|e| {
+        let reason = match dir.is_dir() {
+            false => "it is not an existing directory".to_owned(),
+            true => crate::files::io_reason(&e),
+        };
+        Error::file(
+            &dir,
+            None,
+            format!(
+                "the temporary directory cannot hold the copy of {} that a second reading needs: {reason}",
+                name.display()
+            ),
+        )
+        .with_hint("set TMPDIR to a directory this user can write to")
+    })
 }

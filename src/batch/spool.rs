@@ -5,6 +5,7 @@ use super::check::{CheckSummary, Rules, check_duplicates, scan};
 use super::fields::Problem;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::path::Path;
 
 /// Copies what is read into a file, so that a stream can be read again.
 pub(super) struct Tee<R: Read, W: Write> {
@@ -28,13 +29,40 @@ impl<R: Read, W: Write> Read for Tee<R, W> {
     }
 }
 
+/// An unlinked file in `dir`, readable and writable by us alone: it will
+/// hold passwords. Linux's `O_TMPFILE` makes it without a name; elsewhere,
+/// or on a file system without it, it is made under a random name, owner
+/// only, and unlinked at once.
+pub(super) fn unlinked_file(dir: &Path) -> io::Result<File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // The tempfile crate opens O_TMPFILE without a mode (0666 less
+        // the umask): hence this call of our own.
+        let unnamed = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_TMPFILE)
+            .open(dir);
+        match unnamed {
+            Ok(file) => return Ok(file),
+            Err(e) if !matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR)) => {
+                return Err(e);
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(tempfile::Builder::new().tempfile_in(dir)?.into_file())
+}
+
+/// Copies `stream` into `file` (see [`unlinked_file`]) while checking it.
 pub(super) fn spool(
     stream: impl Read,
+    mut file: File,
     rules: &Rules,
     report: &mut dyn FnMut(&Problem),
 ) -> io::Result<(File, CheckSummary)> {
-    let mut file = tempfile::tempfile()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot create a temporary file: {e}")))?;
     let mut tee = Tee {
         inner: stream,
         copy: BufWriter::new(&file),

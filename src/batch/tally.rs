@@ -105,7 +105,7 @@ impl Tally {
 
     /// The summary line, ending with `jobs` (how many were in flight);
     /// returns the exit status.
-    pub(super) fn finish(self, started: Instant, jobs: &str) -> i32 {
+    pub(super) fn finish(&self, started: Instant, jobs: &str) -> i32 {
         if self.progress {
             output::clear_progress();
         }

@@ -231,7 +231,8 @@ pub(super) fn every_bad_row_is_reported_with_its_line() {
     );
     assert!(found[3].1.contains("513 characters"));
     assert!(!found[3].1.contains("xxx"), "the password is not shown");
-    assert!(found[4].1.contains("admin is 'maybe'"));
+    assert!(found[4].1.contains("admin is not true/false"));
+    assert!(!found[4].1.contains("maybe"), "the cell is not shown");
     assert!(
         found[5]
             .1
@@ -286,7 +287,12 @@ pub(super) fn every_bad_json_line_is_reported_with_its_line() {
     assert!(found[4].1.contains("must be a string"));
     assert!(found[5].1.contains("already on line 1"));
     assert!(found[6].1.contains("bad localpart: it is empty"));
-    assert!(found[7].1.contains("unknown user type 'robot'"));
+    assert!(
+        found[7]
+            .1
+            .starts_with("unknown user type (the value is not shown")
+    );
+    assert!(!found[7].1.contains("robot"), "the cell is not shown");
     assert_eq!(checked.rows, 1);
 }
 
@@ -541,4 +547,68 @@ pub(super) fn the_exit_status_says_how_the_batch_ended() {
     // stdout going away outranks every other ending.
     assert_eq!(ended(&[unreachable, unreachable], true), (0, 5));
     assert_eq!(ended(&[RowEnd::Created], true), (0, 5));
+}
+
+/// The redaction invariant for batch cells: a value in any column but the
+/// localpart (which is shown so that the row can be found), as any JSON
+/// type, good or bad, CSV or JSON Lines, is never repeated in a problem.
+/// A new message that quoted a cell would fail here.
+#[test]
+pub(super) fn no_problem_repeats_a_cell_but_the_localpart() {
+    let rules = Rules {
+        extra_user_types: Some(Vec::new()),
+        ..Rules::default()
+    };
+    let long = "Zq9canary".repeat(60);
+    let values = [
+        "Zq9canary".to_owned(),
+        "Zq9canary with, comma".to_owned(),
+        "Zq9canary\u{1b}[2J".to_owned(),
+        long,
+    ];
+    let columns = ["password", "admin", "user_type", "displayname"];
+    let mut texts = Vec::new();
+    for (i, column) in columns.iter().enumerate() {
+        for value in &values {
+            let mut cells = vec![String::new(); columns.len()];
+            cells[i] = format!("\"{}\"", value.replace('"', "\"\""));
+            texts.push(format!(
+                "user,{}\nalice,{}\n",
+                columns.join(","),
+                cells.join(",")
+            ));
+            let json = serde_json::to_string(value).unwrap();
+            texts.push(format!("{{\"user\": \"alice\", \"{column}\": {json}}}\n"));
+            texts.push(format!("{{\"user\": \"alice\", \"{column}\": [{json}]}}\n"));
+            texts.push(format!(
+                "{{\"user\": \"alice\", \"{column}\": {{\"k\": {json}}}}}\n"
+            ));
+        }
+        texts.push(format!(
+            "{{\"user\": \"alice\", \"{column}\": 9753108642097531}}\n"
+        ));
+        texts.push(format!("{{\"user\": \"alice\", \"{column}\": 97.531e3}}\n"));
+        // Lines that are JSON, but not objects.
+        for line in [
+            "\"Zq9canary\"",
+            "9753108642097531",
+            "[\"Zq9canary\"]",
+            "\"Zq9canary",
+        ] {
+            texts.push(format!("{{\"user\": \"alice\"}}\n{line}\n"));
+        }
+        texts.push(format!(
+            "{{\"user\": \"alice\", \"{column}\": \"x\", \"{}\": 9753108642097531}}\n",
+            column.to_uppercase()
+        ));
+    }
+    for text in &texts {
+        let (_, found) = problems(text, &rules);
+        for (_, message) in &found {
+            assert!(
+                !message.contains("Zq9canary") && !message.contains("97531"),
+                "{text:?}: {message}"
+            );
+        }
+    }
 }

@@ -4,6 +4,7 @@
 use super::check::{CheckedRow, Rules};
 use super::rows::Rows;
 use super::tally::Tally;
+use crate::cli::ledger::{self, Held, Report};
 use crate::client::{NewUser, Outcome};
 use crate::concurrency::{Limiter, Signal, Ticket};
 use crate::error::{Error, Result};
@@ -14,7 +15,7 @@ use crate::secret::SecretString;
 use std::fs::File;
 use std::io::BufReader;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// A row refused with 429 is tried again this many times at most.
@@ -30,7 +31,9 @@ pub(super) struct SecondPass<'a> {
     pub(super) client: &'a dyn Register,
     pub(super) rules: &'a Rules,
     pub(super) rows: Mutex<Rows<BufReader<File>>>,
-    pub(super) tally: Mutex<Tally>,
+    /// Shared with the signal handler, which says the summary if it stops
+    /// the run at once.
+    pub(super) tally: Arc<Mutex<Tally>>,
     /// Set when no more rows should be started (server down, stdout gone).
     pub(super) stop: AtomicBool,
     /// How many rows may be in flight.
@@ -68,45 +71,64 @@ impl SecondPass<'_> {
                 self.limiter.release(ticket, Signal::Neutral);
                 return;
             };
-            let (ending, result, signal) = match item.and_then(|entry| self.rules.check(entry)) {
-                Ok(row) => self.register(&row, &mut ticket),
-                Err(problem) => {
-                    // The first pass found no problem: the file changed since.
-                    let error = Error::input(
-                        format!("line {}", problem.line),
-                        format!(
-                            "{} (the file changed after it was checked; not sent)",
-                            problem.message
-                        ),
-                    );
-                    let result = RegistrationResult {
-                        line: Some(problem.line),
-                        via: self.via,
-                        ..RegistrationResult::failure(&error, None)
-                    };
-                    (
-                        RowEnd::Failed { unreachable: false },
-                        result.to_json(),
-                        Signal::Neutral,
-                    )
-                }
-            };
+            let (ending, result, signal, held) =
+                match item.and_then(|entry| self.rules.check(entry)) {
+                    Ok(row) => match self.register(&row, &mut ticket) {
+                        Some(registered) => registered,
+                        // Stopped before anything was sent: not started.
+                        None => {
+                            self.limiter.release(ticket, Signal::Neutral);
+                            return;
+                        }
+                    },
+                    Err(problem) => {
+                        // The first pass found no problem: the file changed since.
+                        let error = Error::input(
+                            format!("line {}", problem.line),
+                            format!(
+                                "{} (the file changed after it was checked; not sent)",
+                                problem.message
+                            ),
+                        );
+                        let result = RegistrationResult {
+                            line: Some(problem.line),
+                            via: self.via,
+                            ..RegistrationResult::failure(&error, None)
+                        };
+                        (
+                            RowEnd::Failed { unreachable: false },
+                            result.to_json(),
+                            Signal::Neutral,
+                            None,
+                        )
+                    }
+                };
             self.limiter.release(ticket, signal);
-            let mut tally = lock(&self.tally);
-            tally.set_concurrency(self.limiter.slots(), self.limiter.peak());
-            if tally.record(ending, &result) {
+            let record = || {
+                let mut tally = lock(&self.tally);
+                tally.set_concurrency(self.limiter.slots(), self.limiter.peak());
+                tally.record(ending, &result)
+            };
+            // The row leaves the ledger as its result is written.
+            let stop = match held {
+                Some(held) => held.settle(record),
+                None => record(),
+            };
+            if stop {
                 self.stop.store(true, Ordering::SeqCst);
             }
         }
     }
 
     /// Registers one row; `ticket` is its slot, given back and taken anew
-    /// while it waits out a 429.
+    /// while it waits out a 429. The row is in the ledger from before its
+    /// nonce is fetched until its result is recorded; `None` when a signal
+    /// stopped it before anything was sent.
     pub(super) fn register(
         &self,
         row: &CheckedRow,
         ticket: &mut Ticket,
-    ) -> (RowEnd, String, Signal) {
+    ) -> Option<(RowEnd, String, Signal, Option<Held>)> {
         let user_id = self
             .rules
             .server_name
@@ -122,7 +144,7 @@ impl SecondPass<'_> {
                 }
                 Err(error) => {
                     let (ending, result) = failed(row, &error, user_id.as_deref(), None, self.via);
-                    return (ending, result, Signal::Neutral);
+                    return Some((ending, result, Signal::Neutral, None));
                 }
             },
         };
@@ -131,9 +153,37 @@ impl SecondPass<'_> {
             .admin(row.admin)
             .user_type(row.user_type.as_deref())
             .display_name(row.displayname.as_deref());
+        let held = ledger::hold(
+            Report::Row {
+                line: row.line,
+                localpart: row.localpart.clone(),
+            },
+            user_id.clone(),
+            is_generated.then_some(password),
+        );
         let mut retries = 0;
+        let mut rate_limited = None;
         let outcome = loop {
-            let outcome = self.client.register(&new_user);
+            // Marked in the ledger just before the first request that can
+            // create the account (after the nonce, or MAS's admin token).
+            let mut stopped = false;
+            let outcome = self.client.register_announced(&new_user, &mut || {
+                if held.may_send() {
+                    return Ok(());
+                }
+                stopped = true;
+                Err(Error::Interrupted(
+                    crate::cli::signals::interrupted().unwrap_or(libc::SIGINT),
+                ))
+            });
+            // Stopped before this try was sent: the row ends as its last
+            // try did, or was never started.
+            if stopped {
+                match rate_limited {
+                    Some(outcome) => break outcome,
+                    None => return None,
+                }
+            }
             // A 429 creates nothing: the row may be sent again (with a
             // fresh nonce, as every try fetches one).
             let wait = match &outcome {
@@ -156,6 +206,10 @@ impl SecondPass<'_> {
                 }
                 _ => None,
             };
+            // A row waiting out a 429 stays marked sent: a first signal
+            // waits for it (its wait ends at once, and it is reported as
+            // refused), a second one reports it as unknown, erring on the
+            // side of showing its password.
             let Some(wait) = wait else { break outcome };
             retries += 1;
             log::info!(
@@ -170,6 +224,7 @@ impl SecondPass<'_> {
             if !waited || self.stopping() {
                 break outcome;
             }
+            rate_limited = Some(outcome);
         };
         let signal = load_signal(&outcome);
         let generated = is_generated.then(|| password.expose());
@@ -230,7 +285,7 @@ impl SecondPass<'_> {
                 )
             }
         };
-        (ending, result, signal)
+        Some((ending, result, signal, Some(held)))
     }
 }
 

@@ -2,6 +2,7 @@
 //! shell completions all come from here.
 
 use crate::concurrency::Jobs;
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{ArgAction, Parser, ValueEnum};
 use std::ffi::OsString;
@@ -63,6 +64,9 @@ Environment:
   MAS_CLIENT_SECRET
        the --mas-client-id client's secret, when --mas-client-secret-file is
        not given.
+  http_proxy, https_proxy, all_proxy, no_proxy
+       the proxy to send requests through, and the hosts to reach without
+       it, as curl reads them.
 
 The shared secret is taken from, in order: -k, --shared-secret-file,
 MATRIX_REGISTRATION_SHARED_SECRET, then the -c files; an empty value counts as
@@ -72,9 +76,10 @@ none. A password or secret that starts with '-' is given attached:
 /// Where --help lists the options of the MAS path.
 const MAS_HEADING: &str = "Servers that delegate accounts to Matrix Authentication Service";
 
-/// `--jobs` when not given: measured against Synapse on 2 cores (see
-/// BENCHMARKS.md); more only queues at the server.
-pub const DEFAULT_JOBS: Jobs = Jobs::Fixed(4);
+/// `--jobs` when not given: auto, which reaches 0.9 of the best fixed
+/// setting or more on servers of 1 to 64 slots and is never behind 4 (see
+/// BENCHMARKS.md).
+pub const DEFAULT_JOBS: Jobs = Jobs::Auto;
 /// Beyond this a batch only piles requests up at the server, however big.
 pub const MAX_JOBS: u16 = 128;
 
@@ -86,6 +91,28 @@ fn parse_jobs(text: &str) -> Result<Jobs, String> {
     match text.trim().parse::<u16>() {
         Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(Jobs::Fixed(n)),
         _ => Err(format!("use auto or a number from 1 to {MAX_JOBS}")),
+    }
+}
+
+/// [`parse_jobs`], with `auto` as the value shell completions offer (a
+/// number is typed; without this, they would offer file names).
+#[derive(Clone)]
+struct JobsParser;
+
+impl TypedValueParser for JobsParser {
+    type Value = Jobs;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Jobs, clap::Error> {
+        parse_jobs.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(std::iter::once(PossibleValue::new("auto"))))
     }
 }
 
@@ -137,7 +164,8 @@ pub struct Cli {
     )]
     pub password_file: Option<PathBuf>,
 
-    /// Read the password from the first line of standard input (the trailing newline is removed).
+    /// Read the password from standard input: one line, its newline removed
+    /// (more than one line is refused; one empty line after it is allowed).
     #[arg(long = "password-stdin", conflicts_with = "generate_password")]
     pub password_stdin: bool,
 
@@ -272,8 +300,8 @@ pub struct Cli {
 
     /// Keep trying for up to this many seconds while the server cannot be
     /// reached (connection refused, 502, 503, 504), for servers that are
-    /// still starting. A registration request that reached the server is
-    /// never sent twice.
+    /// still starting. A registration that may have reached the server is
+    /// never sent with a new nonce, so it cannot create a second account.
     #[arg(long = "wait", value_name = "SECONDS")]
     pub wait: Option<f64>,
 
@@ -293,15 +321,14 @@ pub struct Cli {
     pub batch: Option<PathBuf>,
 
     /// With --batch: how many registrations are in flight at once, 1 to
-    /// 128, or auto. The server hashes each password in a thread pool, so a
-    /// few at a time keep its cores busy. auto finds that number as the
-    /// batch runs, from 1 to 64: starting at 8, more while answers come back
-    /// as fast (throughput still rises), fewer when answer times grow without
-    /// more throughput, half on a 429, 502, 503 or 504 answer or a timeout.
-    /// -v logs each change and its reason; the summary says where it settled.
-    /// The default stays 4: against Synapse on 2 cores (BENCHMARKS.md) auto
-    /// was faster only within noise, and one of its rounds was slower than
-    /// every round of 4. auto is for servers with more cores.
+    /// 128, or auto (the default). The server hashes each password in a
+    /// thread pool, so a few at a time keep its cores busy. auto finds that
+    /// number as the batch runs, from 1 to 256: more while throughput rises,
+    /// fewer when answers slow down without more throughput (never below what
+    /// the server was seen to serve), half on a 429, 502, 503 or 504 answer or
+    /// a timeout. -v logs each change and its reason; the summary says where
+    /// it settled; the guide says how it decides. A fixed number keeps exactly
+    /// that many in flight (the default was 4 up to 1.0.0).
     /// With any --jobs, a row refused with 429 waits as the server asks
     /// (retry_after_ms, 1 s without; at most 60 s) and is sent again, up to 5
     /// times.
@@ -311,12 +338,13 @@ pub struct Cli {
     #[arg(
         long = "jobs",
         value_name = "N|auto",
-        value_parser = parse_jobs
+        value_parser = JobsParser,
+        hide_possible_values = true
     )]
     pub jobs: Option<Jobs>,
 
-    /// Connect to the server through this Unix socket (a listener with
-    /// `path:`), as curl's --unix-socket does; server_url then only names
+    /// Connect to the server through this Unix socket (a listener with a
+    /// path key), as curl's --unix-socket does; server_url then only names
     /// the Host header and any path prefix (default http://localhost).
     /// Without this option and without server_url, a config whose only
     /// client listener is a socket is reached through it.

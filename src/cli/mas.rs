@@ -13,8 +13,8 @@ use crate::mas::{DEFAULT_MINIMUM_COMPLEXITY, MasClient};
 use crate::notice::Notice;
 use crate::register::Register;
 use crate::secret::SecretString;
+use crate::yaml::{Int, Value};
 use reqwest::Url;
-use serde_yaml::Value;
 use std::path::{Path, PathBuf};
 
 /// The environment variable that may hold the MAS client's secret.
@@ -160,7 +160,7 @@ fn parse_mas_url(text: &str, source: &str) -> Result<Url> {
             source,
             format!(
                 "'{}' is not an http:// or https:// URL with a host",
-                crate::cli::server::without_password(text)
+                crate::redact::url(text)
             ),
         )
     };
@@ -175,6 +175,14 @@ fn parse_mas_url(text: &str, source: &str) -> Result<Url> {
         ));
     }
     Ok(url)
+}
+
+/// A YAML integer that is not negative.
+fn as_u64(value: &Value) -> Option<u64> {
+    match value {
+        Value::Int(Int::Small(n)) => u64::try_from(*n).ok(),
+        _ => None,
+    }
 }
 
 /// What this tool reads of MAS's config.
@@ -195,27 +203,28 @@ struct MasClientEntry {
 impl MasConfig {
     fn read(path: &Path) -> Result<MasConfig> {
         let bytes = crate::files::read_capped(path, MAX_MAS_CONFIG_BYTES, None)?;
-        let root: Value = serde_yaml::from_slice(&bytes).map_err(|e| {
-            // serde_yaml's message may quote the line, which may hold a secret:
-            // only where it is, is said.
-            let place = e
-                .location()
-                .map(|l| format!(" at line {}", l.line()))
-                .unwrap_or_default();
-            Error::file(path, None, format!("is not valid YAML{place}"))
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            Error::file(
+                path,
+                None,
+                format!("is not valid UTF-8 (byte {})", e.valid_up_to()),
+            )
         })?;
+        // The reader's messages say where, never what: a line may hold a secret.
+        let root = crate::yaml::load(text)
+            .map_err(|problem| Error::file(path, None, problem))?
+            .value
+            .unwrap_or(Value::Null);
         let passwords = root.get("passwords");
         if passwords
             .and_then(|p| p.get("enabled"))
-            .and_then(Value::as_bool)
-            == Some(false)
+            .is_some_and(|enabled| matches!(enabled, Value::Bool(false)))
         {
             return Err(Error::file(path, Some("passwords.enabled"), "is false: MAS keeps no passwords, so an account made through it could not log in with one").with_hint("set passwords.enabled: true in MAS's config, or create accounts that log in through an upstream provider with MAS's own tools"));
         }
         let minimum_complexity = match passwords.and_then(|p| p.get("minimum_complexity")) {
             None => DEFAULT_MINIMUM_COMPLEXITY,
-            Some(value) => value
-                .as_u64()
+            Some(value) => as_u64(value)
                 .filter(|n| *n <= 4)
                 .map(|n| n as u8)
                 .ok_or_else(|| {
@@ -246,7 +255,6 @@ impl MasConfig {
         let listeners = http
             .and_then(|h| h.get("listeners"))
             .and_then(Value::as_sequence)
-            .map(Vec::as_slice)
             .unwrap_or_default();
         for listener in listeners {
             let serves_admin = listener
@@ -266,10 +274,10 @@ impl MasConfig {
             };
             let prefix = listener.get("prefix").and_then(Value::as_str).unwrap_or("");
             let binds = listener.get("binds").and_then(Value::as_sequence);
-            for bind in binds.map(Vec::as_slice).unwrap_or_default() {
+            for bind in binds.unwrap_or_default() {
                 let address = match (bind.get("address"), bind.get("host"), bind.get("port")) {
                     (Some(address), _, _) => address.as_str().map(str::to_owned),
-                    (None, host, Some(port)) => port.as_u64().map(|port| {
+                    (None, host, Some(port)) => as_u64(port).map(|port| {
                         format!(
                             "{}:{port}",
                             host.and_then(Value::as_str).unwrap_or("localhost")
@@ -311,7 +319,6 @@ impl MasConfig {
             .root
             .get("clients")
             .and_then(Value::as_sequence)
-            .map(Vec::as_slice)
             .unwrap_or_default();
         let mut with_secret = Vec::new();
         for client in clients {

@@ -3,6 +3,7 @@
 //! feature.
 
 mod args;
+pub mod ledger;
 mod log;
 pub mod mas;
 pub mod options;

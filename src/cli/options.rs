@@ -142,8 +142,12 @@ impl Options {
         } else {
             let (files, path_notices) = crate::config_paths::expand(&cli.config)?;
             notices.extend(path_notices);
-            let (config, config_notices) = Config::load(&files)?;
+            let (mut config, config_notices) = Config::load(&files)?;
             notices.extend(config_notices);
+            // Only directories without a .yaml file: messages name them.
+            if files.is_empty() {
+                config.name_sources(&cli.config);
+            }
             // Before the secret: a delegating server's config often has none.
             if let Some(error) =
                 crate::delegation::from_config(&config, &delegation_request(&cli)).filter(|_| !mas)
@@ -316,7 +320,8 @@ fn shared_secret(
     } else if let Some(config) = config {
         let (secret, notice) = config
             .shared_secret()
-            .map_err(|error| crate::config_paths::secret_elsewhere_hint(config, error))?;
+            .map_err(|error| crate::config_paths::secret_elsewhere_hint(config, error))
+            .map_err(|error| crate::config_paths::confd_hint(config, &cli.config, error))?;
         notices.extend(notice);
         secret
     } else {
@@ -417,7 +422,6 @@ fn seconds(value: f64, option: &str) -> Result<Option<Duration>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::server::without_password;
     use clap::Parser;
 
     fn options(args: &[&str]) -> Result<Options> {
@@ -574,15 +578,19 @@ mod tests {
 
     #[test]
     fn passwords_in_urls_are_not_repeated() {
-        assert_eq!(
-            without_password("http://admin:hunter2@host:8008/x@y"),
-            "http://admin:***@host:8008/x@y"
-        );
-        assert_eq!(without_password("http://admin@host"), "http://admin@host");
-        assert_eq!(without_password("u:p@h"), "u:***@h");
-        assert_eq!(without_password("http://host/a:b@c"), "http://host/a:b@c");
-        let error = options(&["-k", "s", "http://a:hunter2@[::1"]).unwrap_err();
-        assert!(!error.to_string().contains("hunter2"), "{error}");
+        // The URL parser ends the authority at '/', '?' or '#': the password
+        // is then taken for a port, and the whole URL is invalid.
+        for url in [
+            "http://a:hunter2@[::1",
+            "http://a:hun/ter2@host",
+            "http://a:hun?ter2@host",
+            "http://a:hun#ter2@host",
+            "http://a:hunter2@host",
+        ] {
+            let error = options(&["-k", "s", url]).unwrap_err();
+            assert!(!error.to_string().contains("ter2"), "{error}");
+            assert!(error.to_string().contains("a:***@"), "{error}");
+        }
     }
 
     #[test]

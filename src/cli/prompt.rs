@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 
 /// Where prompts are written: stdout as the reference does, or stderr when
 /// stdout carries JSON or a token.
@@ -151,14 +151,29 @@ fn account_name() -> Option<String> {
 }
 
 /// Reads the password from one line of standard input (`--password-stdin`).
+/// More than one line is refused rather than cut: the password meant may
+/// be the whole text. One empty line after it is taken for a stray line
+/// end (`echo pw; echo`).
 pub fn password_from_stdin(input: &mut dyn BufRead) -> Result<SecretString> {
-    let mut line = zeroize::Zeroizing::new(String::new());
-    input.read_line(&mut line).map_err(|e| {
+    let unreadable = |e: std::io::Error| {
         Error::input(
             "--password-stdin",
             format!("cannot read standard input: {e}"),
         )
-    })?;
+    };
+    let mut line = zeroize::Zeroizing::new(String::new());
+    input.read_line(&mut line).map_err(unreadable)?;
+    // Enough to tell an empty line from more text.
+    let mut rest = zeroize::Zeroizing::new(Vec::new());
+    std::io::Read::take(input, 3)
+        .read_to_end(&mut rest)
+        .map_err(unreadable)?;
+    if !matches!(rest.as_slice(), b"" | b"\n" | b"\r\n") {
+        return Err(Error::input(
+            "--password-stdin",
+            "standard input has more than one line; give the password alone, on one line",
+        ));
+    }
     let password = line.strip_suffix('\n').unwrap_or(&line);
     let password = password.strip_suffix('\r').unwrap_or(password);
     Ok(SecretString::from(password))
@@ -181,17 +196,35 @@ mod tests {
 
     #[test]
     fn stdin_password_loses_only_its_line_ending() {
-        let mut input: &[u8] = b" pass word \r\nsecond line\n";
-        assert_eq!(
-            password_from_stdin(&mut input).unwrap().expose(),
-            " pass word "
-        );
-        let mut input: &[u8] = b"no-newline";
-        assert_eq!(
-            password_from_stdin(&mut input).unwrap().expose(),
-            "no-newline"
-        );
-        let mut input: &[u8] = b"";
-        assert_eq!(password_from_stdin(&mut input).unwrap().expose(), "");
+        for (input, password) in [
+            (&b" pass word \r\n"[..], " pass word "),
+            (b"no-newline", "no-newline"),
+            (b"", ""),
+            (b"pw\n\n", "pw"),
+            (b"pw\r\n\r\n", "pw"),
+        ] {
+            let mut input = input;
+            assert_eq!(password_from_stdin(&mut input).unwrap().expose(), password);
+        }
+    }
+
+    #[test]
+    fn stdin_with_more_than_one_line_is_refused() {
+        for input in [
+            &b"first\nsecond\n"[..],
+            b"first\nsecond",
+            b"first\n\n\n",
+            b"first\n \n",
+            b"\nsecond\n",
+        ] {
+            let mut reader = input;
+            let error = password_from_stdin(&mut reader).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "--password-stdin: standard input has more than one line; give the password alone, on one line",
+                "{input:?}"
+            );
+            assert_eq!(error.exit_code(), 3);
+        }
     }
 }

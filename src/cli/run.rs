@@ -1,5 +1,6 @@
 //! Acting on checked options: prompt for what is missing, register, report.
 
+use crate::cli::ledger::{self, Held, Report};
 use crate::cli::mas::Registrar;
 use crate::cli::options::{Mode, Options, PasswordSource, Route};
 use crate::cli::prompt::{PromptTo, Prompter};
@@ -23,17 +24,8 @@ pub fn run(cli: Cli) -> i32 {
             &mut script,
         );
         let mut out = std::io::stdout().lock();
-        return match out.write_all(&script).and_then(|()| out.flush()) {
-            Ok(()) => EXIT_OK,
-            Err(e) => {
-                let error = Error::Output(format!(
-                    "cannot write to stdout ({})",
-                    crate::files::io_reason(&e)
-                ));
-                crate::output::report_error(&error);
-                error.exit_code()
-            }
-        };
+        let written = out.write_all(&script).and_then(|()| out.flush());
+        return stdout_written(written);
     }
     crate::cli::signals::install();
     super::log::install(cli.verbose);
@@ -49,6 +41,35 @@ pub fn run(cli: Cli) -> i32 {
         }) => crate::batch::run(options, &path, jobs),
         Err(error) => {
             reporter.failed(&error, None, None);
+            error.exit_code()
+        }
+    }
+}
+
+/// What the arguments could not be parsed into: `--help` or `--version`
+/// (on stdout, exit 0, or 5 when stdout cannot take it, as for
+/// `--completions`) or a usage error (on stderr, exit 2).
+pub fn arguments_refused(error: clap::Error) -> i32 {
+    if !matches!(
+        error.kind(),
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+    ) {
+        error.exit();
+    }
+    stdout_written(error.print().and_then(|()| std::io::stdout().flush()))
+}
+
+/// The exit status of output that only goes to stdout: 0, or 5 with the
+/// reason on stderr.
+fn stdout_written(written: std::io::Result<()>) -> i32 {
+    match written {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            let error = Error::Output(format!(
+                "cannot write to stdout ({})",
+                crate::files::io_reason(&e)
+            ));
+            crate::output::report_error(&error);
             error.exit_code()
         }
     }
@@ -75,25 +96,30 @@ pub fn register_one(options: Options, reporter: &Reporter) -> i32 {
     }
     let mut user_id = None;
     let mut at_risk = None;
-    let status = match register(options, reporter, &mut user_id, &mut at_risk) {
+    let mut held = None;
+    match register(options, reporter, &mut user_id, &mut at_risk, &mut held) {
         Ok(()) => EXIT_OK,
         Err(error) => {
-            reporter.failed(&error, user_id.as_deref(), at_risk.as_ref());
+            let report = || reporter.failed(&error, user_id.as_deref(), at_risk.as_ref());
+            match held.take() {
+                Some(held) => held.settle(report),
+                None => report(),
+            }
             error.exit_code()
         }
-    };
-    // Reported: from now on Ctrl-C has nothing to add.
-    crate::cli::signals::set_last_words(None);
-    status
+    }
 }
 
 /// `at_risk` receives a generated password when the run fails although the
-/// account may exist with it: it must then be shown.
+/// account may exist with it: it must then be shown. `held` receives the
+/// registration's place in the ledger, once it has one: the failure is
+/// reported through it.
 fn register(
     options: Options,
     reporter: &Reporter,
     user_id: &mut Option<String>,
     at_risk: &mut Option<SecretString>,
+    held: &mut Option<Held>,
 ) -> Result<()> {
     let prompter = Prompter::new(match options.output {
         OutputFormat::Text => PromptTo::Stdout,
@@ -147,15 +173,20 @@ fn register(
         .user_type(options.user_type.as_deref())
         .display_name(options.display_name.as_deref());
     let generated = generated.then_some(&password);
+    let entry = held.insert(ledger::hold(
+        Report::Single(*reporter),
+        user_id.clone(),
+        generated,
+    ));
     let mut announce = || {
         reporter.sending()?;
-        // Once the request may reach the server, Ctrl-C must not lose what
-        // became of it.
-        let (reporter, user_id, password) = (*reporter, user_id.clone(), generated.cloned());
-        crate::cli::signals::set_last_words(Some(Box::new(move |signal| {
-            let error = Error::unconfirmed(Error::Interrupted(signal));
-            reporter.failed(&error, user_id.as_deref(), password.as_ref());
-        })));
+        // From here the request may reach the server (through MAS: the
+        // request that creates the account; the password follows it).
+        if !entry.may_send() {
+            return Err(Error::Interrupted(
+                crate::cli::signals::interrupted().unwrap_or(libc::SIGINT),
+            ));
+        }
         Ok(())
     };
     let registered = registrar
@@ -198,7 +229,26 @@ fn register(
                     Some("log in with the password to get a token"),
                 ));
             }
-            reporter.created(&registered, generated)
+            // The bare token goes to a terminal or into `$(...)`: a hostile
+            // server must not send escape sequences or a second line there.
+            // Matrix tokens are printable ASCII; the token is not echoed.
+            if reporter.format() == OutputFormat::Token
+                && registered
+                    .access_token
+                    .as_deref()
+                    .is_some_and(|token| !token.bytes().all(|b| b.is_ascii_graphic()))
+            {
+                return Err(Error::transport(
+                    format!(
+                        "{} was created, but the server's access_token is not printable ASCII (a space, a control character or non-ASCII), so it is not printed",
+                        registered.user_id
+                    ),
+                    Some(
+                        "a Matrix access token is printable ASCII: check what answers at this URL, and log in with the password to get a token",
+                    ),
+                ));
+            }
+            settle(held, || reporter.created(&registered, generated))
         }
         Outcome::CreatedIncomplete(problem) => {
             if reporter.format() == OutputFormat::Token {
@@ -210,8 +260,18 @@ fn register(
                     Some("log in with the password to get a token"),
                 ));
             }
-            reporter.created_incomplete(user_id.as_deref(), &problem, generated)
+            settle(held, || {
+                reporter.created_incomplete(user_id.as_deref(), &problem, generated)
+            })
         }
-        Outcome::AlreadyExists => reporter.already_exists(user_id.as_deref()),
+        Outcome::AlreadyExists => settle(held, || reporter.already_exists(user_id.as_deref())),
+    }
+}
+
+/// Reports through the ledger: the registration leaves it as it is said.
+fn settle(held: &mut Option<Held>, report: impl FnOnce() -> Result<()>) -> Result<()> {
+    match held.take() {
+        Some(held) => held.settle(report),
+        None => report(),
     }
 }

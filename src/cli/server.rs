@@ -65,7 +65,7 @@ pub(super) struct ServerAddress {
 
 /// Checks the server URL: http or https, with a host.
 pub fn parse_server_url(text: &str) -> Result<Url> {
-    let shown = without_password(text);
+    let shown = crate::redact::url(text);
     let invalid = |problem: &str| Error::Input {
         source: "server_url".to_owned(),
         problem: format!("'{shown}' {problem}"),
@@ -89,22 +89,6 @@ pub fn parse_server_url(text: &str) -> Result<Url> {
         ));
     }
     Ok(url)
-}
-
-/// The URL as typed, with any password in it (`user:PASSWORD@host`) masked:
-/// error messages repeat the URL, and they must not repeat a password.
-pub(super) fn without_password(text: &str) -> String {
-    let start = text.find("://").map_or(0, |i| i + 3);
-    let authority_end = text[start..]
-        .find(['/', '?', '#'])
-        .map_or(text.len(), |i| start + i);
-    let Some(at) = text[start..authority_end].rfind('@').map(|i| start + i) else {
-        return text.to_owned();
-    };
-    match text[start..at].find(':').map(|i| start + i) {
-        Some(colon) => format!("{}***{}", &text[..=colon], &text[at..]),
-        None => text.to_owned(),
-    }
 }
 
 /// Passwords travel in the request body: over plain HTTP to another machine

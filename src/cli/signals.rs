@@ -12,16 +12,32 @@ static GRACEFUL: AtomicBool = AtomicBool::new(false);
 /// The terminal (descriptor and settings) from before a no-echo prompt, to
 /// put back.
 static SAVED_TERMINAL: Mutex<Option<(libc::c_int, libc::termios)>> = Mutex::new(None);
-/// What to report if the process stops now: a registration whose outcome
-/// would otherwise be lost.
+/// What to say last if a signal stops the process at once, after the
+/// ledger of registrations in flight: the batch's summary.
 static LAST_WORDS: Mutex<Option<LastWords>> = Mutex::new(None);
 
-type LastWords = Box<dyn FnOnce(i32) + Send>;
+/// Called with the signal and how many registrations the ledger reported
+/// as lost.
+type LastWords = Box<dyn FnOnce(i32, u64) + Send>;
 
-/// Installs the handler, on a thread of its own. A first signal in graceful
-/// mode only raises the flag; otherwise (or at the second) the process
-/// exits with 128 + the signal's number, as if the signal had killed it.
+/// Installs the handler, on a thread of its own, and the panic hook. A
+/// first signal in graceful mode, while a registration sent awaits its
+/// answer, only raises the flag; otherwise (or at the second) the ledger is
+/// flushed and the process exits with 128 + the signal's number, as if the
+/// signal had killed it.
 pub fn install() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        restore_terminal();
+        // The panicking thread may hold the ledger (while writing a result).
+        if let Some(mut ledger) = crate::cli::ledger::lock_within(std::time::Duration::from_secs(1))
+        {
+            ledger.flush(crate::cli::ledger::Cause::Panic);
+        }
+        // The same status whether the build unwinds or aborts.
+        std::process::exit(crate::cli::ledger::EXIT_PANIC);
+    }));
     // Failing to install leaves the default action (terminate), which is
     // still correct outside prompts and batch mode.
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
@@ -41,15 +57,23 @@ fn on_signal(signal: i32) {
     let first = SIGNALLED
         .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
         .is_ok();
-    if !first || !GRACEFUL.load(Ordering::SeqCst) {
-        // Held until the exit: the main thread, which clears the words once
-        // it has reported, cannot then exit with another status.
-        let mut pending = last_words();
-        if let Some(words) = pending.take() {
-            words(signal);
+    let mut ledger = crate::cli::ledger::lock();
+    let mut words = last_words();
+    // A graceful stop waits for the registrations sent; with none sent (a
+    // batch waiting for its server) there is nothing to wait for, unless
+    // the batch is already saying its summary (its last words taken back).
+    let nothing_to_wait_for = !ledger.any_sent() && words.is_some();
+    if !first || !GRACEFUL.load(Ordering::SeqCst) || nothing_to_wait_for {
+        // The ledger stays locked until the exit: nothing more is sent or
+        // reported, and what it holds is said first.
+        let lost = ledger.flush(crate::cli::ledger::Cause::Signal(signal));
+        if let Some(words) = words.take() {
+            words(signal, lost);
         }
         std::process::exit(crate::error::exit_code_for_signal(signal));
     }
+    drop(words);
+    drop(ledger);
     // On a terminal the "^C" echo ends the progress bar's line.
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         say!();
@@ -80,8 +104,8 @@ pub fn set_graceful(graceful: bool) {
     GRACEFUL.store(graceful, Ordering::SeqCst);
 }
 
-/// Sets (or, with `None`, clears) what to report if a signal stops the
-/// process: in single mode, once the registration request is sent.
+/// Sets (or, with `None`, clears) what to say last if a signal stops the
+/// process at once.
 pub fn set_last_words(words: Option<LastWords>) {
     *last_words() = words;
 }

@@ -19,7 +19,7 @@ pub struct Registered {
 }
 
 #[derive(Serialize)]
-pub(super) struct RegisterBody<'a> {
+pub(crate) struct RegisterBody<'a> {
     pub(super) nonce: &'a str,
     pub(super) username: &'a str,
     pub(super) password: &'a str,
@@ -33,13 +33,6 @@ pub(super) struct RegisterBody<'a> {
 #[derive(Deserialize)]
 struct NonceAnswer {
     nonce: String,
-}
-
-#[derive(Deserialize, Default)]
-struct ErrorAnswer {
-    errcode: Option<String>,
-    error: Option<String>,
-    retry_after_ms: Option<u64>,
 }
 
 /// Which answer is being read, as messages name it.
@@ -112,12 +105,15 @@ pub fn parse_registered(body: &[u8]) -> Result<Registered> {
 }
 
 /// A refusal from an error answer's status and body. Any body is accepted: a
-/// proxy's HTML page or an empty body gives a refusal without details. The
-/// server's `error` text is printed as is, so its control characters are
-/// escaped: a hostile server must not split our one line or send terminal
-/// escape sequences.
+/// proxy's HTML page or an empty body gives a refusal without details. Each
+/// field is read on its own, so that one of an unexpected type (a number for
+/// `errcode`, a float for `retry_after_ms`) loses only itself. The server's
+/// `error` text is printed as the reference prints it (a value that is not a
+/// string as its JSON text), with its control characters escaped: a hostile
+/// server must not split our one line or send terminal escape sequences.
 pub fn parse_refusal(status: u16, body: &[u8]) -> Refusal {
-    let details: ErrorAnswer = serde_json::from_slice(body).unwrap_or_default();
+    let details: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let field = |name: &str| details.get(name).filter(|value| !value.is_null());
     Refusal {
         status,
         reason: StatusCode::from_u16(status)
@@ -125,10 +121,33 @@ pub fn parse_refusal(status: u16, body: &[u8]) -> Refusal {
             .and_then(|s| s.canonical_reason())
             .unwrap_or("")
             .to_owned(),
-        errcode: details.errcode,
-        error: details.error.map(|text| escape_control_characters(&text)),
-        retry_after_ms: details.retry_after_ms,
+        errcode: field("errcode")
+            .and_then(serde_json::Value::as_str)
+            .map(escape_control_characters),
+        error: field("error").map(|error| {
+            escape_control_characters(&match error.as_str() {
+                Some(text) => text.to_owned(),
+                None => error.to_string(),
+            })
+        }),
+        retry_after_ms: field("retry_after_ms").and_then(milliseconds),
     }
+}
+
+/// `retry_after_ms` as a whole number of milliseconds: an integer as is, a
+/// fraction rounded up, a number in a string read as one; a huge value
+/// saturates. A negative value or anything else asks for no particular wait.
+fn milliseconds(value: &serde_json::Value) -> Option<u64> {
+    let number = match value {
+        serde_json::Value::Number(number) => match number.as_u64() {
+            Some(whole) => return Some(whole),
+            None => number.as_f64()?,
+        },
+        serde_json::Value::String(text) => text.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    // `as` saturates: 1e30 becomes u64::MAX.
+    (number.is_finite() && number >= 0.0).then(|| number.ceil() as u64)
 }
 
 fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], stage: Stage) -> Result<T> {
@@ -197,6 +216,44 @@ mod tests {
         assert_eq!(parse_refusal(1000, b"<html>").reason, "");
         let registered = parse_registered(b"{\"user_id\":\"@a\\r:x\"}").unwrap();
         assert_eq!(registered.user_id, "@a\\r:x");
+    }
+
+    /// Invariant 4: a field of an unexpected type loses only itself.
+    #[test]
+    fn each_field_of_a_refusal_is_read_on_its_own() {
+        let refusal = |body: &str| parse_refusal(429, body.as_bytes());
+        let limited = |ms: &str| {
+            refusal(&format!(
+                r#"{{"errcode": "M_LIMIT_EXCEEDED", "error": "Slow down", "retry_after_ms": {ms}}}"#
+            ))
+        };
+        for (ms, expected) in [
+            ("2000", Some(2000)),
+            ("1500.2", Some(1501)),
+            ("-5", None),
+            ("-0.5", None),
+            ("\"2500\"", Some(2500)),
+            ("\"soon\"", None),
+            ("1e30", Some(u64::MAX)),
+            ("184467440737095516150", Some(u64::MAX)),
+            ("true", None),
+            ("null", None),
+            ("{}", None),
+        ] {
+            let refusal = limited(ms);
+            assert_eq!(refusal.retry_after_ms, expected, "{ms}");
+            assert_eq!(refusal.errcode.as_deref(), Some("M_LIMIT_EXCEEDED"), "{ms}");
+            assert_eq!(refusal.error.as_deref(), Some("Slow down"), "{ms}");
+        }
+        let odd = refusal(r#"{"errcode": 42, "error": "Denied", "retry_after_ms": 10}"#);
+        assert_eq!(odd.errcode, None);
+        assert_eq!(odd.error.as_deref(), Some("Denied"));
+        assert_eq!(odd.retry_after_ms, Some(10));
+        let odd = refusal(r#"{"errcode": "M_UNKNOWN", "error": {"why": "x\u001b"}}"#);
+        assert_eq!(odd.errcode.as_deref(), Some("M_UNKNOWN"));
+        assert_eq!(odd.error.as_deref(), Some(r#"{"why":"x\u001b"}"#));
+        assert_eq!(refusal(r#"{"error": 7}"#).error.as_deref(), Some("7"));
+        assert_eq!(refusal(r#"["error"]"#), parse_refusal(429, b""));
     }
 
     #[test]

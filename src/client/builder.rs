@@ -9,6 +9,7 @@ use reqwest::blocking::Client as HttpClient;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,7 +69,8 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The server's `registration_shared_secret`.
+    /// The server's `registration_shared_secret` (an empty one is refused
+    /// by [`build`](ClientBuilder::build)).
     pub fn shared_secret(mut self, secret: impl Into<String>) -> Self {
         self.shared_secret = Some(SecretString::new(secret.into()));
         self
@@ -89,7 +91,8 @@ impl ClientBuilder {
 
     /// How long to keep retrying while the server cannot be reached or
     /// answers 502, 503 or 504 (default: no retry). Only requests that
-    /// cannot have created the account are retried.
+    /// cannot have created the account are retried. `Duration::MAX` waits
+    /// for as long as it takes.
     pub fn wait(mut self, wait: Duration) -> Self {
         self.options.wait = Some(wait);
         self
@@ -130,16 +133,32 @@ impl ClientBuilder {
             .ok()
             .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
             .ok_or_else(|| Error::input("server URL", "is not an http:// or https:// URL"))?;
+        // Never sent (the shared secret is all the endpoint needs), and a
+        // password there would reach the log lines and messages that name
+        // the URL. The URL is not repeated here, for the same reason.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Error::input(
+                "server URL",
+                "contains credentials (user:password@); the shared secret is all the endpoint needs",
+            ));
+        }
         let secret = self
             .shared_secret
             .ok_or_else(|| Error::input("shared secret", "is not set"))?;
+        // The server refuses an empty secret; a MAC keyed with it proves nothing.
+        if secret.expose().is_empty() {
+            return Err(Error::input("shared secret", "is empty"));
+        }
         Client::new(&url, secret, self.if_exists, self.options)
     }
 }
 
 impl Client {
     /// Starts a client for the server at `server_url` (`&str`, `String` or
-    /// `url::Url`, http or https; a path prefix is kept).
+    /// `url::Url`, http or https; a path prefix is kept). A URL with
+    /// credentials (`user:password@`) is refused by
+    /// [`build`](ClientBuilder::build): the shared secret is all the endpoint
+    /// needs, and log lines and messages name the URL.
     pub fn builder(server_url: impl AsRef<str>) -> ClientBuilder {
         ClientBuilder {
             server_url: server_url.as_ref().to_owned(),
@@ -170,7 +189,15 @@ impl Client {
         let endpoint = endpoint_url(server_url);
         let tls = match &options.cacert {
             Some(path) if !options.insecure => crate::tls::cacert_config(read_certificates(path)?),
-            _ => crate::tls::config(options.insecure),
+            _ if options.insecure => crate::tls::config(true),
+            // The system's trust store is needed only for https://: a scratch
+            // container has none, and plain http:// or a Unix socket must
+            // work there. TLS is then used only by an https:// proxy, which
+            // gets the system's trust when there is one.
+            _ if endpoint.scheme() != "https" => {
+                crate::tls::config(false).or_else(|_| crate::tls::cacert_config(Vec::new()))
+            }
+            _ => Ok(crate::tls::config(false).map_err(no_system_roots)?),
         };
         let tls = tls.map_err(|e| {
             let with = match &options.cacert {
@@ -179,38 +206,7 @@ impl Client {
             };
             Error::transport(format!("cannot set up TLS{with}: {e}"), None)
         })?;
-        let mut builder = HttpClient::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(options.timeout)
-            .connect_timeout(
-                options
-                    .timeout
-                    .mul_f64(CONNECT_SHARE)
-                    .min(MAX_CONNECT_TIMEOUT),
-            )
-            .pool_max_idle_per_host(options.pool_size)
-            .user_agent(concat!(
-                "register_new_matrix_user/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            // Built with the ring provider passed in, so that no
-            // process-wide default is installed.
-            .tls_backend_preconfigured(tls);
-        if proxy::no_proxy_for_any_host() {
-            builder = builder.no_proxy();
-        }
-        if let Some(socket) = &options.unix_socket {
-            builder = crate::unix_socket::connect_through(builder, socket)?;
-        }
-        let http = builder.build().map_err(|e| {
-            Error::transport(
-                format!(
-                    "cannot set up the HTTP client: {}",
-                    super::diagnose::chain(&e)
-                ),
-                None,
-            )
-        })?;
+        let http_client = http_client(&options, tls.clone(), options.pool_size)?;
         // A proxy is never used for a socket (reqwest ignores it there).
         let (proxy, target) = match &options.unix_socket {
             Some(socket) => (None, crate::unix_socket::name(socket)),
@@ -220,7 +216,9 @@ impl Client {
             ),
         };
         Ok(Client {
-            http,
+            http_client,
+            fresh_client: Arc::default(),
+            tls,
             endpoint,
             shared_secret,
             if_exists,
@@ -228,6 +226,66 @@ impl Client {
             proxy,
             target,
         })
+    }
+}
+
+/// A reqwest client keeping up to `pool_size` idle connections for reuse;
+/// with 0, each request goes on a fresh connection.
+pub(super) fn http_client(
+    options: &HttpOptions,
+    tls: rustls::ClientConfig,
+    pool_size: usize,
+) -> Result<HttpClient> {
+    let mut builder = HttpClient::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(options.timeout)
+        .connect_timeout(
+            options
+                .timeout
+                .mul_f64(CONNECT_SHARE)
+                .min(MAX_CONNECT_TIMEOUT),
+        )
+        .pool_max_idle_per_host(pool_size)
+        .user_agent(concat!(
+            "register_new_matrix_user/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        // Built with the ring provider passed in, so that no process-wide
+        // default is installed.
+        .tls_backend_preconfigured(tls);
+    if proxy::no_proxy_for_any_host() {
+        builder = builder.no_proxy();
+    }
+    if let Some(socket) = &options.unix_socket {
+        builder = crate::unix_socket::connect_through(builder, socket)?;
+    }
+    builder.build().map_err(|e| {
+        Error::transport(
+            format!(
+                "cannot set up the HTTP client: {}",
+                super::diagnose::chain(&e)
+            ),
+            None,
+        )
+    })
+}
+
+/// The system's trust store could not be used for an https:// URL: on Linux,
+/// it has no certificates at all (a scratch container, a minimal chroot).
+/// Exit 3, with the two ways to give some: a bundled set of roots compiled
+/// in would go stale in a static binary that nobody rebuilds, and would
+/// trust what the administrator chose not to.
+fn no_system_roots(error: rustls::Error) -> Error {
+    Error::Input {
+        source: "server URL".to_owned(),
+        problem: format!(
+            "is https://, but the system's certificate authorities cannot be loaded to verify the server ({error})"
+        ),
+        hint: Some(
+            Hint::text("pass the server's certificate or its authority's with ")
+                .setting(Setting::CaCert)
+                .then(", or point SSL_CERT_FILE at a CA bundle (install ca-certificates, or mount /etc/ssl/certs/ca-certificates.crt into a container)"),
+        ),
     }
 }
 
@@ -319,5 +377,31 @@ mod tests {
             error.to_string().contains("not an http:// or https:// URL"),
             "{error}"
         );
+        let error = Client::builder("http://localhost")
+            .shared_secret("")
+            .build()
+            .unwrap_err();
+        assert_eq!(error.to_string(), "shared secret: is empty");
+        assert_eq!(error.exit_code(), 3);
+    }
+
+    #[test]
+    fn a_url_with_credentials_is_refused_without_repeating_them() {
+        for (url, problem) in [
+            ("https://admin:hunter2@example.org/", "contains credentials"),
+            ("http://hunter2@example.org", "contains credentials"),
+            // Not a URL with credentials to the parser: a bad port.
+            ("http://admin:hun/ter?2#@example.org", "not an http"),
+        ] {
+            let Err(error) = Client::builder(url).shared_secret("s").build() else {
+                panic!("{url} accepted");
+            };
+            let text = format!("{error} {:?} {error:?}", error.hint());
+            assert!(text.contains(problem), "{url}: {text}");
+            assert!(
+                !text.contains("hunter2") && !text.contains("hun/"),
+                "{text}"
+            );
+        }
     }
 }

@@ -8,13 +8,17 @@ use std::path::Path;
 pub(crate) enum Failure {
     /// No connection was made: nothing was sent.
     Connect(Error),
+    /// The request was written, and the connection closed or was reset
+    /// before a byte of answer came: what a server closing a kept-alive
+    /// connection as it is reused looks like (or one that failed midway).
+    Lost(Error),
     Other(Error),
 }
 
 impl Failure {
     pub(crate) fn into_error(self) -> Error {
         match self {
-            Failure::Connect(error) | Failure::Other(error) => error,
+            Failure::Connect(error) | Failure::Lost(error) | Failure::Other(error) => error,
         }
     }
 }
@@ -84,15 +88,37 @@ pub(super) fn describe_transport_error(
         return Failure::Connect(Error::transport(problem, Some(&hint)));
     }
     let detail = root_cause(error);
-    let problem = if io_kind == Some(std::io::ErrorKind::ConnectionReset) {
-        format!("{target} reset the connection before answering")
-    } else if detail.contains("connection closed before message completed") {
-        format!("{target} closed the connection without answering")
-    } else if detail.starts_with("invalid HTTP") || detail.contains("message head is too large") {
-        format!("{target} answered with something that is not HTTP ({detail})")
-    } else {
-        format!("the connection to {target} failed: {detail}")
+    // An answer that starts as HTTP but breaks its rules (two different
+    // Content-Lengths, a bad header): a broken server or proxy, not TLS.
+    let not_http = detail.starts_with("invalid HTTP version")
+        || detail.starts_with("invalid HTTP method")
+        || detail.contains("message head is too large");
+    if !not_http && detail.starts_with("invalid ") && detail.ends_with(" parsed") {
+        return Failure::Other(Error::transport(
+            format!("{target} answered with malformed HTTP ({detail})"),
+            Some("is there a broken proxy in front of the server? Check its configuration"),
+        ));
+    }
+    let lost = |problem: String| {
+        let hint = if https {
+            "is there a proxy in front of the server? It is safe to retry"
+        } else {
+            "if this port speaks TLS (a tls: true listener), use https://"
+        };
+        Failure::Lost(Error::transport(problem, Some(hint)))
     };
+    if io_kind == Some(std::io::ErrorKind::ConnectionReset) {
+        return lost(format!("{target} reset the connection before answering"));
+    }
+    if detail.contains("connection closed before message completed") {
+        return lost(format!("{target} closed the connection without answering"));
+    }
+    let problem =
+        if detail.starts_with("invalid HTTP") || detail.contains("message head is too large") {
+            format!("{target} answered with something that is not HTTP ({detail})")
+        } else {
+            format!("the connection to {target} failed: {detail}")
+        };
     let hint = if https {
         "is there a proxy in front of the server? It is safe to retry"
     } else {

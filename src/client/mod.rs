@@ -16,7 +16,7 @@ pub use answer::{parse_nonce, parse_refusal, parse_registered};
 pub use builder::{ClientBuilder, HttpOptions, IfExists};
 pub(crate) use diagnose::Failure;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Hint, Result, Setting};
 use crate::mac::registration_mac;
 use crate::secret::SecretString;
 use answer::{Body, RegisterBody, Stage, read_capped, reason_phrase, status_line};
@@ -25,7 +25,8 @@ use reqwest::blocking::{Client as HttpClient, Response};
 use reqwest::{StatusCode, Url};
 use retry::Backoff;
 use std::fmt;
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 /// The admin registration endpoint, relative to the server URL.
 pub(crate) const REGISTER_PATH: &str = "_synapse/admin/v1/register";
@@ -116,7 +117,13 @@ pub enum Outcome {
 /// async runtime's own threads).
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: HttpClient,
+    http_client: HttpClient,
+    /// A client that keeps no connection: a request whose kept-alive
+    /// connection was closed under it goes again on a fresh one. Made on
+    /// first need (each reqwest client runs a thread), shared by clones.
+    fresh_client: Arc<OnceLock<Option<HttpClient>>>,
+    /// The TLS configuration, to make `fresh_client` with.
+    tls: rustls::ClientConfig,
     endpoint: Url,
     shared_secret: SecretString,
     if_exists: IfExists,
@@ -155,7 +162,7 @@ impl Client {
     /// the account is sent, so a program may stop here (or say that it is
     /// about to send) before [`Prepared::send`].
     pub fn prepare<'a>(&'a self, user: &'a NewUser<'a>) -> Result<Prepared<'a>> {
-        let deadline = self.options.wait.map(|wait| Instant::now() + wait);
+        let deadline = self.options.wait.map(deadline_after);
         let mut backoff = Backoff::default();
         let nonce = self.fetch_nonce_until(deadline, &mut backoff)?;
         Ok(Prepared {
@@ -198,8 +205,8 @@ impl Prepared<'_> {
                 user_type: user.user_type,
                 displayname: user.display_name,
             };
-            let request = client.http.post(client.endpoint.clone()).json(&body);
-            let response = match client.send(request, "POST", &client.endpoint) {
+            let request = Request::registration(&client.endpoint, &body);
+            let (response, resent_after) = match client.exchange(&request) {
                 // The request never left: retrying cannot create the user twice.
                 Err(Failure::Connect(error)) if backoff.may_retry(deadline) => {
                     client.note_retry(&error);
@@ -207,13 +214,27 @@ impl Prepared<'_> {
                     nonce = client.fetch_nonce_until(deadline, &mut backoff)?;
                     continue;
                 }
-                Err(Failure::Connect(error)) => return Err(error),
+                Err(Failure::Connect(error)) => return Err(client.after_waiting(error)),
                 // The request may have reached the server: only its
                 // answer is lost.
-                Err(Failure::Other(error)) => return Err(Error::unconfirmed(error)),
-                Ok(response) => response,
+                Err(Failure::Other(error) | Failure::Lost(error)) => {
+                    return Err(Error::unconfirmed(error));
+                }
+                Ok(answer) => answer,
             };
-            match client.ok_body(response, Stage::Registration) {
+            let answer = client.ok_body(response, Stage::Registration);
+            // Sent again after a connection closed under it, and the nonce
+            // was already used or the user already exists: the first request
+            // reached the server after all.
+            if let (Err(Error::Refused(refusal)), Some(first)) = (&answer, resent_after) {
+                if refusal.errcode.as_deref() == Some("M_USER_IN_USE")
+                    || is_unrecognised_nonce(refusal)
+                {
+                    log::info!("{}", Error::Refused(refusal.clone()));
+                    return Err(Error::unconfirmed(first));
+                }
+            }
+            match answer {
                 Ok(Body::Complete(body)) => {
                     return Ok(match parse_registered(&body) {
                         Ok(registered) => Outcome::Created(registered),
@@ -237,12 +258,7 @@ impl Prepared<'_> {
                 // own nonces: one more try with a fresh nonce may land on the
                 // process that issued it.
                 Err(Error::Refused(refusal))
-                    if !nonce_retried
-                        && refusal.status == 400
-                        && refusal
-                            .error
-                            .as_deref()
-                            .is_some_and(|e| e.contains("unrecognised nonce")) =>
+                    if !nonce_retried && is_unrecognised_nonce(&refusal) =>
                 {
                     nonce_retried = true;
                     log::info!("unrecognised nonce: fetching a fresh one and trying once more");
@@ -254,6 +270,14 @@ impl Prepared<'_> {
     }
 }
 
+fn is_unrecognised_nonce(refusal: &crate::error::Refusal) -> bool {
+    refusal.status == 400
+        && refusal
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("unrecognised nonce"))
+}
+
 impl Client {
     /// Fetches a nonce, retrying while the server cannot be reached and the
     /// deadline allows.
@@ -263,9 +287,8 @@ impl Client {
         backoff: &mut Backoff,
     ) -> Result<String> {
         loop {
-            let error = match self.send(self.http.get(self.endpoint.clone()), "GET", &self.endpoint)
-            {
-                Ok(response) => match self.ok_body(response, Stage::Nonce) {
+            let error = match self.exchange(&Request::get(&self.endpoint)) {
+                Ok((response, _)) => match self.ok_body(response, Stage::Nonce) {
                     Ok(Body::Complete(body)) => return parse_nonce(&body),
                     Ok(Body::Unreadable(error)) => return Err(error),
                     Err(Error::Refused(refusal)) if refusal.is_unavailable() => {
@@ -277,10 +300,33 @@ impl Client {
                 Err(failure) => return Err(failure.into_error()),
             };
             if !backoff.may_retry(deadline) {
-                return Err(error);
+                return Err(self.after_waiting(error));
             }
             self.note_retry(&error);
             backoff.sleep(deadline);
+        }
+    }
+
+    /// The last failure of a wait that ran out, saying that it waited and
+    /// how long: without it, the error reads as if nothing had been tried.
+    /// A 502, 503 or 504 becomes a transport error (still exit 4), as its
+    /// hint to retry with a wait no longer fits.
+    fn after_waiting(&self, error: Error) -> Error {
+        let Some(wait) = self.options.wait else {
+            return error;
+        };
+        let waited = format!("gave up after waiting {} s", wait.as_secs_f64());
+        match error {
+            Error::Transport { problem, hint } => Error::Transport {
+                problem: format!("{problem}; {waited}"),
+                hint,
+            },
+            Error::Refused(refusal) if refusal.is_unavailable() => Error::transport_with(
+                format!("{}; {waited}", Error::Refused(refusal)),
+                Hint::text("the server (or a proxy in front of it) did not become available: see its log, or wait longer with ")
+                    .setting(Setting::Wait),
+            ),
+            error => error,
         }
     }
 
@@ -288,34 +334,88 @@ impl Client {
         log::info!("{error}; retrying");
     }
 
-    /// `url` is the request's, as the log names it.
-    fn send(
+    /// The one path every HTTP request takes (the nonce, the registration,
+    /// the delegation probe, MAS's admin API, anything added later), as
+    /// [`Request`] describes it: a GET, or a POST of a JSON or form body,
+    /// with the credentials it names. It applies the whole-request timeout,
+    /// the resend on a fresh connection of a request whose connection closed
+    /// before any answer (only a request that says a resend is safe, and
+    /// with the first failure, when it was resent), the proxy or socket the
+    /// client was built with, and the `-v` lines, which name the URL without
+    /// credentials and never show a header or a body. Nothing else touches
+    /// the reqwest clients (a test below fails if anything does).
+    pub(crate) fn exchange(
         &self,
-        request: reqwest::blocking::RequestBuilder,
-        method: &str,
-        url: &Url,
-    ) -> Result<Response, Failure> {
+        request: &Request<'_>,
+    ) -> Result<(Response, Option<Error>), Failure> {
+        let url = request.url;
+        let method = request.method();
+        let shown = without_credentials(url);
         match (&self.proxy, &self.options.unix_socket) {
-            (Some(proxy), _) => {
-                log::info!("> {method} {url} (through the proxy {proxy})")
-            }
-            (None, Some(_)) => {
-                log::info!("> {method} {url} (through {})", self.target)
-            }
-            (None, None) => log::info!("> {method} {url}"),
+            (Some(proxy), _) => log::info!("> {method} {shown} (through the proxy {proxy})"),
+            (None, Some(_)) => log::info!("> {method} {shown} (through {})", self.target),
+            (None, None) => log::info!("> {method} {shown}"),
         }
-        // Set per request, this bounds the whole exchange, body included; the
-        // client-wide timeout of the blocking client bounds each read of the
-        // body separately, so a server trickling bytes could hold us forever.
-        let response = request
-            .timeout(self.options.timeout)
-            .send()
-            .map_err(|e| self.classify(e))?;
+        // A request whose connection was closed under it before any answer
+        // (a server closing a kept-alive connection it thought idle) is sent
+        // again, once, on a fresh connection, when the request allows it
+        // (see `Request::resend`). A GET creates nothing; the registration
+        // carries its nonce, which the server uses up on first use, and a
+        // user name that can be taken once: sent again, it creates nothing
+        // if the first reached the server (the caller is told, to read the
+        // answer so). A request that may not go again fails as `Lost`: it
+        // may have reached the server.
+        let mut resent_after = None;
+        let response = loop {
+            let client = match resent_after {
+                None => &self.http_client,
+                Some(_) => self.fresh_client().unwrap_or(&self.http_client),
+            };
+            let built = match request.payload {
+                Payload::None => client.get(url.clone()),
+                Payload::Registration(body) => client.post(url.clone()).json(body),
+                Payload::Json(body) => client.post(url.clone()).json(body),
+                Payload::Form(form) => client
+                    .post(url.clone())
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        "application/x-www-form-urlencoded",
+                    )
+                    .body(form.to_owned()),
+            };
+            // reqwest marks these headers sensitive; they are never logged.
+            let built = match request.auth {
+                None => built,
+                Some(Auth::Bearer(token)) => built.bearer_auth(token.expose()),
+                Some(Auth::Basic { id, secret }) => built.basic_auth(id, Some(secret.expose())),
+            };
+            // Set per request, this bounds the whole exchange, body included;
+            // the client-wide timeout of the blocking client bounds each read
+            // of the body separately, so a server trickling bytes could hold
+            // us forever.
+            let built = built.timeout(self.options.timeout);
+            match reqwest::blocking::RequestBuilder::send(built).map_err(|e| self.classify(e)) {
+                Ok(response) => break response,
+                Err(Failure::Lost(error)) if resent_after.is_none() && request.resend => {
+                    log::info!("{error}; sending the {method} again on a fresh connection");
+                    resent_after = Some(error);
+                }
+                Err(failure) => return Err(failure),
+            }
+        };
         log::info!(
             "< {}",
             status_line(response.status(), &reason_phrase(&response))
         );
-        Ok(response)
+        Ok((response, resent_after))
+    }
+
+    /// The client without a pool, made on first need; `None` when it cannot
+    /// be made (the pooled client is then used).
+    fn fresh_client(&self) -> Option<&HttpClient> {
+        self.fresh_client
+            .get_or_init(|| builder::http_client(&self.options, self.tls.clone(), 0).ok())
+            .as_ref()
     }
 
     /// Reads an answer: the body of a 200, as far as it could be read; a
@@ -364,6 +464,22 @@ impl Client {
 
     fn classify(&self, error: reqwest::Error) -> Failure {
         if let Some(socket) = &self.options.unix_socket {
+            // What answers a handshake with plain HTTP is the listener
+            // Synapse serves, not a wrong path.
+            if let Some(
+                rustls::Error::InvalidMessage(_)
+                | rustls::Error::InappropriateMessage { .. }
+                | rustls::Error::InappropriateHandshakeMessage { .. },
+            ) = find_cause::<rustls::Error>(&error)
+            {
+                return Failure::Connect(Error::transport(
+                    format!(
+                        "TLS handshake through {} failed: a Synapse socket listener serves plain HTTP, not TLS",
+                        self.target
+                    ),
+                    Some("use an http:// URL for a socket listener"),
+                ));
+            }
             if error.is_connect() {
                 if let Some(io) = find_cause::<std::io::Error>(&error) {
                     return Failure::Connect(crate::unix_socket::connect_error(socket, io));
@@ -386,6 +502,92 @@ impl Client {
     }
 }
 
+/// One request for [`Client::exchange`]: where, what it sends, the
+/// credentials it carries, and whether it may be sent again.
+pub(crate) struct Request<'a> {
+    url: &'a Url,
+    payload: Payload<'a>,
+    auth: Option<Auth<'a>>,
+    /// Whether a request whose kept-alive connection closed before any
+    /// answer may go again on a fresh one. The request may have reached the
+    /// server, so only one whose second sending does no harm may: a GET, a
+    /// POST that does the same again (a password set twice), or the
+    /// registration, whose nonce the server takes once. One that would
+    /// create a second thing (a MAS user, a personal session) may not.
+    resend: bool,
+}
+
+/// A request's body: none for a GET, else a POST of it.
+enum Payload<'a> {
+    None,
+    Registration(&'a RegisterBody<'a>),
+    Json(&'a serde_json::Value),
+    /// Already form-encoded (`application/x-www-form-urlencoded`).
+    Form(&'a str),
+}
+
+/// Credentials sent as the `Authorization` header.
+pub(crate) enum Auth<'a> {
+    Bearer(&'a SecretString),
+    Basic {
+        id: &'a str,
+        secret: &'a SecretString,
+    },
+}
+
+impl<'a> Request<'a> {
+    pub(crate) fn get(url: &'a Url) -> Self {
+        Request {
+            url,
+            payload: Payload::None,
+            auth: None,
+            resend: true,
+        }
+    }
+
+    fn registration(url: &'a Url, body: &'a RegisterBody<'a>) -> Self {
+        Request {
+            url,
+            payload: Payload::Registration(body),
+            auth: None,
+            resend: true,
+        }
+    }
+
+    /// A POST of `body` as JSON; `repeatable` when sending it twice does
+    /// what sending it once does.
+    pub(crate) fn post_json(url: &'a Url, body: &'a serde_json::Value, repeatable: bool) -> Self {
+        Request {
+            url,
+            payload: Payload::Json(body),
+            auth: None,
+            resend: repeatable,
+        }
+    }
+
+    /// A POST of a form; `repeatable` as for [`Request::post_json`].
+    pub(crate) fn post_form(url: &'a Url, form: &'a str, repeatable: bool) -> Self {
+        Request {
+            url,
+            payload: Payload::Form(form),
+            auth: None,
+            resend: repeatable,
+        }
+    }
+
+    pub(crate) fn auth(mut self, auth: Auth<'a>) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    fn method(&self) -> &'static str {
+        match self.payload {
+            Payload::None => "GET",
+            _ => "POST",
+        }
+    }
+}
+
 /// An answer to [`Client::exchange`]: any status, the body read within
 /// [`MAX_BODY_BYTES`].
 pub(crate) struct Exchanged {
@@ -395,17 +597,11 @@ pub(crate) struct Exchanged {
 }
 
 impl Client {
-    /// Another service's request (MAS's admin API) through the same request
-    /// path as the registration's, so that the timeout, proxy, socket, TLS
-    /// and the description of transport failures are the same. A body that
-    /// cannot be read in full is a failure after sending.
-    pub(crate) fn exchange(
-        &self,
-        request: reqwest::blocking::RequestBuilder,
-        method: &str,
-        url: &Url,
-    ) -> Result<Exchanged, Failure> {
-        let response = self.send(request, method, url)?;
+    /// Another service's request (MAS's admin API) through [`Client::exchange`],
+    /// its answer read whatever the status. A body that cannot be read in
+    /// full is a failure after sending.
+    pub(crate) fn exchange_read(&self, request: &Request<'_>) -> Result<Exchanged, Failure> {
+        let (response, _) = self.exchange(request)?;
         let (status, reason) = (response.status(), reason_phrase(&response));
         match read_capped(response, &self.target, &self.options) {
             Ok((body, true)) => Ok(Exchanged {
@@ -425,26 +621,192 @@ impl Client {
             Err(error) => Err(Failure::Other(error)),
         }
     }
-
-    /// The underlying HTTP client, to build requests for [`Client::exchange`].
-    pub(crate) fn http(&self) -> &HttpClient {
-        &self.http
-    }
 }
 
 impl Client {
     /// GETs another path of the same server (relative to the server URL,
-    /// through the same socket, TLS and proxy settings): the status and the
-    /// body as JSON (`null` when it is not JSON). `None` when no answer came.
+    /// through [`Client::exchange`] like every request): the status and the
+    /// body as JSON (`null` when it is not JSON). `None` when no answer came
+    /// (in time).
     #[cfg(feature = "cli")]
     pub(crate) fn get_json(&self, path: &str) -> Option<(u16, serde_json::Value)> {
         let base = self.endpoint.as_str().strip_suffix(REGISTER_PATH)?;
         let url = Url::parse(&format!("{base}{path}")).ok()?;
-        log::info!("> GET {url}");
-        let response = self.http.get(url).send().ok()?;
+        let response = match self.exchange(&Request::get(&url)) {
+            Ok((response, _)) => response,
+            Err(failure) => {
+                log::info!("{}", failure.into_error());
+                return None;
+            }
+        };
         let status = response.status().as_u16();
-        log::info!("< {}", response.status());
-        let (body, _) = read_capped(response, &self.target, &self.options).ok()?;
+        let (body, _) = read_capped(response, &self.target, &self.options)
+            .inspect_err(|error| log::info!("{error}"))
+            .ok()?;
         Some((status, serde_json::from_slice(&body).unwrap_or_default()))
+    }
+}
+
+/// When a wait that starts now ends. A wait too long for the clock to
+/// represent (`Duration::MAX`) is waited for a century instead.
+fn deadline_after(wait: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(CENTURY))
+        .unwrap_or(now)
+}
+
+/// A URL as the `-v` lines show it: without a user name or password.
+fn without_credentials(url: &Url) -> Url {
+    let mut shown = url.clone();
+    // Only URLs that cannot have credentials refuse these.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn log_lines_name_a_url_without_credentials() {
+        let url = reqwest::Url::parse("https://admin:hunter2@example.org:8448/x").unwrap();
+        assert_eq!(
+            super::without_credentials(&url).as_str(),
+            "https://example.org:8448/x"
+        );
+    }
+
+    #[test]
+    fn any_wait_has_a_deadline_without_overflow() {
+        let now = Instant::now();
+        assert!(super::deadline_after(Duration::MAX) > now + Duration::from_secs(1_000_000));
+        let soon = super::deadline_after(Duration::from_secs(5));
+        assert!(soon >= now + Duration::from_secs(5) && soon < now + Duration::from_secs(6));
+    }
+
+    /// `wait(Duration::MAX)` panicked (an overflow) before the first request.
+    #[test]
+    fn a_client_waiting_forever_starts_a_registration() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).unwrap();
+            let body = r#"{"nonce": "abc"}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).unwrap();
+        });
+        let client = super::Client::builder(format!("http://127.0.0.1:{port}"))
+            .shared_secret("s")
+            .wait(Duration::MAX)
+            .build()
+            .unwrap();
+        let user = super::NewUser::new("alice", "pw");
+        let prepared = client.prepare(&user).unwrap();
+        assert_eq!(prepared.nonce, "abc");
+        server.join().unwrap();
+    }
+
+    /// What reaches the HTTP client without going through the one request
+    /// path: the client's fields (and the function that makes one), reqwest's
+    /// own send or execute, a client of its own, or reqwest's one-shot
+    /// functions; or credentials set on a request anywhere else (where a log
+    /// line might show them).
+    const BYPASSES: [&str; 12] = [
+        "http_client",
+        "fresh_client",
+        "RequestBuilder::send",
+        ".execute(",
+        "reqwest::blocking::get",
+        "reqwest::get",
+        "reqwest::Client",
+        "HttpClient::",
+        "blocking::Client::builder",
+        "blocking::Client::new",
+        ".bearer_auth(",
+        ".basic_auth(",
+    ];
+
+    fn sources(dir: &Path, found: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                found.push((path.display().to_string(), text));
+            }
+        }
+    }
+
+    /// The item a line starting one declares: `fn NAME` or `struct NAME`.
+    fn item(line: &str) -> Option<String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "fn" || *w == "struct")?;
+        let visibility = words[..at].iter().all(|w| w.starts_with("pub"));
+        let name = words.get(at + 1)?.split(['(', '<', '{']).next()?;
+        visibility.then(|| format!("{} {name}", words[at]))
+    }
+
+    /// Invariant: every request goes through `Client::exchange`. A new
+    /// probe written as `self.http_client.get(url).send()` fails here, where
+    /// it would otherwise escape the timeout, the retry policy and the
+    /// masked log lines.
+    #[test]
+    fn every_request_goes_through_exchange() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        sources(&root.join("src"), &mut files);
+        let mut uses = Vec::new();
+        for (path, text) in &files {
+            let file = path.strip_prefix(&format!("{}/", root.display())).unwrap();
+            // The item each line is in: the last `fn` or `struct` above it.
+            let mut within = String::new();
+            for line in text.lines() {
+                let code = line.trim_start();
+                if let Some(item) = item(code) {
+                    within = item;
+                }
+                // Comments, and this test's own list, are not uses.
+                if code.starts_with("//") || code.starts_with('"') {
+                    continue;
+                }
+                for bypass in BYPASSES {
+                    if line.contains(bypass) {
+                        uses.push(format!("{file}: {within}: {bypass}"));
+                    }
+                }
+            }
+        }
+        uses.sort();
+        uses.dedup();
+        assert_eq!(
+            uses,
+            [
+                "src/client/builder.rs: fn http_client: HttpClient::",
+                "src/client/builder.rs: fn http_client: http_client",
+                "src/client/builder.rs: fn new: fresh_client",
+                "src/client/builder.rs: fn new: http_client",
+                "src/client/mod.rs: fn exchange: .basic_auth(",
+                "src/client/mod.rs: fn exchange: .bearer_auth(",
+                "src/client/mod.rs: fn exchange: RequestBuilder::send",
+                "src/client/mod.rs: fn exchange: fresh_client",
+                "src/client/mod.rs: fn exchange: http_client",
+                "src/client/mod.rs: fn fresh_client: fresh_client",
+                "src/client/mod.rs: fn fresh_client: http_client",
+                "src/client/mod.rs: struct Client: fresh_client",
+                "src/client/mod.rs: struct Client: http_client",
+            ],
+            "an HTTP request outside Client::exchange"
+        );
     }
 }

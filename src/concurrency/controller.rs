@@ -4,19 +4,21 @@
 use super::{Change, Jobs, Reason, Signal, Ticket};
 use std::time::Duration;
 
-/// Where `--jobs auto` starts. Starting lower costs a server with many
-/// cores whole answer times of ramping up (1,000 rows take 16 answer times
-/// at 64 at once); starting higher only queues a little at a small one.
-pub const AUTO_START: usize = 8;
-/// The most registrations `--jobs auto` keeps in flight.
-pub const AUTO_CEILING: usize = 64;
-/// Slots added per answer in slow start: eight times as many per answer
-/// time, so that a server of 64 cores is full after one answer time (1,000
-/// rows take 16 answer times at 64 at once: every one spent ramping up
-/// costs 6%). The overshoot on a small server is seen one answer time later
-/// and costs it nothing but answer time while it lasts: its hashing threads
-/// are busy either way.
-pub(super) const SLOW_START_GAIN: f64 = 7.0;
+/// Where `--jobs auto` starts: what a fixed `--jobs` gives when not asked
+/// otherwise, so that auto is never behind it in the first answer time.
+pub const AUTO_START: usize = 4;
+/// The most registrations `--jobs auto` keeps in flight, however much the
+/// server sustains: each is a worker thread and a connection here, and a
+/// request in flight at the server.
+pub const AUTO_CEILING: usize = 256;
+/// Growth per round of slow start: a round is three quarters of the slots
+/// answered, all as fast as the fastest, with every slot in use; from 4, a
+/// server of 64 cores is full after two answer times (a batch of 50 rows per
+/// core takes 50 answer times: every one spent ramping up costs 2%). The
+/// overshoot on a small server is seen one answer time later and costs it
+/// nothing but answer time while it lasts: its hashing threads are busy
+/// either way.
+pub(super) const SLOW_START_GROWTH: f64 = 8.0;
 /// A window closes after this many answers at least, so that a low limit
 /// does not decide on one or two answer times.
 pub(super) const MIN_WINDOW: usize = 4;
@@ -61,9 +63,9 @@ pub struct Controller {
     phase: Phase,
     /// The fastest answer seen: the server unloaded.
     fastest: Option<Duration>,
-    /// The fewest requests in flight when an answer came as fast as the
-    /// fastest (within [`FLAT`]): the server serves at least this many at once.
-    fastest_busy: usize,
+    /// The most answers per second a window had (requests in flight over
+    /// answer time): with the fastest answer, the capacity measured.
+    sustained: f64,
     epoch: u64,
     window: Window,
     /// How long each number of slots was in force, for [`Controller::settled`].
@@ -92,7 +94,7 @@ impl Controller {
             peak: start,
             phase: Phase::SlowStart,
             fastest: None,
-            fastest_busy: usize::MAX,
+            sustained: 0.0,
             epoch: 0,
             window: Window::default(),
             time_at: vec![Duration::ZERO; ceiling + 1],
@@ -173,25 +175,14 @@ impl Controller {
     ) -> Option<Change> {
         let fastest = self.fastest.map_or(latency, |fastest| fastest.min(latency));
         self.fastest = Some(fastest);
-        if latency <= fastest.mul_f64(FLAT) {
-            self.fastest_busy = self.fastest_busy.min(busy);
-        }
-        if self.phase == Phase::SlowStart {
-            if slowdown_of(latency, fastest) > QUEUEING || latency >= self.patience {
-                // Requests are queueing, or answers are slow enough already:
-                // from now on decide per window, on requests started from
-                // here on.
-                self.phase = Phase::Steady;
-                self.new_window();
-                return None;
-            }
-            if busy >= self.slots() {
-                return self.set(
-                    self.limit + SLOW_START_GAIN,
-                    now,
-                    Reason::AsFastAsEver { latency },
-                );
-            }
+        if self.phase == Phase::SlowStart
+            && (slowdown_of(latency, fastest) > QUEUEING || latency >= self.patience)
+        {
+            // Requests are queueing, or answers are slow enough already:
+            // from now on decide per window, on requests started from here
+            // on.
+            self.phase = Phase::Steady;
+            self.new_window();
             return None;
         }
         if ticket.epoch != self.epoch {
@@ -201,7 +192,14 @@ impl Controller {
         self.window.total_latency += latency;
         self.window.total_busy += busy;
         let slots = self.slots();
-        if self.window.answers < slots.max(MIN_WINDOW) {
+        // A round of slow start needs no more answers than are sure to be
+        // from requests started under its limit: the slots freed just
+        // before it began were taken under the one before.
+        let window = match self.phase {
+            Phase::SlowStart => slots - slots / 4,
+            Phase::Steady => slots,
+        };
+        if self.window.answers < window.max(MIN_WINDOW) {
             return None;
         }
         let answers = self.window.answers as u32;
@@ -217,37 +215,39 @@ impl Controller {
             };
             return self.set(target, now, reason);
         }
+        if self.phase == Phase::SlowStart {
+            // Every answer of the round as fast as the fastest (a slower one
+            // ends slow start): grow while the limit holds the batch back.
+            if mean_busy < 0.8 * slots as f64 {
+                return None;
+            }
+            // No further than where answers would take a quarter of the
+            // timeout, were the server already full.
+            let growth = SLOW_START_GROWTH.min(self.patience.as_secs_f64() / mean.as_secs_f64());
+            let reason = Reason::AsFastAsEver { latency: mean };
+            return self.set(self.limit * growth, now, reason);
+        }
         // Little's law: what the server serves without queueing, if the
         // fastest answer was the server unloaded.
         let capacity = mean_busy / slowdown;
-        if slowdown >= FLAT
-            && slots > 1
-            && self.fastest_busy > 1
-            && self.fastest_busy as f64 >= capacity
-        {
-            // The fastest answer came with this many or more in flight: the
-            // server may have been queueing already (threads sharing its
-            // cores all slow down together), so its capacity may be lower
-            // still. Measure with fewer.
-            let reason = Reason::Probing {
-                latency: mean,
-                fastest,
-                busy: self.fastest_busy,
-            };
-            // Not below two, where a server with two cores would idle.
-            return self.set((capacity / 2.0).max(2.0), now, reason);
-        }
+        // Answers per second: the most seen is what the server has
+        // sustained, so the capacity measured is never below that rate
+        // times the fastest answer.
+        self.sustained = self.sustained.max(mean_busy / mean.as_secs_f64());
         if slowdown > QUEUEING {
             if slots == 1 {
                 // One at a time and still slow: the server itself got slower
                 // (or other clients load it). Take this as its unloaded time.
                 self.fastest = Some(mean);
-                self.fastest_busy = 1;
+                self.sustained = 0.0;
                 return None;
             }
-            // A short queue keeps every server thread busy.
-            let target = capacity + (capacity * (STEP - 1.0)).max(1.0);
-            let target = target.max(self.limit / 2.0);
+            // A short queue keeps every server thread busy. Never below the
+            // capacity measured: answers slower without a fall of the rate
+            // are queueing, but answers slower at the same limit can be the
+            // server itself slowing down (drift), where fewer in flight would
+            // only cost throughput.
+            let target = with_margin(capacity).max(with_margin(self.measured()));
             if target.round() as usize >= slots {
                 return None;
             }
@@ -261,9 +261,6 @@ impl Controller {
             );
         }
         if slowdown < FLAT {
-            // As fast as the fastest with this many in flight: the server
-            // serves at least this many at once.
-            self.fastest_busy = self.fastest_busy.min(mean_busy.round() as usize);
             // Grow only when the limit was what held the batch back.
             if mean_busy >= 0.8 * slots as f64 && mean < self.patience {
                 return self.set(
@@ -279,10 +276,18 @@ impl Controller {
         None
     }
 
-    /// Halves the limit: the server is overloaded.
+    /// What the server has been seen to serve at once: the most answers per
+    /// second times the fastest answer.
+    fn measured(&self) -> f64 {
+        self.sustained * self.fastest.map_or(0.0, |fastest| fastest.as_secs_f64())
+    }
+
+    /// Halves the limit: the server is overloaded, and what it served
+    /// before is no floor any more.
     fn cut(&mut self, now: Duration, reason: Reason) -> Option<Change> {
         self.phase = Phase::Steady;
         self.cut = Some(now);
+        self.sustained = 0.0;
         self.set(self.limit / 2.0, now, reason)
     }
 
@@ -324,6 +329,11 @@ impl Controller {
             .max_by_key(|&slots| time_at[slots])
             .unwrap_or(1)
     }
+}
+
+/// A capacity plus the margin kept above it: a quarter, at least one.
+fn with_margin(capacity: f64) -> f64 {
+    capacity + (capacity * (STEP - 1.0)).max(1.0)
 }
 
 pub(super) fn slowdown_of(latency: Duration, fastest: Duration) -> f64 {

@@ -41,11 +41,17 @@ impl Limiter {
     /// Frees a slot, telling the controller how the request went.
     pub fn release(&self, ticket: Ticket, signal: Signal) {
         let change = self.lock().finish(ticket, self.started.elapsed(), signal);
+        // One slot freed wakes one worker: with up to 256 waiting, waking
+        // them all for each answer costs the client more CPU than the
+        // requests. A higher limit frees many at once.
+        match &change {
+            Some(change) if change.to > change.from => self.freed.notify_all(),
+            _ => self.freed.notify_one(),
+        }
         // `-v` shows each change of the limit and why.
         if let Some(change) = change {
             log::info!("{change}");
         }
-        self.freed.notify_all();
     }
 
     pub fn slots(&self) -> usize {

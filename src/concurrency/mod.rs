@@ -16,17 +16,24 @@
 //!   least one) while answer times stay within 15% of the fastest and every
 //!   slot is in use; down, when they have grown by more than half, to what
 //!   the server serves without queueing (requests in flight × fastest ÷
-//!   answer time) plus a quarter (at least one), but at most by half;
-//! - when the fastest answer itself came with as many in flight as the
-//!   server seems to serve (threads sharing the server's cores all slow down
-//!   together, so it may have been queueing then already), measures with
-//!   half as many (not below two), to find a capacity below where it started;
+//!   answer time) plus a quarter (at least one), in one step: the window's
+//!   requests all started with the queue as long, so its answer time is the
+//!   queue's;
+//! - never cuts below the capacity it has measured (the most answers per
+//!   second a window had, times the fastest answer) plus that margin: answers
+//!   that grow slower at the same rate are requests queueing, but answers
+//!   that grow slower while the rate falls are the server itself slowing down
+//!   (drift), where fewer in flight would only cost throughput;
+//! - grows up to [`AUTO_CEILING`] (256) in flight, as far as the server
+//!   sustains;
 //! - keeps answer times well within `--timeout`: no more in flight once
 //!   answers take a quarter of it, and down to where they would take a
 //!   quarter once a window's take half;
 //! - halves on an answer that says the server is overloaded (429, 502, 503,
 //!   504) or a request that could not reach it or timed out, but not again
-//!   for requests that were already in flight then;
+//!   for requests that were already in flight then, and forgets the capacity
+//!   measured (these, and answers near `--timeout`, are the only cuts below
+//!   it);
 //! - one at a time and still slow, takes that as the server's new unloaded
 //!   answer time (it got slower, or other clients load it).
 //!
@@ -112,13 +119,6 @@ pub enum Reason {
         latency: Duration,
         fastest: Duration,
     },
-    /// A window's answer times grew, and the fastest answer came with as
-    /// many in flight as the server seems to serve.
-    Probing {
-        latency: Duration,
-        fastest: Duration,
-        busy: usize,
-    },
     /// A window's answer times took more than half the request timeout.
     NearTimeout {
         latency: Duration,
@@ -153,17 +153,6 @@ impl fmt::Display for Change {
             Reason::Queueing { latency, fastest } => write!(
                 f,
                 "answer times grew to {:.1}x the fastest ({:.3} s vs {:.3} s) without more throughput: requests are queueing",
-                secs(latency) / secs(fastest),
-                secs(latency),
-                secs(fastest)
-            ),
-            Reason::Probing {
-                latency,
-                fastest,
-                busy,
-            } => write!(
-                f,
-                "answer times grew to {:.1}x the fastest ({:.3} s vs {:.3} s), which came with {busy} in flight: measuring with fewer, as the server may have been queueing then already",
                 secs(latency) / secs(fastest),
                 secs(latency),
                 secs(fastest)

@@ -88,8 +88,12 @@ pub(super) fn refusal(step: &str, answer: &Exchanged) -> Error {
         Some(code) => code.as_str(),
         None => value.get("error").and_then(Value::as_str),
     }
-    .map(str::to_owned);
-    let text = error_text(&value).unwrap_or_else(|| "no error given".to_owned());
+    .map(crate::redact::escape_control_characters);
+    // MAS's words go into one line and into JSON: through the one redaction
+    // point, as a homeserver's are.
+    let text = error_text(&value)
+        .map(|text| crate::redact::escape_control_characters(&text))
+        .unwrap_or_else(|| "no error given".to_owned());
     Error::Refused(Refusal {
         status: answer.status,
         reason: answer.reason.clone(),
@@ -212,6 +216,21 @@ mod tests {
         assert_eq!(
             taken.hint().unwrap().parts()[1],
             crate::error::HintPart::Setting(Setting::ExistsOk)
+        );
+    }
+
+    /// MAS's text and code reach `error:` lines and JSON: a hostile answer
+    /// must not split a line or drive the terminal.
+    #[test]
+    fn mas_s_words_go_through_the_redaction_point() {
+        let body = r#"{"error":"bad\u001b[2J","error_description":"line one\nerror: forged"}"#;
+        let Error::Refused(refusal) = refusal("token request", &answer(400, body)) else {
+            panic!("a refusal");
+        };
+        assert_eq!(refusal.errcode.as_deref(), Some("bad\\u{1b}[2J"));
+        assert_eq!(
+            refusal.error.as_deref(),
+            Some("MAS token request: line one\\nerror: forged")
         );
     }
 

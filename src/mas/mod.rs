@@ -15,14 +15,13 @@ pub(crate) use answer::hint as refusal_hint;
 
 use crate::client::retry::Backoff;
 use crate::client::{
-    Client, Exchanged, Failure, HttpOptions, IfExists, NewUser, Outcome, Registered,
+    Auth, Client, Exchanged, Failure, HttpOptions, IfExists, NewUser, Outcome, Registered, Request,
 };
 use crate::error::{Error, Hint, Result};
 use crate::register::Register;
 use crate::secret::SecretString;
 use answer::{created_id, refusal, title_is};
 use reqwest::Url;
-use reqwest::blocking::RequestBuilder;
 use serde_json::json;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -293,6 +292,14 @@ impl Step {
     fn is_read_only(self) -> bool {
         matches!(self, Step::Token | Step::SiteConfig | Step::ByUsername)
     }
+
+    /// Whether sending the step twice does what sending it once does, so
+    /// that it may go again when its connection closed before any answer.
+    /// Creating a user or a personal session may not: the first may have
+    /// been acted on, and the second would be refused or make another.
+    fn is_repeatable(self) -> bool {
+        !matches!(self, Step::Create | Step::PersonalSession)
+    }
 }
 
 impl MasClient {
@@ -348,14 +355,7 @@ impl MasClient {
             return Ok(site);
         }
         let answer = self
-            .admin(
-                Step::SiteConfig,
-                Method::Get,
-                "site-config",
-                None,
-                deadline,
-                backoff,
-            )
+            .admin(Step::SiteConfig, "site-config", None, deadline, backoff)
             .map_err(Failure::into_error)?;
         if answer.status != 200 {
             return Err(refusal(Step::SiteConfig.name(), &answer));
@@ -398,27 +398,14 @@ impl MasClient {
         }
         // It may hold the secret: wiped when dropped.
         let form = zeroize::Zeroizing::new(form.finish());
+        // A second token asked for harms nothing: the grant may go again.
+        let request = Request::post_form(&url, &form, true);
+        let request = match post {
+            true => request,
+            false => request.auth(Auth::Basic { id, secret }),
+        };
         let answer = self
-            .retrying(
-                Step::Token,
-                deadline,
-                backoff,
-                || {
-                    let request = self.transport.http().post(url.clone());
-                    let request = match post {
-                        true => request,
-                        false => request.basic_auth(id, Some(secret.expose())),
-                    };
-                    request
-                        .header(
-                            reqwest::header::CONTENT_TYPE,
-                            "application/x-www-form-urlencoded",
-                        )
-                        .body(form.as_str().to_owned())
-                },
-                &url,
-                "POST",
-            )
+            .retrying(Step::Token, deadline, backoff, &request)
             .map_err(Failure::into_error)?;
         if answer.status != 200 {
             return Err(refusal(Step::Token.name(), &answer));
@@ -460,7 +447,6 @@ impl MasClient {
     fn admin(
         &self,
         step: Step,
-        method: Method,
         path: &str,
         body: Option<&serde_json::Value>,
         deadline: Option<Instant>,
@@ -473,24 +459,12 @@ impl MasClient {
             let token = self
                 .admin_token(deadline, backoff)
                 .map_err(Failure::Connect)?;
-            let answer = self.retrying(
-                step,
-                deadline,
-                backoff,
-                || {
-                    let request = match method {
-                        Method::Get => self.transport.http().get(url.clone()),
-                        Method::Post => self.transport.http().post(url.clone()),
-                    };
-                    let request = request.bearer_auth(token.expose());
-                    match body {
-                        Some(body) => request.json(body),
-                        None => request,
-                    }
-                },
-                &url,
-                method.name(),
-            )?;
+            let request = match body {
+                None => Request::get(&url),
+                Some(body) => Request::post_json(&url, body, step.is_repeatable()),
+            };
+            let answer =
+                self.retrying(step, deadline, backoff, &request.auth(Auth::Bearer(&token)))?;
             // A 401 refuses the token before the request is acted on.
             let renewable = matches!(self.credentials, Credentials::Client { .. });
             if answer.status == 401 && renewable && !renewed {
@@ -511,12 +485,10 @@ impl MasClient {
         step: Step,
         deadline: Option<Instant>,
         backoff: &mut Backoff,
-        request: impl Fn() -> RequestBuilder,
-        url: &Url,
-        method: &str,
+        request: &Request<'_>,
     ) -> Result<Exchanged, Failure> {
         loop {
-            let problem = match self.transport.exchange(request(), method, url) {
+            let problem = match self.transport.exchange_read(request) {
                 Err(Failure::Connect(error)) if backoff.may_retry(deadline) => error,
                 Ok(answer)
                     if (502..=504).contains(&answer.status)
@@ -543,7 +515,6 @@ impl MasClient {
         let answer = self
             .admin(
                 Step::ByUsername,
-                Method::Get,
                 // MAS allows '/' in usernames: it must stay in the segment.
                 &format!("users/by-username/{}", username.replace('/', "%2F")),
                 None,
@@ -560,21 +531,6 @@ impl MasClient {
                 None,
             )
         })
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Method {
-    Get,
-    Post,
-}
-
-impl Method {
-    fn name(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-        }
     }
 }
 
@@ -629,16 +585,11 @@ impl Register for MasClient {
         before_sending()?;
 
         let create = json!({ "username": username });
-        let id = match self.admin(
-            Step::Create,
-            Method::Post,
-            "users",
-            Some(&create),
-            deadline,
-            &mut backoff,
-        ) {
+        let id = match self.admin(Step::Create, "users", Some(&create), deadline, &mut backoff) {
             Err(Failure::Connect(error)) => return Err(error),
-            Err(Failure::Other(error)) => return Err(Error::unconfirmed(error)),
+            Err(Failure::Other(error) | Failure::Lost(error)) => {
+                return Err(Error::unconfirmed(error));
+            }
             Ok(answer) if answer.status == 201 => match created_id(&answer.body) {
                 Some(id) => id,
                 None => self
@@ -673,7 +624,7 @@ impl Register for MasClient {
 
         let step =
             |step: Step, path: String, body: serde_json::Value, ok: u16, backoff: &mut Backoff| {
-                match self.admin(step, Method::Post, &path, Some(&body), deadline, backoff) {
+                match self.admin(step, &path, Some(&body), deadline, backoff) {
                     Ok(answer) if answer.status == ok => Ok(answer),
                     Ok(answer) => Err(refusal(step.name(), &answer)),
                     Err(failure) => Err(failure.into_error()),

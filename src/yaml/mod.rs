@@ -1,34 +1,46 @@
 //! YAML read as PyYAML's `safe_load` reads it, since that is how Synapse and
-//! the reference script read a homeserver config: YAML 1.1 scalars (`yes`,
-//! `no`, `on`, `off` are booleans, `010` is octal, `8_008` is a number),
-//! `<<` merge keys, and a key repeated in one mapping keeps its last value.
-//! saphyr-parser turns the text into events; what the events build is
-//! decided here, what a scalar means in `scalar`.
+//! the reference script read a homeserver config: YAML 1.1 (line breaks
+//! include NEL, LS and PS; `yes`, `no`, `on`, `off` are booleans, `010` is
+//! octal, `8_008` is a number, `2026-11-27` is a date), `<<` merge keys as
+//! PyYAML 6.0.4 merges them, and a key repeated in one mapping keeps its
+//! last value. `source` gives the events (libyaml's, adjusted to PyYAML's
+//! scanner); what they build is decided here, what a scalar means in
+//! `scalar`. No message holds a value from the text: it may be a secret.
 
+mod libyaml;
 mod scalar;
+mod source;
+mod value;
 
-use saphyr_parser::{Event, Parser, Span, Tag};
-use scalar::scalar;
-use serde_yaml::{Mapping, Value};
-use std::collections::HashMap;
+use scalar::{CORE, Kind};
+use source::{Located, Position, Stop};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use value::{Entry, KeyIdentity};
+pub use value::{Int, Mapping, Value};
 
-/// Deeper nesting is no homeserver config, and dropping a value nested
-/// much deeper would exhaust the stack.
+use libyaml::{EventData, ScalarStyle};
+
+/// Deeper nesting is no homeserver config; PyYAML itself stops (Python's
+/// recursion limit) somewhat deeper.
 const MAX_DEPTH: usize = 128;
-/// Nodes that aliases may copy in all. PyYAML shares an aliased node where
-/// we copy it, so nested aliases ("billion laughs") are refused here instead
-/// of growing without bound; real configs use a handful.
-const MAX_ALIAS_NODES: usize = 100_000;
+/// What aliases and merge keys may add in all: one per alias and one per
+/// entry a merge copies. Aliases are shared, not copied, so only chains of
+/// merges can grow a config beyond its size; real configs use a handful.
+const MAX_EXPANSION: usize = 250_000;
 
-/// A parsed file: its value (`None` when it holds no document) and the keys
-/// that appear more than once in one mapping.
+/// A parsed file: its value (`None` when it holds no document), the keys
+/// that appear more than once in one mapping, and the keys that mappings
+/// merged into one mapping set differently.
 #[derive(Debug)]
 pub struct Document {
     pub value: Option<Value>,
     pub repeated_keys: Vec<RepeatedKey>,
+    pub merge_conflicts: Vec<RepeatedKey>,
 }
 
-/// A key set twice in one mapping: the server keeps the last value.
+/// A key set twice in one mapping (the server keeps the last value), or by
+/// two mappings merged into one.
 #[derive(Debug, PartialEq, Eq)]
 pub struct RepeatedKey {
     /// Where in the document, e.g. `listeners[0].port`.
@@ -40,107 +52,239 @@ pub struct RepeatedKey {
 /// Parses `text`; the error is the problem, worded to follow a file's name.
 pub fn load(text: &str) -> Result<Document, String> {
     let mut loader = Loader::default();
-    let mut documents = 0;
-    for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| {
-            format!(
-                "is not valid YAML: {} at line {} column {}",
-                e.info(),
-                e.marker().line(),
-                e.marker().col() + 1
-            )
-        })?;
-        match event {
-            Event::DocumentStart(_) => {
-                documents += 1;
-                if documents > 1 {
-                    return Err(format!(
-                        "is not valid YAML for the server: a second document starts at line {}; a config holds one",
-                        span.start.line()
-                    ));
-                }
-            }
-            Event::Scalar(text, style, anchor, tag) => {
-                let value = scalar(&text, style, tag.as_deref(), span)?;
-                loader.complete(value, 1, anchor, span)?;
-            }
-            Event::Alias(anchor) => {
-                let Some((value, nodes)) = loader.anchors.get(&anchor).cloned() else {
-                    return Err(at(span, "an alias refers to a node that contains it"));
-                };
-                loader.alias_nodes += nodes;
-                if loader.alias_nodes > MAX_ALIAS_NODES {
-                    return Err(format!(
-                        "is refused: its aliases would expand to more than {MAX_ALIAS_NODES} values"
-                    ));
-                }
-                loader.complete(value, nodes, 0, span)?;
-            }
-            Event::SequenceStart(anchor, tag) => {
-                collection_tag(tag.as_deref(), &["seq", "omap", "pairs"], span)?;
-                loader.open(Collection::Sequence(Vec::new()), anchor, span)?;
-            }
-            Event::MappingStart(anchor, tag) => {
-                collection_tag(tag.as_deref(), &["map", "set"], span)?;
-                loader.open(Collection::Mapping(Vec::new(), None), anchor, span)?;
-            }
-            Event::SequenceEnd | Event::MappingEnd => loader.close()?,
-            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+    let read = source::read(text, |event| match event {
+        Some(event) => loader.event(event),
+        None => {
+            loader = Loader::default();
+            Ok(())
         }
+    });
+    match read {
+        Ok(()) => Ok(Document {
+            value: loader.root,
+            repeated_keys: loader.repeated_keys,
+            merge_conflicts: loader.merge_conflicts,
+        }),
+        Err(Stop::Invalid(problem) | Stop::Consumer(problem)) => Err(problem),
     }
-    Ok(Document {
-        value: loader.root,
-        repeated_keys: loader.repeated_keys,
-    })
 }
 
 #[derive(Default)]
 struct Loader {
     open: Vec<Open>,
     root: Option<Value>,
-    /// Each anchored value and how many nodes it has.
-    anchors: HashMap<usize, (Value, usize)>,
-    alias_nodes: usize,
+    documents: usize,
+    anchors: HashMap<String, Anchored>,
+    /// Numbers the scalar nodes, for PyYAML's merge (see `KeyIdentity`).
+    nodes: u64,
+    expansion: usize,
     repeated_keys: Vec<RepeatedKey>,
+    merge_conflicts: Vec<RepeatedKey>,
+}
+
+enum Anchored {
+    /// A collection whose end has not been seen yet.
+    Open,
+    Done(Node),
+}
+
+/// A finished node, before it is placed in its parent.
+#[derive(Clone)]
+struct Node {
+    value: Value,
+    identity: KeyIdentity,
+    /// A plain `<<` or `=`: a key only.
+    special: Option<Kind>,
+    start: Position,
 }
 
 /// A sequence or mapping whose end has not been seen yet.
 struct Open {
     collection: Collection,
-    anchor: usize,
-    nodes: usize,
+    anchor: Option<String>,
+    /// How the server builds it, from its tag.
+    builds: Builds,
     /// The path of this collection in the document, for messages.
     path: String,
+    start: Position,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Builds {
+    List,
+    Dict,
+    /// `!!omap`, `!!pairs`: a list of one-entry mappings, which Python
+    /// builds as a list of pairs.
+    Pairs,
+    Set,
 }
 
 enum Collection {
     Sequence(Vec<Value>),
     /// The entries as written, and a key waiting for its value.
-    Mapping(Vec<Entry>, Option<(Value, Span)>),
-}
-
-struct Entry {
-    key: Value,
-    value: Value,
-    /// A plain `<<`.
-    merge: bool,
-    line: usize,
+    Mapping(Vec<(Node, Value)>, Option<Node>),
 }
 
 impl Loader {
-    fn open(&mut self, collection: Collection, anchor: usize, span: Span) -> Result<(), String> {
-        if self.open.len() >= MAX_DEPTH {
+    fn event(&mut self, event: Located) -> Result<(), String> {
+        let Located { data, start } = event;
+        match data {
+            EventData::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(format!(
+                        "is not valid YAML for the server: a second document starts at line {}; a config holds one",
+                        start.line
+                    ));
+                }
+            }
+            EventData::Scalar {
+                anchor,
+                tag,
+                value,
+                style,
+            } => {
+                let path = self.child_path();
+                let kind = scalar::kind(&value, style == ScalarStyle::Plain, tag.as_deref())
+                    .map_err(|problem| at(start, &path, &problem))?;
+                let special = matches!(kind, Kind::Merge | Kind::Equals).then_some(kind);
+                let value = match kind {
+                    Kind::Merge => Value::from("<<"),
+                    _ => scalar::construct(kind, &value)
+                        .map_err(|problem| at(start, &path, problem))?,
+                };
+                self.nodes += 1;
+                let identity = identity_of(&value, self.nodes);
+                let node = Node {
+                    value,
+                    identity,
+                    special,
+                    start,
+                };
+                if let Some(anchor) = anchor {
+                    self.anchor(anchor, Anchored::Done(node.clone()), start)?;
+                }
+                self.complete(node)?;
+            }
+            EventData::Alias { anchor } => {
+                self.spend(start)?;
+                let node = match self.anchors.get(&anchor) {
+                    None => {
+                        return Err(at(
+                            start,
+                            &self.child_path(),
+                            "is an alias to an anchor not defined before it",
+                        ));
+                    }
+                    Some(Anchored::Open) => {
+                        self.nodes += 1;
+                        Node {
+                            value: Value::Recursive,
+                            identity: KeyIdentity::Node(self.nodes),
+                            special: None,
+                            start,
+                        }
+                    }
+                    Some(Anchored::Done(node)) => Node {
+                        start,
+                        ..node.clone()
+                    },
+                };
+                self.complete(node)?;
+            }
+            EventData::SequenceStart { anchor, tag } => {
+                let builds = match tag.as_deref().map(|t| t.strip_prefix(CORE).unwrap_or(t)) {
+                    None | Some("!" | "seq") => Builds::List,
+                    Some("omap" | "pairs") => Builds::Pairs,
+                    Some("map" | "set") => {
+                        return Err(at(
+                            start,
+                            &self.child_path(),
+                            "is tagged as a mapping but is a list",
+                        ));
+                    }
+                    Some(_) => {
+                        return Err(at(
+                            start,
+                            &self.child_path(),
+                            &scalar::unknown_tag(tag.as_deref().unwrap_or_default()),
+                        ));
+                    }
+                };
+                self.open(Collection::Sequence(Vec::new()), anchor, builds, start)?;
+            }
+            EventData::MappingStart { anchor, tag } => {
+                let builds = match tag.as_deref().map(|t| t.strip_prefix(CORE).unwrap_or(t)) {
+                    None | Some("!" | "map") => Builds::Dict,
+                    Some("set") => Builds::Set,
+                    Some("seq" | "omap" | "pairs") => {
+                        return Err(at(
+                            start,
+                            &self.child_path(),
+                            "is tagged as a list but is a mapping",
+                        ));
+                    }
+                    Some(_) => {
+                        return Err(at(
+                            start,
+                            &self.child_path(),
+                            &scalar::unknown_tag(tag.as_deref().unwrap_or_default()),
+                        ));
+                    }
+                };
+                self.open(Collection::Mapping(Vec::new(), None), anchor, builds, start)?;
+            }
+            EventData::SequenceEnd | EventData::MappingEnd => self.close()?,
+            EventData::StreamStart | EventData::StreamEnd | EventData::DocumentEnd => {}
+        }
+        Ok(())
+    }
+
+    /// Counts one unit of expansion against the budget.
+    fn spend(&mut self, start: Position) -> Result<(), String> {
+        self.expansion += 1;
+        if self.expansion > MAX_EXPANSION {
+            return Err(format!(
+                "is refused: its aliases and merge keys would expand to more than {MAX_EXPANSION} values ({start})"
+            ));
+        }
+        Ok(())
+    }
+
+    fn anchor(&mut self, name: String, anchored: Anchored, start: Position) -> Result<(), String> {
+        if self.anchors.contains_key(&name) {
             return Err(at(
-                span,
-                &format!("it nests more than {MAX_DEPTH} levels deep"),
+                start,
+                &self.child_path(),
+                "repeats an anchor defined before it",
+            ));
+        }
+        self.anchors.insert(name, anchored);
+        Ok(())
+    }
+
+    fn open(
+        &mut self,
+        collection: Collection,
+        anchor: Option<String>,
+        builds: Builds,
+        start: Position,
+    ) -> Result<(), String> {
+        if self.open.len() >= MAX_DEPTH {
+            return Err(format!(
+                "is not valid YAML for the server: it nests more than {MAX_DEPTH} levels deep ({start})"
             ));
         }
         let path = self.child_path();
+        if let Some(name) = &anchor {
+            self.anchor(name.clone(), Anchored::Open, start)?;
+        }
         self.open.push(Open {
             collection,
             anchor,
-            nodes: 1,
+            builds,
             path,
+            start,
         });
         Ok(())
     }
@@ -152,13 +296,8 @@ impl Loader {
         };
         match &parent.collection {
             Collection::Sequence(items) => format!("{}[{}]", parent.path, items.len()),
-            Collection::Mapping(_, Some((Value::String(key), _))) if parent.path.is_empty() => {
-                key.clone()
-            }
-            Collection::Mapping(_, Some((Value::String(key), _))) => {
-                format!("{}.{key}", parent.path)
-            }
-            Collection::Mapping(..) => parent.path.clone(),
+            Collection::Mapping(_, Some(key)) => join(&parent.path, &key_text(&key.value)),
+            Collection::Mapping(..) => join(&parent.path, "(a key)"),
         }
     }
 
@@ -167,26 +306,51 @@ impl Loader {
             return Ok(());
         };
         let value = match open.collection {
-            Collection::Sequence(items) => Value::Sequence(items),
+            Collection::Sequence(items) => match open.builds {
+                Builds::Pairs => {
+                    if items
+                        .iter()
+                        .any(|item| item.as_mapping().is_none_or(|m| m.len() != 1))
+                    {
+                        return Err(at(
+                            open.start,
+                            &open.path,
+                            "is tagged as ordered pairs but holds an item that is not a one-entry mapping",
+                        ));
+                    }
+                    Value::Other {
+                        kind: "a list of pairs",
+                        truthy: !items.is_empty(),
+                    }
+                }
+                _ => Value::Seq(Arc::new(items)),
+            },
             Collection::Mapping(entries, _) => {
-                Value::Mapping(self.build_mapping(entries, &open.path)?)
+                let mapping = self.build_mapping(entries, &open.path, open.start)?;
+                match open.builds {
+                    Builds::Set => Value::Other {
+                        kind: "a set",
+                        truthy: !mapping.is_empty(),
+                    },
+                    _ => Value::Map(Arc::new(mapping)),
+                }
             }
         };
-        // A span only locates an error, and a completed collection has none.
-        self.complete(value, open.nodes, open.anchor, Span::default())
+        self.nodes += 1;
+        let node = Node {
+            value,
+            identity: KeyIdentity::Node(self.nodes),
+            special: None,
+            start: open.start,
+        };
+        if let Some(name) = open.anchor {
+            self.anchors.insert(name, Anchored::Done(node.clone()));
+        }
+        self.complete(node)
     }
 
-    /// Hands a finished value to the collection it belongs to.
-    fn complete(
-        &mut self,
-        value: Value,
-        nodes: usize,
-        anchor: usize,
-        span: Span,
-    ) -> Result<(), String> {
-        if anchor != 0 {
-            self.anchors.insert(anchor, (value.clone(), nodes));
-        }
+    /// Hands a finished node to the collection it belongs to.
+    fn complete(&mut self, node: Node) -> Result<(), String> {
         let is_key = matches!(
             self.open.last(),
             Some(Open {
@@ -194,301 +358,226 @@ impl Loader {
                 ..
             })
         );
-        if is_merge_key(&value) && !is_key {
-            return Err(at(span, "a plain '<<' is a merge key, not a value"));
+        if !is_key {
+            if let Some(kind) = node.special {
+                let problem = if kind == Kind::Merge {
+                    "is a plain '<<', which is a merge key, not a value"
+                } else {
+                    "is a plain '=', which the server's loader reads only as a key"
+                };
+                return Err(at(node.start, &self.child_path(), problem));
+            }
         }
         let Some(parent) = self.open.last_mut() else {
-            self.root = Some(value);
+            self.root = Some(node.value);
             return Ok(());
         };
-        parent.nodes += nodes;
         match &mut parent.collection {
-            Collection::Sequence(items) => items.push(value),
-            Collection::Mapping(_, pending @ None) => {
-                if matches!(value, Value::Sequence(_) | Value::Mapping(_)) {
-                    return Err(at(
-                        span,
-                        "a key is a list or a mapping, which the server cannot read",
-                    ));
-                }
-                *pending = Some((value, span));
-            }
+            Collection::Sequence(items) => items.push(node.value),
+            Collection::Mapping(_, pending @ None) => *pending = Some(node),
             Collection::Mapping(entries, pending @ Some(_)) => {
-                let (key, key_span) = pending.take().expect("matched Some");
-                entries.push(Entry {
-                    merge: is_merge_key(&key),
-                    key,
-                    value,
-                    line: key_span.start.line(),
-                });
+                let key = pending.take().expect("matched Some");
+                entries.push((key, node.value));
             }
         }
         Ok(())
     }
 
-    /// A mapping as PyYAML builds it: the entries merged in with `<<` first,
-    /// then the mapping's own, a later one replacing an earlier one with the
-    /// same key (which keeps its place).
-    fn build_mapping(&mut self, entries: Vec<Entry>, path: &str) -> Result<Mapping, String> {
-        let mut merged = Mapping::new();
-        let mut own = Mapping::new();
-        for entry in entries {
-            if entry.merge {
-                for source in merge_sources(entry.value)? {
-                    for (key, value) in source {
-                        merged.insert(key, value);
-                    }
-                }
+    /// A mapping as PyYAML 6.0.4 builds it: the entries of the mappings
+    /// merged with `<<` first, in order, each key node once; then the
+    /// mapping's own; a later value replacing an earlier one for the same
+    /// key (which keeps its place, as in a Python dict).
+    fn build_mapping(
+        &mut self,
+        entries: Vec<(Node, Value)>,
+        path: &str,
+        start: Position,
+    ) -> Result<Mapping, String> {
+        let mut merged: Vec<(Entry, usize, usize)> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut own = Vec::with_capacity(entries.len());
+        let mut sources = 0;
+        for (key, value) in entries {
+            if key.special != Some(Kind::Merge) {
+                own.push((key, value));
                 continue;
             }
-            if own.contains_key(&entry.key) {
-                let key = key_text(&entry.key);
-                self.repeated_keys.push(RepeatedKey {
-                    path: if path.is_empty() {
-                        key
-                    } else {
-                        format!("{path}.{key}")
-                    },
-                    line: entry.line,
-                });
+            let invalid = |found: &str| {
+                at(
+                    key.start,
+                    &join(path, "<<"),
+                    &format!(
+                        "is an invalid merge key: expected a mapping or list of mappings for merging, but found {found}"
+                    ),
+                )
+            };
+            let maps: Vec<Arc<Mapping>> = match value {
+                Value::Map(mapping) => vec![mapping],
+                Value::Seq(items) => items
+                    .iter()
+                    .map(|item| match item {
+                        Value::Map(mapping) => Ok(Arc::clone(mapping)),
+                        other => Err(invalid(other.kind())),
+                    })
+                    .collect::<Result<_, _>>()?,
+                Value::Recursive => {
+                    return Err(at(
+                        key.start,
+                        &join(path, "<<"),
+                        "merges a mapping into itself, which this tool does not read",
+                    ));
+                }
+                other => return Err(invalid(other.kind())),
+            };
+            for mapping in maps {
+                sources += 1;
+                for entry in &mapping.entries {
+                    self.spend(key.start)?;
+                    if seen.insert(entry.identity.clone()) {
+                        merged.push((entry.clone(), sources, key.start.line));
+                    }
+                }
             }
-            own.insert(entry.key, entry.value);
+        }
+        let mut mapping = Mapping::default();
+        // Where each key is in `mapping`, and which merged mapping set it
+        // (0: the mapping's own).
+        let mut index: HashMap<Hashed, (usize, usize)> = HashMap::new();
+        let mut conflicts = Vec::new();
+        for (entry, source, line) in merged {
+            let hashed = hashed(&entry.key, &mut self.nodes).ok_or_else(|| {
+                at(
+                    start,
+                    path,
+                    "merges a key that is a list or a mapping, which the server cannot read",
+                )
+            })?;
+            match index.get_mut(&hashed) {
+                Some((at, from)) => {
+                    if *from != source {
+                        conflicts.push((hashed.clone(), line));
+                    }
+                    *from = source;
+                    mapping.entries[*at].value = entry.value;
+                }
+                None => {
+                    index.insert(hashed, (mapping.entries.len(), source));
+                    mapping.entries.push(entry);
+                }
+            }
         }
         for (key, value) in own {
-            merged.insert(key, value);
+            let hashed = hashed(&key.value, &mut self.nodes).ok_or_else(|| {
+                at(
+                    key.start,
+                    path,
+                    "has a key that is a list or a mapping, which the server cannot read",
+                )
+            })?;
+            match index.get_mut(&hashed) {
+                Some((at, from)) => {
+                    if *from == 0 {
+                        self.repeated_keys.push(RepeatedKey {
+                            path: join(path, &key_text(&key.value)),
+                            line: key.start.line,
+                        });
+                    }
+                    *from = 0;
+                    mapping.entries[*at].value = value;
+                }
+                None => {
+                    index.insert(hashed, (mapping.entries.len(), 0));
+                    mapping.entries.push(Entry {
+                        key: key.value,
+                        value,
+                        identity: key.identity,
+                    });
+                }
+            }
         }
-        Ok(merged)
+        for (hashed, line) in conflicts {
+            if let Some(&(at, from)) = index.get(&hashed) {
+                if from != 0 {
+                    self.merge_conflicts.push(RepeatedKey {
+                        path: join(path, &key_text(&mapping.entries[at].key)),
+                        line,
+                    });
+                }
+            }
+        }
+        Ok(mapping)
     }
 }
 
-/// A `<<` value: one mapping, or a list of them of which the first wins.
-fn merge_sources(value: Value) -> Result<Vec<Mapping>, String> {
-    let invalid = |found: &str| {
-        format!(
-            "has an invalid merge key: expected a mapping or list of mappings for merging, but found {found}"
-        )
+/// A key as a Python dict compares it: `1`, `1.0` and `true` are one key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Hashed {
+    Null,
+    Int(i64),
+    Float(u64),
+    Str(Arc<str>),
+    /// Compared by value in Python, but not kept here: taken as different.
+    Unique(u64),
+}
+
+/// `None` for a key Python cannot hash (a list, a mapping, a set).
+fn hashed(key: &Value, counter: &mut u64) -> Option<Hashed> {
+    let mut unique = || {
+        *counter += 1;
+        Hashed::Unique(*counter)
     };
-    match value {
-        Value::Mapping(mapping) => Ok(vec![mapping]),
-        Value::Sequence(items) => {
-            let mut sources = items
-                .into_iter()
-                .map(|item| match item {
-                    Value::Mapping(mapping) => Ok(mapping),
-                    _ => Err(invalid("a list holding something else")),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            sources.reverse();
-            Ok(sources)
+    Some(match key {
+        Value::Null => Hashed::Null,
+        Value::Bool(b) => Hashed::Int(i64::from(*b)),
+        Value::Int(Int::Small(n)) => Hashed::Int(*n),
+        #[allow(clippy::cast_possible_truncation, clippy::float_cmp)]
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Hashed::Int(*f as i64),
+        Value::Float(f) if !f.is_nan() => Hashed::Float(f.to_bits()),
+        Value::Str(text) => Hashed::Str(Arc::clone(text)),
+        Value::Seq(_) | Value::Map(_) | Value::Recursive => return None,
+        Value::Other { kind, .. } if *kind == "a set" || *kind == "a list of pairs" => return None,
+        Value::Int(Int::Big) | Value::Float(_) | Value::Other { .. } => unique(),
+    })
+}
+
+/// The identity PyYAML 6.0.4's merge compares a key node by.
+fn identity_of(value: &Value, node: u64) -> KeyIdentity {
+    if let Value::Str(text) = value {
+        let mut chars = text.chars();
+        match (chars.next(), chars.next()) {
+            (None, _) => return KeyIdentity::Shared(None),
+            (Some(c), None) if u32::from(c) < 0x100 => return KeyIdentity::Shared(Some(c)),
+            _ => {}
         }
-        _ => Err(invalid("scalar")),
+    }
+    KeyIdentity::Node(node)
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
     }
 }
 
+/// A key as messages name it; keys are names, not secrets.
 fn key_text(key: &Value) -> String {
     match key {
-        Value::String(text) => text.clone(),
-        other => serde_yaml::to_string(other)
-            .map(|text| text.trim_end().to_owned())
-            .unwrap_or_default(),
+        Value::Str(text) => crate::error::escape_control_characters(text),
+        other => format!("({} key)", other.kind()),
     }
 }
 
-/// Marks a plain `<<` key until its mapping is built.
-const MERGE_TAG: &str = "!merge-key";
-
-fn is_merge_key(value: &Value) -> bool {
-    matches!(value, Value::Tagged(tagged) if tagged.tag == MERGE_TAG)
-}
-
-fn at(span: Span, problem: &str) -> String {
-    format!(
-        "is not valid YAML for the server: {problem} (line {} column {})",
-        span.start.line(),
-        span.start.col() + 1
-    )
-}
-
-const CORE: &str = "tag:yaml.org,2002:";
-
-/// Checks that a collection's tag is one the server's loader accepts.
-fn collection_tag(tag: Option<&Tag>, allowed: &[&str], span: Span) -> Result<(), String> {
-    match tag {
-        None => Ok(()),
-        Some(tag) if tag.handle == CORE && allowed.contains(&tag.suffix.as_str()) => Ok(()),
-        Some(tag) => Err(unknown_tag(tag, span)),
-    }
-}
-
-fn unknown_tag(tag: &Tag, span: Span) -> String {
-    at(span, &format!("the tag '{tag}' is not one it can read"))
+/// A problem with the node at `path` (the document itself when empty).
+fn at(start: Position, path: &str, problem: &str) -> String {
+    let what = if path.is_empty() {
+        "the document".to_owned()
+    } else {
+        format!("'{path}'")
+    };
+    format!("is not valid YAML for the server: {what} {problem} ({start})")
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn value(yaml: &str) -> Value {
-        load(yaml).unwrap().value.unwrap()
-    }
-
-    /// The value of `a` in `a: TEXT`.
-    fn scalar_of(text: &str) -> Value {
-        value(&format!("a: {text}\n"))["a"].clone()
-    }
-
-    // Each expectation was checked against PyYAML 6.0 `safe_load`.
-    #[test]
-    fn scalars_resolve_as_in_pyyaml() {
-        let cases: &[(&str, Value)] = &[
-            ("yes", Value::Bool(true)),
-            ("No", Value::Bool(false)),
-            ("OFF", Value::Bool(false)),
-            ("on", Value::Bool(true)),
-            ("True", Value::Bool(true)),
-            ("y", Value::from("y")),
-            ("n", Value::from("n")),
-            ("nO", Value::from("nO")),
-            ("'no'", Value::from("no")),
-            ("\"off\"", Value::from("off")),
-            ("!!str no", Value::from("no")),
-            ("!!bool 'yes'", Value::Bool(true)),
-            ("", Value::Null),
-            ("~", Value::Null),
-            ("NULL", Value::Null),
-            ("'null'", Value::from("null")),
-            ("8008", Value::from(8008)),
-            ("8_008", Value::from(8008)),
-            ("010", Value::from(8)),
-            ("0", Value::from(0)),
-            ("0x1F48", Value::from(8008)),
-            ("0b11", Value::from(3)),
-            ("-12", Value::from(-12)),
-            ("1:30", Value::from(90)),
-            ("!!int '0x10'", Value::from(16)),
-            ("'8008'", Value::from("8008")),
-            ("1.5", Value::from(1.5)),
-            ("1.", Value::from(1.0)),
-            (".5", Value::from(0.5)),
-            ("1.0e+3", Value::from(1000.0)),
-            ("1e3", Value::from("1e3")),
-            ("1:30.5", Value::from(90.5)),
-            ("2026-11-27", Value::from("2026-11-27")),
-            ("-.5", Value::from("-.5")),
-            ("1.5e3", Value::from("1.5e3")),
-            ("1:60", Value::from("1:60")),
-            ("190:20:30", Value::from(685_230)),
-            ("0_7", Value::from(7)),
-            ("00", Value::from(0)),
-            ("0x", Value::from("0x")),
-            ("0o10", Value::from("0o10")),
-            ("09", Value::from("09")),
-            ("localhost", Value::from("localhost")),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(&scalar_of(text), expected, "{text}");
-        }
-        assert!(
-            matches!(scalar_of("-.inf"), Value::Number(n) if n.as_f64() == Some(f64::NEG_INFINITY))
-        );
-        assert!(matches!(scalar_of(".NaN"), Value::Number(n) if n.as_f64().unwrap().is_nan()));
-    }
-
-    #[test]
-    fn what_pyyaml_refuses_is_refused() {
-        for (yaml, expected) in [
-            ("a: =\n", "a plain '=' is a value it cannot read"),
-            ("a: 0b_\n", "'0b_' is not an integer"),
-            ("a: !foo x\n", "the tag '!foo' is not one it can read"),
-            ("a: !!bool maybe\n", "'maybe' is not a boolean"),
-            ("? [1]\n: x\n", "a key is a list or a mapping"),
-            ("a: 1\n---\nb: 2\n", "a second document starts at line 2"),
-            ("a: [1\n", "is not valid YAML: "),
-            ("a: &x [*x]\n", "an alias refers to a node that contains it"),
-            ("a: <<\n", "a plain '<<' is a merge key, not a value"),
-        ] {
-            let problem = load(yaml).unwrap_err();
-            assert!(problem.contains(expected), "{yaml:?}: {problem}");
-        }
-    }
-
-    #[test]
-    fn repeated_keys_keep_the_last_value_and_are_reported() {
-        let document =
-            load("a: 1\nb: {c: 1, c: 2}\nlisteners:\n  - port: 1\n    port: 2\na: 3\n").unwrap();
-        let value = document.value.unwrap();
-        assert_eq!(value["a"], Value::from(3));
-        assert_eq!(value["b"]["c"], Value::from(2));
-        assert_eq!(value["listeners"][0]["port"], Value::from(2));
-        // The first place is kept, as in a Python dict.
-        let keys: Vec<_> = value.as_mapping().unwrap().keys().cloned().collect();
-        assert_eq!(
-            keys,
-            [Value::from("a"), Value::from("b"), Value::from("listeners")]
-        );
-        assert_eq!(
-            document.repeated_keys,
-            [
-                RepeatedKey {
-                    path: "b.c".into(),
-                    line: 2
-                },
-                RepeatedKey {
-                    path: "listeners[0].port".into(),
-                    line: 5
-                },
-                RepeatedKey {
-                    path: "a".into(),
-                    line: 6
-                },
-            ]
-        );
-    }
-
-    #[test]
-    fn merge_keys_and_aliases() {
-        let v = value(
-            "base: &base {a: 1, b: 1}\nother: &other {b: 2, c: 2}\nm:\n  <<: [*base, *other]\n  c: 3\nq:\n  '<<': *base\n",
-        );
-        // The mapping's own keys win, then the first merged mapping.
-        assert_eq!(v["m"]["a"], Value::from(1));
-        assert_eq!(v["m"]["b"], Value::from(1));
-        assert_eq!(v["m"]["c"], Value::from(3));
-        // A quoted `<<` is an ordinary key.
-        assert_eq!(v["q"]["<<"]["a"], Value::from(1));
-        assert!(
-            load("<<: 5\n")
-                .unwrap_err()
-                .contains("has an invalid merge key")
-        );
-    }
-
-    #[test]
-    fn documents_that_are_empty_or_too_deep() {
-        assert!(load("").unwrap().value.is_none());
-        assert!(load("# only a comment\n").unwrap().value.is_none());
-        assert_eq!(value("--- 5\n"), Value::from(5));
-        let deep = format!("{}x\n", "- ".repeat(200));
-        assert!(
-            load(&deep)
-                .unwrap_err()
-                .contains("nests more than 128 levels deep")
-        );
-        let bomb: String = std::iter::once("a: &a [x, x, x, x, x, x, x, x, x, x]\n".to_owned())
-            .chain((b'b'..=b'h').map(|c| {
-                let prev = (c - 1) as char;
-                format!(
-                    "{}: &{} [{}]\n",
-                    c as char,
-                    c as char,
-                    vec![format!("*{prev}"); 10].join(", ")
-                )
-            }))
-            .collect();
-        assert!(
-            load(&bomb)
-                .unwrap_err()
-                .contains("aliases would expand to more than")
-        );
-    }
-}
+mod tests;

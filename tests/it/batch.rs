@@ -4,6 +4,7 @@
 use crate::tool;
 use serde_json::Value;
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 use support::stub::{Reply, Stub, Synapse};
 use support::tool::{BatchRun, Unwritable};
 
@@ -223,6 +224,51 @@ fn a_stream_that_cannot_be_read_twice_is_spooled() {
     assert_eq!(synapse.created().len(), 2);
 }
 
+/// The copy of stdin holds passwords: it is readable by its owner alone,
+/// whatever the umask, and has no name.
+#[test]
+fn the_copy_of_stdin_is_owner_only_and_unnamed() {
+    use std::os::unix::fs::PermissionsExt;
+    let synapse = Synapse::new(SECRET);
+    let gate = Arc::new(Gate::default());
+    let (server_synapse, server_gate) = (Arc::clone(&synapse), Arc::clone(&gate));
+    let server = Stub::start(move |request| {
+        if request.method == "POST" {
+            server_gate.wait();
+        }
+        server_synapse.reply(request)
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tool()
+        .args(["-k", SECRET, "--batch", "-", &server.url()])
+        .env("TMPDIR", tmp.path())
+        .stdin("user,password\nkim,pw-kim\n")
+        .spawn();
+    while server.posts().is_empty() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The second pass is under way: the copy is open.
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", run.id())).unwrap();
+    let copies: Vec<u32> = fds
+        .filter_map(|fd| {
+            let fd = fd.unwrap().path();
+            let target = std::fs::read_link(&fd).ok()?;
+            target
+                .starts_with(tmp.path())
+                .then(|| std::fs::metadata(&fd).unwrap().permissions().mode() & 0o777)
+        })
+        .collect();
+    gate.open();
+    let out = run.finish();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(copies, [0o600], "{out}");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "no name left"
+    );
+}
+
 #[test]
 fn usage_errors() {
     for args in [
@@ -363,6 +409,95 @@ fn sigterm_and_sighup_finish_the_rows_in_flight_like_ctrl_c() {
     signal_mid_batch(libc::SIGHUP, 129);
 }
 
+/// A second signal stops at once, while two rows' POSTs are held by the
+/// server: both accounts may exist, so both rows are printed with
+/// `created: null` and the generated password that was sent.
+#[test]
+fn a_second_signal_reports_the_rows_in_flight_with_their_generated_passwords() {
+    for (first, second, code) in [
+        (libc::SIGINT, libc::SIGINT, 130),
+        (libc::SIGTERM, libc::SIGTERM, 143),
+        (libc::SIGINT, libc::SIGHUP, 129),
+    ] {
+        let synapse = Synapse::new(SECRET);
+        let gate = Arc::new(Gate::default());
+        let (server_synapse, server_gate) = (Arc::clone(&synapse), Arc::clone(&gate));
+        let server = Stub::start(move |request| {
+            if request.method == "POST" {
+                server_gate.wait();
+            }
+            server_synapse.reply(request)
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(&dir, "users.csv", "user\nkim\nlee\nmay\nned\n");
+        let run = tool()
+            .args(["-k", SECRET, "--batch", &file, "--jobs", "2", &server.url()])
+            .spawn();
+        while server.posts().len() < 2 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // SAFETY: sending signals to our own child process.
+        assert_eq!(unsafe { libc::kill(run.id() as libc::pid_t, first) }, 0);
+        run.wait_for_stderr(
+            ": finishing the registrations in flight",
+            Duration::from_secs(10),
+        );
+        assert_eq!(unsafe { libc::kill(run.id() as libc::pid_t, second) }, 0);
+        let out = run.finish();
+        gate.open();
+        assert_eq!(out.code, Some(code), "{out}");
+        let rows: Vec<Value> = out
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), 2, "{out}");
+        for post in server.posts() {
+            let body = post.json();
+            let row = rows
+                .iter()
+                .find(|r| r["localpart"] == body["username"])
+                .unwrap_or_else(|| panic!("no row for {body}: {out}"));
+            assert_eq!(row["created"], Value::Null, "{out}");
+            assert_eq!(row["kind"], "interrupted", "{out}");
+            assert_eq!(row["exit_code"], code, "{out}");
+            assert_eq!(
+                row["password"], body["password"],
+                "the password sent: {out}"
+            );
+        }
+        assert!(
+            out.stderr
+                .contains("created 0, already there 0, failed 2, not started 2"),
+            "{out}"
+        );
+    }
+}
+
+/// `--wait` while the server is down sends nothing: Ctrl-C has nothing to
+/// wait for and stops the batch at once.
+#[test]
+fn ctrl_c_during_wait_for_a_server_that_is_down_stops_at_once() {
+    let url = format!("http://127.0.0.1:{}", support::stub::reserved_port());
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "users.csv", "user\nkim\nlee\n");
+    let run = tool()
+        .args(["-v", "-k", SECRET, "--batch", &file, "--wait", "120", &url])
+        .spawn();
+    run.wait_for_stderr("; retrying", Duration::from_secs(10));
+    let signalled = std::time::Instant::now();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(
+        unsafe { libc::kill(run.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let out = run.finish();
+    assert!(signalled.elapsed() < Duration::from_secs(2), "{out}");
+    assert_eq!(out.code, Some(130), "{out}");
+    assert_eq!(out.stdout, "", "nothing was sent");
+    assert!(out.stderr.contains("not started 2"), "{out}");
+}
+
 #[test]
 fn results_stdout_cannot_take_go_to_stderr_and_no_more_rows_start() {
     for stdout in Unwritable::ALL {
@@ -479,6 +614,62 @@ fn a_json_key_given_twice_is_a_bad_row_and_nothing_is_sent() {
         run.stderr
     );
     assert!(!run.stderr.contains("first-pw") && !run.stderr.contains("second-pw"));
+}
+
+/// A password typed one column over lands under `admin` or `user_type`
+/// (or, in JSON, unquoted): the message names the line and the column,
+/// never the value.
+#[test]
+fn a_cell_in_the_wrong_column_is_not_repeated() {
+    let server = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "must not be called"));
+    for rows in [
+        "user,password,admin\nalice,,Hunter2-wrong-column\n",
+        "{\"user\": \"alice\", \"admin\": \"Hunter2-wrong-column\"}\n",
+        "{\"user\": \"alice\", \"admin\": 86420975318642097531}\n",
+        "{\"user\": \"alice\", \"displayname\": 86420975318642097531}\n",
+        "{\"user\": \"alice\", \"admin\": [\"Hunter2-wrong-column\"]}\n",
+    ] {
+        let run = batch(&server.url(), "-", &[], rows);
+        assert_eq!(run.code, Some(3), "{rows}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("<stdin>: line 2: ") || run.stderr.contains("<stdin>: line 1: "),
+            "{rows}: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("Hunter2") && !run.stderr.contains("8642097531"),
+            "{rows}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// JSON keys are matched without regard to case, so `admin` and `Admin`
+/// are one column given twice, as a CSV header with both is.
+#[test]
+fn json_keys_differing_only_in_case_are_one_column_given_twice() {
+    let server = Stub::start(|_| Reply::error(500, "M_UNKNOWN", "must not be called"));
+    for (rows, key) in [
+        (
+            "{\"user\": \"alice\", \"admin\": false, \"Admin\": true}\n",
+            "Admin",
+        ),
+        (
+            "{\"user\": \"alice\", \"Password\": \"pw-one\", \"password\": \"pw-two\"}\n",
+            "password",
+        ),
+    ] {
+        let run = batch(&server.url(), "-", &[], rows);
+        assert_eq!(run.code, Some(3), "{rows}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("line 1: '{key}' is given twice")),
+            "{rows}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("pw-"), "{}", run.stderr);
+        assert_eq!(server.connections(), 0);
+    }
 }
 
 #[test]
@@ -633,7 +824,7 @@ fn a_rate_limited_row_waits_as_asked_and_is_registered_exactly_once() {
         run.stderr
     );
     assert!(
-        run.stderr.contains("concurrency 8 -> 4 at ")
+        run.stderr.contains("concurrency 4 -> 2 at ")
             && run
                 .stderr
                 .contains("the server answered 429: it is overloaded"),
@@ -718,4 +909,49 @@ fn ctrl_c_ends_the_wait_of_a_rate_limited_row() {
     assert_eq!(posts.lock().unwrap().len(), 1, "not sent again");
     assert!(synapse.created().is_empty(), "gus was not started");
     assert!(run.stderr.contains("not started 1"), "{}", run.stderr);
+}
+
+/// A server that closes a kept-alive connection as the next request comes
+/// (no `Connection: close` said): the nonce GET that met the closed
+/// connection is sent again on a fresh one, as a GET creates nothing, and
+/// every row is created.
+#[test]
+fn a_nonce_request_on_a_connection_the_server_closed_is_retried() {
+    let synapse = Synapse::new(SECRET);
+    let handler = Arc::clone(&synapse);
+    // The nonce and the registration of a row, then the next row's nonce
+    // request meets the closed connection.
+    let server = Stub::builder()
+        .requests_per_connection(2)
+        .start(move |r| handler.reply(r));
+    let rows = "{\"user\": \"u1\", \"password\": \"pw\"}\n{\"user\": \"u2\", \"password\": \"pw\"}\n{\"user\": \"u3\", \"password\": \"pw\"}\n";
+    let run = batch(&server.url(), "-", &["--jobs", "1"], rows);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(synapse.created().len(), 3, "{}", run.stderr);
+}
+
+/// The most hostile form of the same: every kept-alive connection is closed
+/// as its second request arrives, the registration's included. The POST
+/// that met the closed connection is sent again on a fresh one with the
+/// same nonce (the server would refuse a used nonce, so nothing can be
+/// created twice): every row is created, none reported as possibly created.
+#[test]
+fn a_registration_on_a_connection_the_server_closed_is_sent_again() {
+    let synapse = Synapse::new(SECRET);
+    let handler = Arc::clone(&synapse);
+    let server = Stub::builder()
+        .requests_per_connection(1)
+        .start(move |r| handler.reply(r));
+    let rows: String = (0..12)
+        .map(|i| format!("{{\"user\": \"u{i}\", \"password\": \"pw\"}}\n"))
+        .collect();
+    let run = batch(&server.url(), "-", &["--jobs", "3"], &rows);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(synapse.created().len(), 12, "{}", run.stderr);
+    assert_eq!(run.rows.len(), 12, "{}", run.stdout);
+    assert!(
+        run.rows.iter().all(|row| row["created"] == true),
+        "{}",
+        run.stdout
+    );
 }

@@ -239,7 +239,7 @@ fn password_stdin_loses_only_the_newline() {
             "--no-admin",
         ])
         .arg(stub.url())
-        .stdin(" pass word \nnext line\n")
+        .stdin(" pass word \n\n")
         .run()
         .assert_code(0);
     assert_eq!(synapse.created()[0].password, " pass word ");
@@ -356,6 +356,44 @@ fn wait_covers_a_server_that_starts_late() {
     assert_eq!(synapse.created().len(), 1);
 }
 
+/// Interrupted before anything was sent (during `--wait`, or while the
+/// nonce is fetched): `-o json` still prints its one object, of kind
+/// `interrupted`, and the error line says why; nothing can exist.
+#[test]
+fn a_signal_before_the_registration_is_sent_is_reported_in_every_format() {
+    for (format, signal, code) in [
+        ("json", libc::SIGINT, 130),
+        ("json", libc::SIGTERM, 143),
+        ("text", libc::SIGINT, 130),
+    ] {
+        let port = reserved_port();
+        let running = tool()
+            .args(["-v", "-k", SECRET, "-u", "alice", "--generate-password"])
+            .args(["--no-admin", "--wait", "120", "-o", format])
+            .arg(format!("http://127.0.0.1:{port}"))
+            .spawn();
+        running.wait_for_stderr("; retrying", Duration::from_secs(10));
+        // SAFETY: sending a signal to our own child process.
+        assert_eq!(
+            unsafe { libc::kill(running.id() as libc::pid_t, signal) },
+            0
+        );
+        let out = running.finish();
+        assert_eq!(out.code, Some(code), "{out}");
+        assert_eq!(out.error_line(), "error: interrupted", "{out}");
+        assert!(!out.stderr.contains("password"), "nothing was sent: {out}");
+        if format == "json" {
+            let object: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+            assert_eq!(object["kind"], "interrupted", "{out}");
+            assert_eq!(object["created"], false, "{out}");
+            assert_eq!(object["exit_code"], code, "{out}");
+            assert!(object.get("password").is_none(), "{out}");
+        } else {
+            assert_eq!(out.stdout, "", "{out}");
+        }
+    }
+}
+
 #[test]
 fn wait_retries_through_503_then_registers_once() {
     let (stub, synapse) = after(2, || Reply::raw(503, "text/plain", ""));
@@ -372,7 +410,7 @@ fn wait_gives_up_in_time() {
     out.assert_code(4);
     assert_eq!(
         out.error_line(),
-        format!("error: connection refused by 127.0.0.1:{port}")
+        format!("error: connection refused by 127.0.0.1:{port}; gave up after waiting 1 s")
     );
     assert!(out.elapsed >= Duration::from_secs(1), "{out}");
     assert!(out.elapsed < Duration::from_secs(5), "{out}");
@@ -381,17 +419,27 @@ fn wait_gives_up_in_time() {
 /// A POST that reached the server may have created the account: --wait
 /// does not send it again, whatever the failure.
 #[test]
-fn a_post_that_reached_the_server_is_never_resent() {
-    for fault in [
-        (|| Reply::raw(503, "text/plain", "")) as fn() -> Reply,
-        || Reply::raw(502, "text/html", "<h1>Bad Gateway</h1>"),
-        || Reply::Reset,
-        || Reply::Hangup,
+fn a_post_that_reached_the_server_is_never_resent_with_a_new_nonce() {
+    for (fault, methods) in [
+        (
+            (|| Reply::raw(503, "text/plain", "")) as fn() -> Reply,
+            &["GET", "POST"][..],
+        ),
+        (
+            || Reply::raw(502, "text/html", "<h1>Bad Gateway</h1>"),
+            &["GET", "POST"],
+        ),
+        // Closed before any answer: the same request once more, on a fresh
+        // connection, with the same nonce (the server refuses a used one).
+        (|| Reply::Reset, &["GET", "POST", "POST"]),
+        (|| Reply::Hangup, &["GET", "POST", "POST"]),
     ] {
         let stub = post_fails(fault);
         let out = register(&stub.url(), &["--wait", "5"]);
         out.assert_code(4);
-        assert_eq!(stub.methods(), ["GET", "POST"], "{out}");
+        assert_eq!(stub.methods(), methods, "{out}");
+        let posts: Vec<Value> = stub.posts().iter().map(|p| p.json()).collect();
+        assert!(posts.iter().all(|p| *p == posts[0]), "{posts:?}");
         assert!(out.elapsed < Duration::from_secs(3), "{out}");
     }
 }
@@ -846,11 +894,13 @@ fn the_reason_phrase_is_the_servers_own() {
     }
 }
 
-/// The password the stub received in the registration request.
+/// The password the stub received in the registration request (sent twice,
+/// the same request, when the connection closed under the first).
 fn posted_password(stub: &Stub) -> String {
-    let posts = stub.posts();
-    assert_eq!(posts.len(), 1);
-    posts[0].json()["password"].as_str().unwrap().to_owned()
+    let posts: Vec<Value> = stub.posts().iter().map(|p| p.json()).collect();
+    assert!(matches!(posts.len(), 1 | 2), "{posts:?}");
+    assert!(posts.iter().all(|p| *p == posts[0]), "{posts:?}");
+    posts[0]["password"].as_str().unwrap().to_owned()
 }
 
 fn generate(url: &str, extra: &[&str]) -> Outcome {
@@ -1144,4 +1194,197 @@ fn cacert_accepts_the_self_signed_certificate_openssl_makes() {
         ["hint: use a host name the certificate is issued for in the server URL"]
     );
     assert_eq!(synapse.created().len(), 2);
+}
+
+/// A Unix-socket listener that answers whatever comes as Synapse answers a
+/// request it cannot parse (a TLS handshake): `400 Bad Request`, then closes.
+fn plain_socket_listener(path: &std::path::Path) -> std::thread::JoinHandle<()> {
+    use std::io::{Read, Write};
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    })
+}
+
+/// An https:// URL with --unix-socket: Synapse serves no TLS on a socket
+/// listener, and the message says so instead of blaming the socket's path.
+#[test]
+fn https_through_a_unix_socket_is_named_as_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("synapse.sock");
+    let server = plain_socket_listener(&socket);
+    let out = register(
+        "https://localhost",
+        &["--timeout", "5", "--unix-socket", socket.to_str().unwrap()],
+    );
+    out.assert_code(4);
+    assert_eq!(
+        out.error_line(),
+        format!(
+            "error: TLS handshake through the Unix socket {} failed: a Synapse socket listener serves plain HTTP, not TLS",
+            socket.display()
+        ),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("hint: use an http:// URL for a socket listener"),
+        "{out}"
+    );
+    server.join().unwrap();
+}
+
+/// Plain HTTP through a socket needs no CA certificates, which a scratch
+/// container does not have.
+#[test]
+fn a_unix_socket_needs_no_ca_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("synapse.sock");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let server = plain_socket_listener(&socket);
+    let out = tool()
+        .env("SSL_CERT_FILE", &empty)
+        .args([
+            "-k",
+            SECRET,
+            "-u",
+            "alice",
+            "-p",
+            "wonderland",
+            "--no-admin",
+        ])
+        .args(["--timeout", "5", "--unix-socket", socket.to_str().unwrap()])
+        .run();
+    // The listener answers 400 to everything: what matters is that the
+    // request was sent, not refused for want of TLS roots.
+    out.assert_code(1);
+    assert_eq!(out.error_line(), "error: Received 400 Bad Request", "{out}");
+    server.join().unwrap();
+}
+
+/// A server answering 503 until `--wait` runs out: the error says that it
+/// waited, and the hint no longer suggests `--wait` as if it had not been
+/// tried. (Not a fault row: how many requests fit in the wait depends on
+/// the machine's speed.)
+#[test]
+fn a_wait_that_runs_out_on_503_says_so() {
+    let stub = Stub::start(|_| Reply::error(503, "M_UNKNOWN", "Starting up"));
+    let out = register(&stub.url(), &["--wait", "1"]);
+    out.assert_code(4);
+    assert_eq!(
+        out.error_line(),
+        "error: Received 503 Service Unavailable: Starting up; gave up after waiting 1 s",
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains(
+            "hint: the server (or a proxy in front of it) did not become available: see its log, or wait longer with --wait SECONDS"
+        ),
+        "{out}"
+    );
+    assert!(stub.methods().len() > 1, "retried: {:?}", stub.methods());
+}
+
+/// Invariant 1: every endpoint the tool can reach obeys `--timeout` against
+/// a server trickling its answer, each probe path included (reached when
+/// the ones before it answer 404).
+#[test]
+fn every_endpoint_obeys_the_timeout_against_a_trickling_server() {
+    const PROBES: [&str; 3] = [
+        "/_matrix/client/v1/auth_metadata",
+        "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata",
+        "/_matrix/client/unstable/org.matrix.msc2965/auth_issuer",
+    ];
+    /// A `200` sent one byte every 10 ms, its body alone taking about 6 s
+    /// (the client-wide timeout of reqwest's blocking client bounds the
+    /// headers, but each read of the body separately).
+    fn trickle() -> Reply {
+        let body = format!("{{\"nonce\": \"{}\"}}", "a".repeat(600));
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        Reply::Trickle {
+            bytes: head.into_bytes(),
+            every: Duration::from_millis(10),
+        }
+    }
+    let registration = "/_synapse/admin/v1/register";
+    // Which request trickles: the nonce GET, the POST, each probe path.
+    let mut cases = vec![("GET", registration), ("POST", registration)];
+    cases.extend(PROBES.iter().map(|path| ("GET", *path)));
+    for (method, slow_path) in cases {
+        let synapse = Synapse::new(SECRET);
+        let stub = Stub::start(move |r: &Request| {
+            if r.method == method && r.path == slow_path {
+                return trickle();
+            }
+            match r.path.as_str() {
+                path if path == registration && slow_path != registration => {
+                    Reply::error(404, "M_UNRECOGNIZED", "Unrecognized request")
+                }
+                path if path == registration => synapse.reply(r),
+                _ => Reply::error(404, "M_UNRECOGNIZED", "Unrecognized request"),
+            }
+        });
+        let out = register(&stub.url(), &["--timeout", "1", "-v"]);
+        assert!(
+            out.elapsed < Duration::from_secs(4),
+            "{method} {slow_path}\n{out}"
+        );
+        assert!(
+            stub.requests()
+                .iter()
+                .any(|r| r.method == method && r.path == slow_path),
+            "{method} {slow_path} was reached: {:?}",
+            stub.methods()
+        );
+    }
+}
+
+/// The server creates the account, then closes the connection without
+/// answering: the registration is sent again on a fresh connection with the
+/// same nonce, which the server refuses as used, and the run reports the
+/// account as possibly created (created: null), never as a second attempt's
+/// refusal, and creates nothing twice.
+#[test]
+fn a_registration_sent_again_after_a_lost_answer_creates_nothing_twice() {
+    let synapse = Synapse::new(SECRET);
+    let server = Arc::clone(&synapse);
+    let posts = AtomicUsize::new(0);
+    let stub = Stub::start(move |r: &Request| {
+        let reply = server.reply(r);
+        if r.method == "POST" && posts.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Reply::Hangup;
+        }
+        reply
+    });
+    let out = register(&stub.url(), &["-o", "json"]);
+    out.assert_code(4);
+    let result = json_output(&out);
+    assert_eq!(result["created"], Value::Null, "{out}");
+    assert_eq!(
+        result["error"],
+        format!(
+            "127.0.0.1:{} closed the connection without answering",
+            stub.port()
+        ),
+        "{out}"
+    );
+    assert!(out.stderr.contains("retry with --exists-ok"), "{out}");
+    assert_eq!(stub.methods(), ["GET", "POST", "POST"]);
+    let nonces: Vec<Value> = stub
+        .posts()
+        .iter()
+        .map(|p| p.json()["nonce"].clone())
+        .collect();
+    assert_eq!(nonces[0], nonces[1], "the same request, the same nonce");
+    assert_eq!(synapse.created().len(), 1);
 }

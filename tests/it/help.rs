@@ -38,6 +38,49 @@ fn completions_are_generated_for_common_shells() {
     }
 }
 
+/// What bash completes after `words` (the last one being typed), run
+/// through the generated script as bash's programmable completion calls it.
+fn bash_completes(words: &[&str]) -> Vec<String> {
+    let script = tool().args(["--completions", "bash"]).run().stdout;
+    let program = format!(
+        "{script}\n\
+         COMP_WORDS=(register_new_matrix_user {words})\n\
+         COMP_CWORD={cword}\n\
+         _register_new_matrix_user register_new_matrix_user \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        words = words
+            .iter()
+            .map(|word| format!("'{word}'"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        cword = words.len(),
+    );
+    let output = std::process::Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bash_completes_auto_for_jobs_and_the_formats_for_output() {
+    assert_eq!(
+        bash_completes(&["--batch", "users.csv", "--jobs", ""]),
+        ["auto"]
+    );
+    assert_eq!(bash_completes(&["-o", ""]), ["text", "json", "token"]);
+    assert_eq!(bash_completes(&["--output", "j"]), ["json"]);
+}
+
 #[test]
 fn completions_take_no_other_option() {
     let output = tool().args(["--completions", "bash", "-u", "x"]).run();

@@ -13,7 +13,9 @@ mod mas;
 mod package;
 mod prompts;
 mod properties;
+mod pyyaml;
 mod recipes;
+mod release;
 
 use support::tool::Tool;
 

@@ -223,7 +223,8 @@ proptest! {
     }
 
     /// A secret read from a file is never empty and has no surrounding
-    /// whitespace: it is the file's content, trimmed, or an error.
+    /// whitespace: it is the file's content stripped as Python's
+    /// `str.strip()` strips it (so the MAC is Synapse's), or an error.
     #[test]
     fn a_secret_file_gives_a_trimmed_non_empty_secret(content in vec(any::<u8>(), 0..80)) {
         let dir = tempfile::tempdir().unwrap();
@@ -239,12 +240,12 @@ proptest! {
             Ok((secret, _)) => {
                 let secret = secret.expose();
                 prop_assert!(!secret.is_empty());
-                prop_assert_eq!(secret, secret.trim());
-                prop_assert_eq!(Some(secret), std::str::from_utf8(&content).ok().map(str::trim));
+                prop_assert_eq!(secret, strip_like_python(secret));
+                prop_assert_eq!(Some(secret), std::str::from_utf8(&content).ok().map(strip_like_python));
             }
             Err(error) => {
                 let text = std::str::from_utf8(&content);
-                prop_assert!(text.is_err() || text.unwrap().trim().is_empty(), "{}", error);
+                prop_assert!(text.is_err() || strip_like_python(text.unwrap()).is_empty(), "{}", error);
                 prop_assert!(error.to_string().contains(secret_path.to_str().unwrap()));
             }
         }
@@ -427,4 +428,10 @@ fn fuzz_seeds_parse() {
         let refusal = parse_refusal(status, &body[1..]);
         assert_printable(refusal.error.as_deref().unwrap_or_default());
     }
+}
+
+/// Python's `str.strip()`: Unicode's `White_Space` and U+001C..U+001F, written
+/// here independently of the crate's own function so the property checks it.
+fn strip_like_python(text: &str) -> &str {
+    text.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
 }

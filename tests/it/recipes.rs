@@ -566,6 +566,103 @@ fn systemd_unit_command_registers_the_admin_from_its_credentials() {
     assert_eq!(again.code, Some(0), "{}", again.stderr);
 }
 
+/// The secret `-c` finds in these config files, as the tool reads it.
+fn secret_in(configs: &[PathBuf]) -> String {
+    let (config, _) = register_new_matrix_user::__private::Config::load(configs).unwrap();
+    config.shared_secret().unwrap().0.expose().to_owned()
+}
+
+/// Runs contrib/systemd/secret-to-file on `dir` with dash, a POSIX sh.
+fn secret_to_file(dir: &Path) -> Output {
+    command("dash")
+        .arg(contrib("systemd/secret-to-file"))
+        .arg(dir)
+        .env("SYNAPSE_USER", "no-such-user-here")
+        .output()
+        .expect("dash (Debian's /bin/sh)")
+}
+
+/// The hardening step the systemd recipe relies on: the inline secret moved
+/// into a file of mode 0600 that the config names, the same secret read
+/// through either; from conf.d too; quoted forms it cannot copy exactly are
+/// refused and nothing is changed.
+#[test]
+fn secret_to_file_moves_an_inline_secret_into_a_private_file() {
+    // Synapse's generated secrets hold YAML punctuation, hence the quotes.
+    for (line, secret) in [
+        (
+            "registration_shared_secret: \"a#b&c~d:e=f@g\"",
+            "a#b&c~d:e=f@g",
+        ),
+        (
+            "registration_shared_secret: 'plain-in-single'",
+            "plain-in-single",
+        ),
+        ("registration_shared_secret: plainvalue42", "plainvalue42"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("homeserver.yaml");
+        let yaml = format!("server_name: example.org\n{line}\nreport_stats: false\n");
+        std::fs::write(&config, &yaml).unwrap();
+        assert_eq!(secret_in(std::slice::from_ref(&config)), secret);
+
+        let output = secret_to_file(dir.path());
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let file = dir.path().join("registration_shared_secret");
+        assert_eq!(mode(&file), 0o600);
+        let moved = std::fs::read_to_string(&config).unwrap();
+        assert!(!moved.contains(secret), "{moved}");
+        assert_eq!(
+            moved,
+            format!(
+                "server_name: example.org\nregistration_shared_secret_path: {}\nreport_stats: false\n",
+                file.display()
+            )
+        );
+        assert_eq!(secret_in(&[config]), secret, "{line}");
+        // Run again: the file exists, nothing is done.
+        assert_eq!(secret_to_file(dir.path()).status.code(), Some(1));
+    }
+
+    // packages.matrix.org: the secret in conf.d/.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("conf.d")).unwrap();
+    std::fs::write(dir.path().join("homeserver.yaml"), "report_stats: false\n").unwrap();
+    let in_confd = dir.path().join("conf.d/secret.yaml");
+    std::fs::write(&in_confd, "registration_shared_secret: \"s3cr3t\"\n").unwrap();
+    let output = secret_to_file(dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        secret_in(&[dir.path().join("homeserver.yaml"), in_confd.clone()]),
+        "s3cr3t"
+    );
+    assert!(
+        !std::fs::read_to_string(&in_confd)
+            .unwrap()
+            .contains("s3cr3t")
+    );
+
+    // Forms it cannot copy exactly: refused, the config as it was.
+    for line in [
+        "registration_shared_secret: \"with\\\"escape\"",
+        "registration_shared_secret: |",
+        "registration_shared_secret: abc # a comment",
+        "registration_shared_secret: 'it''s'",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("homeserver.yaml");
+        std::fs::write(&config, format!("{line}\n")).unwrap();
+        let output = secret_to_file(dir.path());
+        assert_eq!(output.status.code(), Some(1), "{line}");
+        assert!(text(&output.stderr).contains("move it by hand"), "{line}");
+        assert_eq!(
+            std::fs::read_to_string(&config).unwrap(),
+            format!("{line}\n")
+        );
+        assert!(!dir.path().join("registration_shared_secret").exists());
+    }
+}
+
 /// `ansible-playbook` from scripts/ansible (which installs it the first time).
 fn ansible_playbook() -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ansible");
@@ -602,9 +699,13 @@ impl Play {
 }
 
 fn play(playbook: &Path, dir: &Path, vars: &Value) -> Play {
+    play_with(playbook, dir, vars, &playbook.with_file_name("python"))
+}
+
+/// The playbook with this Python as the host's interpreter.
+fn play_with(playbook: &Path, dir: &Path, vars: &Value, python: &Path) -> Play {
     let vars_file = dir.join(format!("vars-{}.json", unique("v")));
     write_private(&vars_file, &vars.to_string());
-    let python = playbook.with_file_name("python");
     std::fs::write(
         dir.join("inventory"),
         format!(
@@ -725,7 +826,110 @@ fn ansible_playbook_reports_created_accounts_changed_then_nothing() {
     );
     leaks("the failed run", &failed.output);
 
+    // No Python where the inventory says: Ansible's module never starts,
+    // and the message says so rather than "exit 127".
+    let no_python = play_with(
+        &playbook,
+        dir.path(),
+        &vars,
+        &dir.path().join("no-such-python"),
+    );
+    assert_ne!(no_python.code, Some(0), "{}", no_python.output);
+    assert!(
+        no_python
+            .output
+            .contains("Bad User: Ansible could not run its command module")
+            && no_python.output.contains("ansible_python_interpreter"),
+        "{}",
+        no_python.output
+    );
+
+    // The shipped users.example.yml as it is, but for names, paths and the
+    // password's value: every variable it uses is defined in it.
+    let mut example: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(contrib("ansible/users.example.yml")).unwrap(),
+    )
+    .unwrap();
+    let alice = unique("ansalice");
+    let helper = unique("anshelper");
+    example["rnmu_binary"] = serde_json::json!(wrapper);
+    example["rnmu_server_url"] = serde_json::json!(synapse.url);
+    example["rnmu_shared_secret_file"] = serde_json::json!(secret_file);
+    example["vault_alice_password"] = serde_json::json!(passwords[2]);
+    example["matrix_users"][0]["localpart"] = serde_json::json!(alice);
+    assert_eq!(
+        example["matrix_users"][0]["password"],
+        "{{ vault_alice_password }}"
+    );
+    example["matrix_users"][1]["localpart"] = serde_json::json!(helper);
+    example["matrix_users"][1]["password_file"] = serde_json::json!(bot_password_file);
+    let shipped = play(&playbook, dir.path(), &example);
+    assert_eq!(shipped.code, Some(0), "{}", shipped.output);
+    assert!(
+        shipped
+            .output
+            .contains(&format!("created: ['{alice}', '{helper}']")),
+        "{}",
+        shipped.output
+    );
+    assert!(synapse.login(&alice, &passwords[2]).is_ok());
+    leaks("the example's run", &shipped.output);
+
     let argv = std::fs::read_to_string(&argv_log).unwrap();
-    assert_eq!(argv.lines().count(), 7, "{argv}");
+    assert_eq!(argv.lines().count(), 9, "{argv}");
     leaks("the tool's argv", &argv);
+}
+
+/// The `{{ name }}` variables a YAML text's templates use.
+fn template_variables(text: &str) -> Vec<String> {
+    text.split("{{")
+        .skip(1)
+        .filter_map(|rest| rest.split("}}").next())
+        .map(|inside| {
+            inside
+                .trim()
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// What a newcomer copies: an inventory with the playbook's group and a
+/// host, and a users file defining every variable its templates use.
+#[test]
+fn ansible_examples_define_what_the_playbook_uses() {
+    let playbook = std::fs::read_to_string(contrib("ansible/matrix-users.yml")).unwrap();
+    assert!(playbook.contains("\n  hosts: synapse\n"));
+    let inventory = std::fs::read_to_string(contrib("ansible/inventory.example")).unwrap();
+    let hosts: Vec<&str> = inventory
+        .lines()
+        .skip_while(|line| *line != "[synapse]")
+        .skip(1)
+        .take_while(|line| !line.starts_with('['))
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect();
+    assert_eq!(hosts, ["matrix.example.org"]);
+
+    let text = std::fs::read_to_string(contrib("ansible/users.example.yml")).unwrap();
+    let users: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let used = template_variables(&text);
+    assert_eq!(used, ["vault_alice_password"]);
+    for name in used
+        .iter()
+        .map(String::as_str)
+        .chain(["rnmu_shared_secret_file", "matrix_users"])
+    {
+        assert!(
+            users.get(name).is_some(),
+            "users.example.yml does not define {name}"
+        );
+    }
+    for user in list_of(&users["matrix_users"], "matrix_users") {
+        assert!(
+            user.get("password").is_some() != user.get("password_file").is_some(),
+            "{user:?}: one of password and password_file"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! The fake Synapse listens at the URL given, so a case that slipped through
 //! would be seen (and the rows assert that nothing connected).
 
-use crate::check::Content::{Bytes, Dir, Fifo, Text, Unreadable, Zeros};
+use crate::check::Content::{Bytes, Dir, Fifo, Generated, Text, Unreadable, Zeros};
 use crate::check::{ROW, Row};
 use crate::stub_mas::MAS_ENV;
 
@@ -39,6 +39,34 @@ const FROM_LISTENERS: &[&str] = &[
 pub const ROWS: &[Row] = &[
     // Configuration files.
     Row {
+        id: "config_secret_wrong_tag",
+        case: "Config secret with a wrong tag",
+        tried: "`registration_shared_secret: !!int SECRET`: PyYAML fails to build it, so Synapse would not start; the error names the key, not the value.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret: !!int {secret}\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: is not valid YAML for the server: 'registration_shared_secret' is tagged as an integer but is not one (line 1 column 29)",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "config_secret_40_digits",
+        case: "Config secret of 40 digits",
+        tried: "An all-digit secret of 40 digits, unquoted: an integer to PyYAML, as to the reference (\"not a string\"); never printed.",
+        files: &[(
+            "hs.yaml",
+            Text("registration_shared_secret: 1234567890123456789012345678901234567890\n"),
+        )],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some("error: {dir}/hs.yaml: registration_shared_secret: is not a string"),
+        ..ROW
+    },
+    Row {
         id: "config_not_yaml",
         case: "Config not YAML",
         tried: "`-c` file with an unclosed flow sequence.",
@@ -49,7 +77,7 @@ pub const ROWS: &[Row] = &[
         args: WITH_CONFIG,
         exit: 3,
         error: Some(
-            "error: {dir}/hs.yaml: is not valid YAML: while parsing a flow sequence, expected ',' or ']' at line 3 column 1",
+            "error: {dir}/hs.yaml: is not valid YAML: while parsing a flow sequence, did not find expected ',' or ']' (line 3 column 1)",
         ),
         ..ROW
     },
@@ -81,6 +109,28 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "config_secret_in_conf_d",
+        case: "Secret only in conf.d",
+        tried: "`-c hs.yaml` alone where the secret is in the `conf.d/` beside it, as packages.matrix.org lays a config out: the hint names the `-c` to add.",
+        files: &[
+            ("hs.yaml", Text("report_stats: false\n")),
+            ("conf.d", Dir),
+            (
+                "conf.d/secret.yaml",
+                Text("registration_shared_secret: {secret}\n"),
+            ),
+        ],
+        args: WITH_CONFIG,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: No 'registration_shared_secret' or 'registration_shared_secret_path' defined in config",
+        ),
+        hint: Some(
+            "hint: the service also reads {dir}/conf.d, where packages.matrix.org keeps the secret: pass -c {dir}/hs.yaml -c {dir}/conf.d",
+        ),
+        ..ROW
+    },
+    Row {
         id: "config_missing",
         case: "Config missing",
         tried: "`-c` names a file that does not exist.",
@@ -92,12 +142,12 @@ pub const ROWS: &[Row] = &[
     Row {
         id: "config_is_a_directory",
         case: "Config directory without YAML",
-        tried: "`-c` names a directory with no `.yaml` file in it (Synapse's `--config-path DIR` reads only those).",
+        tried: "`-c` names a directory with no `.yaml` file in it (Synapse's `--config-path DIR` reads only those, and starts without any): a notice, then the secret is missing.",
         files: &[("hs.yaml", Dir)],
         args: WITH_CONFIG,
         exit: 3,
         error: Some(
-            "error: {dir}/hs.yaml: is a directory with no .yaml file in it; Synapse reads only the files whose names end in .yaml",
+            "error: {dir}/hs.yaml: No 'registration_shared_secret' or 'registration_shared_secret_path' defined in config",
         ),
         ..ROW
     },
@@ -256,6 +306,22 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "secret_file_python_whitespace",
+        case: "Secret file with U+001C..U+001F around it",
+        tried: "`registration_shared_secret_path` names a file whose secret ends in U+001F U+001E: stripped as Synapse strips it, so the MAC is the one Synapse computes.",
+        files: &[
+            (
+                "hs.yaml",
+                Text("registration_shared_secret_path: {dir}/secret\n"),
+            ),
+            ("secret", Text("\u{1d}{secret}\u{1f}\u{1e}\n")),
+        ],
+        args: WITH_CONFIG,
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
         id: "secret_file_empty",
         case: "Secret file empty",
         tried: "The secret file holds only whitespace.",
@@ -316,6 +382,23 @@ pub const ROWS: &[Row] = &[
         args: FROM_LISTENERS,
         exit: 3,
         error: Some("error: {dir}/hs.yaml: listeners: is not a list"),
+        ..ROW
+    },
+    Row {
+        id: "listener_scoped_ipv6",
+        case: "Listener on a scoped IPv6 address",
+        tried: "No server URL given; the client listener binds `fe80::1%eth0` only: a URL cannot name an address with a zone, and the message names the config key, not a `server_url` that was never typed.",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nlisteners: [{port: {port}, type: http, bind_addresses: ['fe80::1%eth0'], resources: [{names: [client]}]}]\n",
+            ),
+        )],
+        args: FROM_LISTENERS,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: listeners[0].bind_addresses: 'fe80::1%eth0' is a scoped IPv6 address (with a %zone), which a URL cannot name: give the server URL on the command line, or bind the listener to an address without a zone as well",
+        ),
         ..ROW
     },
     Row {
@@ -406,24 +489,19 @@ pub const ROWS: &[Row] = &[
         args: WITH_CONFIG,
         exit: 3,
         error: Some(
-            "error: {dir}/hs.yaml: has an invalid merge key: expected a mapping or list of mappings for merging, but found scalar",
+            "error: {dir}/hs.yaml: is not valid YAML for the server: '<<' is an invalid merge key: expected a mapping or list of mappings for merging, but found an integer (line 2 column 1)",
         ),
         ..ROW
     },
     Row {
-        id: "alias_bomb",
-        case: "Alias bomb",
-        tried: "Nested aliases that would expand to 10⁹ strings (\"billion laughs\").",
-        files: &[(
-            "hs.yaml",
-            Text(
-                "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\ni: [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\nregistration_shared_secret: {secret}\n",
-            ),
-        )],
+        id: "merge_bomb",
+        case: "Merge bomb",
+        tried: "A chain of 1,000 mappings, each merging the one before with `<<` (aliases alone are shared, as PyYAML shares them, and cost nothing).",
+        files: &[("hs.yaml", Generated(merge_chain))],
         args: WITH_CONFIG,
         exit: 3,
         error: Some(
-            "error: {dir}/hs.yaml: is refused: its aliases would expand to more than 100000 values",
+            "error: {dir}/hs.yaml: is refused: its aliases and merge keys would expand to more than 250000 values (line 708 column 14)",
         ),
         ..ROW
     },
@@ -463,6 +541,45 @@ pub const ROWS: &[Row] = &[
         ],
         exit: 3,
         error: Some("error: --password-file: {dir}/password: Password cannot be blank."),
+        ..ROW
+    },
+    Row {
+        id: "password_file_python_whitespace",
+        case: "`--password-file` with U+001C..U+001F around it",
+        tried: "The password file's password between U+001F and U+001C: stripped as Python's `str.strip()` strips them (the reference and Synapse do), so the account gets the password the reference would give it.",
+        files: &[("password", Text("\u{1f}{password}\u{1c}\u{1e}\n"))],
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "--password-file",
+            "{dir}/password",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "password_stdin_two_lines",
+        case: "`--password-stdin` given two lines",
+        tried: "Standard input holds the password and a second line: refused, not cut to its first line (one empty line after it is taken for a stray line end).",
+        stdin: "{password}\nsecond line\n",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "--password-stdin",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: --password-stdin: standard input has more than one line; give the password alone, on one line",
+        ),
         ..ROW
     },
     Row {
@@ -856,6 +973,27 @@ pub const ROWS: &[Row] = &[
         hint: Some("hint: give it as http://HOST:PORT or https://HOST[:PORT]"),
         ..ROW
     },
+    Row {
+        id: "url_password_with_slash",
+        case: "URL password with `/`",
+        tried: "`http://admin:pa/ssPASSWORD@127.0.0.1:PORT`: the `/` in the password ends the host part for a URL parser, so the URL is invalid; up to the last `@` is masked in the message all the same.",
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "http://admin:pa/ss{password}@127.0.0.1:{port}",
+        ],
+        exit: 3,
+        error: Some(
+            "error: server_url: 'http://admin:***@127.0.0.1:{port}' is not a valid URL (invalid port number)",
+        ),
+        hint: Some("hint: give it as http://HOST:PORT or https://HOST[:PORT]"),
+        ..ROW
+    },
     // Usage errors.
     Row {
         id: "secret_and_config",
@@ -1226,6 +1364,20 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "batch_stdin_tmpdir_missing",
+        case: "`--batch -` with `TMPDIR` missing",
+        tried: "`--batch -` (stdin, read twice through a copy) with `TMPDIR` naming no directory: the error names the temporary directory, not stdin.",
+        env: &[("TMPDIR", b"/nonexistent-tmpdir")],
+        stdin: "user\nalice\n",
+        args: &["-k", "{secret}", "--batch", "-", "http://127.0.0.1:{port}"],
+        exit: 3,
+        error: Some(
+            "error: /nonexistent-tmpdir: the temporary directory cannot hold the copy of <stdin> that a second reading needs: it is not an existing directory",
+        ),
+        hint: Some("hint: set TMPDIR to a directory this user can write to"),
+        ..ROW
+    },
+    Row {
         id: "jobs_without_batch",
         case: "`--jobs` without `--batch`",
         tried: "`--jobs 3` on a single registration.",
@@ -1572,3 +1724,13 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
 ];
+
+/// 1,000 mappings, each merging the one before and adding a key: merging
+/// copies, so the last holds 1,000 entries and the chain half a million.
+fn merge_chain() -> String {
+    let mut text = String::from("registration_shared_secret: s\nm0: &m0 {k0: 0}\n");
+    for i in 1..1000 {
+        text.push_str(&format!("m{i}: &m{i} {{<<: *m{}, k{i}: {i}}}\n", i - 1));
+    }
+    text
+}

@@ -86,6 +86,8 @@ pub enum Content {
     Dir,
     /// This many zero bytes (a sparse file).
     Zeros(u64),
+    /// Text made by a function, too long to write out in a row.
+    Generated(fn() -> String),
     /// Text in a file with mode 000.
     Unreadable(&'static str),
     /// A named pipe that no one writes to.
@@ -96,7 +98,7 @@ pub enum Content {
     TestCaCert,
 }
 
-/// One case. Placeholders in `args`, `stdin`, text files and the expected
+/// One case. Placeholders in `args`, `stdin`, `env` values, text files and the expected
 /// messages: `{secret}`, `{password}`, `{port}` (the server's), `{elsewhere}`
 /// (another server's), `{dir}` (the row's temporary directory), and
 /// `{X*N}`, the text X repeated N times.
@@ -271,7 +273,10 @@ pub fn check(row: &Row, verbose: bool) {
         .args(row.args.iter().map(|a| vars.expand(a)))
         .stdin(vars.expand(row.stdin));
     for (name, value) in row.env {
-        run = run.env(name, std::ffi::OsStr::from_bytes(value));
+        run = match std::str::from_utf8(value) {
+            Ok(text) => run.env(name, vars.expand(text)),
+            Err(_) => run.env(name, std::ffi::OsStr::from_bytes(value)),
+        };
     }
     if let Some(stdout) = row.stdout {
         run = run.stdout_to(stdout);
@@ -374,6 +379,7 @@ fn create(path: &Path, content: &Content, vars: &Vars) {
         // that is not what these rows are about.
         Content::Text(text) => write(vars.expand(text).as_bytes(), 0o600),
         Content::Bytes(bytes) => write(bytes, 0o600),
+        Content::Generated(make) => write(make().as_bytes(), 0o600),
         Content::Unreadable(text) => write(vars.expand(text).as_bytes(), 0o000),
         Content::TestCert => write(test_cert().pem(), 0o600),
         Content::TestCaCert => write(test_ca_cert().pem(), 0o600),

@@ -91,36 +91,36 @@ pub const ROWS: &[Row] = &[
     Row {
         id: "closes_without_answer",
         case: "Closes without answering",
-        tried: "The server reads the request and closes the connection.",
+        tried: "The server reads the request and closes the connection: the nonce GET is sent once more on a fresh connection (a GET creates nothing; this is what a server closing a kept-alive connection looks like), then given up.",
         server: plain(|_, _| Reply::Hangup),
         exit: 4,
         error: Some("error: 127.0.0.1:{port} closed the connection without answering"),
         hint: Some("hint: if this port speaks TLS (a tls: true listener), use https://"),
-        requests: &["GET"],
+        requests: &["GET", "GET"],
         ..ROW
     },
     Row {
         id: "connection_reset",
         case: "Connection reset",
-        tried: "The server reads the request and resets the connection (RST).",
+        tried: "The server reads the request and resets the connection (RST): the nonce GET is sent once more on a fresh connection, then given up.",
         server: plain(|_, _| Reply::Reset),
         exit: 4,
         error: Some("error: 127.0.0.1:{port} reset the connection before answering"),
         hint: Some("hint: if this port speaks TLS (a tls: true listener), use https://"),
-        requests: &["GET"],
+        requests: &["GET", "GET"],
         ..ROW
     },
     Row {
         id: "registration_answer_lost",
         case: "Registration answer lost",
-        tried: "The nonce is served, then the connection is reset after the registration request: it is not sent again.",
+        tried: "The nonce is served, then the connection is reset after the registration request: the same request is sent once more on a fresh connection, with the same nonce (a server refuses a used nonce, so nothing is created twice), is reset again, and the account is reported as possibly created.",
         server: plain(|r, c| on_post(r, c, |_| Reply::Reset)),
         exit: 4,
         error: Some("error: 127.0.0.1:{port} reset the connection before answering"),
         hint: Some(
             "hint: the server may have created the account before the answer was lost: retry with --exists-ok",
         ),
-        requests: &["GET", "POST"],
+        requests: &["GET", "POST", "POST"],
         ..ROW
     },
     Row {
@@ -465,6 +465,26 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "help_to_full_disk",
+        case: "`--help` to a full disk",
+        tried: "`--help` with stdout on `/dev/full`: exit 5, as `--completions` gives, not 0 with nothing written.",
+        args: &["--help"],
+        exit: 5,
+        error: Some("error: cannot write to stdout (No space left on device)"),
+        stdout: Some(Unwritable::Full),
+        ..ROW
+    },
+    Row {
+        id: "version_to_full_disk",
+        case: "`--version` to a full disk",
+        tried: "`--version` with stdout on `/dev/full`.",
+        args: &["--version"],
+        exit: 5,
+        error: Some("error: cannot write to stdout (No space left on device)"),
+        stdout: Some(Unwritable::Full),
+        ..ROW
+    },
+    Row {
         id: "stdout_closed",
         case: "stdout closed",
         tried: "With `-o json`, stdout is a pipe whose reader has gone (`\\| head -c0`) when the result is written.",
@@ -511,6 +531,76 @@ pub const ROWS: &[Row] = &[
             "hint: is the server overloaded or stuck? Raise the limit with --timeout SECONDS",
         ),
         requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "trickled_registration_answer",
+        case: "Registration answer trickled",
+        tried: "The nonce is served, then the answer to the registration comes one byte every 10 ms, its headers alone longer than `--timeout`: the POST is bounded as every request is.",
+        server: plain(|r, c| on_post(r, c, |_| trickled_headers(1000))),
+        exit: 4,
+        error: Some("error: 127.0.0.1:{port} did not answer within 2 s"),
+        hint: Some(
+            "hint: the server may have created the account before the answer was lost: retry with --exists-ok",
+        ),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "trickled_auth_metadata",
+        case: "Delegation probe trickled",
+        tried: "The endpoint answers `404 M_UNRECOGNIZED`, then the auth metadata comes one byte every 10 ms: the probe is bounded by `--timeout` like every request, and a path that did not answer in time ends the probe (one timeout, not one per path).",
+        server: plain(|r, _| {
+            if r.path.starts_with("/_matrix/client/") {
+                trickled(1000)
+            } else {
+                Reply::error(404, "M_UNRECOGNIZED", "Unrecognized request")
+            }
+        }),
+        exit: 1,
+        error: Some("error: Received 404 Not Found: Unrecognized request"),
+        hint: Some(
+            "hint: no registration endpoint here: check the port and any path prefix, whether a reverse proxy hides /_synapse/admin, and whether Matrix Authentication Service is in charge (then use `mas-cli manage register-user`)",
+        ),
+        requests: &["GET", "GET"],
+        ..ROW
+    },
+    Row {
+        id: "fractional_retry_after",
+        case: "429 with a fractional `retry_after_ms`",
+        tried: "The server rate-limits the registration with `\"retry_after_ms\": 1500.2`: every field is read on its own, so the wait is kept (rounded up) along with the `errcode` and the server's text.",
+        server: plain(|r, c| {
+            on_post(r, c, |_| {
+                Reply::json(
+                    429,
+                    json!({"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests", "retry_after_ms": 1500.2}),
+                )
+            })
+        }),
+        exit: 1,
+        error: Some("error: Received 429 Too Many Requests: Too Many Requests"),
+        hint: Some("hint: the server is rate-limiting requests; it asks to retry after 1501 ms"),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "numeric_errcode",
+        case: "`errcode` that is not a string",
+        tried: "The server refuses with `{\"errcode\": 7, \"error\": \"Shared secret registration is not enabled\"}`: the odd `errcode` is dropped, the server's text and the hint it calls for are kept.",
+        server: plain(|r, c| {
+            on_post(r, c, |_| {
+                Reply::json(
+                    400,
+                    json!({"errcode": 7, "error": "Shared secret registration is not enabled"}),
+                )
+            })
+        }),
+        exit: 1,
+        error: Some("error: Received 400 Bad Request: Shared secret registration is not enabled"),
+        hint: Some(
+            "hint: set registration_shared_secret (or registration_shared_secret_path) in the homeserver config and restart the server",
+        ),
+        requests: &["GET", "POST"],
         ..ROW
     },
     Row {
@@ -607,6 +697,106 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "no_ca_certificates_plain_http",
+        case: "No CA certificates, `http://`",
+        tried: "A root with no CA certificates (here `SSL_CERT_FILE` names an empty file, as in a scratch container): a plain `http://` registration needs no TLS and succeeds.",
+        server: crate::check::SYNAPSE,
+        files: &[("empty.pem", crate::check::Content::Text(""))],
+        env: &[("SSL_CERT_FILE", b"{dir}/empty.pem")],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "no_ca_certificates_https",
+        case: "No CA certificates, `https://`",
+        tried: "The same root, with an `https://` URL: nothing to verify the server with, so nothing is sent (exit 3), and the hint names `--cacert` and `SSL_CERT_FILE`. No bundled roots are compiled in: they would go stale in a static binary.",
+        server: TLS_SYNAPSE,
+        files: &[("empty.pem", crate::check::Content::Text(""))],
+        env: &[("SSL_CERT_FILE", b"{dir}/empty.pem")],
+        args: REGISTER_TLS,
+        exit: 3,
+        error: Some(
+            "error: server URL: is https://, but the system's certificate authorities cannot be loaded to verify the server (…)",
+        ),
+        hint: Some(
+            "hint: pass the server's certificate or its authority's with --cacert FILE, or point SSL_CERT_FILE at a CA bundle (install ca-certificates, or mount /etc/ssl/certs/ca-certificates.crt into a container)",
+        ),
+        ..ROW
+    },
+    Row {
+        id: "duplicate_content_length",
+        case: "Two different `Content-Length`s",
+        tried: "The nonce answer has `Content-Length: 16` and `Content-Length: 20`, which HTTP forbids (a request-smuggling vector): refused as malformed HTTP, not blamed on TLS.",
+        server: plain(|_, _| {
+            Reply::Bytes(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\nContent-Length: 20\r\n\r\n{\"nonce\": \"abc\"}"
+                    .to_vec(),
+            )
+        }),
+        exit: 4,
+        error: Some("error: 127.0.0.1:{port} answered with malformed HTTP (…)"),
+        hint: Some("hint: is there a broken proxy in front of the server? Check its configuration"),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "wait_runs_out",
+        case: "`--wait` runs out",
+        tried: "Nothing listens and `--wait 1` is given: the tool retries for a second, then the error says that it waited, and how long.",
+        server: Server::Refused,
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "--wait",
+            "1",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 4,
+        error: Some("error: connection refused by 127.0.0.1:{port}; gave up after waiting 1 s"),
+        hint: Some("hint: is the server running and listening there?"),
+        ..ROW
+    },
+    Row {
+        id: "token_with_escape_sequence",
+        case: "`-o token`, a token with control characters",
+        tried: "The server creates the account and answers with an `access_token` holding a terminal escape and a newline: `-o token` would print it bare to a terminal or into `$(...)`, so it is refused (not echoed) with a clear error.",
+        server: plain(|r, c| {
+            registered_then(r, c, || {
+                Reply::json(
+                    200,
+                    json!({"user_id": "@alice:stub.test", "access_token": "syt_\u{1b}]0;owned\u{7}\nrm -rf ~", "device_id": "D", "home_server": "stub.test"}),
+                )
+            })
+        }),
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "-o",
+            "token",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 4,
+        error: Some(
+            "error: @alice:stub.test was created, but the server's access_token is not printable ASCII (a space, a control character or non-ASCII), so it is not printed",
+        ),
+        hint: Some(
+            "hint: a Matrix access token is printable ASCII: check what answers at this URL, and log in with the password to get a token",
+        ),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
         id: "dendrite_bad_mac",
         case: "Wrong secret, another server's wording",
         tried: "Dendrite refuses a wrong MAC with `403`, `M_FORBIDDEN` and `bad mac` (Synapse says `HMAC incorrect`): the hint keys on the status and `errcode`.",
@@ -649,6 +839,40 @@ pub const ROWS: &[Row] = &[
             "hint: refused without a Matrix error code, so by something in front of the homeserver (a reverse proxy often blocks /_synapse/admin): use the server's own client listener, on the server host",
         ),
         requests: &["GET"],
+        ..ROW
+    },
+    Row {
+        id: "auth_metadata_rate_limited",
+        case: "404, auth metadata rate-limited",
+        tried: "The endpoint answers `404 M_UNRECOGNIZED` and every auth-metadata path `429 M_LIMIT_EXCEEDED`: an error any Matrix server may give on any path, not taken for Matrix Authentication Service (nor are 401 and 405; only a 5xx in Matrix's form there is).",
+        server: plain(|r, _| {
+            not_found_then_metadata(r, || {
+                Reply::error(429, "M_LIMIT_EXCEEDED", "Too Many Requests")
+            })
+        }),
+        exit: 1,
+        error: Some("error: Received 404 Not Found: Unrecognized request"),
+        hint: Some(
+            "hint: no registration endpoint here: check the port and any path prefix, whether a reverse proxy hides /_synapse/admin, and whether Matrix Authentication Service is in charge (then use `mas-cli manage register-user`)",
+        ),
+        requests: &["GET", "GET", "GET", "GET"],
+        ..ROW
+    },
+    Row {
+        id: "auth_metadata_empty_issuer",
+        case: "Auth metadata with an empty issuer",
+        tried: "The endpoint answers `404 M_UNRECOGNIZED` and `/_matrix/client/v1/auth_metadata` answers `200` with `\"issuer\": \"\"`: delegated, and no empty `()` where the service's address would be.",
+        server: plain(|r, _| {
+            not_found_then_metadata(r, || Reply::json(200, json!({"issuer": ""})))
+        }),
+        exit: 1,
+        error: Some(
+            "error: the server's /_matrix/client/v1/auth_metadata: this server delegates accounts to Matrix Authentication Service, so Synapse does not serve the shared-secret registration endpoint",
+        ),
+        hint: Some(
+            "hint: create the account through MAS's admin API with the same command line, adding one of:",
+        ),
+        requests: &["GET", "GET"],
         ..ROW
     },
     Row {
@@ -890,5 +1114,44 @@ fn registered_then(request: &Request, ctx: &Ctx, answer: fn() -> Reply) -> Reply
         answer()
     } else {
         reply
+    }
+}
+
+/// A 200 JSON answer with a body of about `bytes` bytes, sent one byte every
+/// 10 ms: each gap is short, the whole takes longer than `--timeout`.
+fn trickled(bytes: usize) -> Reply {
+    let body = format!("{{\"nonce\": \"{}\"}}", "a".repeat(bytes));
+    let mut answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend(body.into_bytes());
+    Reply::Trickle {
+        bytes: answer,
+        every: std::time::Duration::from_millis(10),
+    }
+}
+
+/// A `500` whose headers are about `bytes` bytes long, sent one byte every
+/// 10 ms.
+fn trickled_headers(bytes: usize) -> Reply {
+    let answer = format!(
+        "HTTP/1.1 500 Internal Server Error\r\nX-Padding: {}\r\nContent-Length: 0\r\n\r\n",
+        "a".repeat(bytes)
+    );
+    Reply::Trickle {
+        bytes: answer.into_bytes(),
+        every: std::time::Duration::from_millis(10),
+    }
+}
+
+/// `404 M_UNRECOGNIZED` on the registration endpoint, `answer` on every
+/// auth-metadata path.
+fn not_found_then_metadata(request: &Request, answer: fn() -> Reply) -> Reply {
+    if request.path.starts_with("/_matrix/client/") {
+        answer()
+    } else {
+        Reply::error(404, "M_UNRECOGNIZED", "Unrecognized request")
     }
 }

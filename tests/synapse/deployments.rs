@@ -160,7 +160,7 @@ fn a_config_directory_gives_the_secret_server_name_and_bound_address() {
 }
 
 /// Without conf.d, the main file has no secret: the error says so, naming
-/// the file, and nothing is sent.
+/// the file, hints at the conf.d beside it, and nothing is sent.
 #[test]
 #[ignore = "needs the conf.d Synapse from scripts/test"]
 fn the_main_file_alone_lacks_the_secret_that_conf_d_holds() {
@@ -171,6 +171,15 @@ fn the_main_file_alone_lacks_the_secret_that_conf_d_holds() {
         stderr_of(&output).contains(
             "No 'registration_shared_secret' or 'registration_shared_secret_path' defined in config"
         ),
+        "{}",
+        stderr_of(&output)
+    );
+    assert!(
+        stderr_of(&output).ends_with(&format!(
+            "\nhint: the service also reads {0}/conf.d, where packages.matrix.org keeps the secret: pass -c {1} -c {0}/conf.d\n",
+            d.dir.display(),
+            d.configs[0]
+        )),
         "{}",
         stderr_of(&output)
     );

@@ -110,6 +110,22 @@ impl Synapse {
         Ok(response.json().expect("admin API JSON"))
     }
 
+    /// `GET /_synapse/admin/v1/server_version` (no token needed): the
+    /// version Synapse says it is.
+    pub fn server_version(&self) -> String {
+        let body: Value = Self::http()
+            .get(format!("{}/_synapse/admin/v1/server_version", self.url))
+            .send()
+            .and_then(|response| response.error_for_status())
+            .expect("server_version request")
+            .json()
+            .expect("server_version JSON");
+        body["server_version"]
+            .as_str()
+            .expect("server_version")
+            .to_owned()
+    }
+
     /// `GET /_matrix/client/v3/account/whoami` with a token: the user ID.
     pub fn whoami(&self, token: &str) -> Result<String, u16> {
         let response = Self::http()

@@ -126,6 +126,7 @@ struct Shared {
     handler: Box<Handler>,
     tls: Option<Arc<rustls::ServerConfig>>,
     garbage: Garbage,
+    requests_per_connection: Option<usize>,
     log: Mutex<Log>,
     stop: AtomicBool,
     /// Body bytes of [`Reply::Huge`] answers handed to the kernel.
@@ -144,6 +145,7 @@ pub struct Builder {
     port: u16,
     tls: Option<Arc<rustls::ServerConfig>>,
     garbage: Garbage,
+    requests_per_connection: Option<usize>,
 }
 
 /// A self-signed certificate for 127.0.0.1 and localhost as `openssl req
@@ -207,6 +209,7 @@ impl Stub {
             port: 0,
             tls: None,
             garbage: Garbage::Wait,
+            requests_per_connection: None,
         }
     }
 
@@ -299,6 +302,15 @@ impl Builder {
         self
     }
 
+    /// Answers this many requests on a connection (keeping it alive, with
+    /// no `Connection: close`), then closes it when the next one arrives,
+    /// unread and unanswered: a server closing an idle connection just as
+    /// the client reuses it.
+    pub fn requests_per_connection(mut self, count: usize) -> Builder {
+        self.requests_per_connection = Some(count);
+        self
+    }
+
     pub fn start(self, handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Stub {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("bind the stub");
         let addr = listener.local_addr().expect("stub address");
@@ -306,6 +318,7 @@ impl Builder {
             handler: Box::new(handler),
             tls: self.tls,
             garbage: self.garbage,
+            requests_per_connection: self.requests_per_connection,
             log: Mutex::new(Log::default()),
             stop: AtomicBool::new(false),
             huge_written: AtomicU64::new(0),
@@ -374,7 +387,18 @@ fn serve(stream: TcpStream, shared: &Shared) {
 
 fn serve_requests(mut wire: impl Wire, shared: &Shared) {
     let mut buffer = Vec::new();
+    let mut served = 0;
     loop {
+        if shared.requests_per_connection == Some(served) {
+            // The next request's first bytes, left unread in spirit: the
+            // connection closes under it.
+            let _ = wire.tcp().set_read_timeout(None);
+            let mut byte = [0u8; 1];
+            let _ = wire.tcp().peek(&mut byte);
+            let _ = wire.tcp().shutdown(Shutdown::Both);
+            return;
+        }
+        served += 1;
         let Some(request) = read_request(&mut wire, &mut buffer, shared) else {
             return;
         };

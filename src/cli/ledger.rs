@@ -1,0 +1,348 @@
+//! The one ledger of registrations in flight, shared by single and batch
+//! mode. A registration is entered before its request is prepared and
+//! marked sent just before the request carrying its password may leave;
+//! it leaves the ledger only by being reported ([`Held::settle`]). Whatever
+//! ends the run early (a signal that stops at once, a panic anywhere)
+//! flushes the ledger first ([`Ledger::flush`]): a registration that may
+//! have reached the server is reported with `created: null` and its
+//! generated password, on stdout, else on stderr. Nothing else decides
+//! whether a generated password is at risk.
+
+use crate::error::Error;
+use crate::output::{RegistrationResult, Reporter};
+use crate::secret::SecretString;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How a registration is reported.
+#[derive(Debug, Clone)]
+pub enum Report {
+    /// Single mode: the reporter's own lines or JSON object.
+    Single(Reporter),
+    /// `--batch`: one JSON line for the row.
+    Row { line: u64, localpart: String },
+}
+
+/// Why the run ends before a registration was reported.
+#[derive(Debug, Clone, Copy)]
+pub enum Cause {
+    /// Ctrl-C, SIGTERM or SIGHUP, stopping at once.
+    Signal(i32),
+    /// A panic: a bug, after which nothing more can be trusted to finish.
+    Panic,
+}
+
+struct Entry {
+    id: u64,
+    report: Report,
+    user_id: Option<String>,
+    /// A generated password: lost with the run unless reported.
+    password: Option<SecretString>,
+    /// The request may have reached the server.
+    sent: bool,
+}
+
+pub struct Ledger {
+    next: u64,
+    entries: Vec<Entry>,
+}
+
+static LEDGER: Mutex<Ledger> = Mutex::new(Ledger {
+    next: 0,
+    entries: Vec::new(),
+});
+
+/// The ledger, locked. While it is held no registration is marked sent or
+/// reported, so that a flush followed by the exit loses nothing.
+pub fn lock() -> MutexGuard<'static, Ledger> {
+    LEDGER.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The ledger if it can be had within `patience`: a panic hook may run on
+/// the thread that holds it.
+pub fn lock_within(patience: Duration) -> Option<MutexGuard<'static, Ledger>> {
+    let until = Instant::now() + patience;
+    loop {
+        match LEDGER.try_lock() {
+            Ok(ledger) => return Some(ledger),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) if Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        }
+    }
+}
+
+/// Enters a registration that is about to be prepared. `password` is a
+/// generated one, which nothing but this run knows.
+pub fn hold(report: Report, user_id: Option<String>, password: Option<&SecretString>) -> Held {
+    let mut ledger = lock();
+    let id = ledger.next;
+    ledger.next += 1;
+    ledger.entries.push(Entry {
+        id,
+        report,
+        user_id,
+        password: password.cloned(),
+        sent: false,
+    });
+    Held { id }
+}
+
+impl Ledger {
+    /// Whether a registration may have reached the server and awaits its
+    /// answer: stopping now would leave it unknown.
+    pub fn any_sent(&self) -> bool {
+        self.entries.iter().any(|entry| entry.sent)
+    }
+
+    /// Reports every registration in the ledger as ended by `cause`, and
+    /// empties it. A batch row never sent is left to the summary's "not
+    /// started"; a single registration is reported either way. Returns
+    /// how many that were sent it reported.
+    pub fn flush(&mut self, cause: Cause) -> u64 {
+        let entries = std::mem::take(&mut self.entries);
+        for entry in &entries {
+            report_lost(entry, cause);
+        }
+        entries.iter().filter(|entry| entry.sent).count() as u64
+    }
+}
+
+/// A registration in the ledger. Dropped without being settled (a path
+/// that forgot, a panic that unwinds), it is reported as lost if it was
+/// sent: by construction, no generated password leaves the ledger unshown.
+#[must_use = "a held registration must be settled"]
+pub struct Held {
+    id: u64,
+}
+
+impl Held {
+    /// Marks the registration sent: from now on its request may reach the
+    /// server. `false`, and nothing may be sent, once a signal has asked
+    /// the run to stop.
+    pub fn may_send(&self) -> bool {
+        let mut ledger = lock();
+        if crate::cli::signals::interrupted().is_some() {
+            return false;
+        }
+        if let Some(entry) = ledger.entries.iter_mut().find(|e| e.id == self.id) {
+            entry.sent = true;
+        }
+        true
+    }
+
+    /// Reports the registration with `report` and takes it out of the
+    /// ledger, in one step: a flush cannot come between them.
+    pub fn settle<T>(self, report: impl FnOnce() -> T) -> T {
+        let mut ledger = lock();
+        ledger.entries.retain(|entry| entry.id != self.id);
+        let result = report();
+        drop(ledger);
+        std::mem::forget(self);
+        result
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut ledger = lock();
+        let Some(at) = ledger.entries.iter().position(|e| e.id == self.id) else {
+            return;
+        };
+        let entry = ledger.entries.remove(at);
+        if entry.sent {
+            report_lost(&entry, Cause::Panic);
+        }
+    }
+}
+
+/// The exit status after a panic, as Rust's own runtime gives.
+pub const EXIT_PANIC: i32 = 101;
+
+const PANIC_TEXT: &str =
+    "stopped by an internal error (a bug: please report it) before the answer came";
+
+fn report_lost(entry: &Entry, cause: Cause) {
+    // Never sent, the password reached no one: the account cannot exist.
+    let password = entry.password.as_ref().filter(|_| entry.sent);
+    match (&entry.report, cause) {
+        (Report::Single(reporter), Cause::Signal(signal)) => {
+            let error = match entry.sent {
+                true => Error::unconfirmed(Error::Interrupted(signal)),
+                false => Error::Interrupted(signal),
+            };
+            reporter.failed(&error, entry.user_id.as_deref(), password);
+        }
+        // A panic leaves no output format to keep: its words go to stderr.
+        (Report::Single(_), Cause::Panic) => {
+            crate::output::report_problem(&PANIC_TEXT, None);
+            if let Some(password) = password {
+                say!(
+                    "The account may exist. Generated password: {}",
+                    password.expose()
+                );
+            }
+        }
+        // Rows never sent are the summary's "not started".
+        (Report::Row { .. }, _) if !entry.sent => {}
+        (Report::Row { line, localpart }, cause) => {
+            let json = lost_row(*line, localpart, entry.user_id.as_deref(), password, cause);
+            if crate::output::stdout_line(&json).is_err() {
+                crate::output::result_on_stderr(&json);
+            }
+        }
+    }
+}
+
+/// The JSON line of a batch row sent whose answer never came.
+fn lost_row(
+    line: u64,
+    localpart: &str,
+    user_id: Option<&str>,
+    password: Option<&SecretString>,
+    cause: Cause,
+) -> String {
+    let lost = match cause {
+        Cause::Signal(signal) => {
+            RegistrationResult::failure(&Error::unconfirmed(Error::Interrupted(signal)), None)
+        }
+        Cause::Panic => RegistrationResult {
+            created: None,
+            errcode: Some(None),
+            error: Some(PANIC_TEXT.to_owned()),
+            exit_code: Some(EXIT_PANIC),
+            kind: Some("internal"),
+            status: Some(None),
+            ..RegistrationResult::default()
+        },
+    };
+    RegistrationResult {
+        line: Some(line),
+        localpart: Some(localpart),
+        user_id,
+        password: password.map(SecretString::expose),
+        ..lost
+    }
+    .to_json()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_lost_to_a_signal_or_a_panic_keeps_its_password() {
+        let password = SecretString::from("generated-pw");
+        let signal = lost_row(3, "kim", Some("@kim:x"), Some(&password), Cause::Signal(15));
+        assert_eq!(
+            signal,
+            r#"{"created":null,"errcode":null,"error":"interrupted","exit_code":143,"kind":"interrupted","line":3,"localpart":"kim","password":"generated-pw","status":null,"user_id":"@kim:x"}"#
+        );
+        let panic = lost_row(4, "lee", None, Some(&password), Cause::Panic);
+        assert_eq!(
+            panic,
+            format!(
+                r#"{{"created":null,"errcode":null,"error":"{PANIC_TEXT}","exit_code":101,"kind":"internal","line":4,"localpart":"lee","password":"generated-pw","status":null,"user_id":null}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn a_registration_is_at_risk_from_its_sending_until_it_is_settled() {
+        let held = hold(
+            Report::Row {
+                line: 2,
+                localpart: "ann".to_owned(),
+            },
+            None,
+            None,
+        );
+        let id = held.id;
+        let sent = || lock().entries.iter().any(|e| e.id == id && e.sent);
+        assert!(!sent());
+        assert!(held.may_send());
+        assert!(sent());
+        assert_eq!(held.settle(|| 7), 7);
+        assert!(lock().entries.iter().all(|e| e.id != id), "settled");
+    }
+
+    /// The ledger's invariant, checked in the command line's sources: no
+    /// registration is sent but through `Client::prepare` or
+    /// `Register::register_announced` (either way through Synapse's shared
+    /// secret or MAS's admin API) with `Held::may_send` (which marks it in
+    /// the ledger) before the request that can create the account, never
+    /// through `register`, which would send without a word to the ledger.
+    /// The library's `register_announced` implementations each call
+    /// `before_sending` once, before that request. A new sending path that
+    /// bypassed the ledger fails here.
+    #[test]
+    fn every_registration_the_tool_sends_goes_through_the_ledger() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    // The library's own clients are what the tool calls.
+                    if path != root.join("client") && path != root.join("mas") {
+                        dirs.push(path);
+                    }
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && path != root.join("lib.rs")
+                    && path != root.join("register.rs")
+                {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() > 20, "{files:?}");
+        let mut prepared = 0;
+        for path in files {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (i, line) in code.lines().enumerate() {
+                assert!(
+                    !line.contains("client.register(")
+                        && !line.contains("Client::register(")
+                        && !line.contains("as_register().register(")
+                        && !line.contains("Register::register("),
+                    "{}:{}: sends without the ledger: {line}",
+                    path.display(),
+                    i + 1
+                );
+            }
+            let prepares =
+                code.matches(".prepare(").count() + code.matches(".register_announced(").count();
+            let marks = code.matches(".may_send()").count();
+            assert_eq!(
+                prepares,
+                marks,
+                "{}: each prepared registration is marked in the ledger before it is sent",
+                path.display()
+            );
+            prepared += prepares;
+        }
+        assert_eq!(prepared, 2, "single mode and batch mode");
+        // The ways to register that the tool calls: each announces before
+        // the request that can create the account, and only once.
+        for library in ["register.rs", "mas/mod.rs"] {
+            let text = std::fs::read_to_string(root.join(library)).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            // Implementations have a body; the trait's declaration has none.
+            let implementations = code
+                .split("fn register_announced(")
+                .skip(1)
+                .filter(|rest| rest.find('{') < rest.find(';'))
+                .count();
+            assert!(implementations > 0, "{library}");
+            assert_eq!(
+                code.matches("before_sending()?").count(),
+                implementations,
+                "{library}: each register_announced announces once before sending"
+            );
+        }
+    }
+}
