@@ -956,6 +956,44 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "mas_create_connection_reset",
+        case: "MAS creation lost",
+        tried: "MAS resets the connection after reading `POST /api/admin/v1/users`: it is not sent again (a second one would find the user it may have created, and say it exists), and the account is reported as possibly created.",
+        server: plain(|r, _| match stub_mas::step(r) {
+            stub_mas::Step::Create => Reply::Reset,
+            _ => stub_mas::answer(r),
+        }),
+        env: MAS_ENV,
+        args: REGISTER_MAS,
+        exit: 4,
+        error: Some("error: 127.0.0.1:{port} reset the connection before answering"),
+        hint: Some(
+            "hint: the server may have created the account before the answer was lost: retry with --exists-ok",
+        ),
+        requests: &["POST", "GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "mas_set_password_connection_reset",
+        case: "MAS set-password lost",
+        tried: "MAS resets the connection after reading `set-password`: setting the same password twice does what once does, so it is sent once more on a fresh connection, reset again, and one line says the account may exist without a password.",
+        server: plain(|r, _| match stub_mas::step(r) {
+            stub_mas::Step::SetPassword => Reply::Reset,
+            _ => stub_mas::answer(r),
+        }),
+        env: MAS_ENV,
+        args: REGISTER_MAS,
+        exit: 4,
+        error: Some(
+            "error: @alice:example.org now exists without a password: 127.0.0.1:{port} reset the connection before answering",
+        ),
+        hint: Some(
+            "hint: fix the cause, then set its password with MAS's admin API (POST /api/admin/v1/users/ID/set-password) or `mas-cli manage set-password alice PASSWORD` where MAS's config is",
+        ),
+        requests: &["POST", "GET", "POST", "POST", "POST"],
+        ..ROW
+    },
+    Row {
         id: "mas_rate_limited",
         case: "MAS answers 429",
         tried: "MAS's token endpoint answers `429 Too Many Requests`: nothing was created (a batch waits and sends the row again).",
