@@ -206,3 +206,62 @@ fn a_429_from_mas_is_waited_out_and_the_row_sent_again() {
     );
     assert_eq!(state.lock().unwrap().throttled.len(), 3);
 }
+
+/// A signal while MAS's answer to the creation is awaited: the account may
+/// exist, so the generated password goes through the same ledger as on the
+/// shared-secret path: JSON `"created": null` with the password, and in
+/// text the password on stderr.
+#[test]
+fn a_signal_after_the_creation_was_sent_shows_the_generated_password() {
+    for (format, signal) in [("json", libc::SIGTERM), ("text", libc::SIGINT)] {
+        let server = Stub::start(|request: &Request| {
+            match (request.method.as_str(), request.path.as_str()) {
+                ("POST", "/oauth2/token") => Reply::json(
+                    200,
+                    json!({"access_token": "mat_x", "token_type": "Bearer", "expires_in": 300}),
+                ),
+                ("GET", "/api/admin/v1/site-config") => Reply::json(
+                    200,
+                    json!({"server_name": "example.org", "minimum_password_complexity": 3}),
+                ),
+                // The creation is never answered.
+                ("POST", "/api/admin/v1/users") => Reply::Silent,
+                _ => errors(404, "Not found"),
+            }
+        });
+        let run = tool()
+            .env("MAS_CLIENT_SECRET", "stub-secret")
+            .args(["--mas-url", &server.url(), "--mas-client-id", "01ADMIN"])
+            .args(["-u", "alice", "--generate-password", "--no-admin"])
+            .args(["-o", format, "--timeout", "30"])
+            .spawn();
+        let started = Instant::now();
+        while !server
+            .requests()
+            .iter()
+            .any(|r| r.path == "/api/admin/v1/users")
+        {
+            assert!(started.elapsed() < Duration::from_secs(10), "no creation");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // SAFETY: sending a signal to our own child process.
+        assert_eq!(unsafe { libc::kill(run.id() as libc::pid_t, signal) }, 0);
+        let out = run.finish();
+        out.assert_code(128 + signal);
+        assert_eq!(out.error_line(), "error: interrupted", "{out}");
+        if format == "json" {
+            let object: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+            assert_eq!(object["created"], serde_json::Value::Null, "{out}");
+            assert_eq!(object["via"], "mas", "{out}");
+            let password = object["password"].as_str().unwrap_or_default();
+            assert!(password.len() >= 16, "{out}");
+            assert!(!out.stderr.contains(password), "{out}");
+        } else {
+            assert!(
+                out.stderr
+                    .contains("The account may exist. Generated password: "),
+                "{out}"
+            );
+        }
+    }
+}
