@@ -9,7 +9,10 @@
 //!   a bcrypt hash at Synapse's default cost) and the others wait their turn
 //!   in order of arrival, as requests do for a server's hashing threads. It
 //!   sleeps rather than hashes, so that a 64-core server can be simulated on
-//!   2 cores. The nonce is answered at once, as Synapse does.
+//!   2 cores. The nonce is answered at once, as Synapse does. With
+//!   `--drift-ms-per-s D`, the hold grows by D ms for every second since the
+//!   first registration, up to four times `--hold-ms`, whatever the load: a
+//!   server slowing down by itself (other work on its machine).
 //!
 //! It is not a Synapse and proves nothing about the protocol (the tests do
 //! that). Listens on 127.0.0.1, prints the port on stdout, serves until
@@ -27,6 +30,9 @@ const NONCE: &str = "{\"nonce\":\"0123456789abcdef0123456789abcdef0123456789abcd
 struct Slots {
     capacity: u64,
     hold: Duration,
+    /// Added to `hold` per second since the first registration.
+    drift: Duration,
+    first: std::sync::OnceLock<std::time::Instant>,
     /// (tickets handed out, slots given back)
     state: Mutex<(u64, u64)>,
     freed: Condvar,
@@ -42,7 +48,9 @@ impl Slots {
             state = self.freed.wait(state).unwrap();
         }
         drop(state);
-        std::thread::sleep(self.hold);
+        let since = self.first.get_or_init(std::time::Instant::now).elapsed();
+        let hold = (self.hold + self.drift.mul_f64(since.as_secs_f64())).min(self.hold * 4);
+        std::thread::sleep(hold);
         self.state.lock().unwrap().1 += 1;
         self.freed.notify_all();
     }
@@ -50,7 +58,7 @@ impl Slots {
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let (mut capacity, mut hold_ms) = (None, 200);
+    let (mut capacity, mut hold_ms, mut drift_ms) = (None, 200, 0);
     while let Some(arg) = args.next() {
         let mut value = || -> u64 {
             args.next()
@@ -60,6 +68,7 @@ fn main() -> std::io::Result<()> {
         match arg.as_str() {
             "--capacity" => capacity = Some(value().max(1)),
             "--hold-ms" => hold_ms = value(),
+            "--drift-ms-per-s" => drift_ms = value(),
             _ => usage(),
         }
     }
@@ -67,6 +76,8 @@ fn main() -> std::io::Result<()> {
         Arc::new(Slots {
             capacity,
             hold: Duration::from_millis(hold_ms),
+            drift: Duration::from_millis(drift_ms),
+            first: std::sync::OnceLock::new(),
             state: Mutex::new((0, 0)),
             freed: Condvar::new(),
         })
@@ -83,7 +94,7 @@ fn main() -> std::io::Result<()> {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench_stub [--capacity N [--hold-ms MS]]");
+    eprintln!("usage: bench_stub [--capacity N [--hold-ms MS] [--drift-ms-per-s MS]]");
     std::process::exit(2);
 }
 
