@@ -271,6 +271,29 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "redirect_with_credentials",
+        case: "Redirect to a URL with credentials",
+        tried: "The server answers the nonce request with `302 Found` to a URL holding a user name and password: the message names the location with its password masked.",
+        server: plain(|_, c| {
+            Reply::redirect(
+                302,
+                &format!(
+                    "http://admin:hun/ter2@127.0.0.1:{}/_synapse/admin/v1/register",
+                    c.elsewhere
+                ),
+            )
+        }),
+        exit: 4,
+        error: Some(
+            "error: the server answered 302 Found redirecting to http://admin:***@127.0.0.1:{elsewhere}/_synapse/admin/v1/register; redirects are not followed",
+        ),
+        hint: Some(
+            "hint: a password is only sent to the URL you name: if the new location is right, pass it as server_url",
+        ),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
         id: "rate_limited_429",
         case: "429 with `retry_after_ms`",
         tried: "The server refuses the registration with `429`, `M_LIMIT_EXCEEDED` and `retry_after_ms: 2000`.",
