@@ -99,6 +99,23 @@ pub fn parse_nonce(body: &[u8]) -> Result<String> {
 /// the user ID, so its control characters are escaped as in [`parse_refusal`]
 /// (a real Matrix user ID has none).
 pub fn parse_registered(body: &[u8]) -> Result<Registered> {
+    // serde's words for a field of another type repeat its value, and the
+    // access token is a secret: the field and the type found are named.
+    if let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(body) {
+        for name in ["user_id", "access_token", "device_id", "home_server"] {
+            let found = match fields.get(name) {
+                Some(serde_json::Value::Bool(_)) => "a boolean",
+                Some(serde_json::Value::Number(_)) => "a number",
+                Some(serde_json::Value::Array(_)) => "a list",
+                Some(serde_json::Value::Object(_)) => "an object",
+                _ => continue,
+            };
+            return Err(not_expected(
+                Stage::Registration,
+                &format!("{name}: expected a string, found {found}"),
+            ));
+        }
+    }
     let mut registered: Registered = parse_json(body, Stage::Registration)?;
     registered.user_id = escape_control_characters(&registered.user_id);
     Ok(registered)
@@ -196,16 +213,19 @@ fn milliseconds(value: &serde_json::Value) -> Option<u64> {
 }
 
 fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], stage: Stage) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
-        Error::transport(
-            format!(
-                "the server's {} answer is not the expected JSON ({})",
-                stage.name(),
-                json_problem(&e)
-            ),
-            Some("is this URL a Matrix homeserver? check the port and any reverse proxy in front of it"),
-        )
-    })
+    serde_json::from_slice(body).map_err(|e| not_expected(stage, &json_problem(&e)))
+}
+
+fn not_expected(stage: Stage, problem: &str) -> Error {
+    Error::transport(
+        format!(
+            "the server's {} answer is not the expected JSON ({problem})",
+            stage.name()
+        ),
+        Some(
+            "is this URL a Matrix homeserver? check the port and any reverse proxy in front of it",
+        ),
+    )
 }
 
 pub(super) fn status_line(status: StatusCode, reason: &str) -> String {

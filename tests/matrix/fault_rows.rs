@@ -819,6 +819,70 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "token_empty",
+        case: "`-o token`, an empty token",
+        tried: "The server creates the account and answers with `\"access_token\": \"\"`: `-o token` would print an empty line and succeed, and `$(...)` would hold an empty token, so it is refused as a missing token.",
+        server: plain(|r, c| {
+            registered_then(r, c, || {
+                Reply::json(
+                    200,
+                    json!({"user_id": "@alice:stub.test", "access_token": "", "device_id": "D", "home_server": "stub.test"}),
+                )
+            })
+        }),
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "-o",
+            "token",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 4,
+        error: Some(
+            "error: @alice:stub.test was created, but the server's answer has no access_token",
+        ),
+        hint: Some("hint: log in with the password to get a token"),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "token_a_number",
+        case: "`-o token`, a token that is a number",
+        tried: "The server creates the account and answers with `\"access_token\": 9876543210123`: the error says what is wrong with the field without repeating its value (a token is a secret).",
+        server: plain(|r, c| {
+            registered_then(r, c, || {
+                Reply::json(
+                    200,
+                    json!({"user_id": "@alice:stub.test", "access_token": 9_876_543_210_123_u64, "device_id": "D", "home_server": "stub.test"}),
+                )
+            })
+        }),
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "-o",
+            "token",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 4,
+        error: Some(
+            "error: the account was created, but the server's answer has no access_token: the server's registration answer is not the expected JSON (access_token: expected a string, found a number)",
+        ),
+        hint: Some("hint: log in with the password to get a token"),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
         id: "dendrite_bad_mac",
         case: "Wrong secret, another server's wording",
         tried: "Dendrite refuses a wrong MAC with `403`, `M_FORBIDDEN` and `bad mac` (Synapse says `HMAC incorrect`): the hint keys on the status and `errcode`.",
