@@ -30,8 +30,8 @@ pub fn escape_control_characters(text: &str) -> String {
 /// escaped. The userinfo runs to the last `@`, wherever it is: a password
 /// may hold a `/`, `?` or `#` (which end the authority for a URL parser, so
 /// an invalid URL is all there is to go on), and a path with an `@` losing
-/// some of its text to the mask costs nothing.
-#[cfg(feature = "cli")]
+/// some of its text to the mask costs nothing. A server's `Location` goes
+/// through here too.
 pub fn url(text: &str) -> String {
     let start = text.find("://").map_or(0, |i| i + 3);
     let masked = match text[start..].rfind('@').map(|i| start + i) {
@@ -48,7 +48,6 @@ pub fn url(text: &str) -> String {
 mod tests {
     use super::*;
 
-    #[cfg(feature = "cli")]
     #[test]
     fn url_passwords_are_masked_whatever_they_hold() {
         for (typed, shown) in [

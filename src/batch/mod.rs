@@ -208,7 +208,12 @@ fn first_pass(path: &Path, name: &Path, rules: &Rules) -> Result<(File, CheckSum
 /// The file a stream read once is copied to, in the temporary directory;
 /// an error names that directory, which is what needs putting right.
 fn spool_file(name: &Path) -> Result<File> {
-    let dir = std::env::temp_dir();
+    // An empty TMPDIR counts as unset, as for mktemp and Python's tempfile
+    // (the standard library would take it for the current directory's "").
+    let dir = match std::env::var_os("TMPDIR") {
+        Some(dir) if dir.is_empty() && cfg!(unix) => std::path::PathBuf::from("/tmp"),
+        _ => std::env::temp_dir(),
+    };
     spool::unlinked_file(&dir).map_err(|e| {
         let reason = match dir.is_dir() {
             false => "it is not an existing directory".to_owned(),

@@ -220,7 +220,11 @@ fn register(
     match outcome {
         Outcome::Created(registered) => {
             *user_id = Some(registered.user_id.clone());
-            if reporter.format() == OutputFormat::Token && registered.access_token.is_none() {
+            // An empty token is no token: printed, it would be an empty
+            // line and a success.
+            if reporter.format() == OutputFormat::Token
+                && registered.access_token.as_deref().is_none_or(str::is_empty)
+            {
                 return Err(Error::transport(
                     format!(
                         "{} was created, but the server's answer has no access_token",

@@ -99,6 +99,23 @@ pub fn parse_nonce(body: &[u8]) -> Result<String> {
 /// the user ID, so its control characters are escaped as in [`parse_refusal`]
 /// (a real Matrix user ID has none).
 pub fn parse_registered(body: &[u8]) -> Result<Registered> {
+    // serde's words for a field of another type repeat its value, and the
+    // access token is a secret: the field and the type found are named.
+    if let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(body) {
+        for name in ["user_id", "access_token", "device_id", "home_server"] {
+            let found = match fields.get(name) {
+                Some(serde_json::Value::Bool(_)) => "a boolean",
+                Some(serde_json::Value::Number(_)) => "a number",
+                Some(serde_json::Value::Array(_)) => "a list",
+                Some(serde_json::Value::Object(_)) => "an object",
+                _ => continue,
+            };
+            return Err(not_expected(
+                Stage::Registration,
+                &format!("{name}: expected a string, found {found}"),
+            ));
+        }
+    }
     let mut registered: Registered = parse_json(body, Stage::Registration)?;
     registered.user_id = escape_control_characters(&registered.user_id);
     Ok(registered)
@@ -112,8 +129,17 @@ pub fn parse_registered(body: &[u8]) -> Result<Registered> {
 /// string as its JSON text), with its control characters escaped: a hostile
 /// server must not split our one line or send terminal escape sequences.
 pub fn parse_refusal(status: u16, body: &[u8]) -> Refusal {
-    let details: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let field = |name: &str| details.get(name).filter(|value| !value.is_null());
+    let details: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    // A number too large for serde_json (`1e400`, which Python reads as
+    // infinity) makes the whole body unreadable: each field is then read
+    // on its own, so that only the field holding it is lost.
+    let field = |name: &str| {
+        match &details {
+            Some(details) => details.get(name).cloned(),
+            None => field_alone(body, name),
+        }
+        .filter(|value| !value.is_null())
+    };
     Refusal {
         status,
         reason: StatusCode::from_u16(status)
@@ -122,6 +148,7 @@ pub fn parse_refusal(status: u16, body: &[u8]) -> Refusal {
             .unwrap_or("")
             .to_owned(),
         errcode: field("errcode")
+            .as_ref()
             .and_then(serde_json::Value::as_str)
             .map(escape_control_characters),
         error: field("error").map(|error| {
@@ -130,8 +157,43 @@ pub fn parse_refusal(status: u16, body: &[u8]) -> Refusal {
                 None => error.to_string(),
             })
         }),
-        retry_after_ms: field("retry_after_ms").and_then(milliseconds),
+        retry_after_ms: field("retry_after_ms").as_ref().and_then(milliseconds),
     }
+}
+
+/// One field of a JSON object, the other fields skipped unparsed; `None`
+/// when the body is not an object or this field cannot be read.
+fn field_alone(body: &[u8], name: &str) -> Option<serde_json::Value> {
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+    struct Field<'a>(&'a str);
+    impl<'de> Visitor<'de> for Field<'_> {
+        type Value = Option<serde_json::Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(key) = map.next_key::<String>()? {
+                // The last of repeated keys counts, as for Python's json.
+                if key == self.0 {
+                    found = Some(map.next_value()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Field<'_> {
+        type Value = Option<serde_json::Value>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let value = Field(name).deserialize(&mut reader).ok()?;
+    reader.end().ok()?;
+    value
 }
 
 /// `retry_after_ms` as a whole number of milliseconds: an integer as is, a
@@ -151,16 +213,19 @@ fn milliseconds(value: &serde_json::Value) -> Option<u64> {
 }
 
 fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], stage: Stage) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
-        Error::transport(
-            format!(
-                "the server's {} answer is not the expected JSON ({})",
-                stage.name(),
-                json_problem(&e)
-            ),
-            Some("is this URL a Matrix homeserver? check the port and any reverse proxy in front of it"),
-        )
-    })
+    serde_json::from_slice(body).map_err(|e| not_expected(stage, &json_problem(&e)))
+}
+
+fn not_expected(stage: Stage, problem: &str) -> Error {
+    Error::transport(
+        format!(
+            "the server's {} answer is not the expected JSON ({problem})",
+            stage.name()
+        ),
+        Some(
+            "is this URL a Matrix homeserver? check the port and any reverse proxy in front of it",
+        ),
+    )
 }
 
 pub(super) fn status_line(status: StatusCode, reason: &str) -> String {
@@ -254,6 +319,27 @@ mod tests {
         assert_eq!(odd.error.as_deref(), Some(r#"{"why":"x\u001b"}"#));
         assert_eq!(refusal(r#"{"error": 7}"#).error.as_deref(), Some("7"));
         assert_eq!(refusal(r#"["error"]"#), parse_refusal(429, b""));
+        // Beyond what serde_json reads (Python reads it as infinity): only
+        // that field is lost, wherever it is.
+        for body in [
+            r#"{"errcode": "M_LIMIT_EXCEEDED", "error": "Slow down", "retry_after_ms": 1e400}"#,
+            r#"{"retry_after_ms": -1e400, "error": "Slow down", "errcode": "M_LIMIT_EXCEEDED"}"#,
+            r#"{"errcode": "M_X", "errcode": "M_LIMIT_EXCEEDED", "error": "Slow down", "x": [1e999]}"#,
+        ] {
+            let refusal = refusal(body);
+            assert_eq!(
+                refusal.errcode.as_deref(),
+                Some("M_LIMIT_EXCEEDED"),
+                "{body}"
+            );
+            assert_eq!(refusal.error.as_deref(), Some("Slow down"), "{body}");
+            assert_eq!(refusal.retry_after_ms, None, "{body}");
+        }
+        let odd = refusal(r#"{"errcode": 1e400, "error": "Denied", "retry_after_ms": 10}"#);
+        assert_eq!(odd.errcode, None);
+        assert_eq!(odd.error.as_deref(), Some("Denied"));
+        assert_eq!(odd.retry_after_ms, Some(10));
+        assert_eq!(refusal(r#"{"error": "a"} x"#), parse_refusal(429, b""));
     }
 
     #[test]

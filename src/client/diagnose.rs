@@ -110,7 +110,12 @@ pub(super) fn describe_transport_error(
     if io_kind == Some(std::io::ErrorKind::ConnectionReset) {
         return lost(format!("{target} reset the connection before answering"));
     }
-    if detail.contains("connection closed before message completed") {
+    // Over TLS, a server (or load balancer) that drops a kept-alive
+    // connection without close_notify shows as an unexpected end of file
+    // in rustls, not as hyper's closed connection.
+    if detail.contains("connection closed before message completed")
+        || io_kind == Some(std::io::ErrorKind::UnexpectedEof)
+    {
         return lost(format!("{target} closed the connection without answering"));
     }
     let problem =

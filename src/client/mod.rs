@@ -429,8 +429,7 @@ impl Client {
                 .headers()
                 .get(reqwest::header::LOCATION)
                 .and_then(|l| l.to_str().ok())
-                .unwrap_or("nowhere")
-                .to_owned();
+                .map_or_else(|| "nowhere".to_owned(), crate::redact::url);
             return Err(Error::transport(
                 format!(
                     "the server answered {} redirecting to {location}; redirects are not followed",

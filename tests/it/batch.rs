@@ -930,6 +930,44 @@ fn a_nonce_request_on_a_connection_the_server_closed_is_retried() {
     assert_eq!(synapse.created().len(), 3, "{}", run.stderr);
 }
 
+/// The same over https://, where the server closes the TCP connection
+/// without TLS's close_notify (as a load balancer or a killed worker does):
+/// the nonce GET that met it is sent again on a fresh connection, and the
+/// POST too, with its nonce, instead of failing the row (a GET) or leaving
+/// it "possibly created" (a POST).
+#[test]
+fn over_tls_a_request_on_a_connection_closed_without_close_notify_is_sent_again() {
+    let synapse = Synapse::new(SECRET);
+    let handler = Arc::clone(&synapse);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = support::stub::test_cert().write_to(dir.path());
+    for per_connection in [2, 1] {
+        let server = Stub::builder()
+            .tls()
+            .requests_per_connection(per_connection)
+            .start({
+                let handler = Arc::clone(&handler);
+                move |r| handler.reply(r)
+            });
+        let rows: String = (0..3)
+            .map(|i| format!("{{\"user\": \"u{per_connection}_{i}\", \"password\": \"pw\"}}\n"))
+            .collect();
+        let run = batch(
+            &server.url(),
+            "-",
+            &["--jobs", "1", "--cacert", ca.to_str().unwrap()],
+            &rows,
+        );
+        assert_eq!(run.code, Some(0), "{}", run.stdout);
+        assert!(
+            run.rows.iter().all(|row| row["created"] == true),
+            "{}",
+            run.stdout
+        );
+    }
+    assert_eq!(synapse.created().len(), 6);
+}
+
 /// The most hostile form of the same: every kept-alive connection is closed
 /// as its second request arrives, the registration's included. The POST
 /// that met the closed connection is sent again on a fresh one with the

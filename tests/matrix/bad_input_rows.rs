@@ -1378,6 +1378,17 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "batch_stdin_tmpdir_empty",
+        case: "`--batch -` with `TMPDIR` empty",
+        tried: "`--batch -` with `TMPDIR=` (set, but empty, as an unset variable often is in a container's environment): it counts as unset, as for `mktemp` and Python's `tempfile`, and the copy goes to /tmp.",
+        env: &[("TMPDIR", b"")],
+        stdin: "user,password\nalice,P4SSW0RD-hj3nR9tYq\n",
+        args: &["-k", "{secret}", "--batch", "-", "http://127.0.0.1:{port}"],
+        exit: 0,
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
         id: "jobs_without_batch",
         case: "`--jobs` without `--batch`",
         tried: "`--jobs 3` on a single registration.",

@@ -272,6 +272,29 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "redirect_with_credentials",
+        case: "Redirect to a URL with credentials",
+        tried: "The server answers the nonce request with `302 Found` to a URL holding a user name and password: the message names the location with its password masked.",
+        server: plain(|_, c| {
+            Reply::redirect(
+                302,
+                &format!(
+                    "http://admin:hun/ter2@127.0.0.1:{}/_synapse/admin/v1/register",
+                    c.elsewhere
+                ),
+            )
+        }),
+        exit: 4,
+        error: Some(
+            "error: the server answered 302 Found redirecting to http://admin:***@127.0.0.1:{elsewhere}/_synapse/admin/v1/register; redirects are not followed",
+        ),
+        hint: Some(
+            "hint: a password is only sent to the URL you name: if the new location is right, pass it as server_url",
+        ),
+        requests: &["GET"],
+        ..ROW
+    },
+    Row {
         id: "rate_limited_429",
         case: "429 with `retry_after_ms`",
         tried: "The server refuses the registration with `429`, `M_LIMIT_EXCEEDED` and `retry_after_ms: 2000`.",
@@ -793,6 +816,70 @@ pub const ROWS: &[Row] = &[
         hint: Some(
             "hint: a Matrix access token is printable ASCII: check what answers at this URL, and log in with the password to get a token",
         ),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "token_empty",
+        case: "`-o token`, an empty token",
+        tried: "The server creates the account and answers with `\"access_token\": \"\"`: `-o token` would print an empty line and succeed, and `$(...)` would hold an empty token, so it is refused as a missing token.",
+        server: plain(|r, c| {
+            registered_then(r, c, || {
+                Reply::json(
+                    200,
+                    json!({"user_id": "@alice:stub.test", "access_token": "", "device_id": "D", "home_server": "stub.test"}),
+                )
+            })
+        }),
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "-o",
+            "token",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 4,
+        error: Some(
+            "error: @alice:stub.test was created, but the server's answer has no access_token",
+        ),
+        hint: Some("hint: log in with the password to get a token"),
+        requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "token_a_number",
+        case: "`-o token`, a token that is a number",
+        tried: "The server creates the account and answers with `\"access_token\": 9876543210123`: the error says what is wrong with the field without repeating its value (a token is a secret).",
+        server: plain(|r, c| {
+            registered_then(r, c, || {
+                Reply::json(
+                    200,
+                    json!({"user_id": "@alice:stub.test", "access_token": 9_876_543_210_123_u64, "device_id": "D", "home_server": "stub.test"}),
+                )
+            })
+        }),
+        args: &[
+            "-k",
+            "{secret}",
+            "-u",
+            "alice",
+            "-p",
+            "{password}",
+            "--no-admin",
+            "-o",
+            "token",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 4,
+        error: Some(
+            "error: the account was created, but the server's answer has no access_token: the server's registration answer is not the expected JSON (access_token: expected a string, found a number)",
+        ),
+        hint: Some("hint: log in with the password to get a token"),
         requests: &["GET", "POST"],
         ..ROW
     },
