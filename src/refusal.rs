@@ -82,3 +82,52 @@ impl Refusal {
         Some(Hint::text(hint))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(status: u16, errcode: Option<&str>, error: &str) -> Refusal {
+        Refusal {
+            status,
+            reason: String::new(),
+            errcode: errcode.map(str::to_owned),
+            error: Some(error.to_owned()),
+            retry_after_ms: None,
+        }
+    }
+
+    fn shown(refusal: &Refusal) -> Option<String> {
+        refusal.hint().map(|hint| {
+            hint.render(|setting| match setting {
+                Setting::ExistsOk => "EXISTS-OK",
+                _ => "OTHER",
+            })
+        })
+    }
+
+    #[test]
+    fn a_taken_name_is_pointed_at_exists_ok_whatever_the_status() {
+        for status in [400, 409] {
+            let hint = shown(&refusal(
+                status,
+                Some("M_USER_IN_USE"),
+                "User ID already taken.",
+            ));
+            assert_eq!(
+                hint.as_deref(),
+                Some("pass EXISTS-OK to treat an existing account as success")
+            );
+        }
+    }
+
+    #[test]
+    fn only_an_unrecognised_nonce_is_blamed_on_several_processes() {
+        let nonce = shown(&refusal(400, Some("M_UNKNOWN"), "unrecognised nonce")).unwrap();
+        assert!(nonce.contains("several Synapse processes"), "{nonce}");
+        assert_eq!(
+            shown(&refusal(400, Some("M_UNKNOWN"), "Invalid username")),
+            None
+        );
+    }
+}
