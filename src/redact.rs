@@ -26,8 +26,9 @@ pub fn escape_control_characters(text: &str) -> String {
     escaped
 }
 
-/// A URL as typed, for a message: the password of its userinfo masked, and
-/// escaped. The userinfo runs to the last `@`, wherever it is: a password
+/// A URL as typed, for a message: the password of its userinfo masked (the
+/// whole userinfo when it has no password: a token is often given as the
+/// user part, `https://TOKEN@host`), and escaped. The userinfo runs to the last `@`, wherever it is: a password
 /// may hold a `/`, `?` or `#` (which end the authority for a URL parser, so
 /// an invalid URL is all there is to go on), and a path with an `@` losing
 /// some of its text to the mask costs nothing. A server's `Location` goes
@@ -37,7 +38,7 @@ pub fn url(text: &str) -> String {
     let masked = match text[start..].rfind('@').map(|i| start + i) {
         Some(at) => match text[start..at].find(':').map(|i| start + i) {
             Some(colon) => format!("{}***{}", &text[..=colon], &text[at..]),
-            None => text.to_owned(),
+            None => format!("{}***{}", &text[..start], &text[at..]),
         },
         None => text.to_owned(),
     };
@@ -61,7 +62,7 @@ mod tests {
             ("http://admin:a@b@host", "http://admin:***@host"),
             ("https://u:p%40ss@host", "https://u:***@host"),
             ("u:p@h", "u:***@h"),
-            ("http://admin@host", "http://admin@host"),
+            ("http://S3cretToken@host", "http://***@host"),
             ("http://host:8008/", "http://host:8008/"),
             ("http://h\u{1b}[2J:p@x", "http://h\\u{1b}[2J:***@x"),
         ] {
