@@ -68,6 +68,10 @@ pub struct Controller {
     sustained: f64,
     epoch: u64,
     window: Window,
+    /// When slow start ended on a queued answer: the first window after it
+    /// counts every answer, whenever its request started, and decides on
+    /// the rate they come at (see [`Controller::after_overshoot`]).
+    overshot: Option<Duration>,
     /// How long each number of slots was in force, for [`Controller::settled`].
     time_at: Vec<Duration>,
     since: Duration,
@@ -97,6 +101,7 @@ impl Controller {
             sustained: 0.0,
             epoch: 0,
             window: Window::default(),
+            overshot: None,
             time_at: vec![Duration::ZERO; ceiling + 1],
             patience: timeout / 4,
             since: Duration::ZERO,
@@ -183,7 +188,11 @@ impl Controller {
             // on.
             self.phase = Phase::Steady;
             self.new_window();
+            self.overshot = (self.slots() > AUTO_START).then_some(now);
             return None;
+        }
+        if let Some(since) = self.overshot {
+            return self.after_overshoot(since, latency, busy, now);
         }
         if ticket.epoch != self.epoch {
             return None;
@@ -276,6 +285,52 @@ impl Controller {
         None
     }
 
+    /// The first window after slow start overshot (grew, then answers
+    /// queued). A window of its own would wait for answers to requests
+    /// started after it, behind all those queued by the overshoot: on a
+    /// short batch against a server that queues, most of the run. A full
+    /// server answers at the rate it sustains, whatever is queued, so that
+    /// rate, over a quarter of the slots' answers and at least the fastest
+    /// answer time, gives its capacity at once. Answers not queueing after
+    /// all leave the window to go on as any other.
+    fn after_overshoot(
+        &mut self,
+        since: Duration,
+        latency: Duration,
+        busy: usize,
+        now: Duration,
+    ) -> Option<Change> {
+        self.window.answers += 1;
+        self.window.total_latency += latency;
+        self.window.total_busy += busy;
+        let fastest = self.fastest?;
+        let elapsed = now.saturating_sub(since);
+        if self.window.answers < (self.slots() / 4).max(MIN_WINDOW) || elapsed < fastest {
+            return None;
+        }
+        self.overshot = None;
+        let mean = self.window.total_latency / self.window.answers as u32;
+        if slowdown_of(mean, fastest) <= QUEUEING {
+            return None;
+        }
+        self.sustained = self
+            .sustained
+            .max(self.window.answers as f64 / elapsed.as_secs_f64());
+        self.new_window();
+        let target = with_margin(self.measured());
+        if target.round() as usize >= self.slots() {
+            return None;
+        }
+        self.set(
+            target,
+            now,
+            Reason::Queueing {
+                latency: mean,
+                fastest,
+            },
+        )
+    }
+
     /// What the server has been seen to serve at once: the most answers per
     /// second times the fastest answer.
     fn measured(&self) -> f64 {
@@ -286,6 +341,7 @@ impl Controller {
     /// before is no floor any more.
     fn cut(&mut self, now: Duration, reason: Reason) -> Option<Change> {
         self.phase = Phase::Steady;
+        self.overshot = None;
         self.cut = Some(now);
         self.sustained = 0.0;
         self.set(self.limit / 2.0, now, reason)
