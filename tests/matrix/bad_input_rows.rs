@@ -1406,6 +1406,26 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "two_stdin_readers",
+        case: "Two options reading standard input",
+        tried: "`--password-stdin` with `--shared-secret-file /dev/stdin`: the secret file took all of standard input, and the password was then said to be blank.",
+        stdin: "{secret}\n",
+        args: &[
+            "--shared-secret-file",
+            "/dev/stdin",
+            "-u",
+            "alice",
+            "--password-stdin",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: --password-stdin and --shared-secret-file both read standard input: only one can (give the other a file)",
+        ),
+        ..ROW
+    },
+    Row {
         id: "jobs_without_batch",
         case: "`--jobs` without `--batch`",
         tried: "`--jobs 3` on a single registration.",
