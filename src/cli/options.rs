@@ -443,12 +443,41 @@ fn read_password_file(path: &std::path::Path) -> Result<(SecretString, Option<No
     match read_secret_file(path, None) {
         // An empty password file is the server's "blank password" refusal,
         // said before sending.
+        // A named pipe is not waited for: nothing written means no writer yet.
+        Err(Error::File { problem, .. })
+            if problem == "is empty"
+                && std::fs::metadata(path)
+                    .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type())) =>
+        {
+            Err(Error::input(
+                "--password-file",
+                format!(
+                    "{}: is a named pipe with nothing written to it: its writer must have it open before this runs (it is not waited for)",
+                    path.display()
+                ),
+            ))
+        }
         Err(Error::File { problem, .. }) if problem == "is empty" => Err(Error::input(
             "--password-file",
             format!("{}: Password cannot be blank.", path.display()),
         )),
         other => other,
     }
+}
+
+#[cfg(test)]
+#[test]
+fn a_password_fifo_without_a_writer_is_said_to_be_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p");
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let m = read_password_file(&path).unwrap_err().to_string();
+    assert!(
+        m.contains("is a named pipe with nothing written to it"),
+        "{m}"
+    );
 }
 
 /// A positive, finite number of seconds; `None` for zero.
