@@ -283,7 +283,15 @@ fn listener_host(listener: &Mapping) -> Result<String, String> {
     };
     Ok(match first.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
-        _ => first.to_owned(),
+        Ok(std::net::IpAddr::V4(_)) => first.to_owned(),
+        // Checked here too, so that a bad one is blamed on this key.
+        Err(_) if url::Host::parse(first).is_ok() => first.to_owned(),
+        Err(_) => {
+            return Err(format!(
+                "'{}' is not an address (nor a host name) that a URL can name: give the server URL on the command line",
+                crate::redact::escape_control_characters(first)
+            ));
+        }
     })
 }
 
@@ -835,6 +843,20 @@ mod tests {
         assert!(
             m.contains("listeners[0].bind_addresses: has an entry"),
             "{m}"
+        );
+        // Not a host: blamed on the key written, not on a server_url never
+        // typed, and shown with its control characters escaped.
+        let m = with("bind_addresses: [\"1.2.3.4\\e[2J\"],")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("listeners[0].bind_addresses: '1.2.3.4\\u{1b}[2J' is not an address"),
+            "{m}"
+        );
+        assert!(!m.contains("server_url") && !m.contains('\u{1b}'), "{m}");
+        assert_eq!(
+            with("bind_addresses: ['synapse.internal'],").unwrap(),
+            Some("http://synapse.internal:8008".to_owned())
         );
     }
 

@@ -47,6 +47,35 @@ pub(super) struct LineCounter<R> {
     pub(super) at_end: bool,
     /// Where the record being read starts: the end of the one before.
     pub(super) row_start: u64,
+    pub(super) quote: Quote,
+}
+
+/// Where the bytes read so far leave CSV quoting, followed as the CSV
+/// reader does (a quote opens a field only at its start, `""` inside is
+/// one quote), because the reader ends a field still open at the end of
+/// the file without saying so: the rows after it would be read into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Quote {
+    FieldStart,
+    Unquoted,
+    /// Inside a quoted field opened at this byte offset.
+    Open(u64),
+    /// A quote inside a quoted field: it closes it, or `""` follows.
+    Closing(u64),
+}
+
+impl Quote {
+    fn next(self, byte: u8, at: u64) -> Quote {
+        let ends_field = matches!(byte, b',' | b'\n' | b'\r');
+        match self {
+            Quote::Open(start) if byte == b'"' => Quote::Closing(start),
+            Quote::Open(start) => Quote::Open(start),
+            Quote::Closing(start) if byte == b'"' => Quote::Open(start),
+            Quote::FieldStart if byte == b'"' => Quote::Open(at),
+            _ if ends_field => Quote::FieldStart,
+            _ => Quote::Unquoted,
+        }
+    }
 }
 
 impl<R: Read> Read for LineCounter<R> {
@@ -63,6 +92,9 @@ impl<R: Read> Read for LineCounter<R> {
         line_breaks(&buf[..n], &mut self.after_cr, |i| {
             newlines.push_back(start + i as u64)
         });
+        for (i, &byte) in buf[..n].iter().enumerate() {
+            self.quote = self.quote.next(byte, start + i as u64);
+        }
         self.read += n as u64;
         Ok(n)
     }
@@ -78,6 +110,7 @@ impl<R> LineCounter<R> {
             counted: Cell::new(0),
             at_end: false,
             row_start: 0,
+            quote: Quote::FieldStart,
         }
     }
 

@@ -3,9 +3,11 @@
 use super::fields::{COLUMNS, Column, Problem, WrittenRow, csv_entry, json_entry};
 use super::format::{Format, count_line_breaks, detect};
 use super::lines::{
-    Line, LineCounter, MAX_ROW_BYTES, RowTooLong, is_row_too_long, read_line_capped,
+    Line, LineCounter, MAX_ROW_BYTES, Quote, RowTooLong, is_row_too_long, read_line_capped,
 };
 use std::io::{self, BufRead};
+
+const UNCLOSED_QUOTE: &str = "a quoted field opens on this line and is never closed: the rest of the file would be read into it";
 
 /// The rows of a batch file, read one at a time.
 pub struct Rows<R: BufRead> {
@@ -143,6 +145,12 @@ impl<R: BufRead> Iterator for Rows<R> {
                     let too_long = (position - counter.row_start > MAX_ROW_BYTES)
                         .then(|| counter.too_long(position));
                     counter.row_start = position;
+                    if let (true, Quote::Open(start)) = (counter.at_end, counter.quote) {
+                        // Said where the quote opens, never what follows it.
+                        self.done = true;
+                        let line = *offset + 1 + counter.newlines_before(start);
+                        return Some(Err(Problem::new(line, UNCLOSED_QUOTE)));
+                    }
                     let last_line = 1 + reader.get_ref().newlines_before(end);
                     let inside: u64 = record.iter().map(count_line_breaks).sum();
                     let line = *offset + last_line.saturating_sub(inside);

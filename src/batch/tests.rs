@@ -95,14 +95,28 @@ pub(super) fn csv_line_numbers_count_blank_lines_and_crlf() {
         lines("\n\n\"user\"\n\"b\"\nc\n"),
         [(4, "b".to_owned()), (5, "c".to_owned())]
     );
-    // Found by fuzzing (fuzz/fuzz_targets/batch.rs): a quote left open
-    // runs to the end of the file, newlines included; the row was
-    // reported on the line before it.
-    assert_eq!(
-        lines("user\nb\n\"c\nd\n"),
-        [(2, "b".to_owned()), (3, "c\nd".to_owned())]
-    );
-    assert_eq!(lines("user\n\"c\n\n"), [(2, "c".to_owned())]);
+    // A quote left open would run to the end of the file, newlines and
+    // the rows after it included (other users' passwords in one cell):
+    // refused, on the line where the quote opens, without the cell.
+    let open = |line| {
+        Problem::new(
+            line,
+            "a quoted field opens on this line and is never closed: the rest of the file would be read into it",
+        )
+    };
+    let items = rows("user,password\nb,pw\nu1,\"S3cret\nu2,pw2\nu3,pw3\n");
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0].as_ref().unwrap().line, 2);
+    assert_eq!(items[1].as_ref().unwrap_err(), &open(3));
+    let error = |text| rows(text).pop().unwrap().err();
+    assert_eq!(error("user\nb\n\"c\nd\n"), Some(open(3)));
+    assert_eq!(error("user\n\"c\n\n"), Some(open(2)));
+    // On the row's second line, after a quoted field that does close.
+    assert_eq!(error("user,pw\n\"a\nb\",\"x\r\n"), Some(open(3)));
+    // Closed at the very end, or a quote inside an unquoted field: read.
+    assert_eq!(lines("user,pw\nb,\"x\ny\""), [(2, "b".to_owned())]);
+    assert_eq!(lines("user,pw\nb,x\"y\n"), [(2, "b".to_owned())]);
+    assert_eq!(lines("user,pw\nb,\"x\"\"\"\n"), [(2, "b".to_owned())]);
     assert_eq!(
         lines("user\nb\nc"),
         [(2, "b".to_owned()), (3, "c".to_owned())]

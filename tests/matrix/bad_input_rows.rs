@@ -402,6 +402,23 @@ pub const ROWS: &[Row] = &[
         ..ROW
     },
     Row {
+        id: "listener_not_a_host",
+        case: "Listener on something not a host",
+        tried: "No server URL given; the client listener binds `\"1.2.3.4\\e[2J\"` (a terminal escape in it): the message names the config key, not a `server_url` that was never typed, and shows the escape as `\\u{1b}`.",
+        files: &[(
+            "hs.yaml",
+            Text(
+                "registration_shared_secret: {secret}\nlisteners: [{port: {port}, type: http, bind_addresses: [\"1.2.3.4\\e[2J\"], resources: [{names: [client]}]}]\n",
+            ),
+        )],
+        args: FROM_LISTENERS,
+        exit: 3,
+        error: Some(
+            "error: {dir}/hs.yaml: listeners[0].bind_addresses: '1.2.3.4\\…[2J' is not an address (nor a host name) that a URL can name: give the server URL on the command line",
+        ),
+        ..ROW
+    },
+    Row {
         id: "listener_not_a_mapping",
         case: "Listener not a mapping",
         tried: "No server URL given; `listeners: [PORT]`.",
@@ -1386,6 +1403,26 @@ pub const ROWS: &[Row] = &[
         args: &["-k", "{secret}", "--batch", "-", "http://127.0.0.1:{port}"],
         exit: 0,
         requests: &["GET", "POST"],
+        ..ROW
+    },
+    Row {
+        id: "two_stdin_readers",
+        case: "Two options reading standard input",
+        tried: "`--password-stdin` with `--shared-secret-file /dev/stdin`: the secret file took all of standard input, and the password was then said to be blank.",
+        stdin: "{secret}\n",
+        args: &[
+            "--shared-secret-file",
+            "/dev/stdin",
+            "-u",
+            "alice",
+            "--password-stdin",
+            "--no-admin",
+            "http://127.0.0.1:{port}",
+        ],
+        exit: 2,
+        error: Some(
+            "error: --password-stdin and --shared-secret-file both read standard input: only one can (give the other a file)",
+        ),
         ..ROW
     },
     Row {
