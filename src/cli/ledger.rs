@@ -249,6 +249,60 @@ mod tests {
         );
     }
 
+    /// The panic hook's lock: it waits for a holder that lets go within its
+    /// patience, and gives up on one that does not (the panicking thread
+    /// may hold the ledger), instead of hanging the exit.
+    #[test]
+    fn the_panic_hooks_lock_waits_only_as_long_as_its_patience() {
+        use std::sync::mpsc::channel;
+        let held = lock();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let got = lock_within(Duration::from_millis(50)).is_some();
+            tx.send((got, started.elapsed())).unwrap();
+        });
+        let (got, waited) = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("lock_within outlived its patience");
+        assert!(!got, "the ledger was held");
+        assert!(waited >= Duration::from_millis(50), "{waited:?}");
+
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            tx.send(lock_within(Duration::from_secs(5)).is_some())
+                .unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        drop(held);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(true));
+    }
+
+    #[test]
+    fn only_a_registration_sent_is_awaited() {
+        let entry = |id, sent| Entry {
+            id,
+            report: Report::Row {
+                line: id + 1,
+                localpart: format!("u{id}"),
+            },
+            user_id: None,
+            password: None,
+            sent,
+        };
+        let mut ledger = Ledger {
+            next: 2,
+            entries: vec![entry(0, false), entry(1, false)],
+        };
+        assert!(!ledger.any_sent());
+        ledger.entries[1].sent = true;
+        assert!(ledger.any_sent());
+        ledger.entries[1].sent = false;
+        // Rows never sent are the summary's, not the flush's: nothing said.
+        assert_eq!(ledger.flush(Cause::Signal(2)), 0);
+        assert!(ledger.entries.is_empty());
+    }
+
     #[test]
     fn a_registration_is_at_risk_from_its_sending_until_it_is_settled() {
         let held = hold(
