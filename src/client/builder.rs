@@ -129,19 +129,7 @@ impl ClientBuilder {
 
     /// Reads the `cacert` file and sets up TLS; nothing is sent yet.
     pub fn build(self) -> Result<Client> {
-        let url = Url::parse(&self.server_url)
-            .ok()
-            .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
-            .ok_or_else(|| Error::input("server URL", "is not an http:// or https:// URL"))?;
-        // Never sent (the shared secret is all the endpoint needs), and a
-        // password there would reach the log lines and messages that name
-        // the URL. The URL is not repeated here, for the same reason.
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(Error::input(
-                "server URL",
-                "contains credentials (user:password@); the shared secret is all the endpoint needs",
-            ));
-        }
+        let url = service_url(&self.server_url, "server URL", "the shared secret")?;
         let secret = self
             .shared_secret
             .ok_or_else(|| Error::input("shared secret", "is not set"))?;
@@ -151,6 +139,24 @@ impl ClientBuilder {
         }
         Client::new(&url, secret, self.if_exists, self.options)
     }
+}
+
+/// A service's URL as a builder is given it: http or https with a host,
+/// and no credentials, which no endpoint here takes (`needs` is what it
+/// does take) and which would reach the log lines and messages that name
+/// the URL. The URL is not repeated in the error, for the same reason.
+pub(crate) fn service_url(text: &str, what: &str, needs: &str) -> Result<Url> {
+    let url = Url::parse(text)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+        .ok_or_else(|| Error::input(what, "is not an http:// or https:// URL"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::input(
+            what,
+            format!("contains credentials (user:password@); {needs} is all the endpoint needs"),
+        ));
+    }
+    Ok(url)
 }
 
 impl Client {

@@ -13,6 +13,7 @@ pub(crate) mod retry;
 
 pub use answer::Registered;
 pub use answer::{parse_nonce, parse_refusal, parse_registered};
+pub(crate) use builder::service_url;
 pub use builder::{ClientBuilder, HttpOptions, IfExists};
 pub(crate) use diagnose::Failure;
 

@@ -144,10 +144,7 @@ impl MasClientBuilder {
 
     /// Sets up TLS; nothing is sent yet.
     pub fn build(self) -> Result<MasClient> {
-        let url = Url::parse(&self.url)
-            .ok()
-            .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
-            .ok_or_else(|| Error::input("MAS URL", "is not an http:// or https:// URL"))?;
+        let url = crate::client::service_url(&self.url, "MAS URL", "the client or admin token")?;
         let credentials = self.credentials.ok_or_else(|| {
             Error::input(
                 "MAS credentials",
@@ -705,5 +702,28 @@ fn partial(account: &str, missing: &'static str, finish: String, cause: Error) -
         missing,
         finish,
         cause: Box::new(cause),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mas_url_with_credentials_is_refused_without_repeating_it() {
+        for url in [
+            "http://admin:hunter2@mas.example/",
+            "https://S3cretToken@mas.example/",
+        ] {
+            let Err(error) = MasClient::builder(url).admin_token("token").build() else {
+                panic!("a MAS URL with credentials was accepted");
+            };
+            let text = error.to_string();
+            assert!(text.contains("contains credentials"), "{text}");
+            assert!(
+                !text.contains("hunter2") && !text.contains("S3cret"),
+                "{text}"
+            );
+        }
     }
 }
