@@ -30,6 +30,7 @@ pub fn exit_code_for_signal(signal: i32) -> i32 {
 
 /// What went wrong, with what the user needs to put it right.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
     /// The options contradict each other or are missing (exit 2).
     Usage(String),

@@ -64,10 +64,10 @@
 //! #     }
 //! #     fn registered(body: &str) -> String {
 //! #         let user_type = Some(field(body, "user_type")).filter(|t| *t != "null");
-//! #         let mac = register_new_matrix_user::registration_mac(
-//! #             SECRET, field(body, "nonce"), field(body, "username"),
-//! #             field(body, "password"), field(body, "admin") == "true", user_type,
-//! #         );
+//! #         let user = register_new_matrix_user::NewUser::new(field(body, "username"), field(body, "password"))
+//! #             .admin(field(body, "admin") == "true")
+//! #             .user_type(user_type);
+//! #         let mac = register_new_matrix_user::registration_mac(&user, SECRET, field(body, "nonce"));
 //! #         assert_eq!(field(body, "mac"), mac, "the MAC must match");
 //! #         format!(r#"{{"user_id":"@{}:localhost","access_token":"t","device_id":"D","home_server":"localhost"}}"#, field(body, "username"))
 //! #     }
@@ -146,7 +146,9 @@ mod rules;
 #[cfg(feature = "cli")]
 mod yaml;
 
-pub use client::{Client, ClientBuilder, IfExists, NewUser, Outcome, Prepared, Registered};
+pub use client::{
+    AccessToken, Client, ClientBuilder, IfExists, NewUser, Outcome, Prepared, Registered,
+};
 pub use error::{Error, Hint, HintPart, Refusal, Result, Setting};
 pub use mac::registration_mac;
 pub use mas::{MasClient, MasClientBuilder};
@@ -173,6 +175,16 @@ pub mod __private {
         pub use crate::yaml::{Int, Value, load};
     }
 }
+
+// Shared between threads by design (a batch shares one client): a change
+// that loses it fails to compile here.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Client>();
+    send_sync::<MasClient>();
+    send_sync::<Error>();
+    send_sync::<Outcome>();
+};
 
 /// The README's Rust sample, compiled by `cargo test --doc` so that it keeps
 /// matching the API.

@@ -2,6 +2,7 @@
 //! access token on stdout; errors, hints and notices on stderr.
 
 use crate::cli::OutputFormat;
+use crate::client::AccessToken;
 use crate::client::Registered;
 use crate::error::{Error, Refusal};
 use crate::secret::SecretString;
@@ -92,7 +93,7 @@ impl Reporter {
             OutputFormat::Json => {
                 let result = RegistrationResult {
                     user_id: Some(&registered.user_id),
-                    access_token: Some(registered.access_token.as_deref()),
+                    access_token: Some(registered.access_token.as_ref().map(AccessToken::expose)),
                     device_id: Some(registered.device_id.as_deref()),
                     home_server: Some(registered.home_server.as_deref()),
                     created: Some(true),
@@ -104,7 +105,13 @@ impl Reporter {
             }
             OutputFormat::Token => {
                 // Checked before: token mode needs an access token.
-                stdout_line(registered.access_token.as_deref().unwrap_or_default())?;
+                stdout_line(
+                    registered
+                        .access_token
+                        .as_ref()
+                        .map(AccessToken::expose)
+                        .unwrap_or_default(),
+                )?;
             }
         }
         Ok(())

@@ -5,6 +5,7 @@ use super::check::{CheckedRow, Rules};
 use super::rows::Rows;
 use super::tally::Tally;
 use crate::cli::ledger::{self, Held, Report};
+use crate::client::AccessToken;
 use crate::client::{NewUser, Outcome};
 use crate::concurrency::{Limiter, Signal, Ticket};
 use crate::error::{Error, Result};
@@ -236,7 +237,7 @@ impl SecondPass<'_> {
                     via: self.via,
                     user_id: Some(&registered.user_id),
                     created: Some(true),
-                    access_token: Some(registered.access_token.as_deref()),
+                    access_token: Some(registered.access_token.as_ref().map(AccessToken::expose)),
                     device_id: Some(registered.device_id.as_deref()),
                     password: generated,
                     ..RegistrationResult::default()

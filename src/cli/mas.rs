@@ -6,7 +6,7 @@
 
 use crate::cli::Cli;
 use crate::cli::options::Route;
-use crate::client::{Client, HttpOptions, IfExists};
+use crate::client::{CaCert, Client, HttpOptions, IfExists};
 use crate::config::{Config, read_secret_file};
 use crate::error::{Error, Hint, Result};
 use crate::mas::{DEFAULT_MINIMUM_COMPLEXITY, MasClient};
@@ -448,7 +448,7 @@ impl Registrar {
             .if_exists(if_exists)
             .access_tokens(access_tokens)
             .timeout(http.timeout)
-            .insecure(http.insecure)
+            .danger_accept_invalid_certs(http.insecure)
             .max_idle_connections(http.pool_size);
         builder = match &route.credentials {
             MasCredentials::Client { id, secret, post } => builder
@@ -459,9 +459,11 @@ impl Registrar {
         if let Some(wait) = http.wait {
             builder = builder.wait(wait);
         }
-        if let Some(cacert) = &http.cacert {
-            builder = builder.cacert(cacert.clone());
-        }
+        builder = match &http.cacert {
+            Some(CaCert::File(path)) => builder.cacert(path),
+            Some(CaCert::Pem(pem)) => builder.cacert_pem(pem.clone()),
+            None => builder,
+        };
         Ok(Registrar::Mas(Box::new(builder.build()?)))
     }
 

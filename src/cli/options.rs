@@ -5,7 +5,7 @@
 use crate::cli::mas::{MAS_SECRET_ENV, MasRoute};
 use crate::cli::server::{plain_http_warning, server_address};
 use crate::cli::{Cli, DEFAULT_JOBS, OutputFormat, SECRET_ENV};
-use crate::client::{HttpOptions, IfExists};
+use crate::client::{CaCert, HttpOptions, IfExists};
 use crate::concurrency::Jobs;
 use crate::config::{Config, read_secret_file};
 use crate::error::{Error, Result};
@@ -281,7 +281,7 @@ impl Options {
             http: HttpOptions {
                 timeout,
                 wait,
-                cacert: cli.cacert,
+                cacert: cli.cacert.map(CaCert::File),
                 insecure: cli.insecure,
                 pool_size: 1,
                 unix_socket,

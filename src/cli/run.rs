@@ -223,7 +223,10 @@ fn register(
             // An empty token is no token: printed, it would be an empty
             // line and a success.
             if reporter.format() == OutputFormat::Token
-                && registered.access_token.as_deref().is_none_or(str::is_empty)
+                && registered
+                    .access_token
+                    .as_ref()
+                    .is_none_or(|t| t.expose().is_empty())
             {
                 return Err(Error::transport(
                     format!(
@@ -239,8 +242,8 @@ fn register(
             if reporter.format() == OutputFormat::Token
                 && registered
                     .access_token
-                    .as_deref()
-                    .is_some_and(|token| !token.bytes().all(|b| b.is_ascii_graphic()))
+                    .as_ref()
+                    .is_some_and(|token| !token.expose().bytes().all(|b| b.is_ascii_graphic()))
             {
                 return Err(Error::transport(
                     format!(

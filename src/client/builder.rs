@@ -8,6 +8,7 @@ use reqwest::Url;
 use reqwest::blocking::Client as HttpClient;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,14 +26,43 @@ pub struct HttpOptions {
     pub timeout: Duration,
     /// How long to keep retrying while the server cannot be reached.
     pub wait: Option<Duration>,
-    /// A PEM file of certificates to trust instead of the system's.
-    pub cacert: Option<PathBuf>,
+    /// PEM certificates to trust instead of the system's.
+    pub cacert: Option<CaCert>,
     /// Skip certificate verification.
     pub insecure: bool,
     /// Connections to keep open for reuse (batch mode runs several at once).
     pub pool_size: usize,
     /// Connect through this Unix socket instead of the URL's host and port.
     pub unix_socket: Option<PathBuf>,
+}
+
+/// Where the certificates to trust come from.
+#[derive(Clone)]
+pub enum CaCert {
+    /// A PEM file, read when the client is built.
+    File(PathBuf),
+    /// PEM text given as it is.
+    Pem(Vec<u8>),
+}
+
+/// How messages name the certificates: the file, or what gave them.
+impl fmt::Display for CaCert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaCert::File(path) => path.display().fmt(f),
+            CaCert::Pem(_) => f.write_str("the PEM certificates given"),
+        }
+    }
+}
+
+/// Certificates are public, but a whole bundle is noise in a log line.
+impl fmt::Debug for CaCert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaCert::File(path) => f.debug_tuple("File").field(path).finish(),
+            CaCert::Pem(pem) => write!(f, "Pem({} bytes)", pem.len()),
+        }
+    }
 }
 
 impl Default for HttpOptions {
@@ -50,6 +80,7 @@ impl Default for HttpOptions {
 
 /// What to make of an account that already exists.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IfExists {
     /// A failure: the server's `M_USER_IN_USE` refusal ([`Error::Refused`]).
     #[default]
@@ -100,15 +131,24 @@ impl ClientBuilder {
 
     /// A PEM file of certificates to trust instead of the system's; a
     /// self-signed certificate given here is trusted as the server's own.
+    /// The file is read by [`build`](ClientBuilder::build).
     pub fn cacert(mut self, path: impl Into<PathBuf>) -> Self {
-        self.options.cacert = Some(path.into());
+        self.options.cacert = Some(CaCert::File(path.into()));
         self
     }
 
-    /// Skips certificate verification: anyone between here and the server
-    /// can read the shared secret's MAC and the password.
-    pub fn insecure(mut self, insecure: bool) -> Self {
-        self.options.insecure = insecure;
+    /// As [`cacert`](ClientBuilder::cacert), with the PEM text itself
+    /// (`-----BEGIN CERTIFICATE-----` blocks) instead of a file.
+    pub fn cacert_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.options.cacert = Some(CaCert::Pem(pem.into()));
+        self
+    }
+
+    /// With `true`, skips certificate verification: anyone between here and
+    /// the server can then read the shared secret's MAC and the password.
+    /// For a test server only (default: `false`).
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.options.insecure = accept;
         self
     }
 
@@ -194,7 +234,9 @@ impl Client {
     ) -> Result<Self> {
         let endpoint = endpoint_url(server_url);
         let tls = match &options.cacert {
-            Some(path) if !options.insecure => crate::tls::cacert_config(read_certificates(path)?),
+            Some(cacert) if !options.insecure => {
+                crate::tls::cacert_config(read_certificates(cacert)?)
+            }
             _ if options.insecure => crate::tls::config(true),
             // The system's trust store is needed only for https://: a scratch
             // container has none, and plain http:// or a Unix socket must
@@ -207,7 +249,7 @@ impl Client {
         };
         let tls = tls.map_err(|e| {
             let with = match &options.cacert {
-                Some(path) if !options.insecure => format!(" with {}", path.display()),
+                Some(cacert) if !options.insecure => format!(" with {cacert}"),
                 _ => String::new(),
             };
             Error::transport(format!("cannot set up TLS{with}: {e}"), None)
@@ -308,11 +350,19 @@ pub(crate) fn endpoint_url(server_url: &Url) -> Url {
 /// A system's whole CA bundle is about 200 KiB.
 const MAX_CERT_FILE_BYTES: u64 = 1024 * 1024;
 
-/// Read as the other file options are: capped, a directory refused, and a
-/// named pipe nobody writes to read as empty instead of waited on.
-fn read_certificates(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>> {
-    let pem = crate::files::read_capped(path, MAX_CERT_FILE_BYTES, None)?;
-    let certificates = CertificateDer::pem_slice_iter(&pem)
+/// A file is read as the other file options are: capped, a directory
+/// refused, and a named pipe nobody writes to read as empty instead of
+/// waited on.
+fn read_certificates(cacert: &CaCert) -> Result<Vec<CertificateDer<'static>>> {
+    let read;
+    let pem = match cacert {
+        CaCert::File(path) => {
+            read = crate::files::read_capped(path, MAX_CERT_FILE_BYTES, None)?;
+            &read
+        }
+        CaCert::Pem(pem) => pem,
+    };
+    let certificates = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .ok()
         .filter(|certs| {
@@ -321,11 +371,18 @@ fn read_certificates(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>> {
         .ok_or_else(|| {
             // The setting is named in the hint, as data: the library does not
             // know what its caller calls it.
-            Error::file(path, None, "holds no PEM certificate").with_hint(
-                Hint::text("the file given as ")
-                    .setting(Setting::CaCert)
-                    .then(" must hold PEM certificates (-----BEGIN CERTIFICATE-----)"),
-            )
+            let hint = Hint::text("the file given as ")
+                .setting(Setting::CaCert)
+                .then(" must hold PEM certificates (-----BEGIN CERTIFICATE-----)");
+            match cacert {
+                CaCert::File(path) => {
+                    Error::file(path, None, "holds no PEM certificate").with_hint(hint)
+                }
+                CaCert::Pem(_) => Error::input(
+                    "cacert_pem",
+                    "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                ),
+            }
         })?;
     Ok(certificates)
 }
@@ -364,7 +421,7 @@ mod tests {
         for insecure in [false, true] {
             Client::builder("https://example.org/")
                 .shared_secret("s")
-                .insecure(insecure)
+                .danger_accept_invalid_certs(insecure)
                 .build()
                 .unwrap();
         }
@@ -409,5 +466,58 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn pem_text_is_trusted_as_a_file_is() {
+        let pem = crate::tls::tests::OPENSSL_DEFAULT;
+        let client = Client::builder("https://localhost/")
+            .shared_secret("s")
+            .cacert_pem(pem)
+            .build()
+            .unwrap();
+        assert!(matches!(client.options.cacert, Some(CaCert::Pem(_))));
+        let error = Client::builder("https://localhost/")
+            .shared_secret("s")
+            .cacert_pem("not a certificate")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "cacert_pem: holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        );
+        let error = crate::MasClient::builder("https://localhost/")
+            .admin_token("t")
+            .cacert_pem(&b"-----BEGIN CERTIFICATE-----\n"[..])
+            .build()
+            .unwrap_err();
+        assert!(error.to_string().starts_with("cacert_pem: "), "{error}");
+    }
+
+    /// Neither a builder nor a registration's outcome shows a secret or a
+    /// token in its `Debug`, however deep.
+    #[test]
+    fn debug_shows_no_secret_nor_token() {
+        let builder = Client::builder("https://localhost/").shared_secret("hunter2-secret");
+        let mas = crate::MasClient::builder("https://localhost/")
+            .client_credentials("id", "hunter2-client")
+            .admin_token("hunter2-admin");
+        let body = br#"{"user_id":"@a:b","access_token":"hunter2-token","device_id":"D"}"#;
+        let registered = super::super::parse_registered(body).unwrap();
+        assert_eq!(
+            registered
+                .access_token
+                .as_ref()
+                .map(super::super::AccessToken::expose),
+            Some("hunter2-token")
+        );
+        let outcome = crate::Outcome::Created(registered);
+        let client = Client::builder("https://localhost/")
+            .shared_secret("hunter2-secret")
+            .build()
+            .unwrap();
+        let shown = format!("{builder:?} {builder:#?} {mas:?} {outcome:?} {outcome:#?} {client:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("AccessToken(<redacted>)"), "{shown}");
     }
 }

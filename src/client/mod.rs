@@ -11,10 +11,10 @@ mod diagnose;
 mod proxy;
 pub(crate) mod retry;
 
-pub use answer::Registered;
+pub use answer::{AccessToken, Registered};
 pub use answer::{parse_nonce, parse_refusal, parse_registered};
 pub(crate) use builder::service_url;
-pub use builder::{ClientBuilder, HttpOptions, IfExists};
+pub use builder::{CaCert, ClientBuilder, HttpOptions, IfExists};
 pub(crate) use diagnose::Failure;
 
 use crate::error::{Error, Hint, Result, Setting};
@@ -100,7 +100,9 @@ impl fmt::Debug for NewUser<'_> {
 
 /// The result of one registration.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Outcome {
+    /// The account was created; what the server answered about it.
     Created(Registered),
     /// The server answered `200 OK`, so the account exists, but the rest of
     /// its answer is missing or unreadable; the error says what is wrong with
@@ -189,14 +191,7 @@ impl Prepared<'_> {
         } = self;
         let mut nonce_retried = false;
         loop {
-            let mac = registration_mac(
-                client.shared_secret.expose(),
-                &nonce,
-                user.localpart,
-                user.password,
-                user.admin,
-                user.user_type,
-            );
+            let mac = registration_mac(user, client.shared_secret.expose(), &nonce);
             let body = RegisterBody {
                 nonce: &nonce,
                 username: user.localpart,
@@ -497,7 +492,7 @@ impl Client {
         };
         let https = self.endpoint.scheme() == "https";
         let timeout = self.options.timeout.as_secs_f64();
-        let cacert = self.options.cacert.as_deref();
+        let cacert = self.options.cacert.as_ref();
         describe_transport_error(&error, &target, https, timeout, cacert)
     }
 }

@@ -15,7 +15,8 @@ pub(crate) use answer::hint as refusal_hint;
 
 use crate::client::retry::Backoff;
 use crate::client::{
-    Auth, Client, Exchanged, Failure, HttpOptions, IfExists, NewUser, Outcome, Registered, Request,
+    AccessToken, Auth, CaCert, Client, Exchanged, Failure, HttpOptions, IfExists, NewUser, Outcome,
+    Registered, Request,
 };
 use crate::error::{Error, Hint, Result};
 use crate::register::Register;
@@ -126,13 +127,22 @@ impl MasClientBuilder {
 
     /// A PEM file of certificates to trust instead of the system's.
     pub fn cacert(mut self, path: impl Into<PathBuf>) -> Self {
-        self.options.cacert = Some(path.into());
+        self.options.cacert = Some(CaCert::File(path.into()));
         self
     }
 
-    /// Skips certificate verification.
-    pub fn insecure(mut self, insecure: bool) -> Self {
-        self.options.insecure = insecure;
+    /// As [`cacert`](MasClientBuilder::cacert), with the PEM text itself
+    /// instead of a file.
+    pub fn cacert_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.options.cacert = Some(CaCert::Pem(pem.into()));
+        self
+    }
+
+    /// With `true`, skips certificate verification: anyone between here and
+    /// MAS can then read its credentials and the password. For a test
+    /// server only (default: `false`).
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.options.insecure = accept;
         self
     }
 
@@ -676,7 +686,7 @@ impl Register for MasClient {
         };
         Ok(Outcome::Created(Registered {
             user_id: account,
-            access_token,
+            access_token: access_token.map(AccessToken::from),
             device_id: None,
             home_server: Some(site.server_name.clone()),
         }))
