@@ -3,7 +3,7 @@
 //! `registration_shared_secret` or `registration_shared_secret_path`, and the
 //! client listener as the default server URL.
 
-use crate::error::{Error, Result};
+use crate::cli::error::{Error, Result};
 use crate::notice::Notice;
 use crate::secret::SecretString;
 use crate::yaml::{Int, Mapping, Value};

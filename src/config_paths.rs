@@ -1,8 +1,8 @@
 //! Which files the `-c` options name, read the way Synapse reads its own
 //! `--config-path` options, and where homeserver configs usually live.
 
+use crate::cli::error::{Error, Result};
 use crate::config::{Config, SecretSource};
-use crate::error::{Error, Result};
 use crate::files::io_reason;
 use crate::notice::{Ignored, Notice};
 use std::path::{Path, PathBuf};

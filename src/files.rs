@@ -17,17 +17,17 @@ pub(crate) fn read_capped(path: &Path, cap: u64, origin: Option<(&Path, &str)>) 
         None => Error::file(path, None, problem),
     };
     let file = open_without_waiting(path)
-        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
+        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))).caused_by(e))?;
     let metadata = file
         .metadata()
-        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
+        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))).caused_by(e))?;
     if metadata.is_dir() {
         return Err(fail("is a directory, not a file".to_owned()));
     }
     let mut bytes = Vec::new();
     file.take(cap + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
+        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))).caused_by(e))?;
     if bytes.len() as u64 > cap {
         return Err(fail(format!("is larger than {}", size_text(cap))));
     }

@@ -2,9 +2,10 @@
 //! access token on stdout; errors, hints and notices on stderr.
 
 use crate::cli::OutputFormat;
+use crate::cli::error::Error;
 use crate::client::AccessToken;
 use crate::client::Registered;
-use crate::error::{Error, Refusal};
+use crate::error::Refusal;
 use crate::secret::SecretString;
 use serde::Serialize;
 use std::fmt;
@@ -122,7 +123,7 @@ impl Reporter {
     pub fn created_incomplete(
         &self,
         user_id: Option<&str>,
-        problem: &Error,
+        problem: &crate::Error,
         generated: Option<&SecretString>,
     ) -> Result<(), Error> {
         say!("warning: {}", incomplete_warning(problem));
@@ -195,7 +196,7 @@ impl Reporter {
     pub fn failed(&self, error: &Error, user_id: Option<&str>, password: Option<&SecretString>) {
         // The failure's own exit status stands, and its reason goes to
         // stderr below, whether or not stdout takes these lines.
-        let written = match (self.format, refusal(error)) {
+        let written = match (self.format, error.library().and_then(refusal)) {
             // stdout is what failed: nothing more goes there.
             _ if matches!(error, Error::Output(_)) => Ok(false),
             (OutputFormat::Text, Some(refusal)) => {
@@ -266,15 +267,16 @@ pub fn clear_progress() {
 }
 
 /// The warning for a 200 answer that could not be read in full.
-pub fn incomplete_warning(problem: &Error) -> String {
+pub fn incomplete_warning(problem: &crate::Error) -> String {
     format!("the account was created (the server answered 200 OK), but {problem}")
 }
 
 /// The server's refusal, also when it left the outcome unknown.
-fn refusal(error: &Error) -> Option<&Refusal> {
+fn refusal(error: &crate::Error) -> Option<&Refusal> {
+    use crate::Error as E;
     match error {
-        Error::Refused(refusal) => Some(refusal),
-        Error::Unconfirmed(inner) | Error::Partial { cause: inner, .. } => refusal(inner),
+        E::Refused(refusal) => Some(refusal),
+        E::Unconfirmed(inner) | E::Partial { cause: inner, .. } => refusal(inner),
         _ => None,
     }
 }
@@ -355,7 +357,7 @@ pub struct RegistrationResult<'a> {
 impl<'a> RegistrationResult<'a> {
     /// A failure. `created` is `null` when the account may exist.
     pub fn failure(error: &Error, user_id: Option<&'a str>) -> Self {
-        let (errcode, text, status) = match refusal(error) {
+        let (errcode, text, status) = match error.library().and_then(refusal) {
             Some(refusal) => (
                 refusal.errcode.clone(),
                 refusal.error.clone().unwrap_or_else(|| error.to_string()),
@@ -370,7 +372,7 @@ impl<'a> RegistrationResult<'a> {
             user_id,
             created: match error {
                 // MAS made the account; a later step failed.
-                Error::Partial { .. } => Some(true),
+                Error::Library(crate::Error::Partial { .. }) => Some(true),
                 _ if error.is_unconfirmed() => None,
                 _ => Some(false),
             },
@@ -437,14 +439,14 @@ mod tests {
 
     #[test]
     fn failure_json_carries_the_server_errcode() {
-        let error = Error::Refused(Refusal {
+        let refusal = Refusal {
             status: 400,
             reason: "Bad Request".into(),
             errcode: Some("M_USER_IN_USE".into()),
             error: Some("User ID already taken.".into()),
             retry_after_ms: None,
-        });
-        let object = failure_json(&error, Some("@a:b"));
+        };
+        let object = failure_json(&crate::Error::Refused(refusal.clone()).into(), Some("@a:b"));
         assert_eq!(object["errcode"], "M_USER_IN_USE");
         assert_eq!(object["error"], "User ID already taken.");
         assert_eq!(object["status"], 400);
@@ -453,7 +455,8 @@ mod tests {
         let local = failure_json(&Error::input("-u", "bad"), None);
         assert_eq!(local["kind"], "input");
         assert_eq!(local["errcode"], Value::Null);
-        let lost = failure_json(&Error::unconfirmed(error), Some("@a:b"));
+        let lost = crate::Error::unconfirmed(crate::Error::Refused(refusal));
+        let lost = failure_json(&lost.into(), Some("@a:b"));
         assert_eq!(lost["created"], Value::Null);
         assert_eq!(lost["errcode"], "M_USER_IN_USE");
         assert_eq!(lost["status"], 400);
@@ -463,7 +466,7 @@ mod tests {
     /// always had (a `serde_json::Map` sorts them): the JSON contract.
     #[test]
     fn every_result_shape_keeps_its_keys_and_order() {
-        let refused = Error::Refused(Refusal {
+        let refused = crate::Error::Refused(Refusal {
             status: 400,
             reason: "Bad Request".into(),
             errcode: Some("M_USER_IN_USE".into()),
@@ -490,7 +493,10 @@ mod tests {
             },
             RegistrationResult {
                 password: Some("pw"),
-                ..RegistrationResult::failure(&Error::unconfirmed(refused), Some("@a:b"))
+                ..RegistrationResult::failure(
+                    &crate::Error::unconfirmed(refused).into(),
+                    Some("@a:b"),
+                )
             },
             RegistrationResult {
                 line: Some(2),

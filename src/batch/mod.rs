@@ -40,10 +40,10 @@ pub use format::Format;
 pub use rows::Rows;
 
 use crate::cli::OutputFormat;
+use crate::cli::error::{Error, Result};
 use crate::cli::mas::Registrar;
 use crate::cli::options::Options;
 use crate::concurrency::{Jobs, Limiter};
-use crate::error::{Error, Result};
 use spool::spool;
 use std::fs::File;
 use std::io::{self, BufReader, IsTerminal, Seek};

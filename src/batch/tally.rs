@@ -2,7 +2,7 @@
 //! summary with the exit status.
 
 use super::worker::RowEnd;
-use crate::error::{EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE};
+use crate::cli::error::{EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE};
 use crate::output;
 use std::io;
 use std::time::{Duration, Instant};
@@ -141,7 +141,7 @@ impl Tally {
                     "interrupted: {not_started} rows were not started; run the same file again with --exists-ok to complete it"
                 );
             }
-            return crate::error::exit_code_for_signal(signal);
+            return crate::cli::error::exit_code_for_signal(signal);
         }
         if self.gave_up {
             output::report_problem(

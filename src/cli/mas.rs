@@ -5,10 +5,11 @@
 //! secret's.
 
 use crate::cli::Cli;
+use crate::cli::error::{Error, Result};
 use crate::cli::options::Route;
 use crate::client::{CaCert, Client, HttpOptions, IfExists};
 use crate::config::{Config, read_secret_file};
-use crate::error::{Error, Hint, Result};
+use crate::error::Hint;
 use crate::mas::{DEFAULT_MINIMUM_COMPLEXITY, MasClient};
 use crate::notice::Notice;
 use crate::register::Register;
@@ -511,7 +512,7 @@ pub fn refuse_unsupported(user_type: Option<&str>, display_name: Option<&str>) -
 /// Whether an account that a failed run leaves behind has its password: a
 /// generated one must then be shown.
 pub fn password_was_set(error: &Error) -> bool {
-    matches!(error, Error::Partial { missing, .. } if *missing != crate::mas::MISSING_PASSWORD)
+    matches!(error, Error::Library(crate::Error::Partial { missing, .. }) if *missing != crate::mas::MISSING_PASSWORD)
 }
 
 #[cfg(test)]

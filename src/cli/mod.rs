@@ -3,6 +3,7 @@
 //! feature.
 
 mod args;
+pub mod error;
 pub mod ledger;
 mod log;
 pub mod mas;

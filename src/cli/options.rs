@@ -2,13 +2,13 @@
 //! read and every rule that can be checked locally is checked here, before
 //! anything is sent.
 
+use crate::cli::error::{Error, Result};
 use crate::cli::mas::{MAS_SECRET_ENV, MasRoute};
 use crate::cli::server::{plain_http_warning, server_address};
 use crate::cli::{Cli, DEFAULT_JOBS, OutputFormat, SECRET_ENV};
 use crate::client::{CaCert, HttpOptions, IfExists};
 use crate::concurrency::Jobs;
 use crate::config::{Config, read_secret_file};
-use crate::error::{Error, Result};
 use crate::notice::Notice;
 use crate::rules::{self, Rejection};
 use crate::secret::SecretString;
@@ -429,7 +429,7 @@ fn read_shared_secret_file(
 ) -> Result<(Option<SecretString>, Option<Notice>)> {
     match read_secret_file(path, None) {
         Ok((secret, notice)) => Ok((Some(secret), notice)),
-        Err(Error::File { problem, .. }) if problem == "is empty" => Ok((
+        Err(Error::Library(crate::Error::File { problem, .. })) if problem == "is empty" => Ok((
             None,
             Some(Notice::EmptySecretFile {
                 file: path.to_owned(),
@@ -444,7 +444,7 @@ fn read_password_file(path: &std::path::Path) -> Result<(SecretString, Option<No
         // An empty password file is the server's "blank password" refusal,
         // said before sending.
         // A named pipe is not waited for: nothing written means no writer yet.
-        Err(Error::File { problem, .. })
+        Err(Error::Library(crate::Error::File { problem, .. }))
             if problem == "is empty"
                 && std::fs::metadata(path)
                     .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type())) =>
@@ -457,10 +457,12 @@ fn read_password_file(path: &std::path::Path) -> Result<(SecretString, Option<No
                 ),
             ))
         }
-        Err(Error::File { problem, .. }) if problem == "is empty" => Err(Error::input(
-            "--password-file",
-            format!("{}: Password cannot be blank.", path.display()),
-        )),
+        Err(Error::Library(crate::Error::File { problem, .. })) if problem == "is empty" => {
+            Err(Error::input(
+                "--password-file",
+                format!("{}: Password cannot be blank.", path.display()),
+            ))
+        }
         other => other,
     }
 }

@@ -1,12 +1,12 @@
 //! Acting on checked options: prompt for what is missing, register, report.
 
+use crate::cli::error::{EXIT_OK, Error, Result};
 use crate::cli::ledger::{self, Held, Report};
 use crate::cli::mas::Registrar;
 use crate::cli::options::{Mode, Options, PasswordSource, Route};
 use crate::cli::prompt::{PromptTo, Prompter};
 use crate::cli::{Cli, OutputFormat, SECRET_ENV};
 use crate::client::{NewUser, Outcome};
-use crate::error::{EXIT_OK, Error, Result};
 use crate::output::Reporter;
 use crate::rules::{self, Rejection};
 use crate::secret::SecretString;
@@ -178,16 +178,22 @@ fn register(
         user_id.clone(),
         generated,
     ));
+    // Why this run stopped the registration before sending: reported
+    // instead of the library's `Stopped`.
+    let mut stopped_by = None;
     let mut announce = || {
-        reporter.sending()?;
-        // From here the request may reach the server (through MAS: the
-        // request that creates the account; the password follows it).
-        if !entry.may_send() {
-            return Err(Error::Interrupted(
-                crate::cli::signals::interrupted().unwrap_or(libc::SIGINT),
-            ));
-        }
-        Ok(())
+        let stop = match reporter.sending() {
+            Err(error) => error,
+            // From here the request may reach the server (through MAS: the
+            // request that creates the account; the password follows it).
+            Ok(()) if !entry.may_send() => Error::Interrupted {
+                signal: crate::cli::signals::interrupted().unwrap_or(libc::SIGINT),
+                sent: false,
+            },
+            Ok(()) => return Ok(()),
+        };
+        stopped_by = Some(stop);
+        Err(crate::Error::Stopped)
     };
     let registered = registrar
         .as_register()
@@ -195,7 +201,7 @@ fn register(
     let outcome = match (registered, registrar.shared_secret_client()) {
         // No such endpoint: a server that delegates accounts to MAS says so
         // in its auth metadata.
-        (Err(Error::Refused(refusal)), Some(client))
+        (Err(crate::Error::Refused(refusal)), Some(client))
             if refusal.status == 404 && refusal.errcode.as_deref() == Some("M_UNRECOGNIZED") =>
         {
             let request = crate::delegation::Request {
@@ -205,11 +211,14 @@ fn register(
                 user_type: options.user_type.as_deref(),
                 generate_password: generated.is_some(),
             };
-            return Err(
-                crate::delegation::probe(client, &request).unwrap_or(Error::Refused(refusal))
-            );
+            return Err(crate::delegation::probe(client, &request)
+                .unwrap_or_else(|| crate::Error::Refused(refusal).into()));
         }
         (Err(error), _) => {
+            let error = match (error, stopped_by.take()) {
+                (crate::Error::Stopped, Some(stop)) => stop,
+                (error, _) => Error::from(error),
+            };
             if error.is_unconfirmed() || crate::cli::mas::password_was_set(&error) {
                 *at_risk = generated.cloned();
             }

@@ -2,8 +2,8 @@
 //! listener, or the reference's default; checked, and with a warning when a
 //! password would cross the network in plain text.
 
+use crate::cli::error::{Error, Result};
 use crate::config::{ClientListener, Config};
-use crate::error::{Error, Result};
 use crate::notice::Notice;
 use reqwest::Url;
 
@@ -66,12 +66,10 @@ pub(super) struct ServerAddress {
 /// Checks the server URL: http or https, with a host.
 pub fn parse_server_url(text: &str) -> Result<Url> {
     let shown = crate::redact::url(text);
-    let invalid = |problem: &str| Error::Input {
-        source: "server_url".to_owned(),
-        problem: format!("'{shown}' {problem}"),
-        hint: Some(crate::error::Hint::from(
-            "give it as http://HOST:PORT or https://HOST[:PORT]",
-        )),
+    let invalid = |problem: &str| {
+        Error::input("server_url", format!("'{shown}' {problem}")).with_hint(
+            crate::error::Hint::from("give it as http://HOST:PORT or https://HOST[:PORT]"),
+        )
     };
     let url = Url::parse(text).map_err(|e| match e {
         url::ParseError::RelativeUrlWithoutBase => invalid("has no http:// or https:// in front"),

@@ -114,7 +114,7 @@ pub(super) fn read_capped(
     limited.read_to_end(&mut body).map_err(|e| {
         let timed_out = e.kind() == std::io::ErrorKind::TimedOut
             || find_cause::<reqwest::Error>(&e).is_some_and(reqwest::Error::is_timeout);
-        if timed_out {
+        let error = if timed_out {
             Error::transport_with(
                 format!(
                     "{target} did not finish its answer within {} s",
@@ -128,7 +128,8 @@ pub(super) fn read_capped(
                 format!("{target} broke off its answer halfway ({})", root_cause(&e)),
                 Some("is there a proxy in front of the server? It is safe to retry"),
             )
-        }
+        };
+        error.caused_by(e)
     })?;
     let complete = body.len() as u64 <= MAX_BODY_BYTES;
     body.truncate(MAX_BODY_BYTES as usize);

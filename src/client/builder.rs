@@ -252,7 +252,7 @@ impl Client {
                 Some(cacert) if !options.insecure => format!(" with {cacert}"),
                 _ => String::new(),
             };
-            Error::transport(format!("cannot set up TLS{with}: {e}"), None)
+            Error::transport(format!("cannot set up TLS{with}: {e}"), None).caused_by(e)
         })?;
         let http_client = http_client(&options, tls.clone(), options.pool_size)?;
         // A proxy is never used for a socket (reqwest ignores it there).
@@ -315,6 +315,7 @@ pub(super) fn http_client(
             ),
             None,
         )
+        .caused_by(e)
     })
 }
 
@@ -325,7 +326,7 @@ pub(super) fn http_client(
 /// trust what the administrator chose not to.
 fn no_system_roots(error: rustls::Error) -> Error {
     Error::Input {
-        source: "server URL".to_owned(),
+        origin: "server URL".to_owned(),
         problem: format!(
             "is https://, but the system's certificate authorities cannot be loaded to verify the server ({error})"
         ),
@@ -445,7 +446,7 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(error.to_string(), "shared secret: is empty");
-        assert_eq!(error.exit_code(), 3);
+        assert!(matches!(error, Error::Input { .. }));
     }
 
     #[test]

@@ -16,6 +16,15 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
+    /// The same failure keeping `cause` as the error's source.
+    pub(super) fn caused_by(self, cause: reqwest::Error) -> Self {
+        match self {
+            Failure::Connect(error) => Failure::Connect(error.caused_by(cause)),
+            Failure::Lost(error) => Failure::Lost(error.caused_by(cause)),
+            Failure::Other(error) => Failure::Other(error.caused_by(cause)),
+        }
+    }
+
     pub(crate) fn into_error(self) -> Error {
         match self {
             Failure::Connect(error) | Failure::Lost(error) | Failure::Other(error) => error,

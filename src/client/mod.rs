@@ -313,9 +313,14 @@ impl Client {
         };
         let waited = format!("gave up after waiting {} s", wait.as_secs_f64());
         match error {
-            Error::Transport { problem, hint } => Error::Transport {
+            Error::Transport {
+                problem,
+                hint,
+                source,
+            } => Error::Transport {
                 problem: format!("{problem}; {waited}"),
                 hint,
+                source,
             },
             Error::Refused(refusal) if refusal.is_unavailable() => Error::transport_with(
                 format!("{}; {waited}", Error::Refused(refusal)),
@@ -390,7 +395,9 @@ impl Client {
             // of the body separately, so a server trickling bytes could hold
             // us forever.
             let built = built.timeout(self.options.timeout);
-            match reqwest::blocking::RequestBuilder::send(built).map_err(|e| self.classify(e)) {
+            match reqwest::blocking::RequestBuilder::send(built)
+                .map_err(|e| self.classify(&e).caused_by(e))
+            {
                 Ok(response) => break response,
                 Err(Failure::Lost(error)) if resent_after.is_none() && request.resend => {
                     log::info!("{error}; sending the {method} again on a fresh connection");
@@ -457,7 +464,7 @@ impl Client {
         })
     }
 
-    fn classify(&self, error: reqwest::Error) -> Failure {
+    fn classify(&self, error: &reqwest::Error) -> Failure {
         if let Some(socket) = &self.options.unix_socket {
             // What answers a handshake with plain HTTP is the listener
             // Synapse serves, not a wrong path.
@@ -465,7 +472,7 @@ impl Client {
                 rustls::Error::InvalidMessage(_)
                 | rustls::Error::InappropriateMessage { .. }
                 | rustls::Error::InappropriateHandshakeMessage { .. },
-            ) = find_cause::<rustls::Error>(&error)
+            ) = find_cause::<rustls::Error>(error)
             {
                 return Failure::Connect(Error::transport(
                     format!(
@@ -476,7 +483,7 @@ impl Client {
                 ));
             }
             if error.is_connect() {
-                if let Some(io) = find_cause::<std::io::Error>(&error) {
+                if let Some(io) = find_cause::<std::io::Error>(error) {
                     return Failure::Connect(crate::unix_socket::connect_error(socket, io));
                 }
             }
@@ -493,7 +500,7 @@ impl Client {
         let https = self.endpoint.scheme() == "https";
         let timeout = self.options.timeout.as_secs_f64();
         let cacert = self.options.cacert.as_ref();
-        describe_transport_error(&error, &target, https, timeout, cacert)
+        describe_transport_error(error, &target, https, timeout, cacert)
     }
 }
 
