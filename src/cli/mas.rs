@@ -424,8 +424,24 @@ impl Registrar {
     ) -> Result<Registrar> {
         match route {
             Route::SharedSecret(secret) => {
-                let client = Client::new(server_url, secret.clone(), if_exists, http)?;
-                Ok(Registrar::SharedSecret(Box::new(client)))
+                let mut builder = Client::builder(server_url.as_str())
+                    .shared_secret(secret.expose())
+                    .if_exists(if_exists)
+                    .timeout(http.timeout)
+                    .danger_accept_invalid_certs(http.insecure)
+                    .max_idle_connections(http.pool_size);
+                if let Some(wait) = http.wait {
+                    builder = builder.wait(wait);
+                }
+                builder = match http.cacert {
+                    Some(CaCert::File(path)) => builder.cacert(path),
+                    Some(CaCert::Pem(pem)) => builder.cacert_pem(pem),
+                    None => builder,
+                };
+                if let Some(socket) = http.unix_socket {
+                    builder = builder.unix_socket(socket);
+                }
+                Ok(Registrar::SharedSecret(Box::new(builder.build()?)))
             }
             Route::Mas(route) => Registrar::mas(route, if_exists, &http, access_tokens),
         }

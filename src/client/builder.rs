@@ -14,6 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest timeout or wait a builder keeps (about 31 years, as the
+/// command line allows): a longer one is taken as this, so that no deadline
+/// computed from it overflows the clock.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(1_000_000_000);
 /// Connecting (TCP and TLS) gets this share of the request timeout, so that a
 /// stalled handshake ends as a connect failure (nothing sent: a wait may
 /// retry it) instead of racing the request timeout.
@@ -114,18 +118,20 @@ impl ClientBuilder {
     }
 
     /// The limit for each request, from connecting to the end of the
-    /// answer (default: 30 seconds).
+    /// answer (default: 30 seconds). Zero is refused by
+    /// [`build`](ClientBuilder::build); more than 10⁹ seconds is taken as
+    /// that.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.options.timeout = timeout;
+        self.options.timeout = timeout.min(MAX_DURATION);
         self
     }
 
     /// How long to keep retrying while the server cannot be reached or
     /// answers 502, 503 or 504 (default: no retry). Only requests that
     /// cannot have created the account are retried. `Duration::MAX` waits
-    /// for as long as it takes.
+    /// for as long as it takes (10⁹ seconds).
     pub fn wait(mut self, wait: Duration) -> Self {
-        self.options.wait = Some(wait);
+        self.options.wait = Some(wait.min(MAX_DURATION));
         self
     }
 
@@ -168,6 +174,15 @@ impl ClientBuilder {
     }
 
     /// Reads the `cacert` file and sets up TLS; nothing is sent yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for a server URL that is not http:// or https://
+    /// with a host, or that holds credentials (`user:password@`, not
+    /// repeated in the error), for a shared secret not set or empty, or a
+    /// zero timeout; [`Error::File`] or [`Error::Input`] for certificates
+    /// that cannot be read or hold none; [`Error::Transport`] when TLS or
+    /// the HTTP client cannot be set up.
     pub fn build(self) -> Result<Client> {
         let url = service_url(&self.server_url, "server URL", "the shared secret")?;
         let secret = self
@@ -177,8 +192,18 @@ impl ClientBuilder {
         if secret.expose().is_empty() {
             return Err(Error::input("shared secret", "is empty"));
         }
+        check_options(&self.options)?;
         Client::new(&url, secret, self.if_exists, self.options)
     }
+}
+
+/// What both builders refuse in the transport options: a zero timeout,
+/// which no request could meet.
+pub(crate) fn check_options(options: &HttpOptions) -> Result<()> {
+    if options.timeout.is_zero() {
+        return Err(Error::input("timeout", "must be more than 0 seconds"));
+    }
+    Ok(())
 }
 
 /// A service's URL as a builder is given it: http or https with a host,
@@ -186,10 +211,16 @@ impl ClientBuilder {
 /// does take) and which would reach the log lines and messages that name
 /// the URL. The URL is not repeated in the error, for the same reason.
 pub(crate) fn service_url(text: &str, what: &str, needs: &str) -> Result<Url> {
-    let url = Url::parse(text)
-        .ok()
-        .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
-        .ok_or_else(|| Error::input(what, "is not an http:// or https:// URL"))?;
+    let url = match Url::parse(text) {
+        Err(url::ParseError::EmptyHost) => Err(Error::input(what, "has no host")),
+        parsed => parsed
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https"))
+            .ok_or_else(|| Error::input(what, "is not an http:// or https:// URL")),
+    }?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::input(what, "has no host"));
+    }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::input(
             what,
@@ -226,7 +257,7 @@ impl Client {
         )
     }
 
-    pub(crate) fn new(
+    fn new(
         server_url: &Url,
         shared_secret: SecretString,
         if_exists: IfExists,
@@ -520,5 +551,68 @@ mod tests {
         let shown = format!("{builder:?} {builder:#?} {mas:?} {outcome:?} {outcome:#?} {client:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("AccessToken(<redacted>)"), "{shown}");
+    }
+
+    /// What the command line checks before building its client, the public
+    /// builders check too: the command line builds through them.
+    #[test]
+    fn both_builders_refuse_what_the_command_line_refuses() {
+        let client = |url: &str, timeout| {
+            Client::builder(url)
+                .shared_secret("s")
+                .timeout(timeout)
+                .build()
+                .map(drop)
+        };
+        let mas = |url: &str, timeout| {
+            crate::MasClient::builder(url)
+                .admin_token("t")
+                .timeout(timeout)
+                .build()
+                .map(drop)
+        };
+        let second = Duration::from_secs(1);
+        for build in [&client as &dyn Fn(&str, Duration) -> Result<()>, &mas] {
+            for (url, problem) in [
+                ("http://", "has no host"),
+                ("https://:8448/", "has no host"),
+                ("localhost:8008", "is not an http:// or https:// URL"),
+                ("http://admin:hunter2@localhost/", "contains credentials"),
+            ] {
+                let error = build(url, second).unwrap_err();
+                assert!(error.to_string().contains(problem), "{url}: {error}");
+                assert!(!error.to_string().contains("hunter2"), "{error}");
+            }
+            let error = build("http://localhost", Duration::ZERO).unwrap_err();
+            assert_eq!(error.to_string(), "timeout: must be more than 0 seconds");
+            build("http://localhost", Duration::MAX).unwrap();
+        }
+    }
+
+    /// `wait(Duration::MAX)` overflowed the clock in `MasClient` (a panic
+    /// before the first request): the builders cap every duration.
+    #[test]
+    fn durations_are_capped_so_no_deadline_overflows() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut stream, _) = listener.accept().unwrap();
+            let _ = stream.read(&mut [0u8; 4096]).unwrap();
+            let answer = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            stream.write_all(answer.as_bytes()).unwrap();
+        });
+        let mas = crate::MasClient::builder(&url)
+            .admin_token("t")
+            .wait(Duration::MAX)
+            .timeout(Duration::MAX)
+            .build()
+            .unwrap();
+        let error = mas.server_name().unwrap_err();
+        assert!(
+            matches!(&error, Error::Refused(r) if r.status == 403),
+            "{error}"
+        );
+        server.join().unwrap();
     }
 }

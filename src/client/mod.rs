@@ -13,8 +13,8 @@ pub(crate) mod retry;
 
 pub use answer::{AccessToken, Registered};
 pub use answer::{parse_nonce, parse_refusal, parse_registered};
-pub(crate) use builder::service_url;
 pub use builder::{CaCert, ClientBuilder, HttpOptions, IfExists};
+pub(crate) use builder::{MAX_DURATION, check_options, service_url};
 pub(crate) use diagnose::Failure;
 
 use crate::error::{Error, Hint, Result, Setting};
@@ -690,7 +690,8 @@ mod tests {
         assert!(soon >= now + Duration::from_secs(5) && soon < now + Duration::from_secs(6));
     }
 
-    /// `wait(Duration::MAX)` panicked (an overflow) before the first request.
+    /// `wait(Duration::MAX)` panicked (an overflow) before the first
+    /// request, and so did `timeout(Duration::MAX)`.
     #[test]
     fn a_client_waiting_forever_starts_a_registration() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -710,6 +711,7 @@ mod tests {
         let client = super::Client::builder(format!("http://127.0.0.1:{port}"))
             .shared_secret("s")
             .wait(Duration::MAX)
+            .timeout(Duration::MAX)
             .build()
             .unwrap();
         let user = super::NewUser::new("alice", "pw");

@@ -15,8 +15,8 @@ pub(crate) use answer::hint as refusal_hint;
 
 use crate::client::retry::Backoff;
 use crate::client::{
-    AccessToken, Auth, CaCert, Client, Exchanged, Failure, HttpOptions, IfExists, NewUser, Outcome,
-    Registered, Request,
+    AccessToken, Auth, CaCert, Client, Exchanged, Failure, HttpOptions, IfExists, MAX_DURATION,
+    NewUser, Outcome, Registered, Request,
 };
 use crate::error::{Error, Hint, Result};
 use crate::register::Register;
@@ -111,17 +111,20 @@ impl MasClientBuilder {
         self
     }
 
-    /// The limit for each request (default: 30 seconds).
+    /// The limit for each request (default: 30 seconds). Zero is refused
+    /// by [`build`](MasClientBuilder::build); more than 10⁹ seconds is
+    /// taken as that.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.options.timeout = timeout;
+        self.options.timeout = timeout.min(MAX_DURATION);
         self
     }
 
     /// How long to keep retrying while MAS cannot be reached or answers 502,
     /// 503 or 504 (default: no retry). Only requests that cannot have
-    /// created the account are retried.
+    /// created the account are retried. `Duration::MAX` waits for as long
+    /// as it takes (10⁹ seconds).
     pub fn wait(mut self, wait: Duration) -> Self {
-        self.options.wait = Some(wait);
+        self.options.wait = Some(wait.min(MAX_DURATION));
         self
     }
 
@@ -153,6 +156,14 @@ impl MasClientBuilder {
     }
 
     /// Sets up TLS; nothing is sent yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for a URL that is not http:// or https:// with a
+    /// host, or that holds credentials (not repeated in the error), for no
+    /// credentials, or a zero timeout; [`Error::File`] or [`Error::Input`]
+    /// for certificates that cannot be read or hold none;
+    /// [`Error::Transport`] when TLS or the HTTP client cannot be set up.
     pub fn build(self) -> Result<MasClient> {
         let url = crate::client::service_url(&self.url, "MAS URL", "the client or admin token")?;
         let credentials = self.credentials.ok_or_else(|| {
@@ -161,6 +172,7 @@ impl MasClientBuilder {
                 "neither a client nor an admin token is set",
             )
         })?;
+        crate::client::check_options(&self.options)?;
         MasClient::new(
             url,
             credentials,
