@@ -3,6 +3,9 @@
 //! `registration_shared_secret` or `registration_shared_secret_path`, and the
 //! client listener as the default server URL.
 
+// Not API: reached from outside only through the hidden `__private`.
+#![allow(missing_docs)]
+
 use crate::cli::error::{Error, Result};
 use crate::notice::Notice;
 use crate::secret::SecretString;

@@ -73,6 +73,7 @@ impl Hint {
         Hint(parts.collect())
     }
 
+    /// The hint's pieces in order: text, and the settings it recommends.
     pub fn parts(&self) -> &[HintPart] {
         &self.0
     }

@@ -96,6 +96,7 @@
 // `eprint!` panic when the stream cannot be written (a full disk, a closed
 // pipe, a hung-up terminal), and a panic aborts the process.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
+#![deny(missing_docs)]
 
 /// A line on stderr, as `eprintln!` writes it, but never a panic: when
 /// stderr cannot be written there is nowhere left to say so, and the run's
@@ -157,6 +158,7 @@ pub use register::Register;
 /// What the binary, the tests and the fuzz targets use of the crate's
 /// insides. Not part of the API: it changes without notice.
 #[doc(hidden)]
+#[allow(missing_docs)]
 pub mod __private {
     pub use crate::client::{MAX_BODY_BYTES, parse_nonce, parse_refusal, parse_registered};
 

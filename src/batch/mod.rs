@@ -23,6 +23,9 @@
 //! - `worker`: one checked row sent, its result (`RowEnd`);
 //! - `tally`: the counts, the progress bar, the summary and the exit status.
 
+// Not API: reached from outside only through the hidden `__private`.
+#![allow(missing_docs)]
+
 mod check;
 mod fields;
 mod format;

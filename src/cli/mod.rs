@@ -2,6 +2,9 @@
 //! (arguments, prompts, signals, what is printed), built with the `cli`
 //! feature.
 
+// Not API: reached from outside only through the hidden `__private`.
+#![allow(missing_docs)]
+
 mod args;
 pub mod error;
 pub mod ledger;
