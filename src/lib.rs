@@ -18,6 +18,7 @@
 //!     Outcome::Created(account) => println!("created {}", account.user_id),
 //!     Outcome::CreatedIncomplete(problem) => println!("created, but {problem}"),
 //!     Outcome::AlreadyExists => println!("already there"),
+//!     other => println!("{other:?}"),
 //! }
 //! # Ok(())
 //! # }

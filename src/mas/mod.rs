@@ -204,6 +204,7 @@ impl MasClientBuilder {
 ///     }
 ///     Outcome::CreatedIncomplete(problem) => println!("created, but {problem}"),
 ///     Outcome::AlreadyExists => println!("already there"),
+///     other => println!("{other:?}"),
 /// }
 /// # Ok(())
 /// # }
