@@ -4,10 +4,8 @@
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The first signal received, 0 before any.
-static SIGNALLED: AtomicI32 = AtomicI32::new(0);
 static GRACEFUL: AtomicBool = AtomicBool::new(false);
 /// The terminal (descriptor and settings) from before a no-echo prompt, to
 /// put back.
@@ -54,9 +52,7 @@ pub fn install() {
 
 fn on_signal(signal: i32) {
     restore_terminal();
-    let first = SIGNALLED
-        .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
-        .is_ok();
+    let first = crate::cli::stop::record(signal);
     let mut ledger = crate::cli::ledger::lock();
     let mut words = last_words();
     // A graceful stop waits for the registrations sent; with none sent (a
@@ -110,13 +106,7 @@ pub fn set_last_words(words: Option<LastWords>) {
     *last_words() = words;
 }
 
-/// The signal that asked us to stop, if one did.
-pub fn interrupted() -> Option<i32> {
-    match SIGNALLED.load(Ordering::SeqCst) {
-        0 => None,
-        signal => Some(signal),
-    }
-}
+pub use crate::cli::stop::interrupted;
 
 /// Runs `read` (a no-echo read from the terminal on `fd`) so that a signal
 /// during it restores the terminal's echo before exiting.

@@ -11,8 +11,6 @@
 
 mod answer;
 
-pub(crate) use answer::hint as refusal_hint;
-
 use crate::client::retry::Backoff;
 use crate::client::{
     Auth, Client, Exchanged, Failure, HttpOptions, IfExists, NewUser, Outcome, Registered, Request,
