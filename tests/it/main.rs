@@ -8,6 +8,7 @@
 mod batch;
 mod cli;
 mod help;
+mod layout;
 mod man;
 mod mas;
 mod package;
