@@ -4,7 +4,7 @@
 //! module tells such a server apart, from its config or from what it
 //! answers, and says what to run instead.
 
-use crate::client::Client;
+use crate::blocking::Client;
 use crate::config::Config;
 use crate::error::{Error, escape_control_characters};
 use crate::yaml::Value;

@@ -152,6 +152,22 @@ pub use mac::registration_mac;
 pub use mas::{MasClient, MasClientBuilder};
 pub use register::Register;
 
+/// The blocking clients, for scripts, threads and the command line, as
+/// `reqwest::blocking` is to `reqwest`: the same protocol as the async
+/// [`Client`] and [`MasClient`] (they drive them on a runtime of their own).
+/// Built with [`ClientBuilder::build_blocking`] and
+/// [`MasClientBuilder::build_blocking`]; they register through [`Register`].
+///
+/// # Panics
+///
+/// Their methods that send panic, with this crate's message, inside an
+/// async runtime, where they would block its thread: use the async clients
+/// there.
+pub mod blocking {
+    pub use crate::client::blocking::{Client, Prepared};
+    pub use crate::mas::blocking::MasClient;
+}
+
 /// What the binary, the tests and the fuzz targets use of the crate's
 /// insides. Not part of the API: it changes without notice.
 #[doc(hidden)]
