@@ -392,15 +392,18 @@ impl MasClient {
             return Ok(token.value.clone());
         }
         let url = self.url("oauth2/token");
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "client_credentials")
-            .append_pair("scope", ADMIN_SCOPE);
-        if post {
-            form.append_pair("client_id", id)
-                .append_pair("client_secret", secret.expose());
-        }
-        // It may hold the secret: wiped when dropped.
-        let form = zeroize::Zeroizing::new(form.finish());
+        // The serializer is not Send: finished before the first await.
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials")
+                .append_pair("scope", ADMIN_SCOPE);
+            if post {
+                form.append_pair("client_id", id)
+                    .append_pair("client_secret", secret.expose());
+            }
+            // It may hold the secret: wiped when dropped.
+            zeroize::Zeroizing::new(form.finish())
+        };
         // A second token asked for harms nothing: the grant may go again.
         let request = Request::post_form(&url, &form, true);
         let request = match post {

@@ -8,6 +8,7 @@
 mod batch;
 mod cli;
 mod help;
+mod library;
 mod man;
 mod mas;
 mod package;
