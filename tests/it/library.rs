@@ -213,3 +213,30 @@ fn a_blocking_client_inside_a_runtime_panics_with_this_crates_message() {
     });
     assert_eq!(synapse.created().len(), 4);
 }
+
+/// The example program's registrations, run here against the stub.
+#[path = "../../examples/register_many.rs"]
+// Its `main` is the example's own, unused here.
+#[allow(dead_code)]
+mod register_many;
+
+#[test]
+fn the_example_registers_20_users_concurrently() {
+    let (server, synapse) = Stub::synapse(SECRET);
+    let client = Client::builder(server.url())
+        .shared_secret(SECRET)
+        .max_idle_connections(20)
+        .build()
+        .unwrap();
+    let results = runtime(true).block_on(register_many::register_many(&client, "many", 20));
+    let names: Vec<&str> = results.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names.first(), Some(&"many01"));
+    assert_eq!(names.last(), Some(&"many20"));
+    for (name, result) in &results {
+        assert!(
+            matches!(result, Ok(Outcome::Created(_))),
+            "{name}: {result:?}"
+        );
+    }
+    assert_eq!(synapse.created().len(), 20);
+}
