@@ -4,9 +4,9 @@
 //! module tells such a server apart, from its config or from what it
 //! answers, and says what to run instead.
 
+use crate::blocking::Client;
 use crate::cli::config::Config;
 use crate::cli::yaml::Value;
-use crate::client::Client;
 use crate::error::{Error, escape_control_characters};
 
 /// What was asked, to turn into the equivalent `mas-cli` command.

@@ -9,6 +9,7 @@ mod batch;
 mod cli;
 mod help;
 mod layout;
+mod library;
 mod man;
 mod mas;
 mod package;
