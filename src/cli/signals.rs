@@ -74,8 +74,9 @@ fn on_signal(signal: i32) {
     }
     drop(words);
     drop(ledger);
-    // On a terminal the "^C" echo ends the progress bar's line.
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+    // On a terminal the "^C" echo ends the last line, unless that is the
+    // progress bar's, which is cleared before the next line.
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !crate::output::progress_shown() {
         say!();
     }
     if signal == SIGINT {
