@@ -110,6 +110,8 @@ macro_rules! say {
     };
 }
 
+#[cfg(unix)]
+mod accounts;
 mod client;
 mod error;
 mod files;
