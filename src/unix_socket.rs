@@ -12,17 +12,17 @@ pub fn name(socket: &Path) -> String {
 /// Sends every request of the client through the socket.
 #[cfg(unix)]
 pub fn connect_through(
-    builder: reqwest::blocking::ClientBuilder,
+    builder: reqwest::ClientBuilder,
     socket: &Path,
-) -> Result<reqwest::blocking::ClientBuilder> {
+) -> Result<reqwest::ClientBuilder> {
     Ok(builder.unix_socket(socket.to_owned()))
 }
 
 #[cfg(not(unix))]
 pub fn connect_through(
-    _builder: reqwest::blocking::ClientBuilder,
+    _builder: reqwest::ClientBuilder,
     socket: &Path,
-) -> Result<reqwest::blocking::ClientBuilder> {
+) -> Result<reqwest::ClientBuilder> {
     Err(Error::usage(format!(
         "--unix-socket {}: Unix sockets need a Unix system",
         socket.display()

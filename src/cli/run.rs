@@ -3,12 +3,12 @@
 use crate::cli::ledger::{self, Held, Report};
 use crate::cli::mas::Registrar;
 use crate::cli::options::{Mode, Options, PasswordSource, Route};
+use crate::cli::output::Reporter;
 use crate::cli::prompt::{PromptTo, Prompter};
+use crate::cli::rules::{self, Rejection};
 use crate::cli::{Cli, OutputFormat, SECRET_ENV};
 use crate::client::{NewUser, Outcome};
 use crate::error::{EXIT_OK, Error, Result};
-use crate::output::Reporter;
-use crate::rules::{self, Rejection};
 use crate::secret::SecretString;
 use std::io::Write;
 
@@ -38,7 +38,7 @@ pub fn run(cli: Cli) -> i32 {
             options,
             path,
             jobs,
-        }) => crate::batch::run(options, &path, jobs),
+        }) => crate::cli::batch::run(options, &path, jobs),
         Err(error) => {
             reporter.failed(&error, None, None);
             error.exit_code()
@@ -69,7 +69,7 @@ fn stdout_written(written: std::io::Result<()>) -> i32 {
                 "cannot write to stdout ({})",
                 crate::files::io_reason(&e)
             ));
-            crate::output::report_error(&error);
+            crate::cli::output::report_error(&error);
             error.exit_code()
         }
     }
@@ -140,7 +140,7 @@ fn register(
     *user_id = server_name.map(|server_name| rules::user_id(&localpart, server_name));
     let (password, generated) = match options.password {
         PasswordSource::Given(password) => (password, false),
-        PasswordSource::Generate => (crate::password::generate()?, true),
+        PasswordSource::Generate => (crate::cli::password::generate()?, true),
         PasswordSource::Prompt => {
             let password = prompter.password()?;
             rules::check_password(&password)
@@ -198,7 +198,7 @@ fn register(
         (Err(Error::Refused(refusal)), Some(client))
             if refusal.status == 404 && refusal.errcode.as_deref() == Some("M_UNRECOGNIZED") =>
         {
-            let request = crate::delegation::Request {
+            let request = crate::cli::delegation::Request {
                 user: Some(&localpart),
                 admin: Some(admin),
                 display_name: options.display_name.as_deref(),
@@ -206,7 +206,7 @@ fn register(
                 generate_password: generated.is_some(),
             };
             return Err(
-                crate::delegation::probe(client, &request).unwrap_or(Error::Refused(refusal))
+                crate::cli::delegation::probe(client, &request).unwrap_or(Error::Refused(refusal))
             );
         }
         (Err(error), _) => {

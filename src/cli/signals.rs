@@ -6,10 +6,8 @@ use rustix::termios::{OptionalActions, Termios, tcgetattr, tcsetattr};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The first signal received, 0 before any.
-static SIGNALLED: AtomicI32 = AtomicI32::new(0);
 static GRACEFUL: AtomicBool = AtomicBool::new(false);
 /// The terminal (descriptor and settings) from before a no-echo prompt, to
 /// put back.
@@ -56,9 +54,7 @@ pub fn install() {
 
 fn on_signal(signal: i32) {
     restore_terminal();
-    let first = SIGNALLED
-        .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
-        .is_ok();
+    let first = crate::cli::stop::record(signal);
     let mut ledger = crate::cli::ledger::lock();
     let mut words = last_words();
     // A graceful stop waits for the registrations sent; with none sent (a
@@ -78,7 +74,8 @@ fn on_signal(signal: i32) {
     drop(ledger);
     // On a terminal the "^C" echo ends the last line, unless that is the
     // progress bar's, which is cleared before the next line.
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !crate::output::progress_shown() {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !crate::cli::output::progress_shown()
+    {
         say!();
     }
     if signal == SIGINT {
@@ -113,13 +110,7 @@ pub fn set_last_words(words: Option<LastWords>) {
     *last_words() = words;
 }
 
-/// The signal that asked us to stop, if one did.
-pub fn interrupted() -> Option<i32> {
-    match SIGNALLED.load(Ordering::SeqCst) {
-        0 => None,
-        signal => Some(signal),
-    }
-}
+pub use crate::cli::stop::interrupted;
 
 /// Runs `read` (a no-echo read from the terminal on `fd`) so that a signal
 /// during it restores the terminal's echo before exiting.

@@ -8,6 +8,8 @@
 mod batch;
 mod cli;
 mod help;
+mod layout;
+mod library;
 mod man;
 mod mas;
 mod package;

@@ -3,10 +3,10 @@
 //! `registration_shared_secret` or `registration_shared_secret_path`, and the
 //! client listener as the default server URL.
 
+use crate::cli::notice::Notice;
+use crate::cli::yaml::{Int, Mapping, Value};
 use crate::error::{Error, Result};
-use crate::notice::Notice;
 use crate::secret::SecretString;
-use crate::yaml::{Int, Mapping, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -328,7 +328,8 @@ fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<(Option<Arc<Mapping>>, Vec
             format!("is not valid UTF-8 (byte {})", e.valid_up_to()),
         )
     })?;
-    let document = crate::yaml::load(text).map_err(|problem| Error::file(path, None, problem))?;
+    let document =
+        crate::cli::yaml::load(text).map_err(|problem| Error::file(path, None, problem))?;
     let mut notices: Vec<Notice> = document
         .repeated_keys
         .iter()

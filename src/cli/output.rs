@@ -39,7 +39,7 @@ impl Reporter {
 
     /// A notice or warning that does not stop the run; always on stderr.
     /// It may name a file, whose control characters are escaped.
-    pub fn notice(&self, notice: &crate::notice::Notice) {
+    pub fn notice(&self, notice: &crate::cli::notice::Notice) {
         say!(
             "{}",
             crate::error::escape_control_characters(&notice.to_string())

@@ -2,8 +2,8 @@
 //! summary with the exit status.
 
 use super::worker::RowEnd;
+use crate::cli::output;
 use crate::error::{EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE};
-use crate::output;
 use std::io;
 use std::time::{Duration, Instant};
 

@@ -458,7 +458,7 @@ pub(super) fn progress_bar_fits_the_terminal() {
 /// The one template the bar is drawn with parses.
 #[test]
 pub(super) fn progress_template_parses() {
-    assert!(indicatif::ProgressStyle::with_template(crate::output::PROGRESS_TEMPLATE).is_ok());
+    assert!(indicatif::ProgressStyle::with_template(crate::cli::output::PROGRESS_TEMPLATE).is_ok());
 }
 
 #[test]
