@@ -85,6 +85,8 @@ macro_rules! say {
     };
 }
 
+#[cfg(unix)]
+mod accounts;
 mod client;
 mod error;
 mod files;

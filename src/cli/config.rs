@@ -376,6 +376,22 @@ pub fn read_secret_file(
     path: &Path,
     origin: Option<(&Path, &str)>,
 ) -> Result<(SecretString, Option<Notice>)> {
+    match read_secret_or_empty(path, origin)? {
+        SecretFile::Held(secret, notice) => Ok((secret, notice)),
+        SecretFile::Empty => Err(Error::file(path, None, "is empty")),
+    }
+}
+
+/// What a secret or password file holds, once stripped.
+pub enum SecretFile {
+    /// The secret, with a notice when others may read the file.
+    Held(SecretString, Option<Notice>),
+    /// Nothing but whitespace: for the caller to say what that means.
+    Empty,
+}
+
+/// [`read_secret_file`], with an empty file an outcome rather than an error.
+pub fn read_secret_or_empty(path: &Path, origin: Option<(&Path, &str)>) -> Result<SecretFile> {
     let bytes = read_capped(path, MAX_SECRET_FILE_BYTES, origin)?;
     let text =
         String::from_utf8(bytes).map_err(|_| Error::file(path, None, "is not valid UTF-8 text"))?;
@@ -383,9 +399,9 @@ pub fn read_secret_file(
     // The untrimmed copy is dropped (and wiped) here.
     drop(zeroize::Zeroizing::new(text));
     if secret.is_empty() {
-        return Err(Error::file(path, None, "is empty"));
+        return Ok(SecretFile::Empty);
     }
-    Ok((secret, permissions_notice(path)))
+    Ok(SecretFile::Held(secret, permissions_notice(path)))
 }
 
 #[cfg(unix)]

@@ -3,7 +3,7 @@
 //! anything is sent.
 
 use crate::cli::concurrency::Jobs;
-use crate::cli::config::{Config, read_secret_file};
+use crate::cli::config::{Config, SecretFile, read_secret_or_empty};
 use crate::cli::mas::MAS_SECRET_ENV;
 pub use crate::cli::mas::Route;
 use crate::cli::notice::Notice;
@@ -421,27 +421,24 @@ fn refuse_two_stdin_readers(cli: &Cli, batch: Option<&std::path::Path>) -> Resul
 fn read_shared_secret_file(
     path: &std::path::Path,
 ) -> Result<(Option<SecretString>, Option<Notice>)> {
-    match read_secret_file(path, None) {
-        Ok((secret, notice)) => Ok((Some(secret), notice)),
-        Err(Error::File { problem, .. }) if problem == "is empty" => Ok((
+    Ok(match read_secret_or_empty(path, None)? {
+        SecretFile::Held(secret, notice) => (Some(secret), notice),
+        SecretFile::Empty => (
             None,
             Some(Notice::EmptySecretFile {
                 file: path.to_owned(),
             }),
-        )),
-        Err(error) => Err(error),
-    }
+        ),
+    })
 }
 
 fn read_password_file(path: &std::path::Path) -> Result<(SecretString, Option<Notice>)> {
-    match read_secret_file(path, None) {
-        // An empty password file is the server's "blank password" refusal,
-        // said before sending.
+    match read_secret_or_empty(path, None)? {
+        SecretFile::Held(password, notice) => Ok((password, notice)),
         // A named pipe is not waited for: nothing written means no writer yet.
-        Err(Error::File { problem, .. })
-            if problem == "is empty"
-                && std::fs::metadata(path)
-                    .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type())) =>
+        SecretFile::Empty
+            if std::fs::metadata(path)
+                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type())) =>
         {
             Err(Error::input(
                 "--password-file",
@@ -451,12 +448,33 @@ fn read_password_file(path: &std::path::Path) -> Result<(SecretString, Option<No
                 ),
             ))
         }
-        Err(Error::File { problem, .. }) if problem == "is empty" => Err(Error::input(
+        // An empty password file is the server's "blank password" refusal,
+        // said before sending.
+        SecretFile::Empty => Err(Error::input(
             "--password-file",
             format!("{}: Password cannot be blank.", path.display()),
         )),
-        other => other,
     }
+}
+
+/// An empty `--shared-secret-file` is a notice and no secret (the next
+/// source is used); an empty `--password-file`, the blank password refused.
+#[cfg(test)]
+#[test]
+fn empty_secret_files_are_told_apart_from_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty");
+    std::fs::write(&path, " \n").unwrap();
+    let (secret, notice) = read_shared_secret_file(&path).unwrap();
+    assert!(secret.is_none());
+    assert_eq!(notice, Some(Notice::EmptySecretFile { file: path.clone() }));
+    let refused = read_password_file(&path).unwrap_err().to_string();
+    assert!(
+        refused.ends_with("empty: Password cannot be blank."),
+        "{refused}"
+    );
+    let missing = read_shared_secret_file(&dir.path().join("missing")).unwrap_err();
+    assert!(missing.to_string().contains("missing"), "{missing}");
 }
 
 #[cfg(test)]

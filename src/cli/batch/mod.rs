@@ -46,7 +46,7 @@ use crate::cli::options::Options;
 use crate::error::{Error, Result};
 use spool::spool;
 use std::fs::File;
-use std::io::{self, BufReader, IsTerminal, Seek};
+use std::io::{self, BufReader, Seek};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -124,7 +124,7 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
             "changed after it was checked; nothing was sent",
         ));
     }
-    let progress = std::io::stderr().is_terminal();
+    let progress = crate::cli::output::start_progress();
     let tally = Arc::new(Mutex::new(Tally::new(
         checked.rows,
         UNREACHABLE_STREAK,
