@@ -3,81 +3,56 @@
 //! `register_new_matrix_user` script does.
 //!
 //! Build a [`Client`] for the server with the shared secret from its config
-//! (`registration_shared_secret`), then register a [`NewUser`]:
+//! (`registration_shared_secret`), then register a [`NewUser`]. As reqwest
+//! does, the library comes async and blocking, one protocol underneath.
+//! [`Client`] is async, for any tokio runtime (multi-thread or
+//! current-thread, with its I/O and time drivers, as `#[tokio::main]` has
+//! them):
 //!
 //! ```
 //! use register_new_matrix_user::{Client, IfExists, NewUser, Outcome};
-//! # fn main() -> Result<(), register_new_matrix_user::Error> {
-//! # let (url, secret) = demo::server();
 //!
-//! let client = Client::builder(&url)
-//!     .shared_secret(secret)
-//!     .if_exists(IfExists::Succeed)
-//!     .build()?;
-//! match client.register(&NewUser::new("alice", "correct horse").admin(true))? {
-//!     Outcome::Created(account) => println!("created {}", account.user_id),
-//!     Outcome::CreatedIncomplete(problem) => println!("created, but {problem}"),
-//!     Outcome::AlreadyExists => println!("already there"),
-//!     other => println!("{other:?}"),
+//! #[tokio::main]
+//! async fn main() -> Result<(), register_new_matrix_user::Error> {
+//! #   // A registration endpoint that checks the MAC, on 127.0.0.1.
+//! #   let (server, _) = support::stub::Stub::synapse("s3cret");
+//! #   let (url, secret) = (server.url(), "s3cret");
+//!     let client = Client::builder(&url)
+//!         .shared_secret(secret)
+//!         .if_exists(IfExists::Succeed)
+//!         .build()?;
+//!     match client.register(&NewUser::new("alice", "correct horse").admin(true)).await? {
+//!         Outcome::Created(account) => println!("created {}", account.user_id),
+//!         Outcome::CreatedIncomplete(problem) => println!("created, but {problem}"),
+//!         Outcome::AlreadyExists => println!("already there"),
+//!         other => println!("{other:?}"),
+//!     }
+//!     Ok(())
 //! }
+//! ```
+//!
+//! [`blocking::Client`], built by the same builder with
+//! [`build_blocking`](ClientBuilder::build_blocking), is for code without a
+//! runtime: scripts, threads, the command line. It drives the async client
+//! on a runtime of its own, and panics with this crate's message when
+//! called inside an async runtime, whose thread it would block:
+//!
+//! ```
+//! use register_new_matrix_user::{Client, NewUser, Outcome};
+//! # fn main() -> Result<(), register_new_matrix_user::Error> {
+//! # let (server, _) = support::stub::Stub::synapse("s3cret");
+//! # let (url, secret) = (server.url(), "s3cret");
+//!
+//! let client = Client::builder(&url).shared_secret(secret).build_blocking()?;
+//! let outcome = client.register(&NewUser::new("bob", "battery staple"))?;
+//! assert!(matches!(outcome, Outcome::Created(account) if account.user_id.starts_with("@bob:")));
 //! # Ok(())
-//! # }
-//! #
-//! # /// A registration endpoint that checks the MAC, on 127.0.0.1.
-//! # mod demo {
-//! #     use std::io::{BufRead, BufReader, Read, Write};
-//! #     const SECRET: &str = "s3cret";
-//! #     pub fn server() -> (String, &'static str) {
-//! #         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-//! #         let url = format!("http://{}", listener.local_addr().unwrap());
-//! #         std::thread::spawn(move || {
-//! #             for stream in listener.incoming() {
-//! #                 let mut reader = BufReader::new(stream.unwrap());
-//! #                 while let Some(body) = request(&mut reader) {
-//! #                     let answer = match body {
-//! #                         None => r#"{"nonce":"n0nce"}"#.to_owned(),
-//! #                         Some(body) => registered(&body),
-//! #                     };
-//! #                     let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", answer.len());
-//! #                     reader.get_mut().write_all((head + &answer).as_bytes()).unwrap();
-//! #                 }
-//! #             }
-//! #         });
-//! #         (url, SECRET)
-//! #     }
-//! #     /// `None` at the end of the connection; the body of a POST.
-//! #     fn request(reader: &mut impl BufRead) -> Option<Option<String>> {
-//! #         let (mut line, mut length, mut post) = (String::new(), 0, false);
-//! #         while reader.read_line(&mut line).ok()? > 0 && line != "\r\n" {
-//! #             post |= line.starts_with("POST");
-//! #             if let Some(value) = line.to_lowercase().strip_prefix("content-length:") {
-//! #                 length = value.trim().parse().unwrap();
-//! #             }
-//! #             line.clear();
-//! #         }
-//! #         let mut body = vec![0; length];
-//! #         reader.read_exact(&mut body).ok()?;
-//! #         (!line.is_empty()).then(|| post.then(|| String::from_utf8(body).unwrap()))
-//! #     }
-//! #     fn field<'a>(body: &'a str, name: &str) -> &'a str {
-//! #         let start = body.find(&format!("\"{name}\":")).unwrap() + name.len() + 3;
-//! #         body[start..].split([',', '}']).next().unwrap().trim_matches('"')
-//! #     }
-//! #     fn registered(body: &str) -> String {
-//! #         let user_type = Some(field(body, "user_type")).filter(|t| *t != "null");
-//! #         let user = register_new_matrix_user::NewUser::new(field(body, "username"), field(body, "password"))
-//! #             .admin(field(body, "admin") == "true")
-//! #             .user_type(user_type);
-//! #         let mac = register_new_matrix_user::registration_mac(&user, SECRET, field(body, "nonce"));
-//! #         assert_eq!(field(body, "mac"), mac, "the MAC must match");
-//! #         format!(r#"{{"user_id":"@{}:localhost","access_token":"t","device_id":"D","home_server":"localhost"}}"#, field(body, "username"))
-//! #     }
 //! # }
 //! ```
 //!
-//! The client is blocking. From async code, run it on a thread that may
-//! block, e.g. inside `tokio::task::spawn_blocking`: reqwest's blocking
-//! client panics when used on an async runtime's own threads.
+//! [`MasClient`] and [`blocking::MasClient`] create accounts through
+//! Matrix Authentication Service's admin API instead; the blocking clients
+//! both implement [`Register`].
 //!
 //! The library prints nothing and changes no process-wide state: TLS is set
 //! up with the ring crypto provider passed in (no default provider is
@@ -105,18 +80,19 @@
 #[cfg(feature = "cli")]
 macro_rules! say {
     () => {
-        $crate::output::stderr_text("\n")
+        $crate::cli::output::stderr_text("\n")
     };
     ($($arg:tt)*) => {
-        $crate::output::stderr_line(format_args!($($arg)*))
+        $crate::cli::output::stderr_line(format_args!($($arg)*))
     };
 }
 
+#[cfg(unix)]
+mod accounts;
 mod client;
 mod error;
 mod files;
 mod hint;
-mod mac;
 mod mas;
 mod redact;
 mod refusal;
@@ -126,35 +102,31 @@ mod tls;
 mod unix_socket;
 
 #[cfg(feature = "cli")]
-mod batch;
-#[cfg(feature = "cli")]
 mod cli;
-#[cfg(feature = "cli")]
-mod concurrency;
-#[cfg(feature = "cli")]
-mod config;
-#[cfg(feature = "cli")]
-mod config_paths;
-#[cfg(feature = "cli")]
-mod delegation;
-#[cfg(feature = "cli")]
-mod notice;
-#[cfg(feature = "cli")]
-mod output;
-#[cfg(feature = "cli")]
-mod password;
-#[cfg(feature = "cli")]
-mod rules;
-#[cfg(feature = "cli")]
-mod yaml;
 
+pub use client::registration_mac;
 pub use client::{
     AccessToken, Client, ClientBuilder, IfExists, NewUser, Outcome, Prepared, Registered,
 };
 pub use error::{Error, Hint, HintPart, Refusal, Result, Setting};
-pub use mac::registration_mac;
 pub use mas::{MasClient, MasClientBuilder};
 pub use register::Register;
+
+/// The blocking clients, for scripts, threads and the command line, as
+/// `reqwest::blocking` is to `reqwest`: the same protocol as the async
+/// [`Client`] and [`MasClient`] (they drive them on a runtime of their own).
+/// Built with [`ClientBuilder::build_blocking`] and
+/// [`MasClientBuilder::build_blocking`]; they register through [`Register`].
+///
+/// # Panics
+///
+/// Their methods that send panic, with this crate's message, inside an
+/// async runtime, where they would block its thread: use the async clients
+/// there.
+pub mod blocking {
+    pub use crate::client::blocking::{Client, Prepared};
+    pub use crate::mas::blocking::MasClient;
+}
 
 /// What the binary, the tests and the fuzz targets use of the crate's
 /// insides. Not part of the API: it changes without notice.
@@ -164,18 +136,18 @@ pub mod __private {
     pub use crate::client::{MAX_BODY_BYTES, parse_nonce, parse_refusal, parse_registered};
 
     #[cfg(feature = "cli")]
-    pub use crate::batch::{Format, Rows, Rules, check_rows};
+    pub use crate::cli::batch::{Format, Rows, Rules, check_rows};
+    #[cfg(feature = "cli")]
+    pub use crate::cli::config::{ClientListener, Config, SecretSource};
     #[cfg(feature = "cli")]
     pub use crate::cli::{
         Cli, command,
         run::{arguments_refused, run},
     };
-    #[cfg(feature = "cli")]
-    pub use crate::config::{ClientListener, Config, SecretSource};
     /// The config reader, for the differential test against PyYAML.
     #[cfg(feature = "cli")]
     pub mod yaml {
-        pub use crate::yaml::{Int, Value, load};
+        pub use crate::cli::yaml::{Int, Value, load};
     }
 }
 

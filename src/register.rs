@@ -1,15 +1,29 @@
-//! The one registration contract both ways of creating an account keep: the
-//! shared-secret endpoint ([`Client`]) and Matrix Authentication Service's
-//! admin API ([`MasClient`](crate::MasClient)).
+//! The one registration contract both ways of creating an account keep, as
+//! the blocking clients offer it: the shared-secret endpoint
+//! ([`blocking::Client`]) and Matrix Authentication Service's admin API
+//! ([`blocking::MasClient`](crate::blocking::MasClient)). The async clients
+//! have the same methods, `async`.
 
-use crate::client::{Client, NewUser, Outcome};
+use crate::client::blocking;
+use crate::client::{NewUser, Outcome};
 use crate::error::Result;
 
-/// Creates accounts: [`Client`] through Synapse's shared-secret endpoint,
-/// [`MasClient`](crate::MasClient) through MAS's admin API. The same
-/// [`NewUser`] in, the same [`Outcome`] or [`Error`](crate::Error) out.
+/// Creates accounts, blocking: [`blocking::Client`] through Synapse's
+/// shared-secret endpoint, [`blocking::MasClient`](crate::blocking::MasClient)
+/// through MAS's admin API. The same [`NewUser`] in, the same [`Outcome`]
+/// or [`Error`](crate::Error) out.
+///
+/// # Panics
+///
+/// Inside an async runtime, as the blocking clients do: use the async
+/// [`Client`](crate::Client) or [`MasClient`](crate::MasClient) there.
 pub trait Register: Sync {
     /// Registers one user.
+    ///
+    /// # Errors
+    ///
+    /// A refusal, a failure to reach the server; when the error
+    /// [`is_unconfirmed`](crate::Error::is_unconfirmed), the account may exist.
     fn register(&self, user: &NewUser<'_>) -> Result<Outcome> {
         self.register_announced(user, &mut || Ok(()))
     }
@@ -20,6 +34,10 @@ pub trait Register: Sync {
     /// sent that could create the account, and is returned as it is
     /// ([`Error::Stopped`](crate::Error::Stopped) says "stopped by the
     /// caller"; a caller keeps its own reason beside it).
+    ///
+    /// # Errors
+    ///
+    /// As [`Register::register`], and `before_sending`'s own.
     fn register_announced(
         &self,
         user: &NewUser<'_>,
@@ -27,7 +45,7 @@ pub trait Register: Sync {
     ) -> Result<Outcome>;
 }
 
-impl Register for Client {
+impl Register for blocking::Client {
     fn register_announced(
         &self,
         user: &NewUser<'_>,

@@ -4,17 +4,17 @@
 //! anything is sent; and the registrar the run uses, MAS's or the shared
 //! secret's.
 
+use crate::blocking::MasClient;
 use crate::cli::Cli;
+use crate::cli::config::{Config, read_secret_file};
 use crate::cli::error::{Error, Result};
-use crate::cli::options::Route;
+use crate::cli::notice::Notice;
+use crate::cli::yaml::{Int, Value};
 use crate::client::{CaCert, Client, HttpOptions, IfExists};
-use crate::config::{Config, read_secret_file};
 use crate::error::Hint;
-use crate::mas::{DEFAULT_MINIMUM_COMPLEXITY, MasClient};
-use crate::notice::Notice;
+use crate::mas::DEFAULT_MINIMUM_COMPLEXITY;
 use crate::register::Register;
 use crate::secret::SecretString;
-use crate::yaml::{Int, Value};
 use reqwest::Url;
 use std::path::{Path, PathBuf};
 
@@ -22,6 +22,14 @@ use std::path::{Path, PathBuf};
 pub const MAS_SECRET_ENV: &str = "MAS_CLIENT_SECRET";
 /// A MAS config with its keys and templates is a few KiB; this is generous.
 const MAX_MAS_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// How the account is created: Synapse's shared-secret endpoint, or the
+/// admin API of the Matrix Authentication Service it delegates to.
+#[derive(Debug)]
+pub enum Route {
+    SharedSecret(SecretString),
+    Mas(MasRoute),
+}
 
 /// How to reach MAS's admin API, checked.
 #[derive(Debug)]
@@ -212,7 +220,7 @@ impl MasConfig {
             )
         })?;
         // The reader's messages say where, never what: a line may hold a secret.
-        let root = crate::yaml::load(text)
+        let root = crate::cli::yaml::load(text)
             .map_err(|problem| Error::file(path, None, problem))?
             .value
             .unwrap_or(Value::Null);
@@ -408,7 +416,7 @@ fn reachable(address: &str) -> String {
 
 /// The way this run registers: the shared-secret endpoint, or MAS.
 pub enum Registrar {
-    SharedSecret(Box<Client>),
+    SharedSecret(Box<crate::blocking::Client>),
     Mas(Box<MasClient>),
 }
 
@@ -441,14 +449,14 @@ impl Registrar {
                 if let Some(socket) = http.unix_socket {
                     builder = builder.unix_socket(socket);
                 }
-                Ok(Registrar::SharedSecret(Box::new(builder.build()?)))
+                Ok(Registrar::SharedSecret(Box::new(builder.build_blocking()?)))
             }
             Route::Mas(route) => Registrar::mas(route, if_exists, &http, access_tokens),
         }
     }
 
     /// The shared-secret client, whose 404 may mean a delegating server.
-    pub fn shared_secret_client(&self) -> Option<&Client> {
+    pub fn shared_secret_client(&self) -> Option<&crate::blocking::Client> {
         match self {
             Registrar::SharedSecret(client) => Some(client.as_ref()),
             Registrar::Mas(_) => None,
@@ -461,7 +469,7 @@ impl Registrar {
         http: &HttpOptions,
         access_tokens: bool,
     ) -> Result<Registrar> {
-        let mut builder = MasClient::builder(route.url.as_str())
+        let mut builder = crate::MasClient::builder(route.url.as_str())
             .if_exists(if_exists)
             .access_tokens(access_tokens)
             .timeout(http.timeout)
@@ -481,7 +489,7 @@ impl Registrar {
             Some(CaCert::Pem(pem)) => builder.cacert_pem(pem.clone()),
             None => builder,
         };
-        Ok(Registrar::Mas(Box::new(builder.build()?)))
+        Ok(Registrar::Mas(Box::new(builder.build_blocking()?)))
     }
 
     pub fn as_register(&self) -> &dyn Register {

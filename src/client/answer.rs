@@ -1,15 +1,14 @@
 //! Reading the server's answers: bodies within a cap, the nonce, the new
 //! account and refusals.
 
-use super::diagnose::{find_cause, root_cause};
+use super::diagnose::root_cause;
 use super::{HttpOptions, MAX_BODY_BYTES};
 use crate::error::{Error, Hint, Refusal, Result, Setting, escape_control_characters};
+use crate::files::Capped;
 use crate::secret::SecretString;
-use reqwest::StatusCode;
-use reqwest::blocking::Response;
+use reqwest::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::io::Read;
 
 /// What the server answers on success.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -103,37 +102,39 @@ pub(super) enum Body {
     Unreadable(Error),
 }
 
-/// Reads at most `MAX_BODY_BYTES` of the body; also says whether that was all of it.
-pub(super) fn read_capped(
-    response: Response,
+/// Reads at most `MAX_BODY_BYTES` of the body, chunk by chunk; also says
+/// whether that was all of it.
+pub(super) async fn read_body(
+    mut response: Response,
     target: &str,
     options: &HttpOptions,
 ) -> Result<(Vec<u8>, bool)> {
-    let mut body = Vec::new();
-    let mut limited = response.take(MAX_BODY_BYTES + 1);
-    limited.read_to_end(&mut body).map_err(|e| {
-        let timed_out = e.kind() == std::io::ErrorKind::TimedOut
-            || find_cause::<reqwest::Error>(&e).is_some_and(reqwest::Error::is_timeout);
-        let error = if timed_out {
-            Error::transport_with(
-                format!(
-                    "{target} did not finish its answer within {} s",
-                    options.timeout.as_secs_f64()
-                ),
-                Hint::text("is the server overloaded or stuck? Raise the limit with ")
-                    .setting(Setting::Timeout),
-            )
-        } else {
-            Error::transport(
-                format!("{target} broke off its answer halfway ({})", root_cause(&e)),
-                Some("is there a proxy in front of the server? It is safe to retry"),
-            )
-        };
-        error.caused_by(e)
-    })?;
-    let complete = body.len() as u64 <= MAX_BODY_BYTES;
-    body.truncate(MAX_BODY_BYTES as usize);
-    Ok((body, complete))
+    let mut body = Capped::new(MAX_BODY_BYTES);
+    while body.wants_more() {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.push(&chunk),
+            Ok(None) => break,
+            Err(e) if e.is_timeout() => {
+                return Err(Error::transport_with(
+                    format!(
+                        "{target} did not finish its answer within {} s",
+                        options.timeout.as_secs_f64()
+                    ),
+                    Hint::text("is the server overloaded or stuck? Raise the limit with ")
+                        .setting(Setting::Timeout),
+                )
+                .caused_by(e));
+            }
+            Err(e) => {
+                return Err(Error::transport(
+                    format!("{target} broke off its answer halfway ({})", root_cause(&e)),
+                    Some("is there a proxy in front of the server? It is safe to retry"),
+                )
+                .caused_by(e));
+            }
+        }
+    }
+    Ok(body.finish())
 }
 
 /// The nonce from the body of a 200 answer to the GET.

@@ -4,8 +4,7 @@
 use super::{Client, REGISTER_PATH, proxy};
 use crate::error::{Error, Hint, Result, Setting};
 use crate::secret::SecretString;
-use reqwest::Url;
-use reqwest::blocking::Client as HttpClient;
+use reqwest::{Client as HttpClient, Url};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use std::fmt;
@@ -173,7 +172,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Reads the `cacert` file and sets up TLS; nothing is sent yet.
+    /// Reads the `cacert` file and sets up TLS; nothing is sent yet. Needs
+    /// no runtime: the client may be built outside the one it runs on.
     ///
     /// # Errors
     ///
@@ -606,7 +606,7 @@ mod tests {
             .admin_token("t")
             .wait(Duration::MAX)
             .timeout(Duration::MAX)
-            .build()
+            .build_blocking()
             .unwrap();
         let error = mas.server_name().unwrap_err();
         assert!(

@@ -1,13 +1,15 @@
 //! The HTTP side of the protocol: fetch a nonce, post the registration, and
 //! turn every transport failure into one clear line.
 //!
-//! The client is blocking (reqwest's blocking client): from async code, call
-//! it inside `tokio::task::spawn_blocking` or a thread of your own, as
-//! reqwest's blocking client panics when used on an async runtime's thread.
+//! The protocol is written once, async, on reqwest's async client: [`Client`]
+//! runs on the caller's tokio runtime, and [`blocking::Client`](crate::blocking::Client)
+//! drives the same code on a runtime of its own.
 
 mod answer;
+pub(crate) mod blocking;
 mod builder;
 mod diagnose;
+mod mac;
 mod proxy;
 pub(crate) mod retry;
 
@@ -16,14 +18,13 @@ pub use answer::{parse_nonce, parse_refusal, parse_registered};
 pub use builder::{CaCert, ClientBuilder, HttpOptions, IfExists};
 pub(crate) use builder::{MAX_DURATION, check_options, service_url};
 pub(crate) use diagnose::Failure;
+pub use mac::registration_mac;
 
 use crate::error::{Error, Hint, Result, Setting};
-use crate::mac::registration_mac;
 use crate::secret::SecretString;
-use answer::{Body, RegisterBody, Stage, read_capped, reason_phrase, status_line};
+use answer::{Body, RegisterBody, Stage, read_body, reason_phrase, status_line};
 use diagnose::{describe_transport_error, find_cause};
-use reqwest::blocking::{Client as HttpClient, Response};
-use reqwest::{StatusCode, Url};
+use reqwest::{Client as HttpClient, Response, StatusCode, Url};
 use retry::Backoff;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -112,18 +113,20 @@ pub enum Outcome {
     AlreadyExists,
 }
 
-/// A client for one server's registration endpoint. Cheap to share between
-/// threads: connections are pooled and kept alive.
+/// An async client for one server's registration endpoint, for any tokio
+/// runtime (multi-thread or current-thread, with its I/O and time drivers
+/// enabled, as `#[tokio::main]` has them). Cheap to clone and to share
+/// between tasks: connections are pooled and kept alive. Outside async
+/// code, use [`blocking::Client`](crate::blocking::Client).
 ///
-/// It is blocking: from async code, call it inside
-/// `tokio::task::spawn_blocking` (reqwest's blocking client panics on an
-/// async runtime's own threads).
+/// As with `reqwest::Client`, the kept-alive connections belong to the
+/// runtime that opened them: use a client on one runtime.
 #[derive(Debug, Clone)]
 pub struct Client {
     http_client: HttpClient,
     /// A client that keeps no connection: a request whose kept-alive
     /// connection was closed under it goes again on a fresh one. Made on
-    /// first need (each reqwest client runs a thread), shared by clones.
+    /// first need, shared by clones.
     fresh_client: Arc<OnceLock<Option<HttpClient>>>,
     /// The TLS configuration, to make `fresh_client` with.
     tls: rustls::ClientConfig,
@@ -156,18 +159,18 @@ impl Client {
 
     /// Registers one user: fetches a nonce, computes the MAC and posts
     /// ([`Client::prepare`] and [`Prepared::send`] in one step).
-    pub fn register(&self, user: &NewUser<'_>) -> Result<Outcome> {
-        self.prepare(user)?.send()
+    pub async fn register(&self, user: &NewUser<'_>) -> Result<Outcome> {
+        self.prepare(user).await?.send().await
     }
 
     /// The first step of a registration: fetches a nonce, waiting for the
     /// server as set with [`ClientBuilder::wait`]. Nothing that could create
     /// the account is sent, so a program may stop here (or say that it is
     /// about to send) before [`Prepared::send`].
-    pub fn prepare<'a>(&'a self, user: &'a NewUser<'a>) -> Result<Prepared<'a>> {
+    pub async fn prepare<'a>(&'a self, user: &'a NewUser<'a>) -> Result<Prepared<'a>> {
         let deadline = self.options.wait.map(deadline_after);
         let mut backoff = Backoff::default();
-        let nonce = self.fetch_nonce_until(deadline, &mut backoff)?;
+        let nonce = self.fetch_nonce_until(deadline, &mut backoff).await?;
         Ok(Prepared {
             client: self,
             user,
@@ -180,8 +183,10 @@ impl Client {
 
 impl Prepared<'_> {
     /// Posts the registration. When the error [`is_unconfirmed`](Error::is_unconfirmed),
-    /// the request may have reached the server and the account may exist.
-    pub fn send(self) -> Result<Outcome> {
+    /// the request may have reached the server and the account may exist;
+    /// so too when this future is dropped before it ends (a `select!` or
+    /// a timeout of the caller's own).
+    pub async fn send(self) -> Result<Outcome> {
         let Prepared {
             client,
             user,
@@ -202,12 +207,12 @@ impl Prepared<'_> {
                 displayname: user.display_name,
             };
             let request = Request::registration(&client.endpoint, &body);
-            let (response, resent_after) = match client.exchange(&request) {
+            let (response, resent_after) = match client.exchange(&request).await {
                 // The request never left: retrying cannot create the user twice.
                 Err(Failure::Connect(error)) if backoff.may_retry(deadline) => {
                     client.note_retry(&error);
-                    backoff.sleep(deadline);
-                    nonce = client.fetch_nonce_until(deadline, &mut backoff)?;
+                    backoff.sleep(deadline).await;
+                    nonce = client.fetch_nonce_until(deadline, &mut backoff).await?;
                     continue;
                 }
                 Err(Failure::Connect(error)) => return Err(client.after_waiting(error)),
@@ -218,7 +223,7 @@ impl Prepared<'_> {
                 }
                 Ok(answer) => answer,
             };
-            let answer = client.ok_body(response, Stage::Registration);
+            let answer = client.ok_body(response, Stage::Registration).await;
             // Sent again after a connection closed under it, and the nonce
             // was already used or the user already exists: the first request
             // reached the server after all.
@@ -258,7 +263,7 @@ impl Prepared<'_> {
                 {
                     nonce_retried = true;
                     log::info!("unrecognised nonce: fetching a fresh one and trying once more");
-                    nonce = client.fetch_nonce_until(deadline, &mut backoff)?;
+                    nonce = client.fetch_nonce_until(deadline, &mut backoff).await?;
                 }
                 Err(error) => return Err(error),
             }
@@ -277,14 +282,14 @@ fn is_unrecognised_nonce(refusal: &crate::error::Refusal) -> bool {
 impl Client {
     /// Fetches a nonce, retrying while the server cannot be reached and the
     /// deadline allows.
-    fn fetch_nonce_until(
+    async fn fetch_nonce_until(
         &self,
         deadline: Option<Instant>,
         backoff: &mut Backoff,
     ) -> Result<String> {
         loop {
-            let error = match self.exchange(&Request::get(&self.endpoint)) {
-                Ok((response, _)) => match self.ok_body(response, Stage::Nonce) {
+            let error = match self.exchange(&Request::get(&self.endpoint)).await {
+                Ok((response, _)) => match self.ok_body(response, Stage::Nonce).await {
                     Ok(Body::Complete(body)) => return parse_nonce(&body),
                     Ok(Body::Unreadable(error)) => return Err(error),
                     Err(Error::Refused(refusal)) if refusal.is_unavailable() => {
@@ -299,7 +304,7 @@ impl Client {
                 return Err(self.after_waiting(error));
             }
             self.note_retry(&error);
-            backoff.sleep(deadline);
+            backoff.sleep(deadline).await;
         }
     }
 
@@ -345,7 +350,7 @@ impl Client {
     /// client was built with, and the `-v` lines, which name the URL without
     /// credentials and never show a header or a body. Nothing else touches
     /// the reqwest clients (a test below fails if anything does).
-    pub(crate) fn exchange(
+    pub(crate) async fn exchange(
         &self,
         request: &Request<'_>,
     ) -> Result<(Response, Option<Error>), Failure> {
@@ -390,12 +395,11 @@ impl Client {
                 Some(Auth::Bearer(token)) => built.bearer_auth(token.expose()),
                 Some(Auth::Basic { id, secret }) => built.basic_auth(id, Some(secret.expose())),
             };
-            // Set per request, this bounds the whole exchange, body included;
-            // the client-wide timeout of the blocking client bounds each read
-            // of the body separately, so a server trickling bytes could hold
-            // us forever.
+            // Set per request, this bounds the whole exchange, body included,
+            // so a server trickling bytes cannot hold us.
             let built = built.timeout(self.options.timeout);
-            match reqwest::blocking::RequestBuilder::send(built)
+            match reqwest::RequestBuilder::send(built)
+                .await
                 .map_err(|e| self.classify(&e).caused_by(e))
             {
                 Ok(response) => break response,
@@ -424,7 +428,7 @@ impl Client {
     /// Reads an answer: the body of a 200, as far as it could be read; a
     /// refusal for any other status (without details when its body cannot be
     /// read: the status is what counts).
-    fn ok_body(&self, response: Response, stage: Stage) -> Result<Body> {
+    async fn ok_body(&self, response: Response, stage: Stage) -> Result<Body> {
         let status = response.status();
         let reason = reason_phrase(&response);
         if status.is_redirection() {
@@ -443,7 +447,7 @@ impl Client {
                 ),
             ));
         }
-        let read = read_capped(response, &self.target, &self.options);
+        let read = read_body(response, &self.target, &self.options).await;
         if status != StatusCode::OK {
             let body = read.map(|(body, _)| body).unwrap_or_default();
             let mut refusal = parse_refusal(status.as_u16(), &body);
@@ -602,10 +606,10 @@ impl Client {
     /// Another service's request (MAS's admin API) through [`Client::exchange`],
     /// its answer read whatever the status. A body that cannot be read in
     /// full is a failure after sending.
-    pub(crate) fn exchange_read(&self, request: &Request<'_>) -> Result<Exchanged, Failure> {
-        let (response, _) = self.exchange(request)?;
+    pub(crate) async fn exchange_read(&self, request: &Request<'_>) -> Result<Exchanged, Failure> {
+        let (response, _) = self.exchange(request).await?;
         let (status, reason) = (response.status(), reason_phrase(&response));
-        match read_capped(response, &self.target, &self.options) {
+        match read_body(response, &self.target, &self.options).await {
             Ok((body, true)) => Ok(Exchanged {
                 status: status.as_u16(),
                 reason,
@@ -631,10 +635,10 @@ impl Client {
     /// body as JSON (`null` when it is not JSON). `None` when no answer came
     /// (in time).
     #[cfg(feature = "cli")]
-    pub(crate) fn get_json(&self, path: &str) -> Option<(u16, serde_json::Value)> {
+    pub(crate) async fn get_json(&self, path: &str) -> Option<(u16, serde_json::Value)> {
         let base = self.endpoint.as_str().strip_suffix(REGISTER_PATH)?;
         let url = Url::parse(&format!("{base}{path}")).ok()?;
-        let response = match self.exchange(&Request::get(&url)) {
+        let response = match self.exchange(&Request::get(&url)).await {
             Ok((response, _)) => response,
             Err(failure) => {
                 log::info!("{}", failure.into_error());
@@ -642,7 +646,8 @@ impl Client {
             }
         };
         let status = response.status().as_u16();
-        let (body, _) = read_capped(response, &self.target, &self.options)
+        let (body, _) = read_body(response, &self.target, &self.options)
+            .await
             .inspect_err(|error| log::info!("{error}"))
             .ok()?;
         Some((status, serde_json::from_slice(&body).unwrap_or_default()))
@@ -715,7 +720,11 @@ mod tests {
             .build()
             .unwrap();
         let user = super::NewUser::new("alice", "pw");
-        let prepared = client.prepare(&user).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let prepared = runtime.block_on(client.prepare(&user)).unwrap();
         assert_eq!(prepared.nonce, "abc");
         server.join().unwrap();
     }
@@ -752,11 +761,14 @@ mod tests {
         }
     }
 
-    /// The item a line starting one declares: `fn NAME` or `struct NAME`.
+    /// The item a line starting one declares: `fn NAME` (async or not) or
+    /// `struct NAME`.
     fn item(line: &str) -> Option<String> {
         let words: Vec<&str> = line.split_whitespace().collect();
         let at = words.iter().position(|w| *w == "fn" || *w == "struct")?;
-        let visibility = words[..at].iter().all(|w| w.starts_with("pub"));
+        let visibility = words[..at]
+            .iter()
+            .all(|w| w.starts_with("pub") || *w == "async");
         let name = words.get(at + 1)?.split(['(', '<', '{']).next()?;
         visibility.then(|| format!("{} {name}", words[at]))
     }
@@ -809,6 +821,8 @@ mod tests {
                 "src/client/mod.rs: fn fresh_client: http_client",
                 "src/client/mod.rs: struct Client: fresh_client",
                 "src/client/mod.rs: struct Client: http_client",
+                // The reqwest builder the socket is set on, in `http_client`.
+                "src/unix_socket.rs: fn connect_through: reqwest::Client",
             ],
             "an HTTP request outside Client::exchange"
         );

@@ -23,11 +23,13 @@ impl Backoff {
         deadline.is_some_and(|d| Instant::now() < d)
     }
 
-    pub(crate) fn sleep(&mut self, deadline: Option<Instant>) {
+    /// On the runtime's timer: a blocking client's thread waits in
+    /// `block_on`, an async caller's task yields.
+    pub(crate) async fn sleep(&mut self, deadline: Option<Instant>) {
         let remaining = deadline
             .map(|d| d.saturating_duration_since(Instant::now()))
             .unwrap_or_default();
-        std::thread::sleep(self.next.min(remaining));
+        tokio::time::sleep(self.next.min(remaining)).await;
         self.next = (self.next * 2).min(MAX_BACKOFF);
     }
 }

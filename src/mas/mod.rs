@@ -10,8 +10,7 @@
 //! step gives ([`Error::Partial`]).
 
 mod answer;
-
-pub(crate) use answer::hint as refusal_hint;
+pub(crate) mod blocking;
 
 use crate::client::retry::Backoff;
 use crate::client::{
@@ -19,14 +18,14 @@ use crate::client::{
     NewUser, Outcome, Registered, Request,
 };
 use crate::error::{Error, Hint, Result};
-use crate::register::Register;
 use crate::secret::SecretString;
 use answer::{created_id, refusal, title_is};
 use reqwest::Url;
 use serde_json::json;
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
 
 /// The scope of an admin token.
 const ADMIN_SCOPE: &str = "urn:mas:admin";
@@ -183,20 +182,22 @@ impl MasClientBuilder {
     }
 }
 
-/// A client for Matrix Authentication Service's admin API. Cheap to share
-/// between threads; the admin token is shared, and renewed before it
-/// expires. Blocking, like [`Client`].
+/// An async client for Matrix Authentication Service's admin API, for any
+/// tokio runtime, as [`Client`] is. Cheap to share between tasks; the admin
+/// token is shared, and renewed before it expires. Outside async code, use
+/// [`blocking::MasClient`](crate::blocking::MasClient).
 ///
 /// ```
-/// use register_new_matrix_user::{IfExists, MasClient, NewUser, Outcome, Register};
+/// use register_new_matrix_user::{IfExists, MasClient, NewUser, Outcome};
 /// # fn main() -> Result<(), register_new_matrix_user::Error> {
 /// # let url = demo::mas();
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// // A client listed in MAS's policy.data.admin_clients.
 /// let mas = MasClient::builder(&url)
 ///     .client_credentials("01J44QC8BCY7FCFM7WGHQGKMTJ", "client secret")
 ///     .if_exists(IfExists::Succeed)
 ///     .build()?;
-/// match mas.register(&NewUser::new("alice", "a long and unusual passphrase").admin(true))? {
+/// match mas.register(&NewUser::new("alice", "a long and unusual passphrase").admin(true)).await? {
 ///     // The token works on Synapse's client and admin APIs.
 ///     Outcome::Created(account) => {
 ///         assert_eq!(account.user_id, "@alice:example.org");
@@ -207,6 +208,7 @@ impl MasClientBuilder {
 ///     other => println!("{other:?}"),
 /// }
 /// # Ok(())
+/// # })
 /// # }
 /// #
 /// # /// MAS's admin API as the flow needs it, on 127.0.0.1.
@@ -362,20 +364,22 @@ impl MasClient {
 
     /// The homeserver's name, as MAS knows it (`matrix.homeserver`): asked
     /// once, with the admin token, which this also checks.
-    pub fn server_name(&self) -> Result<String> {
+    pub async fn server_name(&self) -> Result<String> {
         let deadline = self.wait.map(|wait| Instant::now() + wait);
         Ok(self
-            .site(deadline, &mut Backoff::default())?
+            .site(deadline, &mut Backoff::default())
+            .await?
             .server_name
             .clone())
     }
 
-    fn site(&self, deadline: Option<Instant>, backoff: &mut Backoff) -> Result<&SiteConfig> {
+    async fn site(&self, deadline: Option<Instant>, backoff: &mut Backoff) -> Result<&SiteConfig> {
         if let Some(site) = self.site.get() {
             return Ok(site);
         }
         let answer = self
             .admin(Step::SiteConfig, "site-config", None, deadline, backoff)
+            .await
             .map_err(Failure::into_error)?;
         if answer.status != 200 {
             return Err(refusal(Step::SiteConfig.name(), &answer));
@@ -395,7 +399,7 @@ impl MasClient {
     /// The admin token: the one given, or a cached one still good, or a
     /// fresh one. The lock is held while asking, so that a batch's workers
     /// wait for one new token instead of each asking for its own.
-    fn admin_token(
+    async fn admin_token(
         &self,
         deadline: Option<Instant>,
         backoff: &mut Backoff,
@@ -404,20 +408,23 @@ impl MasClient {
             Credentials::Token(token) => return Ok(token.clone()),
             Credentials::Client { id, secret, post } => (id, secret, *post),
         };
-        let mut cached = self.token.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cached = self.token.lock().await;
         if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.renew_at) {
             return Ok(token.value.clone());
         }
         let url = self.url("oauth2/token");
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "client_credentials")
-            .append_pair("scope", ADMIN_SCOPE);
-        if post {
-            form.append_pair("client_id", id)
-                .append_pair("client_secret", secret.expose());
-        }
-        // It may hold the secret: wiped when dropped.
-        let form = zeroize::Zeroizing::new(form.finish());
+        // The serializer is not Send: finished before the first await.
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials")
+                .append_pair("scope", ADMIN_SCOPE);
+            if post {
+                form.append_pair("client_id", id)
+                    .append_pair("client_secret", secret.expose());
+            }
+            // It may hold the secret: wiped when dropped.
+            zeroize::Zeroizing::new(form.finish())
+        };
         // A second token asked for harms nothing: the grant may go again.
         let request = Request::post_form(&url, &form, true);
         let request = match post {
@@ -426,6 +433,7 @@ impl MasClient {
         };
         let answer = self
             .retrying(Step::Token, deadline, backoff, &request)
+            .await
             .map_err(Failure::into_error)?;
         if answer.status != 200 {
             return Err(refusal(Step::Token.name(), &answer));
@@ -447,8 +455,8 @@ impl MasClient {
 
     /// Drops the cached token when it is `used`: MAS refused it (expired or
     /// revoked early), and the next request asks for a new one.
-    fn forget_token(&self, used: &SecretString) {
-        let mut cached = self.token.lock().unwrap_or_else(PoisonError::into_inner);
+    async fn forget_token(&self, used: &SecretString) {
+        let mut cached = self.token.lock().await;
         if cached
             .as_ref()
             .is_some_and(|t| t.value.expose() == used.expose())
@@ -464,7 +472,7 @@ impl MasClient {
 
     /// One admin-API request with the admin token; renews the token once
     /// when MAS refuses it (401), as a token that lapsed mid-batch is.
-    fn admin(
+    async fn admin(
         &self,
         step: Step,
         path: &str,
@@ -478,18 +486,20 @@ impl MasClient {
             // A token that cannot be had leaves nothing sent.
             let token = self
                 .admin_token(deadline, backoff)
+                .await
                 .map_err(Failure::Connect)?;
             let request = match body {
                 None => Request::get(&url),
                 Some(body) => Request::post_json(&url, body, step.is_repeatable()),
             };
-            let answer =
-                self.retrying(step, deadline, backoff, &request.auth(Auth::Bearer(&token)))?;
+            let answer = self
+                .retrying(step, deadline, backoff, &request.auth(Auth::Bearer(&token)))
+                .await?;
             // A 401 refuses the token before the request is acted on.
             let renewable = matches!(self.credentials, Credentials::Client { .. });
             if answer.status == 401 && renewable && !renewed {
                 log::info!("MAS refused the admin token (401): asking for a new one");
-                self.forget_token(&token);
+                self.forget_token(&token).await;
                 renewed = true;
                 continue;
             }
@@ -500,7 +510,7 @@ impl MasClient {
     /// Sends a request, again while nothing can have been done and the
     /// deadline allows: MAS not reached, or (for a step that changes
     /// nothing) not available.
-    fn retrying(
+    async fn retrying(
         &self,
         step: Step,
         deadline: Option<Instant>,
@@ -508,7 +518,7 @@ impl MasClient {
         request: &Request<'_>,
     ) -> Result<Exchanged, Failure> {
         loop {
-            let problem = match self.transport.exchange_read(request) {
+            let problem = match self.transport.exchange_read(request).await {
                 Err(Failure::Connect(error)) if backoff.may_retry(deadline) => error,
                 Ok(answer)
                     if (502..=504).contains(&answer.status)
@@ -520,13 +530,13 @@ impl MasClient {
                 other => return other,
             };
             log::info!("{problem}; retrying");
-            backoff.sleep(deadline);
+            backoff.sleep(deadline).await;
         }
     }
 
     /// The account's MAS id, by its username; for `--exists-ok` and for a
     /// creation whose answer did not say.
-    fn id_by_username(
+    async fn id_by_username(
         &self,
         username: &str,
         deadline: Option<Instant>,
@@ -541,6 +551,7 @@ impl MasClient {
                 deadline,
                 backoff,
             )
+            .await
             .map_err(Failure::into_error)?;
         if answer.status != 200 {
             return Err(refusal(Step::ByUsername.name(), &answer));
@@ -571,11 +582,30 @@ pub fn password_too_weak(password: &str, minimum_complexity: u8) -> Option<Strin
     Some(problem)
 }
 
-impl Register for MasClient {
-    fn register_announced(
+impl MasClient {
+    /// Registers one user.
+    ///
+    /// # Errors
+    ///
+    /// A refusal or a failure to reach MAS; [`Error::Partial`] when the
+    /// account was created but a later step failed; when the error
+    /// [`is_unconfirmed`](Error::is_unconfirmed), the account may exist.
+    pub async fn register(&self, user: &NewUser<'_>) -> Result<Outcome> {
+        self.register_announced(user, || Ok(())).await
+    }
+
+    /// As [`MasClient::register`], calling `before_sending` once what cannot
+    /// create the account is done (the admin token, the server name) and
+    /// before the first request that can; an error from it stops there,
+    /// with nothing sent that could create the account.
+    ///
+    /// # Errors
+    ///
+    /// As [`MasClient::register`], and `before_sending`'s own.
+    pub async fn register_announced(
         &self,
         user: &NewUser<'_>,
-        before_sending: &mut dyn FnMut() -> Result<()>,
+        before_sending: impl FnOnce() -> Result<()>,
     ) -> Result<Outcome> {
         if let Some(user_type) = user.user_type {
             return Err(unsupported(
@@ -593,7 +623,7 @@ impl Register for MasClient {
         let username = user.localpart.to_lowercase();
         let deadline = self.wait.map(|wait| Instant::now() + wait);
         let mut backoff = Backoff::default();
-        let site = self.site(deadline, &mut backoff)?;
+        let site = self.site(deadline, &mut backoff).await?;
         if let Some(problem) = password_too_weak(
             user.password,
             site.minimum_password_complexity
@@ -605,7 +635,10 @@ impl Register for MasClient {
         before_sending()?;
 
         let create = json!({ "username": username });
-        let id = match self.admin(Step::Create, "users", Some(&create), deadline, &mut backoff) {
+        let created = self
+            .admin(Step::Create, "users", Some(&create), deadline, &mut backoff)
+            .await;
+        let id = match created {
             Err(Failure::Connect(error)) => return Err(error),
             Err(Failure::Other(error) | Failure::Lost(error)) => {
                 return Err(Error::unconfirmed(error));
@@ -614,6 +647,7 @@ impl Register for MasClient {
                 Some(id) => id,
                 None => self
                     .id_by_username(&username, deadline, &mut backoff)
+                    .await
                     .map_err(|cause| {
                         partial(
                             &account,
@@ -628,7 +662,8 @@ impl Register for MasClient {
                     && self.if_exists == IfExists::Succeed
                     && title_is(&answer.body, "User already exists") =>
             {
-                self.id_by_username(&username, deadline, &mut backoff)?;
+                self.id_by_username(&username, deadline, &mut backoff)
+                    .await?;
                 return Ok(Outcome::AlreadyExists);
             }
             // MAS asks Synapse before creating anything: its failure to
@@ -642,21 +677,14 @@ impl Register for MasClient {
             Ok(answer) => return Err(refusal(Step::Create.name(), &answer)),
         };
 
-        let step =
-            |step: Step, path: String, body: serde_json::Value, ok: u16, backoff: &mut Backoff| {
-                match self.admin(step, &path, Some(&body), deadline, backoff) {
-                    Ok(answer) if answer.status == ok => Ok(answer),
-                    Ok(answer) => Err(refusal(step.name(), &answer)),
-                    Err(failure) => Err(failure.into_error()),
-                }
-            };
-        step(
+        self.step(
             Step::SetPassword,
             format!("users/{id}/set-password"),
             json!({ "password": user.password }),
             204,
-            &mut backoff,
+            (deadline, &mut backoff),
         )
+        .await
         .map_err(|cause| {
             partial(
                 &account,
@@ -666,7 +694,8 @@ impl Register for MasClient {
             )
         })?;
         if user.admin {
-            step(Step::SetAdmin, format!("users/{id}/set-admin"), json!({ "admin": true }), 200, &mut backoff)
+            self.step(Step::SetAdmin, format!("users/{id}/set-admin"), json!({ "admin": true }), 200, (deadline, &mut backoff))
+                .await
                 .map_err(|cause| {
                     partial(&account, "admin rights", format!("finish it with `mas-cli manage promote-admin {username}` where MAS's config is"), cause)
                 })?;
@@ -682,7 +711,8 @@ impl Register for MasClient {
                 "human_name": concat!("register_new_matrix_user ", env!("CARGO_PKG_VERSION")),
                 "scope": scope,
             });
-            let answer = step(Step::PersonalSession, "personal-sessions".to_owned(), session, 201, &mut backoff)
+            let answer = self.step(Step::PersonalSession, "personal-sessions".to_owned(), session, 201, (deadline, &mut backoff))
+                .await
                 .map_err(|cause| {
                     partial(&account, "an access token", "its password is set: log in with it (MAS's /_matrix/client/v3/login) to get a token".to_owned(), cause)
                 })?;
@@ -703,6 +733,28 @@ impl Register for MasClient {
             device_id: None,
             home_server: Some(site.server_name.clone()),
         }))
+    }
+}
+
+impl MasClient {
+    /// One step after the account's creation: its answer when the status
+    /// is `ok`, else what went wrong.
+    async fn step(
+        &self,
+        step: Step,
+        path: String,
+        body: serde_json::Value,
+        ok: u16,
+        (deadline, backoff): (Option<Instant>, &mut Backoff),
+    ) -> Result<Exchanged> {
+        match self
+            .admin(step, &path, Some(&body), deadline, backoff)
+            .await
+        {
+            Ok(answer) if answer.status == ok => Ok(answer),
+            Ok(answer) => Err(refusal(step.name(), &answer)),
+            Err(failure) => Err(failure.into_error()),
+        }
     }
 }
 

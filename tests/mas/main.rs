@@ -519,7 +519,7 @@ fn reserved_and_invalid_names(mas: &Mas) -> Result<(), Failed> {
             mas.get("MAS_ADMIN_CLIENT_SECRET"),
         )
         .if_exists(IfExists::Succeed)
-        .build()?;
+        .build_blocking()?;
     for (name, status, hint) in [
         ("98765432123", 409, "choose another"),
         ("_underscore", 400, "do not start with _"),

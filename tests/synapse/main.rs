@@ -6,6 +6,7 @@
 
 mod batch;
 mod deployments;
+mod library;
 mod single;
 
 use std::time::Duration;

@@ -7,9 +7,6 @@
 //! scanner); what they build is decided here, what a scalar means in
 //! `scalar`. No message holds a value from the text: it may be a secret.
 
-// Not API: reached from outside only through the hidden `__private`.
-#![allow(missing_docs)]
-
 mod libyaml;
 mod scalar;
 mod source;

@@ -1,7 +1,7 @@
 //! The message authentication code that proves knowledge of the shared
 //! secret without sending it.
 
-use crate::client::NewUser;
+use super::NewUser;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 

@@ -4,11 +4,11 @@
 //! module tells such a server apart, from its config or from what it
 //! answers, and says what to run instead.
 
+use crate::blocking::Client;
+use crate::cli::config::Config;
 use crate::cli::error::Error;
-use crate::client::Client;
-use crate::config::Config;
+use crate::cli::yaml::Value;
 use crate::error::escape_control_characters;
-use crate::yaml::Value;
 
 /// What was asked, to turn into the equivalent `mas-cli` command.
 #[derive(Debug, Default, Clone, Copy)]
