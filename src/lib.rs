@@ -159,6 +159,8 @@ const _: () = {
     send_sync::<MasClient>();
     send_sync::<Error>();
     send_sync::<Outcome>();
+    send_sync::<blocking::Client>();
+    send_sync::<blocking::MasClient>();
 };
 
 /// The README's Rust sample, compiled by `cargo test --doc` so that it keeps
