@@ -548,7 +548,17 @@ mod tests {
             .shared_secret("hunter2-secret")
             .build()
             .unwrap();
-        let shown = format!("{builder:?} {builder:#?} {mas:?} {outcome:?} {outcome:#?} {client:?}");
+        let blocking = Client::builder("https://localhost/")
+            .shared_secret("hunter2-secret")
+            .build_blocking()
+            .unwrap();
+        let mas_client = crate::MasClient::builder("https://localhost/")
+            .client_credentials("id", "hunter2-client")
+            .build()
+            .unwrap();
+        let shown = format!(
+            "{builder:?} {builder:#?} {mas:?} {outcome:?} {outcome:#?} {client:?} {blocking:?} {mas_client:?}"
+        );
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("AccessToken(<redacted>)"), "{shown}");
     }

@@ -159,6 +159,10 @@ impl Client {
 
     /// Registers one user: fetches a nonce, computes the MAC and posts
     /// ([`Client::prepare`] and [`Prepared::send`] in one step).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::prepare`] and [`Prepared::send`].
     pub async fn register(&self, user: &NewUser<'_>) -> Result<Outcome> {
         self.prepare(user).await?.send().await
     }
@@ -167,6 +171,13 @@ impl Client {
     /// server as set with [`ClientBuilder::wait`]. Nothing that could create
     /// the account is sent, so a program may stop here (or say that it is
     /// about to send) before [`Prepared::send`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] when the server cannot be reached (after the
+    /// wait, if one was set) or does not speak the protocol,
+    /// [`Error::Refused`] when it refuses; nothing that could create the
+    /// account was sent.
     pub async fn prepare<'a>(&'a self, user: &'a NewUser<'a>) -> Result<Prepared<'a>> {
         let deadline = self.options.wait.map(deadline_after);
         let mut backoff = Backoff::default();
@@ -186,6 +197,14 @@ impl Prepared<'_> {
     /// the request may have reached the server and the account may exist;
     /// so too when this future is dropped before it ends (a `select!` or
     /// a timeout of the caller's own).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Refused`] when the server refuses (`M_USER_IN_USE` for an
+    /// account that exists, unless [`IfExists::Succeed`]);
+    /// [`Error::Transport`] when it cannot be reached;
+    /// [`Error::Unconfirmed`] when the request may have reached it but no
+    /// answer says what became of it.
     pub async fn send(self) -> Result<Outcome> {
         let Prepared {
             client,

@@ -364,6 +364,12 @@ impl MasClient {
 
     /// The homeserver's name, as MAS knows it (`matrix.homeserver`): asked
     /// once, with the admin token, which this also checks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] when MAS cannot be reached (after the wait, if
+    /// one was set), [`Error::Refused`] when it refuses the credentials or
+    /// the request.
     pub async fn server_name(&self) -> Result<String> {
         let deadline = self.wait.map(|wait| Instant::now() + wait);
         Ok(self
