@@ -501,7 +501,7 @@ mod tests {
     }
 
     #[test]
-    fn pem_text_is_trusted_as_a_file_is() {
+    fn pem_text_is_taken_and_refused_without_a_certificate() {
         let pem = crate::tls::tests::OPENSSL_DEFAULT;
         let client = Client::builder("https://localhost/")
             .shared_secret("s")

@@ -240,3 +240,28 @@ fn the_example_registers_20_users_concurrently() {
     }
     assert_eq!(synapse.created().len(), 20);
 }
+
+/// PEM text given to the builder is trusted as a `cacert` file is: a
+/// self-signed server is reached with it, and refused without it.
+#[test]
+fn pem_bytes_trust_a_self_signed_server() {
+    let synapse = support::stub::Synapse::new("s3cret");
+    let server = Arc::clone(&synapse);
+    let stub = Stub::builder().tls().start(move |r| server.reply(r));
+    let pem = support::stub::test_cert().pem();
+    let client = Client::builder(stub.url())
+        .shared_secret("s3cret")
+        .cacert_pem(pem)
+        .build_blocking()
+        .unwrap();
+    let outcome = client.register(&NewUser::new("pem", "pw")).unwrap();
+    assert!(matches!(outcome, Outcome::Created(_)), "{outcome:?}");
+    let untrusted = Client::builder(stub.url())
+        .shared_secret("s3cret")
+        .build_blocking()
+        .unwrap();
+    let error = untrusted.register(&NewUser::new("pem2", "pw")).unwrap_err();
+    assert!(error.to_string().contains("not trusted"), "{error}");
+    // The TLS error underneath is kept as the source.
+    assert!(std::error::Error::source(&error).is_some(), "{error:?}");
+}
