@@ -553,7 +553,9 @@ pub fn start_progress() -> bool {
 /// columns). indicatif draws at most 20 times a second: a line that comes
 /// sooner after the last one drawn waits for the next.
 pub fn draw_progress(line: impl FnOnce(usize) -> String) {
-    if let Some(bar) = progress().as_ref() {
+    // A handle of its own, so that the lock is not held while drawing.
+    let bar = progress().clone();
+    if let Some(bar) = bar {
         bar.set_message(line(terminal_width()));
     }
 }
