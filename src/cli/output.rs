@@ -263,6 +263,9 @@ pub const VIA_MAS: &str = "mas";
 /// `--batch` adds `line` to every object and `localpart` to every one whose
 /// row could be read. Through Matrix Authentication Service, every object
 /// has `via` (`mas`).
+///
+/// Built only through the constructors, one for each shape above, so that
+/// no object leaves out a member its shape has.
 #[derive(Debug, Serialize)]
 pub struct RegistrationResult<'a> {
     /// `null` when the server gave none.
@@ -435,7 +438,8 @@ impl<'a> RegistrationResult<'a> {
         }
     }
 
-    /// [`RegistrationResult::via`]: through MAS or not.
+    /// With `via`: [`VIA_MAS`] through Matrix Authentication Service, none
+    /// otherwise.
     pub fn via(self, via: Option<&'static str>) -> Self {
         RegistrationResult { via, ..self }
     }
