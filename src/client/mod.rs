@@ -180,7 +180,9 @@ impl Client {
 
 impl Prepared<'_> {
     /// Posts the registration. When the error [`is_unconfirmed`](Error::is_unconfirmed),
-    /// the request may have reached the server and the account may exist.
+    /// the request may have reached the server and the account may exist;
+    /// so too when this future is dropped before it ends (a `select!` or
+    /// a timeout of the caller's own).
     pub async fn send(self) -> Result<Outcome> {
         let Prepared {
             client,
