@@ -9,6 +9,7 @@ use crate::error::{Error, Refusal};
 use crate::secret::SecretString;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -531,13 +532,30 @@ fn progress() -> MutexGuard<'static, Option<ProgressBar>> {
     PROGRESS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Runs `write` with the progress bar, if one is shown, cleared.
-fn around_progress<T>(write: impl FnOnce() -> T) -> T {
+thread_local! {
+    /// Set while this thread holds the bar's own lock (drawing, or writing
+    /// around it); it stays set if the thread panics there.
+    static AT_THE_BAR: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `at_the_bar`, marking this thread as holding the bar's lock.
+fn at_the_bar<T>(at_the_bar: impl FnOnce() -> T) -> T {
+    AT_THE_BAR.set(true);
+    let result = at_the_bar();
+    AT_THE_BAR.set(false);
+    result
+}
+
+/// Runs `write` with the progress bar, if one is shown, cleared: every
+/// line on stdout and stderr is written through here, the panic message
+/// too. A thread that panicked while holding the bar's lock writes what its
+/// panic hook says as it is, rather than wait for the lock forever.
+pub fn around_progress<T>(write: impl FnOnce() -> T) -> T {
     // A handle of its own, so that the lock is not held while writing.
     let bar = progress().clone();
     match bar {
-        Some(bar) => bar.suspend(write),
-        None => write(),
+        Some(bar) if !AT_THE_BAR.get() => at_the_bar(|| bar.suspend(write)),
+        _ => write(),
     }
 }
 
@@ -560,7 +578,8 @@ pub fn draw_progress(line: impl FnOnce(usize) -> String) {
     // A handle of its own, so that the lock is not held while drawing.
     let bar = progress().clone();
     if let Some(bar) = bar {
-        bar.set_message(line(terminal_width()));
+        let line = line(terminal_width());
+        at_the_bar(|| bar.set_message(line));
     }
 }
 
@@ -571,8 +590,9 @@ pub fn progress_shown() -> bool {
 
 /// Clears the progress bar for good: what follows is the summary.
 pub fn end_progress() {
-    if let Some(bar) = progress().take() {
-        bar.finish_and_clear();
+    let bar = progress().take();
+    if let Some(bar) = bar {
+        at_the_bar(|| bar.finish_and_clear());
     }
 }
 
@@ -626,6 +646,22 @@ mod tests {
         assert_eq!(lost["created"], Value::Null);
         assert_eq!(lost["errcode"], "M_USER_IN_USE");
         assert_eq!(lost["status"], 400);
+    }
+
+    /// A line written while this thread holds the bar's lock (a panic hook
+    /// after a panic there) is written as it is: waiting for the lock would
+    /// never end.
+    #[test]
+    fn a_write_from_inside_the_bar_does_not_wait_for_it() {
+        *progress() = Some(ProgressBar::hidden());
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let inner = around_progress(|| around_progress(|| 7));
+            let _ = done.send(inner);
+        });
+        let inner = finished.recv_timeout(std::time::Duration::from_secs(10));
+        *progress() = None;
+        assert_eq!(inner, Ok(7), "the nested write waited for the bar");
     }
 
     /// The bytes of every shape the two modes print, one a constructor, keys
