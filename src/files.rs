@@ -24,14 +24,54 @@ pub(crate) fn read_capped(path: &Path, cap: u64, origin: Option<(&Path, &str)>) 
     if metadata.is_dir() {
         return Err(fail("is a directory, not a file".to_owned()));
     }
-    let mut bytes = Vec::new();
-    file.take(cap + 1)
-        .read_to_end(&mut bytes)
+    let mut bytes = Capped::new(cap);
+    bytes
+        .read_from(file)
         .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
-    if bytes.len() as u64 > cap {
-        return Err(fail(format!("is larger than {}", size_text(cap))));
+    match bytes.finish() {
+        (bytes, true) => Ok(bytes),
+        (_, false) => Err(fail(format!("is larger than {}", size_text(cap)))),
     }
-    Ok(bytes)
+}
+
+/// At most `cap` bytes of what a source gives, and whether that was all of
+/// it: one byte past the cap tells, so a huge source is never held whole.
+/// Files are read through it, and answers' bodies chunk by chunk.
+pub(crate) struct Capped {
+    bytes: Vec<u8>,
+    cap: u64,
+}
+
+impl Capped {
+    pub(crate) fn new(cap: u64) -> Capped {
+        Capped {
+            bytes: Vec::new(),
+            cap,
+        }
+    }
+
+    /// Whether more is worth reading: not once past the cap.
+    pub(crate) fn wants_more(&self) -> bool {
+        self.bytes.len() as u64 <= self.cap
+    }
+
+    /// Adds the next chunk read.
+    pub(crate) fn push(&mut self, chunk: &[u8]) {
+        self.bytes.extend_from_slice(chunk);
+    }
+
+    /// Reads the rest of `source`, up to a byte past the cap.
+    pub(crate) fn read_from(&mut self, source: impl Read) -> std::io::Result<()> {
+        let left = (self.cap + 1).saturating_sub(self.bytes.len() as u64);
+        source.take(left).read_to_end(&mut self.bytes).map(drop)
+    }
+
+    /// The bytes, cut to the cap, and `true` when nothing was cut.
+    pub(crate) fn finish(mut self) -> (Vec<u8>, bool) {
+        let complete = self.bytes.len() as u64 <= self.cap;
+        self.bytes.truncate(self.cap as usize);
+        (self.bytes, complete)
+    }
 }
 
 /// Opens a file for reading. A named pipe that no one writes to would block
@@ -93,6 +133,36 @@ pub fn io_reason(error: &std::io::Error) -> String {
                 None => text,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod capped_tests {
+    use super::Capped;
+
+    /// Exactly the cap is complete; a byte more is cut and said, whether
+    /// it came from a reader or in chunks, and reading stops past it.
+    #[test]
+    fn capped_tells_a_whole_source_from_a_cut_one() {
+        let read = |source: &[u8]| {
+            let mut capped = Capped::new(4);
+            capped.read_from(source).unwrap();
+            capped.finish()
+        };
+        assert_eq!(read(b"abcd"), (b"abcd".to_vec(), true));
+        assert_eq!(read(b"abcde"), (b"abcd".to_vec(), false));
+        assert_eq!(read(b""), (Vec::new(), true));
+        let mut chunks = Capped::new(4);
+        let mut pushed = 0;
+        for chunk in [&b"ab"[..], b"cd", b"ef", b"gh"] {
+            if !chunks.wants_more() {
+                break;
+            }
+            chunks.push(chunk);
+            pushed += 1;
+        }
+        assert_eq!(pushed, 3, "no chunk read once past the cap");
+        assert_eq!(chunks.finish(), (b"abcd".to_vec(), false));
     }
 }
 

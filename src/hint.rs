@@ -1,7 +1,7 @@
 //! Hints: advice for a failure, with the settings it recommends kept as
 //! data, so that each program names them in its own terms.
 
-use crate::error::escape_control_characters;
+use crate::redact::escape_control_characters;
 use std::fmt;
 
 /// A setting a hint recommends. Each program names it as its users know it

@@ -78,13 +78,15 @@
 #[cfg(feature = "cli")]
 macro_rules! say {
     () => {
-        $crate::output::stderr_text("\n")
+        $crate::cli::output::stderr_text("\n")
     };
     ($($arg:tt)*) => {
-        $crate::output::stderr_line(format_args!($($arg)*))
+        $crate::cli::output::stderr_line(format_args!($($arg)*))
     };
 }
 
+#[cfg(unix)]
+mod accounts;
 mod client;
 mod error;
 mod files;
@@ -99,27 +101,7 @@ mod tls;
 mod unix_socket;
 
 #[cfg(feature = "cli")]
-mod batch;
-#[cfg(feature = "cli")]
 mod cli;
-#[cfg(feature = "cli")]
-mod concurrency;
-#[cfg(feature = "cli")]
-mod config;
-#[cfg(feature = "cli")]
-mod config_paths;
-#[cfg(feature = "cli")]
-mod delegation;
-#[cfg(feature = "cli")]
-mod notice;
-#[cfg(feature = "cli")]
-mod output;
-#[cfg(feature = "cli")]
-mod password;
-#[cfg(feature = "cli")]
-mod rules;
-#[cfg(feature = "cli")]
-mod yaml;
 
 pub use client::{Client, ClientBuilder, IfExists, NewUser, Outcome, Prepared, Registered};
 pub use error::{Error, Hint, HintPart, Refusal, Result, Setting};
@@ -150,18 +132,18 @@ pub mod __private {
     pub use crate::client::{MAX_BODY_BYTES, parse_nonce, parse_refusal, parse_registered};
 
     #[cfg(feature = "cli")]
-    pub use crate::batch::{Format, Rows, Rules, check_rows};
+    pub use crate::cli::batch::{Format, Rows, Rules, check_rows};
+    #[cfg(feature = "cli")]
+    pub use crate::cli::config::{ClientListener, Config, SecretSource};
     #[cfg(feature = "cli")]
     pub use crate::cli::{
         Cli, command,
         run::{arguments_refused, run},
     };
-    #[cfg(feature = "cli")]
-    pub use crate::config::{ClientListener, Config, SecretSource};
     /// The config reader, for the differential test against PyYAML.
     #[cfg(feature = "cli")]
     pub mod yaml {
-        pub use crate::yaml::{Int, Value, load};
+        pub use crate::cli::yaml::{Int, Value, load};
     }
 }
 

@@ -99,60 +99,11 @@ fn permission_hint(_socket: &Path) -> String {
 /// `user:group` by name where the system knows them, else by number.
 #[cfg(unix)]
 fn owner(uid: u32, gid: u32) -> String {
-    let user = user_name(uid).unwrap_or_else(|| uid.to_string());
-    let group = group_name(gid).unwrap_or_else(|| gid.to_string());
+    use crate::accounts::{group_name, user_name};
+    let user = user_name(uid).map_or_else(|| uid.to_string(), |n| n.to_string_lossy().into_owned());
+    let group =
+        group_name(gid).map_or_else(|| gid.to_string(), |n| n.to_string_lossy().into_owned());
     format!("owned by {user}:{group}")
-}
-
-#[cfg(unix)]
-fn user_name(uid: u32) -> Option<String> {
-    let mut buffer = vec![0u8; 4096];
-    // SAFETY: getpwuid_r writes only into `entry` and `buffer`, whose sizes
-    // we pass; the name it points to lives in `buffer`, read before it drops.
-    unsafe {
-        let mut entry: libc::passwd = std::mem::zeroed();
-        let mut result = std::ptr::null_mut();
-        let status = libc::getpwuid_r(
-            uid,
-            &mut entry,
-            buffer.as_mut_ptr().cast(),
-            buffer.len(),
-            &mut result,
-        );
-        if status != 0 || result.is_null() || entry.pw_name.is_null() {
-            return None;
-        }
-        Some(
-            std::ffi::CStr::from_ptr(entry.pw_name)
-                .to_string_lossy()
-                .into_owned(),
-        )
-    }
-}
-
-#[cfg(unix)]
-fn group_name(gid: u32) -> Option<String> {
-    let mut buffer = vec![0u8; 4096];
-    // SAFETY: as in `user_name`.
-    unsafe {
-        let mut entry: libc::group = std::mem::zeroed();
-        let mut result = std::ptr::null_mut();
-        let status = libc::getgrgid_r(
-            gid,
-            &mut entry,
-            buffer.as_mut_ptr().cast(),
-            buffer.len(),
-            &mut result,
-        );
-        if status != 0 || result.is_null() || entry.gr_name.is_null() {
-            return None;
-        }
-        Some(
-            std::ffi::CStr::from_ptr(entry.gr_name)
-                .to_string_lossy()
-                .into_owned(),
-        )
-    }
 }
 
 #[cfg(all(test, unix))]

@@ -1,7 +1,7 @@
 //! The command line, defined once: parsing, `--help`, the man page and the
 //! shell completions all come from here.
 
-use crate::concurrency::Jobs;
+use crate::cli::concurrency::Jobs;
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{ArgAction, Parser, ValueEnum};
@@ -14,6 +14,8 @@ pub const VERSION: &str = env!("BUILD_VERSION");
 
 /// The environment variable that may hold the shared secret.
 pub const SECRET_ENV: &str = "MATRIX_REGISTRATION_SHARED_SECRET";
+/// Used when neither the command line nor a config names the server.
+pub const DEFAULT_SERVER_URL: &str = "http://localhost:8008";
 
 const ABOUT: &str = "Register a new user on a Synapse homeserver through its shared-secret admin registration endpoint.";
 

@@ -8,8 +8,8 @@
 //! generated password, on stdout, else on stderr. Nothing else decides
 //! whether a generated password is at risk.
 
+use crate::cli::output::{RegistrationResult, Reporter};
 use crate::error::Error;
-use crate::output::{RegistrationResult, Reporter};
 use crate::secret::SecretString;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -124,7 +124,7 @@ impl Held {
     /// the run to stop.
     pub fn may_send(&self) -> bool {
         let mut ledger = lock();
-        if crate::cli::signals::interrupted().is_some() {
+        if crate::cli::stop::interrupted().is_some() {
             return false;
         }
         if let Some(entry) = ledger.entries.iter_mut().find(|e| e.id == self.id) {
@@ -177,7 +177,7 @@ fn report_lost(entry: &Entry, cause: Cause) {
         }
         // A panic leaves no output format to keep: its words go to stderr.
         (Report::Single(_), Cause::Panic) => {
-            crate::output::report_problem(&PANIC_TEXT, None);
+            crate::cli::output::report_problem(&PANIC_TEXT, None);
             if let Some(password) = password {
                 say!(
                     "The account may exist. Generated password: {}",
@@ -189,8 +189,8 @@ fn report_lost(entry: &Entry, cause: Cause) {
         (Report::Row { .. }, _) if !entry.sent => {}
         (Report::Row { line, localpart }, cause) => {
             let json = lost_row(*line, localpart, entry.user_id.as_deref(), password, cause);
-            if crate::output::stdout_line(&json).is_err() {
-                crate::output::result_on_stderr(&json);
+            if crate::cli::output::stdout_line(&json).is_err() {
+                crate::cli::output::result_on_stderr(&json);
             }
         }
     }

@@ -6,15 +6,14 @@
 
 use crate::blocking::MasClient;
 use crate::cli::Cli;
-use crate::cli::options::Route;
+use crate::cli::config::{Config, read_secret_file};
+use crate::cli::notice::Notice;
+use crate::cli::yaml::{Int, Value};
 use crate::client::{Client, HttpOptions, IfExists};
-use crate::config::{Config, read_secret_file};
 use crate::error::{Error, Hint, Result};
 use crate::mas::DEFAULT_MINIMUM_COMPLEXITY;
-use crate::notice::Notice;
 use crate::register::Register;
 use crate::secret::SecretString;
-use crate::yaml::{Int, Value};
 use reqwest::Url;
 use std::path::{Path, PathBuf};
 
@@ -22,6 +21,14 @@ use std::path::{Path, PathBuf};
 pub const MAS_SECRET_ENV: &str = "MAS_CLIENT_SECRET";
 /// A MAS config with its keys and templates is a few KiB; this is generous.
 const MAX_MAS_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// How the account is created: Synapse's shared-secret endpoint, or the
+/// admin API of the Matrix Authentication Service it delegates to.
+#[derive(Debug)]
+pub enum Route {
+    SharedSecret(SecretString),
+    Mas(MasRoute),
+}
 
 /// How to reach MAS's admin API, checked.
 #[derive(Debug)]
@@ -212,7 +219,7 @@ impl MasConfig {
             )
         })?;
         // The reader's messages say where, never what: a line may hold a secret.
-        let root = crate::yaml::load(text)
+        let root = crate::cli::yaml::load(text)
             .map_err(|problem| Error::file(path, None, problem))?
             .value
             .unwrap_or(Value::Null);

@@ -3,14 +3,25 @@
 //! feature.
 
 mod args;
+pub mod batch;
+pub mod concurrency;
+pub mod config;
+pub mod config_paths;
+pub mod delegation;
 pub mod ledger;
 mod log;
 pub mod mas;
+pub mod notice;
 pub mod options;
+pub mod output;
+pub mod password;
 pub mod prompt;
+pub mod rules;
 pub mod run;
 pub mod server;
 pub mod signals;
+pub mod stop;
+pub mod yaml;
 
-pub use args::{Cli, DEFAULT_JOBS, OutputFormat, SECRET_ENV, command};
+pub use args::{Cli, DEFAULT_JOBS, DEFAULT_SERVER_URL, OutputFormat, SECRET_ENV, command};
 pub use log::hint_text;

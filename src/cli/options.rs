@@ -2,15 +2,16 @@
 //! read and every rule that can be checked locally is checked here, before
 //! anything is sent.
 
-use crate::cli::mas::{MAS_SECRET_ENV, MasRoute};
+use crate::cli::concurrency::Jobs;
+use crate::cli::config::{Config, SecretFile, read_secret_or_empty};
+use crate::cli::mas::MAS_SECRET_ENV;
+pub use crate::cli::mas::Route;
+use crate::cli::notice::Notice;
+use crate::cli::rules::{self, Rejection};
 use crate::cli::server::{plain_http_warning, server_address};
 use crate::cli::{Cli, DEFAULT_JOBS, OutputFormat, SECRET_ENV};
 use crate::client::{HttpOptions, IfExists};
-use crate::concurrency::Jobs;
-use crate::config::{Config, read_secret_file};
 use crate::error::{Error, Result};
-use crate::notice::Notice;
-use crate::rules::{self, Rejection};
 use crate::secret::SecretString;
 use reqwest::Url;
 use std::io::BufRead;
@@ -49,14 +50,6 @@ pub struct Options {
     pub http: HttpOptions,
     /// Notices and warnings to show before acting.
     pub notices: Vec<Notice>,
-}
-
-/// How the account is created: Synapse's shared-secret endpoint, or the
-/// admin API of the Matrix Authentication Service it delegates to.
-#[derive(Debug)]
-pub enum Route {
-    SharedSecret(SecretString),
-    Mas(MasRoute),
 }
 
 /// What the command line asks for, decided once.
@@ -141,7 +134,7 @@ impl Options {
         let config = if cli.config.is_empty() {
             None
         } else {
-            let (files, path_notices) = crate::config_paths::expand(&cli.config)?;
+            let (files, path_notices) = crate::cli::config_paths::expand(&cli.config)?;
             notices.extend(path_notices);
             let (mut config, config_notices) = Config::load(&files)?;
             notices.extend(config_notices);
@@ -151,7 +144,8 @@ impl Options {
             }
             // Before the secret: a delegating server's config often has none.
             if let Some(error) =
-                crate::delegation::from_config(&config, &delegation_request(&cli)).filter(|_| !mas)
+                crate::cli::delegation::from_config(&config, &delegation_request(&cli))
+                    .filter(|_| !mas)
             {
                 return Err(error);
             }
@@ -321,8 +315,8 @@ fn shared_secret(
     } else if let Some(config) = config {
         let (secret, notice) = config
             .shared_secret()
-            .map_err(|error| crate::config_paths::secret_elsewhere_hint(config, error))
-            .map_err(|error| crate::config_paths::confd_hint(config, &cli.config, error))?;
+            .map_err(|error| crate::cli::config_paths::secret_elsewhere_hint(config, error))
+            .map_err(|error| crate::cli::config_paths::confd_hint(config, &cli.config, error))?;
         notices.extend(notice);
         secret
     } else {
@@ -331,8 +325,8 @@ fn shared_secret(
 }
 
 /// What was asked, for the `mas-cli` advice to a delegating server.
-fn delegation_request(cli: &Cli) -> crate::delegation::Request<'_> {
-    crate::delegation::Request {
+fn delegation_request(cli: &Cli) -> crate::cli::delegation::Request<'_> {
+    crate::cli::delegation::Request {
         user: cli.user.as_deref().filter(|u| !u.is_empty()),
         admin: match (cli.admin, cli.no_admin) {
             (true, _) => Some(true),
@@ -363,7 +357,7 @@ fn no_secret_source_under(root: &std::path::Path, empty: &[&str]) -> Error {
             empty.join(" and ")
         ));
     }
-    let found = crate::config_paths::usual_configs(root);
+    let found = crate::cli::config_paths::usual_configs(root);
     if !found.is_empty() {
         message.push_str(&format!(
             "; this machine has a homeserver config: pass {}",
@@ -427,27 +421,24 @@ fn refuse_two_stdin_readers(cli: &Cli, batch: Option<&std::path::Path>) -> Resul
 fn read_shared_secret_file(
     path: &std::path::Path,
 ) -> Result<(Option<SecretString>, Option<Notice>)> {
-    match read_secret_file(path, None) {
-        Ok((secret, notice)) => Ok((Some(secret), notice)),
-        Err(Error::File { problem, .. }) if problem == "is empty" => Ok((
+    Ok(match read_secret_or_empty(path, None)? {
+        SecretFile::Held(secret, notice) => (Some(secret), notice),
+        SecretFile::Empty => (
             None,
             Some(Notice::EmptySecretFile {
                 file: path.to_owned(),
             }),
-        )),
-        Err(error) => Err(error),
-    }
+        ),
+    })
 }
 
 fn read_password_file(path: &std::path::Path) -> Result<(SecretString, Option<Notice>)> {
-    match read_secret_file(path, None) {
-        // An empty password file is the server's "blank password" refusal,
-        // said before sending.
+    match read_secret_or_empty(path, None)? {
+        SecretFile::Held(password, notice) => Ok((password, notice)),
         // A named pipe is not waited for: nothing written means no writer yet.
-        Err(Error::File { problem, .. })
-            if problem == "is empty"
-                && std::fs::metadata(path)
-                    .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type())) =>
+        SecretFile::Empty
+            if std::fs::metadata(path)
+                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type())) =>
         {
             Err(Error::input(
                 "--password-file",
@@ -457,12 +448,33 @@ fn read_password_file(path: &std::path::Path) -> Result<(SecretString, Option<No
                 ),
             ))
         }
-        Err(Error::File { problem, .. }) if problem == "is empty" => Err(Error::input(
+        // An empty password file is the server's "blank password" refusal,
+        // said before sending.
+        SecretFile::Empty => Err(Error::input(
             "--password-file",
             format!("{}: Password cannot be blank.", path.display()),
         )),
-        other => other,
     }
+}
+
+/// An empty `--shared-secret-file` is a notice and no secret (the next
+/// source is used); an empty `--password-file`, the blank password refused.
+#[cfg(test)]
+#[test]
+fn empty_secret_files_are_told_apart_from_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty");
+    std::fs::write(&path, " \n").unwrap();
+    let (secret, notice) = read_shared_secret_file(&path).unwrap();
+    assert!(secret.is_none());
+    assert_eq!(notice, Some(Notice::EmptySecretFile { file: path.clone() }));
+    let refused = read_password_file(&path).unwrap_err().to_string();
+    assert!(
+        refused.ends_with("empty: Password cannot be blank."),
+        "{refused}"
+    );
+    let missing = read_shared_secret_file(&dir.path().join("missing")).unwrap_err();
+    assert!(missing.to_string().contains("missing"), "{missing}");
 }
 
 #[cfg(test)]

@@ -100,7 +100,8 @@ fn write_prompt(out: &mut dyn Write, question: &str) {
 }
 
 fn read_hidden(question: &str, option: &str) -> Result<SecretString> {
-    let read = crate::cli::signals::with_terminal_restored(libc::STDIN_FILENO, || {
+    use std::os::fd::AsFd;
+    let read = crate::cli::signals::with_terminal_restored(std::io::stdin().as_fd(), || {
         rpassword::prompt_password(question)
     });
     read.map(SecretString::new).map_err(|e| match e.kind() {
@@ -125,29 +126,12 @@ fn login_name() -> Option<String> {
 
 /// The name of the account running us, from the password database.
 fn account_name() -> Option<String> {
-    let mut entry = std::mem::MaybeUninit::<libc::passwd>::uninit();
-    let mut buffer = vec![0 as libc::c_char; 4096];
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call, and the buffer's length is
-    // the one passed; on success `found` points at `entry`, whose strings
-    // live in `buffer`, both still alive while the name is copied out.
-    unsafe {
-        let status = libc::getpwuid_r(
-            libc::geteuid(),
-            entry.as_mut_ptr(),
-            buffer.as_mut_ptr(),
-            buffer.len(),
-            &mut found,
-        );
-        if status != 0 || found.is_null() || (*found).pw_name.is_null() {
-            return None;
-        }
-        let name = std::ffi::CStr::from_ptr((*found).pw_name);
-        name.to_str()
-            .ok()
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
-    }
+    // SAFETY: geteuid cannot fail and has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    crate::accounts::user_name(uid)?
+        .into_string()
+        .ok()
+        .filter(|name| !name.is_empty())
 }
 
 /// Reads the password from one line of standard input (`--password-stdin`).

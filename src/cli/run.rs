@@ -3,12 +3,12 @@
 use crate::cli::ledger::{self, Held, Report};
 use crate::cli::mas::Registrar;
 use crate::cli::options::{Mode, Options, PasswordSource, Route};
+use crate::cli::output::Reporter;
 use crate::cli::prompt::{PromptTo, Prompter};
+use crate::cli::rules::{self, Rejection};
 use crate::cli::{Cli, OutputFormat, SECRET_ENV};
-use crate::client::{NewUser, Outcome};
+use crate::client::{NewUser, Outcome, Registered};
 use crate::error::{EXIT_OK, Error, Result};
-use crate::output::Reporter;
-use crate::rules::{self, Rejection};
 use crate::secret::SecretString;
 use std::io::Write;
 
@@ -38,7 +38,7 @@ pub fn run(cli: Cli) -> i32 {
             options,
             path,
             jobs,
-        }) => crate::batch::run(options, &path, jobs),
+        }) => crate::cli::batch::run(options, &path, jobs),
         Err(error) => {
             reporter.failed(&error, None, None);
             error.exit_code()
@@ -69,7 +69,7 @@ fn stdout_written(written: std::io::Result<()>) -> i32 {
                 "cannot write to stdout ({})",
                 crate::files::io_reason(&e)
             ));
-            crate::output::report_error(&error);
+            crate::cli::output::report_error(&error);
             error.exit_code()
         }
     }
@@ -94,14 +94,17 @@ pub fn register_one(options: Options, reporter: &Reporter) -> i32 {
     for notice in &options.notices {
         reporter.notice(notice);
     }
-    let mut user_id = None;
-    let mut at_risk = None;
-    let mut held = None;
-    match register(options, reporter, &mut user_id, &mut at_risk, &mut held) {
+    match register(options, reporter) {
         Ok(()) => EXIT_OK,
-        Err(error) => {
+        Err(failed) => {
+            let Failed {
+                error,
+                user_id,
+                at_risk,
+                held,
+            } = *failed;
             let report = || reporter.failed(&error, user_id.as_deref(), at_risk.as_ref());
-            match held.take() {
+            match held {
                 Some(held) => held.settle(report),
                 None => report(),
             }
@@ -110,17 +113,39 @@ pub fn register_one(options: Options, reporter: &Reporter) -> i32 {
     }
 }
 
-/// `at_risk` receives a generated password when the run fails although the
-/// account may exist with it: it must then be shown. `held` receives the
-/// registration's place in the ledger, once it has one: the failure is
-/// reported through it.
-fn register(
-    options: Options,
-    reporter: &Reporter,
-    user_id: &mut Option<String>,
-    at_risk: &mut Option<SecretString>,
-    held: &mut Option<Held>,
-) -> Result<()> {
+/// A registration that failed, with what reporting it takes.
+struct Failed {
+    error: Error,
+    /// The user ID, once known.
+    user_id: Option<String>,
+    /// A generated password the account may exist with although the run
+    /// failed: it must be shown.
+    at_risk: Option<SecretString>,
+    /// The registration's place in the ledger, while it has one: the
+    /// failure is reported through it.
+    held: Option<Held>,
+}
+
+impl Failed {
+    fn new(error: Error, user_id: Option<String>) -> Box<Failed> {
+        Box::new(Failed {
+            error,
+            user_id,
+            at_risk: None,
+            held: None,
+        })
+    }
+
+    fn held(error: Error, user_id: Option<String>, held: Held) -> Box<Failed> {
+        Box::new(Failed {
+            held: Some(held),
+            ..*Failed::new(error, user_id)
+        })
+    }
+}
+
+/// Prompts for what is missing, registers and reports the result.
+fn register(options: Options, reporter: &Reporter) -> std::result::Result<(), Box<Failed>> {
     let prompter = Prompter::new(match options.output {
         OutputFormat::Text => PromptTo::Stdout,
         OutputFormat::Json | OutputFormat::Token => PromptTo::Stderr,
@@ -128,36 +153,22 @@ fn register(
     let server_name = options.server_name.as_deref();
     let localpart = match options.localpart {
         Some(localpart) => localpart,
-        None => {
-            let answer = prompter.localpart()?;
-            let label = |rejection: Rejection| rejection.labelled("localpart prompt");
-            let localpart = rules::localpart_from_user_arg(&answer, server_name).map_err(label)?;
-            rules::check_localpart(localpart, server_name, options.refuse_underscore_prefix)
-                .map_err(label)?;
-            localpart.to_owned()
-        }
+        None => ask_localpart(&prompter, server_name, options.refuse_underscore_prefix)
+            .map_err(|error| Failed::new(error, None))?,
     };
-    *user_id = server_name.map(|server_name| rules::user_id(&localpart, server_name));
+    let user_id = server_name.map(|server_name| rules::user_id(&localpart, server_name));
+    let failed = |error| Failed::new(error, user_id.clone());
     let (password, generated) = match options.password {
         PasswordSource::Given(password) => (password, false),
-        PasswordSource::Generate => (crate::password::generate()?, true),
-        PasswordSource::Prompt => {
-            let password = prompter.password()?;
-            rules::check_password(&password)
-                .map_err(|rejection| rejection.labelled("password prompt"))?;
-            if let Route::Mas(route) = &options.route {
-                crate::cli::mas::check_password(
-                    &password,
-                    route.minimum_complexity,
-                    "password prompt",
-                )?;
-            }
-            (password, false)
-        }
+        PasswordSource::Generate => (crate::cli::password::generate().map_err(failed)?, true),
+        PasswordSource::Prompt => (
+            ask_password(&prompter, &options.route).map_err(failed)?,
+            false,
+        ),
     };
     let admin = match options.admin {
         Some(admin) => admin,
-        None => prompter.admin()?,
+        None => prompter.admin().map_err(failed)?,
     };
 
     // A MAS account's token costs a request: only for the outputs that show it.
@@ -167,22 +178,19 @@ fn register(
         options.if_exists,
         options.http,
         options.output != OutputFormat::Text,
-    )?;
+    )
+    .map_err(failed)?;
     let new_user = NewUser::new(&localpart, password.expose())
         .admin(admin)
         .user_type(options.user_type.as_deref())
         .display_name(options.display_name.as_deref());
     let generated = generated.then_some(&password);
-    let entry = held.insert(ledger::hold(
-        Report::Single(*reporter),
-        user_id.clone(),
-        generated,
-    ));
+    let held = ledger::hold(Report::Single(*reporter), user_id.clone(), generated);
     let mut announce = || {
         reporter.sending()?;
         // From here the request may reach the server (through MAS: the
         // request that creates the account; the password follows it).
-        if !entry.may_send() {
+        if !held.may_send() {
             return Err(Error::Interrupted(
                 crate::cli::signals::interrupted().unwrap_or(libc::SIGINT),
             ));
@@ -198,84 +206,111 @@ fn register(
         (Err(Error::Refused(refusal)), Some(client))
             if refusal.status == 404 && refusal.errcode.as_deref() == Some("M_UNRECOGNIZED") =>
         {
-            let request = crate::delegation::Request {
+            let request = crate::cli::delegation::Request {
                 user: Some(&localpart),
                 admin: Some(admin),
                 display_name: options.display_name.as_deref(),
                 user_type: options.user_type.as_deref(),
                 generate_password: generated.is_some(),
             };
-            return Err(
-                crate::delegation::probe(client, &request).unwrap_or(Error::Refused(refusal))
-            );
+            let error =
+                crate::cli::delegation::probe(client, &request).unwrap_or(Error::Refused(refusal));
+            return Err(Failed::held(error, user_id, held));
         }
         (Err(error), _) => {
-            if error.is_unconfirmed() || crate::cli::mas::password_was_set(&error) {
-                *at_risk = generated.cloned();
-            }
-            return Err(error);
+            let at_risk = (error.is_unconfirmed() || crate::cli::mas::password_was_set(&error))
+                .then(|| generated.cloned())
+                .flatten();
+            return Err(Box::new(Failed {
+                at_risk,
+                ..*Failed::held(error, user_id, held)
+            }));
         }
         (Ok(outcome), _) => outcome,
     };
     match outcome {
         Outcome::Created(registered) => {
-            *user_id = Some(registered.user_id.clone());
-            // An empty token is no token: printed, it would be an empty
-            // line and a success.
-            if reporter.format() == OutputFormat::Token
-                && registered.access_token.as_deref().is_none_or(str::is_empty)
-            {
-                return Err(Error::transport(
-                    format!(
-                        "{} was created, but the server's answer has no access_token",
-                        registered.user_id
-                    ),
-                    Some("log in with the password to get a token"),
-                ));
+            let user_id = Some(registered.user_id.clone());
+            if let Some(error) = unprintable_token(reporter, &registered) {
+                return Err(Failed::held(error, user_id, held));
             }
-            // The bare token goes to a terminal or into `$(...)`: a hostile
-            // server must not send escape sequences or a second line there.
-            // Matrix tokens are printable ASCII; the token is not echoed.
-            if reporter.format() == OutputFormat::Token
-                && registered
-                    .access_token
-                    .as_deref()
-                    .is_some_and(|token| !token.bytes().all(|b| b.is_ascii_graphic()))
-            {
-                return Err(Error::transport(
-                    format!(
-                        "{} was created, but the server's access_token is not printable ASCII (a space, a control character or non-ASCII), so it is not printed",
-                        registered.user_id
-                    ),
-                    Some(
-                        "a Matrix access token is printable ASCII: check what answers at this URL, and log in with the password to get a token",
-                    ),
-                ));
-            }
-            settle(held, || reporter.created(&registered, generated))
+            held.settle(|| reporter.created(&registered, generated))
+                .map_err(|error| Failed::new(error, user_id))
         }
         Outcome::CreatedIncomplete(problem) => {
             if reporter.format() == OutputFormat::Token {
-                return Err(Error::transport(
+                let error = Error::transport(
                     format!(
                         "{} was created, but the server's answer has no access_token: {problem}",
                         user_id.as_deref().unwrap_or("the account")
                     ),
                     Some("log in with the password to get a token"),
-                ));
+                );
+                return Err(Failed::held(error, user_id, held));
             }
-            settle(held, || {
-                reporter.created_incomplete(user_id.as_deref(), &problem, generated)
-            })
+            held.settle(|| reporter.created_incomplete(user_id.as_deref(), &problem, generated))
+                .map_err(|error| Failed::new(error, user_id))
         }
-        Outcome::AlreadyExists => settle(held, || reporter.already_exists(user_id.as_deref())),
+        Outcome::AlreadyExists => held
+            .settle(|| reporter.already_exists(user_id.as_deref()))
+            .map_err(|error| Failed::new(error, user_id)),
     }
 }
 
-/// Reports through the ledger: the registration leaves it as it is said.
-fn settle(held: &mut Option<Held>, report: impl FnOnce() -> Result<()>) -> Result<()> {
-    match held.take() {
-        Some(held) => held.settle(report),
-        None => report(),
+/// The localpart asked for at the prompt, checked.
+fn ask_localpart(
+    prompter: &Prompter,
+    server_name: Option<&str>,
+    refuse_underscore_prefix: bool,
+) -> Result<String> {
+    let answer = prompter.localpart()?;
+    let label = |rejection: Rejection| rejection.labelled("localpart prompt");
+    let localpart = rules::localpart_from_user_arg(&answer, server_name).map_err(label)?;
+    rules::check_localpart(localpart, server_name, refuse_underscore_prefix).map_err(label)?;
+    Ok(localpart.to_owned())
+}
+
+/// The password asked for at the prompt, checked (through MAS, against its
+/// complexity rule too).
+fn ask_password(prompter: &Prompter, route: &Route) -> Result<SecretString> {
+    let password = prompter.password()?;
+    rules::check_password(&password).map_err(|rejection| rejection.labelled("password prompt"))?;
+    if let Route::Mas(route) = route {
+        crate::cli::mas::check_password(&password, route.minimum_complexity, "password prompt")?;
     }
+    Ok(password)
+}
+
+/// In token mode, why the new account's access token cannot be printed:
+/// it is missing or empty (printed, it would be an empty line and a
+/// success), or it is not printable ASCII (the bare token goes to a
+/// terminal or into `$(...)`: a hostile server must not send escape
+/// sequences or a second line there; Matrix tokens are printable ASCII, and
+/// the token is not echoed).
+fn unprintable_token(reporter: &Reporter, registered: &Registered) -> Option<Error> {
+    if reporter.format() != OutputFormat::Token {
+        return None;
+    }
+    let token = registered.access_token.as_deref();
+    if token.is_none_or(str::is_empty) {
+        return Some(Error::transport(
+            format!(
+                "{} was created, but the server's answer has no access_token",
+                registered.user_id
+            ),
+            Some("log in with the password to get a token"),
+        ));
+    }
+    if token.is_some_and(|token| !token.bytes().all(|b| b.is_ascii_graphic())) {
+        return Some(Error::transport(
+            format!(
+                "{} was created, but the server's access_token is not printable ASCII (a space, a control character or non-ASCII), so it is not printed",
+                registered.user_id
+            ),
+            Some(
+                "a Matrix access token is printable ASCII: check what answers at this URL, and log in with the password to get a token",
+            ),
+        ));
+    }
+    None
 }

@@ -2,13 +2,12 @@
 //! listener, or the reference's default; checked, and with a warning when a
 //! password would cross the network in plain text.
 
-use crate::config::{ClientListener, Config};
+use crate::cli::DEFAULT_SERVER_URL;
+use crate::cli::config::{ClientListener, Config};
+use crate::cli::notice::Notice;
 use crate::error::{Error, Result};
-use crate::notice::Notice;
 use reqwest::Url;
 
-/// Used when neither the command line nor a config names the server.
-pub const DEFAULT_SERVER_URL: &str = "http://localhost:8008";
 /// The URL sent over a Unix socket when none is given: Synapse ignores the
 /// host, and the socket has no port.
 pub const SOCKET_SERVER_URL: &str = "http://localhost";

@@ -2,16 +2,16 @@
 //! turned echo off, and either stop at once or, in batch mode, let the rows
 //! in flight finish.
 
+use rustix::termios::{OptionalActions, Termios, tcgetattr, tcsetattr};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The first signal received, 0 before any.
-static SIGNALLED: AtomicI32 = AtomicI32::new(0);
 static GRACEFUL: AtomicBool = AtomicBool::new(false);
 /// The terminal (descriptor and settings) from before a no-echo prompt, to
 /// put back.
-static SAVED_TERMINAL: Mutex<Option<(libc::c_int, libc::termios)>> = Mutex::new(None);
+static SAVED_TERMINAL: Mutex<Option<(OwnedFd, Termios)>> = Mutex::new(None);
 /// What to say last if a signal stops the process at once, after the
 /// ledger of registrations in flight: the batch's summary.
 static LAST_WORDS: Mutex<Option<LastWords>> = Mutex::new(None);
@@ -54,9 +54,7 @@ pub fn install() {
 
 fn on_signal(signal: i32) {
     restore_terminal();
-    let first = SIGNALLED
-        .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
-        .is_ok();
+    let first = crate::cli::stop::record(signal);
     let mut ledger = crate::cli::ledger::lock();
     let mut words = last_words();
     // A graceful stop waits for the registrations sent; with none sent (a
@@ -74,8 +72,10 @@ fn on_signal(signal: i32) {
     }
     drop(words);
     drop(ledger);
-    // On a terminal the "^C" echo ends the progress bar's line.
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+    // On a terminal the "^C" echo ends the last line, unless that is the
+    // progress bar's, which is cleared before the next line.
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !crate::cli::output::progress_shown()
+    {
         say!();
     }
     if signal == SIGINT {
@@ -110,24 +110,15 @@ pub fn set_last_words(words: Option<LastWords>) {
     *last_words() = words;
 }
 
-/// The signal that asked us to stop, if one did.
-pub fn interrupted() -> Option<i32> {
-    match SIGNALLED.load(Ordering::SeqCst) {
-        0 => None,
-        signal => Some(signal),
-    }
-}
+pub use crate::cli::stop::interrupted;
 
 /// Runs `read` (a no-echo read from the terminal on `fd`) so that a signal
 /// during it restores the terminal's echo before exiting.
-pub fn with_terminal_restored<T>(fd: libc::c_int, read: impl FnOnce() -> T) -> T {
-    let mut settings = std::mem::MaybeUninit::<libc::termios>::uninit();
-    // SAFETY: tcgetattr writes a termios into the pointer on success, and the
-    // value is read only in that case.
-    let saved = unsafe {
-        (libc::tcgetattr(fd, settings.as_mut_ptr()) == 0).then(|| (fd, settings.assume_init()))
-    };
-    *lock() = saved;
+pub fn with_terminal_restored<T>(fd: BorrowedFd<'_>, read: impl FnOnce() -> T) -> T {
+    // A descriptor of our own for the same terminal, for the signal thread.
+    *lock() = tcgetattr(fd)
+        .ok()
+        .and_then(|settings| Some((fd.try_clone_to_owned().ok()?, settings)));
     let result = read();
     *lock() = None;
     result
@@ -135,15 +126,12 @@ pub fn with_terminal_restored<T>(fd: libc::c_int, read: impl FnOnce() -> T) -> T
 
 fn restore_terminal() {
     if let Some((fd, settings)) = lock().take() {
-        // SAFETY: the settings came from tcgetattr on this descriptor.
-        unsafe {
-            libc::tcsetattr(fd, libc::TCSANOW, &settings);
-        }
+        let _ = tcsetattr(&fd, OptionalActions::Now, &settings);
         say!();
     }
 }
 
-fn lock() -> std::sync::MutexGuard<'static, Option<(libc::c_int, libc::termios)>> {
+fn lock() -> std::sync::MutexGuard<'static, Option<(OwnedFd, Termios)>> {
     SAVED_TERMINAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -4,6 +4,7 @@
 use super::diagnose::root_cause;
 use super::{HttpOptions, MAX_BODY_BYTES};
 use crate::error::{Error, Hint, Refusal, Result, Setting, escape_control_characters};
+use crate::files::Capped;
 use reqwest::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
@@ -56,17 +57,17 @@ pub(super) enum Body {
     Unreadable(Error),
 }
 
-/// Reads at most `MAX_BODY_BYTES` of the body; also says whether that was all of it.
-pub(super) async fn read_capped(
+/// Reads at most `MAX_BODY_BYTES` of the body, chunk by chunk; also says
+/// whether that was all of it.
+pub(super) async fn read_body(
     mut response: Response,
     target: &str,
     options: &HttpOptions,
 ) -> Result<(Vec<u8>, bool)> {
-    let mut body = Vec::new();
-    // Chunk by chunk, stopping past the cap: a huge body is never held.
-    while body.len() as u64 <= MAX_BODY_BYTES {
+    let mut body = Capped::new(MAX_BODY_BYTES);
+    while body.wants_more() {
         match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(Some(chunk)) => body.push(&chunk),
             Ok(None) => break,
             Err(e) if e.is_timeout() => {
                 return Err(Error::transport_with(
@@ -86,9 +87,7 @@ pub(super) async fn read_capped(
             }
         }
     }
-    let complete = body.len() as u64 <= MAX_BODY_BYTES;
-    body.truncate(MAX_BODY_BYTES as usize);
-    Ok((body, complete))
+    Ok(body.finish())
 }
 
 /// The nonce from the body of a 200 answer to the GET.

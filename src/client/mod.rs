@@ -21,7 +21,7 @@ pub(crate) use diagnose::Failure;
 use crate::error::{Error, Hint, Result, Setting};
 use crate::mac::registration_mac;
 use crate::secret::SecretString;
-use answer::{Body, RegisterBody, Stage, read_capped, reason_phrase, status_line};
+use answer::{Body, RegisterBody, Stage, read_body, reason_phrase, status_line};
 use diagnose::{describe_transport_error, find_cause};
 use reqwest::{Client as HttpClient, Response, StatusCode, Url};
 use retry::Backoff;
@@ -446,7 +446,7 @@ impl Client {
                 ),
             ));
         }
-        let read = read_capped(response, &self.target, &self.options).await;
+        let read = read_body(response, &self.target, &self.options).await;
         if status != StatusCode::OK {
             let body = read.map(|(body, _)| body).unwrap_or_default();
             let mut refusal = parse_refusal(status.as_u16(), &body);
@@ -608,7 +608,7 @@ impl Client {
     pub(crate) async fn exchange_read(&self, request: &Request<'_>) -> Result<Exchanged, Failure> {
         let (response, _) = self.exchange(request).await?;
         let (status, reason) = (response.status(), reason_phrase(&response));
-        match read_capped(response, &self.target, &self.options).await {
+        match read_body(response, &self.target, &self.options).await {
             Ok((body, true)) => Ok(Exchanged {
                 status: status.as_u16(),
                 reason,
@@ -645,7 +645,7 @@ impl Client {
             }
         };
         let status = response.status().as_u16();
-        let (body, _) = read_capped(response, &self.target, &self.options)
+        let (body, _) = read_body(response, &self.target, &self.options)
             .await
             .inspect_err(|error| log::info!("{error}"))
             .ok()?;

@@ -12,8 +12,6 @@
 mod answer;
 pub(crate) mod blocking;
 
-pub(crate) use answer::hint as refusal_hint;
-
 use crate::client::retry::Backoff;
 use crate::client::{
     Auth, Client, Exchanged, Failure, HttpOptions, IfExists, NewUser, Outcome, Registered, Request,

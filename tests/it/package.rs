@@ -34,6 +34,7 @@ fn the_package_holds_what_builds_and_what_installers_need() {
         "LICENSE-MIT",
         "LICENSE-APACHE",
         "man/register_new_matrix_user.1",
+        "examples/register_many.rs",
     ] {
         assert!(
             files.contains(&needed),
@@ -41,7 +42,8 @@ fn the_package_holds_what_builds_and_what_installers_need() {
         );
     }
     // Nothing else: no tests, fuzz targets or corpus, benchmark output,
-    // scripts or recipes (cargo adds its own two files).
+    // scripts or recipes (cargo adds its own two files); of the examples,
+    // the one the README links to.
     for file in &files {
         let expected = file.starts_with("src/")
             || [
@@ -55,6 +57,7 @@ fn the_package_holds_what_builds_and_what_installers_need() {
                 "LICENSE-MIT",
                 "LICENSE-APACHE",
                 "man/register_new_matrix_user.1",
+                "examples/register_many.rs",
             ]
             .contains(file);
         assert!(expected, "{file} should not be packaged");

@@ -3,10 +3,10 @@
 //! `registration_shared_secret` or `registration_shared_secret_path`, and the
 //! client listener as the default server URL.
 
+use crate::cli::notice::Notice;
+use crate::cli::yaml::{Int, Mapping, Value};
 use crate::error::{Error, Result};
-use crate::notice::Notice;
 use crate::secret::SecretString;
-use crate::yaml::{Int, Mapping, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -328,7 +328,8 @@ fn parse_mapping(path: &Path, bytes: &[u8]) -> Result<(Option<Arc<Mapping>>, Vec
             format!("is not valid UTF-8 (byte {})", e.valid_up_to()),
         )
     })?;
-    let document = crate::yaml::load(text).map_err(|problem| Error::file(path, None, problem))?;
+    let document =
+        crate::cli::yaml::load(text).map_err(|problem| Error::file(path, None, problem))?;
     let mut notices: Vec<Notice> = document
         .repeated_keys
         .iter()
@@ -375,6 +376,22 @@ pub fn read_secret_file(
     path: &Path,
     origin: Option<(&Path, &str)>,
 ) -> Result<(SecretString, Option<Notice>)> {
+    match read_secret_or_empty(path, origin)? {
+        SecretFile::Held(secret, notice) => Ok((secret, notice)),
+        SecretFile::Empty => Err(Error::file(path, None, "is empty")),
+    }
+}
+
+/// What a secret or password file holds, once stripped.
+pub enum SecretFile {
+    /// The secret, with a notice when others may read the file.
+    Held(SecretString, Option<Notice>),
+    /// Nothing but whitespace: for the caller to say what that means.
+    Empty,
+}
+
+/// [`read_secret_file`], with an empty file an outcome rather than an error.
+pub fn read_secret_or_empty(path: &Path, origin: Option<(&Path, &str)>) -> Result<SecretFile> {
     let bytes = read_capped(path, MAX_SECRET_FILE_BYTES, origin)?;
     let text =
         String::from_utf8(bytes).map_err(|_| Error::file(path, None, "is not valid UTF-8 text"))?;
@@ -382,9 +399,9 @@ pub fn read_secret_file(
     // The untrimmed copy is dropped (and wiped) here.
     drop(zeroize::Zeroizing::new(text));
     if secret.is_empty() {
-        return Err(Error::file(path, None, "is empty"));
+        return Ok(SecretFile::Empty);
     }
-    Ok((secret, permissions_notice(path)))
+    Ok(SecretFile::Held(secret, permissions_notice(path)))
 }
 
 #[cfg(unix)]

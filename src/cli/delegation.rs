@@ -5,9 +5,9 @@
 //! answers, and says what to run instead.
 
 use crate::blocking::Client;
-use crate::config::Config;
+use crate::cli::config::Config;
+use crate::cli::yaml::Value;
 use crate::error::{Error, escape_control_characters};
-use crate::yaml::Value;
 
 /// What was asked, to turn into the equivalent `mas-cli` command.
 #[derive(Debug, Default, Clone, Copy)]

@@ -1,6 +1,9 @@
 //! The server's refusals: an HTTP error answer, and what each well-known
 //! one means.
 
+mod mas;
+pub(crate) use mas::SYNAPSE_UNREACHABLE;
+
 use crate::hint::{Hint, Setting};
 
 /// An HTTP error answer from the server.
@@ -26,7 +29,7 @@ impl Refusal {
     /// and the `errcode`, which every server on this endpoint sends, and
     /// only refines by Synapse's wording where the two say too little.
     pub fn hint(&self) -> Option<Hint> {
-        if let Some(hint) = crate::mas::refusal_hint(self) {
+        if let Some(hint) = mas::hint(self) {
             return Some(hint);
         }
         let text = self.error.as_deref().unwrap_or("");

@@ -1,13 +1,17 @@
 //! What the user sees: the reference's lines, one JSON object, or a bare
-//! access token on stdout; errors, hints and notices on stderr.
+//! access token on stdout; errors, hints and notices on stderr; the
+//! progress bar of a batch on a terminal, which every other line on stdout
+//! and stderr goes around.
 
 use crate::cli::OutputFormat;
 use crate::client::Registered;
 use crate::error::{Error, Refusal};
 use crate::secret::SecretString;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Reporter {
@@ -35,7 +39,7 @@ impl Reporter {
 
     /// A notice or warning that does not stop the run; always on stderr.
     /// It may name a file, whose control characters are escaped.
-    pub fn notice(&self, notice: &crate::notice::Notice) {
+    pub fn notice(&self, notice: &crate::cli::notice::Notice) {
         say!(
             "{}",
             crate::error::escape_control_characters(&notice.to_string())
@@ -248,16 +252,6 @@ pub fn result_on_stderr(line: &str) {
     say!("{line}");
 }
 
-/// The progress line, drawn over itself on a terminal.
-pub fn draw_progress(line: &str) {
-    stderr_text(&format!("\r{line}"));
-}
-
-/// Clears the progress line, before a result or the summary is written.
-pub fn clear_progress() {
-    stderr_text("\r\x1b[2K");
-}
-
 /// The warning for a 200 answer that could not be read in full.
 pub fn incomplete_warning(problem: &Error) -> String {
     format!("the account was created (the server answered 200 OK), but {problem}")
@@ -387,9 +381,12 @@ impl<'a> RegistrationResult<'a> {
 /// each line as it happens. The line goes out in one write, so that a
 /// failure leaves nothing half-buffered to come out later.
 pub fn stdout_line(line: &str) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    out.write_all(format!("{line}\n").as_bytes())?;
-    out.flush()
+    // stdout may be the terminal the bar is drawn on.
+    around_progress(|| {
+        let mut out = io::stdout().lock();
+        out.write_all(format!("{line}\n").as_bytes())?;
+        out.flush()
+    })
 }
 
 /// What `say!` writes: a line on stderr, in one write so that lines from
@@ -398,10 +395,14 @@ pub fn stderr_line(args: fmt::Arguments<'_>) {
     stderr_text(&format!("{args}\n"));
 }
 
-/// Text on stderr as it is (the progress bar's carriage returns); a
-/// failure is ignored, as in [`stderr_line`].
-#[cfg(not(test))]
+/// Text on stderr as it is, with the progress bar cleared while it is
+/// written; a failure is ignored, as in [`stderr_line`].
 pub fn stderr_text(text: &str) {
+    around_progress(|| write_stderr(text));
+}
+
+#[cfg(not(test))]
+fn write_stderr(text: &str) {
     let mut err = io::stderr().lock();
     let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
 }
@@ -414,8 +415,78 @@ pub fn stderr_text(text: &str) {
     clippy::print_stderr,
     reason = "the one writer of stderr, in unit tests"
 )]
-pub fn stderr_text(text: &str) {
+fn write_stderr(text: &str) {
     eprint!("{text}");
+}
+
+/// The batch's progress bar while it is shown: one line at the bottom of
+/// the terminal, which indicatif clears (its wrapped rows too) before any
+/// other line is written and draws again after it, on the writer's thread.
+static PROGRESS: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+fn progress() -> MutexGuard<'static, Option<ProgressBar>> {
+    PROGRESS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `write` with the progress bar, if one is shown, cleared.
+fn around_progress<T>(write: impl FnOnce() -> T) -> T {
+    // A handle of its own, so that the lock is not held while writing.
+    let bar = progress().clone();
+    match bar {
+        Some(bar) => bar.suspend(write),
+        None => write(),
+    }
+}
+
+/// Shows a progress bar on stderr if it is a terminal (not a `dumb` one);
+/// `false` when there is none to draw.
+pub fn start_progress() -> bool {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if bar.is_hidden() {
+        return false;
+    }
+    bar.set_style(progress_style());
+    *progress() = Some(bar);
+    true
+}
+
+/// Draws the progress line that `line` makes for the terminal's width (in
+/// columns). indicatif draws at most 20 times a second: a line that comes
+/// sooner after the last one drawn waits for the next.
+pub fn draw_progress(line: impl FnOnce(usize) -> String) {
+    if let Some(bar) = progress().as_ref() {
+        bar.set_message(line(terminal_width()));
+    }
+}
+
+/// Whether a progress bar is shown now.
+pub fn progress_shown() -> bool {
+    progress().is_some()
+}
+
+/// Clears the progress bar for good: what follows is the summary.
+pub fn end_progress() {
+    if let Some(bar) = progress().take() {
+        bar.finish_and_clear();
+    }
+}
+
+/// The whole line is the message: the batch lays it out for the width, and
+/// indicatif cuts it to the width should it still be wider (`wide_msg`).
+fn progress_style() -> ProgressStyle {
+    ProgressStyle::with_template(PROGRESS_TEMPLATE).unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
+/// Parsed in a test: the fallback above is never taken.
+pub(crate) const PROGRESS_TEMPLATE: &str = "{wide_msg}";
+
+/// The width of the terminal on stderr, as indicatif reads it, or the usual
+/// 80 columns when it says none.
+fn terminal_width() -> usize {
+    match rustix::termios::tcgetwinsize(io::stderr()) {
+        Ok(size) if size.ws_col > 0 => usize::from(size.ws_col),
+        _ => 80,
+    }
 }
 
 #[cfg(test)]

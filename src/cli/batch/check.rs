@@ -5,7 +5,7 @@ use super::fields::{Problem, WrittenRow};
 use super::format::Format;
 use super::rows::Rows;
 use crate::cli::options::Options;
-use crate::rules::{self, Rejection};
+use crate::cli::rules::{self, Rejection};
 use crate::secret::SecretString;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};

@@ -2,8 +2,8 @@
 //! summary with the exit status.
 
 use super::worker::RowEnd;
+use crate::cli::output;
 use crate::error::{EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE};
-use crate::output;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -76,9 +76,6 @@ impl Tally {
     /// flight go to stderr: they may hold a generated password.
     pub(super) fn record(&mut self, ending: RowEnd, result: &str) -> bool {
         self.count(ending);
-        if self.progress {
-            output::clear_progress();
-        }
         if self.output_error.is_none() {
             // Flushed line by line: an interrupted run loses nothing already done.
             if let Err(error) = output::stdout_line(result) {
@@ -94,7 +91,8 @@ impl Tally {
 
     pub(super) fn draw_progress(&self) {
         if self.progress {
-            output::draw_progress(&progress_bar(self, self.started.elapsed()));
+            let elapsed = self.started.elapsed();
+            output::draw_progress(|width| progress_line(self, elapsed, width));
         }
     }
 
@@ -107,7 +105,7 @@ impl Tally {
     /// returns the exit status.
     pub(super) fn finish(&self, started: Instant, jobs: &str) -> i32 {
         if self.progress {
-            output::clear_progress();
+            output::end_progress();
         }
         let not_started = self.total.saturating_sub(self.done());
         let mut summary = format!(
@@ -163,28 +161,72 @@ impl Tally {
     }
 }
 
-pub(super) const BAR_WIDTH: u64 = 24;
+/// The bar's width at most, and the least worth drawing.
+pub(super) const BAR_WIDTH: usize = 24;
+const BAR_WIDTH_MIN: usize = 10;
 
-pub(super) fn progress_bar(tally: &Tally, elapsed: Duration) -> String {
+/// The progress line for a terminal `width` columns wide: the bar and the
+/// most detail that fit beside it. When room is short the counts that are
+/// zero go first, then those already there, then the bar, then the created
+/// and failed ones; the rows done and the pace stay. A line that cannot fit
+/// even so is cut by the drawing.
+pub(super) fn progress_line(tally: &Tally, elapsed: Duration, width: usize) -> String {
     let done = tally.done();
-    let filled = (done.min(tally.total) * BAR_WIDTH)
-        .checked_div(tally.total)
-        .unwrap_or(BAR_WIDTH) as usize;
-    let mut line = format!(
-        "[{}{}] {done}/{}  created {}, already there {}, failed {}  jobs {}, {:.1} users/s",
-        "#".repeat(filled),
-        "-".repeat(BAR_WIDTH as usize - filled),
-        tally.total,
-        tally.created,
-        tally.existing,
-        tally.failed,
-        tally.slots,
-        tally.rate(elapsed)
-    );
+    let mut pace = format!("jobs {}, {:.1} users/s", tally.slots, tally.rate(elapsed));
     if let Some(eta) = eta(tally.total.saturating_sub(done), done, elapsed) {
-        line.push_str(&format!(", ETA {}", duration_text(eta)));
+        pace.push_str(&format!(", ETA {}", duration_text(eta)));
     }
-    line
+    let created = format!("created {}", tally.created);
+    let existing = format!("already there {}", tally.existing);
+    let failed = format!("failed {}", tally.failed);
+    let nonzero = |count: u64, text: &str| (count > 0).then(|| text.to_owned());
+    let counts = [
+        vec![created.clone(), existing.clone(), failed.clone()],
+        [
+            Some(created.clone()),
+            nonzero(tally.existing, &existing),
+            nonzero(tally.failed, &failed),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        [Some(created), nonzero(tally.failed, &failed)]
+            .into_iter()
+            .flatten()
+            .collect(),
+        Vec::new(),
+    ];
+    let [full, nonzero, fewest, none] = counts.map(|counts| match counts.is_empty() {
+        true => format!("{done}/{}  {pace}", tally.total),
+        false => format!("{done}/{}  {}  {pace}", tally.total, counts.join(", ")),
+    });
+    // The failures stay longer than the bar does.
+    let candidates = [
+        (full, true),
+        (nonzero, true),
+        (fewest.clone(), true),
+        (fewest, false),
+        (none.clone(), true),
+    ];
+    for (text, with_bar) in candidates {
+        // "[", "] " and the text are ASCII: one column a byte.
+        let room = width.saturating_sub(text.len() + 3);
+        if with_bar && room >= BAR_WIDTH_MIN {
+            return format!("[{}] {text}", bar(done, tally.total, room.min(BAR_WIDTH)));
+        }
+        if !with_bar && text.len() <= width {
+            return text;
+        }
+    }
+    none
+}
+
+/// `width` columns, filled in proportion to the rows done.
+fn bar(done: u64, total: u64, width: usize) -> String {
+    let filled = (done.min(total) as usize * width)
+        .checked_div(total as usize)
+        .unwrap_or(width);
+    format!("{}{}", "#".repeat(filled), "-".repeat(width - filled))
 }
 
 /// The time the rows left should take at the pace of the rows finished so

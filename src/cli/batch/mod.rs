@@ -40,13 +40,13 @@ pub use format::Format;
 pub use rows::Rows;
 
 use crate::cli::OutputFormat;
+use crate::cli::concurrency::{Jobs, Limiter};
 use crate::cli::mas::Registrar;
 use crate::cli::options::Options;
-use crate::concurrency::{Jobs, Limiter};
 use crate::error::{Error, Result};
 use spool::spool;
 use std::fs::File;
-use std::io::{self, BufReader, IsTerminal, Seek};
+use std::io::{self, BufReader, Seek};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -65,7 +65,7 @@ pub fn run(options: Options, path: &Path, jobs: Jobs) -> i32 {
     match run_batch(options, path, jobs) {
         Ok(status) => status,
         Err(error) => {
-            crate::output::report_error(&error);
+            crate::cli::output::report_error(&error);
             error.exit_code()
         }
     }
@@ -77,7 +77,7 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
             "--batch writes one JSON object per row: -o token cannot be used with it",
         ));
     }
-    let reporter = crate::output::Reporter::new(options.output);
+    let reporter = crate::cli::output::Reporter::new(options.output);
     for notice in &options.notices {
         reporter.notice(notice);
     }
@@ -124,7 +124,7 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
             "changed after it was checked; nothing was sent",
         ));
     }
-    let progress = std::io::stderr().is_terminal();
+    let progress = crate::cli::output::start_progress();
     let tally = Arc::new(Mutex::new(Tally::new(
         checked.rows,
         UNREACHABLE_STREAK,
@@ -138,7 +138,7 @@ fn run_batch(options: Options, path: &Path, jobs: Jobs) -> Result<i32> {
         stop: AtomicBool::new(false),
         limiter: &limiter,
         via: match &options.route {
-            crate::cli::options::Route::Mas(_) => Some(crate::output::VIA_MAS),
+            crate::cli::options::Route::Mas(_) => Some(crate::cli::output::VIA_MAS),
             crate::cli::options::Route::SharedSecret(_) => None,
         },
     };
@@ -191,7 +191,7 @@ fn first_pass(path: &Path, name: &Path, rules: &Rules) -> Result<(File, CheckSum
             &problem.message,
         );
         // The problem is the whole story: no hint, whatever the error type offers.
-        crate::output::report_problem(&error, None);
+        crate::cli::output::report_problem(&error, None);
     };
     if path != Path::new("-") {
         let mut file = File::open(path).map_err(unreadable)?;

@@ -383,27 +383,82 @@ pub(super) fn the_spool_copies_everything_read() {
 pub(super) fn progress_bar_shows_counts() {
     let mut tally = Tally::new(8, UNREACHABLE_STREAK, false);
     tally.set_concurrency(8, 8);
+    let wide = |tally: &Tally, elapsed| progress_line(tally, elapsed, 200);
     assert_eq!(
-        progress_bar(&tally, Duration::ZERO),
+        wide(&tally, Duration::ZERO),
         "[------------------------] 0/8  created 0, already there 0, failed 0  jobs 8, 0.0 users/s"
     );
     tally.created = 3;
     tally.existing = 1;
     tally.set_concurrency(11, 11);
     assert_eq!(
-        progress_bar(&tally, Duration::from_secs(2)),
+        wide(&tally, Duration::from_secs(2)),
         "[############------------] 4/8  created 3, already there 1, failed 0  jobs 11, 2.0 users/s, ETA 2s"
     );
     tally.failed = 2;
     assert_eq!(
-        progress_bar(&tally, Duration::from_secs(60)),
+        wide(&tally, Duration::from_secs(60)),
         "[##################------] 6/8  created 3, already there 1, failed 2  jobs 11, 0.1 users/s, ETA 20s"
     );
     tally.existing = 3;
     assert_eq!(
-        progress_bar(&tally, Duration::from_secs(60)),
+        wide(&tally, Duration::from_secs(60)),
         "[########################] 8/8  created 3, already there 3, failed 2  jobs 11, 0.1 users/s, ETA 0s"
     );
+}
+
+/// At 80 columns (and fewer) the line fits: the bar narrows, then the
+/// counts go, zero ones first; a terminal too narrow for any bar gets the
+/// text alone.
+/// At 80 columns (and fewer) the line fits: the bar narrows, then the
+/// zero counts go, then the bar, then the counts; a terminal too narrow for
+/// even the rows done and the pace gets them cut by the drawing.
+#[test]
+pub(super) fn progress_bar_fits_the_terminal() {
+    let mut tally = Tally::new(8, UNREACHABLE_STREAK, false);
+    tally.set_concurrency(11, 11);
+    tally.created = 3;
+    tally.existing = 1;
+    let elapsed = Duration::from_secs(2);
+    assert_eq!(
+        progress_line(&tally, elapsed, 80),
+        "[########--------] 4/8  created 3, already there 1  jobs 11, 2.0 users/s, ETA 2s"
+    );
+    assert_eq!(
+        progress_line(&tally, elapsed, 50),
+        "4/8  created 3  jobs 11, 2.0 users/s, ETA 2s"
+    );
+    (tally.existing, tally.failed) = (0, 1);
+    assert_eq!(
+        progress_line(&tally, elapsed, 80),
+        "[###########------------] 4/8  created 3, failed 1  jobs 11, 1.5 users/s, ETA 2s"
+    );
+    let mut big = Tally::new(123_456, UNREACHABLE_STREAK, false);
+    big.set_concurrency(64, 64);
+    (big.created, big.existing, big.failed) = (60_000, 30_000, 9_999);
+    let elapsed = Duration::from_secs(100);
+    assert_eq!(
+        progress_line(&big, elapsed, 80),
+        "99999/123456  created 60000, failed 9999  jobs 64, 900.0 users/s, ETA 24s"
+    );
+    assert_eq!(
+        progress_line(&big, elapsed, 60),
+        "[#########---] 99999/123456  jobs 64, 900.0 users/s, ETA 24s"
+    );
+    let least = "99999/123456  jobs 64, 900.0 users/s, ETA 24s";
+    assert_eq!(progress_line(&big, elapsed, 50), least);
+    for width in 1..=200 {
+        let line = progress_line(&big, elapsed, width);
+        assert!(line.len() <= width.max(least.len()), "{width}: {line}");
+        let line = progress_line(&tally, Duration::from_secs(2), width);
+        assert!(line.len() <= width.max(39), "{width}: {line}");
+    }
+}
+
+/// The one template the bar is drawn with parses.
+#[test]
+pub(super) fn progress_template_parses() {
+    assert!(indicatif::ProgressStyle::with_template(crate::cli::output::PROGRESS_TEMPLATE).is_ok());
 }
 
 #[test]

@@ -1,10 +1,10 @@
 //! Which files the `-c` options name, read the way Synapse reads its own
 //! `--config-path` options, and where homeserver configs usually live.
 
-use crate::config::{Config, SecretSource};
+use crate::cli::config::{Config, SecretSource};
+use crate::cli::notice::{Ignored, Notice};
 use crate::error::{Error, Result};
 use crate::files::io_reason;
-use crate::notice::{Ignored, Notice};
 use std::path::{Path, PathBuf};
 
 /// The files that `-c` paths name, in the order they are merged. A file is

@@ -4,13 +4,13 @@
 use super::check::{CheckedRow, Rules};
 use super::rows::Rows;
 use super::tally::Tally;
+use crate::cli::concurrency::{Limiter, Signal, Ticket};
 use crate::cli::ledger::{self, Held, Report};
+use crate::cli::output::RegistrationResult;
+use crate::cli::rules;
 use crate::client::{NewUser, Outcome};
-use crate::concurrency::{Limiter, Signal, Ticket};
 use crate::error::{Error, Result};
-use crate::output::RegistrationResult;
 use crate::register::Register;
-use crate::rules;
 use crate::secret::SecretString;
 use std::fs::File;
 use std::io::BufReader;
@@ -137,7 +137,7 @@ impl SecondPass<'_> {
         let generated;
         let password = match &row.password {
             Some(password) => password,
-            None => match crate::password::generate() {
+            None => match crate::cli::password::generate() {
                 Ok(password) => {
                     generated = password;
                     &generated
@@ -253,7 +253,7 @@ impl SecondPass<'_> {
                     created: Some(true),
                     access_token: Some(None),
                     device_id: Some(None),
-                    warning: Some(crate::output::incomplete_warning(&problem)),
+                    warning: Some(crate::cli::output::incomplete_warning(&problem)),
                     password: generated,
                     ..RegistrationResult::default()
                 };

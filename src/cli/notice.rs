@@ -54,7 +54,7 @@ pub enum Ignored {
 
 impl fmt::Display for Notice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::cli::server::DEFAULT_SERVER_URL;
+        use crate::cli::DEFAULT_SERVER_URL;
         match self {
             Notice::NotAMapping { file } => write!(
                 f,

@@ -355,5 +355,5 @@ fn documents_that_are_empty_too_deep_or_too_large() {
 fn values_can_go_to_other_threads() {
     fn send_and_sync<T: Send + Sync>() {}
     send_and_sync::<Value>();
-    send_and_sync::<crate::config::Config>();
+    send_and_sync::<crate::cli::config::Config>();
 }

@@ -1,0 +1,147 @@
+//! `--batch -v` on an 80-column pseudo-terminal, its output fed to a
+//! terminal emulator: the screen the user is left with holds every line the
+//! run wrote, each on rows of its own, and no trace of the progress bar.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::{Command, Stdio};
+use support::stub::Stub;
+
+const SECRET: &str = "terminal-test-secret";
+const ROWS: usize = 40;
+
+/// Runs the binary with stdout and stderr on a fresh pseudo-terminal of
+/// `cols` columns and 24 rows; returns its exit status and all it wrote.
+fn on_terminal(cols: u16, args: &[&str]) -> (Option<i32>, Vec<u8>) {
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty fills in two descriptors and sets the window size
+    // given; the name and settings arguments may be null.
+    let opened = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just opened and are owned here.
+    let (mut master, slave) = unsafe { (File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let stdio = || Stdio::from(slave.try_clone().expect("dup pty"));
+    let mut child = Command::new(crate::BIN)
+        .args(args)
+        .env_clear()
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .stdout(stdio())
+        .stderr(stdio())
+        .spawn()
+        .expect("start the binary on a pty");
+    // Closed here, so that reading ends when the binary has exited.
+    drop(slave);
+    let mut written = Vec::new();
+    // Linux says EIO once no one holds the terminal open any more.
+    let _ = master.read_to_end(&mut written);
+    let status = child.wait().expect("wait for the binary");
+    (status.code(), written)
+}
+
+/// The lines of the screen, a line wrapped over several rows taken whole,
+/// and with the blank rows at the end left out.
+fn screen_lines(written: &[u8], cols: u16) -> Vec<String> {
+    // As many rows as all the output takes, so that nothing scrolls off: a
+    // terminal 24 rows high shows the same lines, with the first ones in
+    // its scrollback. Only the width is what the binary lays out for.
+    let rows = std::num::NonZeroU16::new(4000).unwrap();
+    let mut terminal = vt100::Parser::new(rows, std::num::NonZeroU16::new(cols).unwrap(), 0);
+    terminal.process(written);
+    let contents = terminal.screen().contents();
+    let mut lines: Vec<String> = contents.lines().map(|l| l.trim_end().to_owned()).collect();
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
+}
+
+#[test]
+fn the_progress_bar_keeps_out_of_the_lines_at_80_columns() {
+    let (server, synapse) = Stub::synapse(SECRET);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.csv");
+    let csv: String = (0..ROWS).map(|n| format!("user{n},pw-{n}\n")).collect();
+    std::fs::write(&file, format!("localpart,password\n{csv}")).unwrap();
+    let url = server.url();
+    let (code, written) = on_terminal(
+        80,
+        &[
+            "-v",
+            "-k",
+            SECRET,
+            "--batch",
+            file.to_str().unwrap(),
+            "--jobs",
+            "4",
+            &url,
+        ],
+    );
+    let raw = String::from_utf8_lossy(&written);
+    assert_eq!(code, Some(0), "{raw}");
+    assert_eq!(synapse.created().len(), ROWS);
+    // The bar was drawn: before the first row it shows none done. A bar
+    // wider than the terminal would wrap, and its first row be left behind.
+    let first_bar = format!("] 0/{ROWS}  created 0");
+    assert!(raw.contains(&first_bar), "no progress bar drawn: {raw:?}");
+    for line in raw.split(['\r', '\n']) {
+        assert!(
+            !line.contains(&first_bar) || line.len() <= 80 + "\x1b[2K".len(),
+            "a bar wider than the terminal: {line:?}"
+        );
+    }
+
+    let lines = screen_lines(&written, 80);
+    let (summary, rest) = lines.split_last().expect("a screen with lines");
+    assert!(
+        summary.starts_with(&format!("created {ROWS}, already there 0, failed 0, "))
+            && summary.ends_with(" users/s, jobs 4"),
+        "the summary comes last, as off a terminal: {summary:?}\n{}",
+        lines.join("\n")
+    );
+    let (mut results, mut requests, mut answers) = (0, 0, 0);
+    for line in rest {
+        if line.starts_with('{') {
+            let result: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{e}: a result line with more on it: {line:?}"));
+            assert_eq!(result["created"], true, "{line}");
+            results += 1;
+        } else if line.starts_with("> GET ") || line.starts_with("> POST ") {
+            assert!(
+                line.ends_with("/_synapse/admin/v1/register"),
+                "a -v line with more on it: {line:?}"
+            );
+            requests += 1;
+        } else if line == "< 200 OK" {
+            answers += 1;
+        } else {
+            panic!(
+                "a row that is neither a result, a -v line nor the summary: {line:?}\n{}",
+                lines.join("\n")
+            );
+        }
+    }
+    // Each row: a result, a nonce fetched and a registration sent, each
+    // answered.
+    assert_eq!(
+        (results, requests, answers),
+        (ROWS, 2 * ROWS, 2 * ROWS),
+        "{}",
+        lines.join("\n")
+    );
+}
