@@ -43,6 +43,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("{localpart}: created, but {problem}")
             }
             Ok(Outcome::AlreadyExists) => println!("{localpart}: already there"),
+            // `Outcome` is non_exhaustive: a later version may add outcomes.
+            Ok(other) => println!("{localpart}: {other:?}"),
             Err(error) => {
                 failed += 1;
                 eprintln!("{localpart}: {error}");

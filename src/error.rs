@@ -1,85 +1,69 @@
-//! Every way a run can fail, and the exit status each one maps to.
-//!
-//! The exit codes are part of the interface (documented in `--help`, the man
-//! page and the README) and are decided here and nowhere else.
+//! Every way a registration can fail, with what the user needs to put it
+//! right. What a program makes of a failure (the command line's exit
+//! statuses and JSON `kind`) is the program's own.
 
 pub use crate::hint::{Hint, HintPart, Setting};
 pub use crate::refusal::Refusal;
 use std::fmt;
 use std::path::PathBuf;
 
-/// Exit status: registered, or already there with `--exists-ok`.
-#[cfg(feature = "cli")]
-pub const EXIT_OK: i32 = 0;
-/// Exit status: the server refused (an HTTP error other than 502/503/504).
-pub const EXIT_REFUSED: i32 = 1;
-/// Exit status: the command line is wrong.
-pub const EXIT_USAGE: i32 = 2;
-/// Exit status: a local input or configuration problem; nothing was sent.
-pub const EXIT_INPUT: i32 = 3;
-/// Exit status: the server could not be reached or answered nonsense; safe to retry.
-pub const EXIT_UNREACHABLE: i32 = 4;
-/// Exit status: the result could not be written to stdout (a full disk, a
-/// closed pipe): nothing is lost silently.
-pub const EXIT_OUTPUT: i32 = 5;
-/// Exit status after a signal asked us to stop, as a shell reports a
-/// process the signal killed: 130 for SIGINT, 129 SIGHUP, 143 SIGTERM.
-pub fn exit_code_for_signal(signal: i32) -> i32 {
-    128 + signal
-}
+/// The underlying error a failure keeps as its [`source`](std::error::Error::source).
+type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What went wrong, with what the user needs to put it right.
+///
+/// [`Display`](fmt::Display) says it in one line (control characters
+/// escaped); [`source`](std::error::Error::source) gives the underlying I/O,
+/// HTTP or TLS error, when there is one.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
-    /// The options contradict each other or are missing (exit 2).
-    Usage(String),
-    /// A configuration or input file is unusable (exit 3).
+    /// A file (the certificates to trust) is unusable.
     File {
         /// The file; several when the problem is in what they say together
         /// (configs merged from several files).
         paths: Vec<PathBuf>,
         /// The key inside the file, when the problem is one value.
         key: Option<String>,
+        /// What is wrong with it.
         problem: String,
+        /// How to put it right, when known.
         hint: Option<Hint>,
+        /// The I/O error behind it, if any.
+        source: Option<Cause>,
     },
-    /// A value given on the command line, at a prompt or in the environment
-    /// would be refused by the server or cannot be used (exit 3).
+    /// A value the program was given (a URL, a secret, a user) would be
+    /// refused by the server or cannot be used; nothing was sent.
     Input {
-        /// Where the value came from: an option, a prompt, a variable.
-        source: String,
+        /// Where the value came from: a builder setting, an option, a
+        /// prompt, a variable.
+        origin: String,
+        /// What is wrong with it.
         problem: String,
+        /// How to put it right, when known.
         hint: Option<Hint>,
     },
     /// The server answered with an HTTP error status.
     Refused(Refusal),
-    /// The server could not be reached, or did not speak the protocol (exit 4).
-    Transport { problem: String, hint: Option<Hint> },
-    /// The server delegates accounts to Matrix Authentication Service, so it
-    /// does not serve the registration endpoint: exit 3 when the config said
-    /// so (nothing was sent), 1 when the server's answers did.
-    Delegated {
-        /// The endpoint's status (404) when the server was asked.
-        status: Option<u16>,
-        /// What showed it: a config key, or the server's auth metadata.
-        evidence: String,
-        /// The address of the auth service, when known.
-        service: Option<String>,
-        /// The `mas-cli` command that does what was asked, and how to run it.
-        advice: String,
+    /// The server could not be reached, or did not speak the protocol.
+    Transport {
+        /// What happened, naming the server.
+        problem: String,
+        /// How to put it right, when known.
+        hint: Option<Hint>,
+        /// The HTTP, TLS or I/O error behind it, if any.
+        source: Option<Cause>,
     },
-    /// Stopped by this signal: Ctrl-C (SIGINT, exit 130), SIGTERM (143) or
-    /// SIGHUP (129).
-    Interrupted(i32),
-    /// stdout cannot be written (exit 5); says what became of the account.
-    Output(String),
+    /// The `before_sending` callback of
+    /// [`Register::register_announced`](crate::Register::register_announced)
+    /// stopped the registration: nothing that could create the account was
+    /// sent.
+    Stopped,
     /// The registration request may have reached the server, but no answer
-    /// says what became of it: the account may exist. Exits as the failure
-    /// it wraps.
+    /// says what became of it: the account may exist.
     Unconfirmed(Box<Error>),
     /// Through Matrix Authentication Service, which creates an account in
-    /// several steps: the account exists, but a later step failed. Exits as
-    /// the failure it wraps.
+    /// several steps: the account exists, but a later step failed.
     Partial {
         /// The account, as a user ID when the server name is known.
         account: String,
@@ -87,30 +71,15 @@ pub enum Error {
         missing: &'static str,
         /// How to finish it.
         finish: String,
+        /// The failure of the step.
         cause: Box<Error>,
     },
 }
 
 impl Error {
-    #[cfg(any(feature = "cli", not(unix)))]
-    pub(crate) fn usage(message: impl Into<String>) -> Self {
-        Error::Usage(message.into())
-    }
-
-    pub(crate) fn input(source: impl Into<String>, problem: impl Into<String>) -> Self {
+    pub(crate) fn input(origin: impl Into<String>, problem: impl Into<String>) -> Self {
         Error::Input {
-            source: source.into(),
-            problem: problem.into(),
-            hint: None,
-        }
-    }
-
-    /// A problem in what several files say together.
-    #[cfg(feature = "cli")]
-    pub(crate) fn files(paths: &[PathBuf], problem: impl Into<String>) -> Self {
-        Error::File {
-            paths: paths.to_vec(),
-            key: None,
+            origin: origin.into(),
             problem: problem.into(),
             hint: None,
         }
@@ -126,38 +95,39 @@ impl Error {
             key: key.map(str::to_owned),
             problem: problem.into(),
             hint: None,
+            source: None,
         }
     }
 
-    /// The same error with a hint, for a file error that has a known fix.
-    pub(crate) fn with_hint(self, new_hint: impl Into<Hint>) -> Self {
-        match self {
-            Error::File {
-                paths,
-                key,
-                problem,
-                ..
-            } => Error::File {
-                paths,
-                key,
-                problem,
-                hint: Some(new_hint.into()),
-            },
-            Error::Input {
-                source, problem, ..
-            } => Error::Input {
-                source,
-                problem,
-                hint: Some(new_hint.into()),
-            },
-            other => other,
+    /// The same error with a hint, for a file or input error that has a
+    /// known fix.
+    pub(crate) fn with_hint(mut self, new_hint: impl Into<Hint>) -> Self {
+        if let Error::File { hint, .. } | Error::Input { hint, .. } = &mut self {
+            *hint = Some(new_hint.into());
         }
+        self
+    }
+
+    /// The same error keeping `cause` as its source: a file or transport
+    /// error whose words come from an underlying error.
+    pub(crate) fn caused_by(
+        mut self,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        match &mut self {
+            Error::File { source, .. } | Error::Transport { source, .. } => {
+                *source = Some(Box::new(cause));
+            }
+            _ => {}
+        }
+        self
     }
 
     pub(crate) fn transport(problem: impl Into<String>, hint: Option<&str>) -> Self {
         Error::Transport {
             problem: problem.into(),
             hint: hint.map(Hint::text),
+            source: None,
         }
     }
 
@@ -166,6 +136,7 @@ impl Error {
         Error::Transport {
             problem: problem.into(),
             hint: Some(hint),
+            source: None,
         }
     }
 
@@ -190,41 +161,6 @@ impl Error {
         }
     }
 
-    /// The one place where failures become exit statuses.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Usage(_) => EXIT_USAGE,
-            Error::File { .. } | Error::Input { .. } => EXIT_INPUT,
-            Error::Delegated { status: None, .. } => EXIT_INPUT,
-            Error::Delegated {
-                status: Some(_), ..
-            } => EXIT_REFUSED,
-            Error::Refused(refusal) if refusal.is_unavailable() => EXIT_UNREACHABLE,
-            Error::Refused(_) => EXIT_REFUSED,
-            Error::Transport { .. } => EXIT_UNREACHABLE,
-            Error::Interrupted(signal) => exit_code_for_signal(*signal),
-            Error::Output(_) => EXIT_OUTPUT,
-            Error::Unconfirmed(error) | Error::Partial { cause: error, .. } => error.exit_code(),
-        }
-    }
-
-    /// A short machine-readable name of the failure's class, for `-o json`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Error::Usage(_) => "usage",
-            Error::File { .. } => "config",
-            Error::Input { .. } => "input",
-            Error::Delegated { .. } => "delegated_auth",
-            Error::Refused(refusal) if refusal.is_unavailable() => "unavailable",
-            Error::Refused(_) => "refused",
-            Error::Transport { .. } => "unreachable",
-            Error::Interrupted(_) => "interrupted",
-            Error::Output(_) => "output",
-            Error::Unconfirmed(error) => error.kind(),
-            Error::Partial { .. } => "partial",
-        }
-    }
-
     /// How to put the failure right, for a well-known failure. Control
     /// characters in its text are escaped, as in the message.
     pub fn hint(&self) -> Option<Hint> {
@@ -233,29 +169,21 @@ impl Error {
             | Error::Transport { hint, .. }
             | Error::File { hint, .. } => hint.clone(),
             Error::Refused(refusal) => refusal.hint(),
-            // A blind retry would be refused with "User ID already taken".
-            Error::Unconfirmed(_) => Some(
-                Hint::text(
-                    "the server may have created the account before the answer was lost: retry with ",
-                )
-                .setting(Setting::ExistsOk),
-            ),
+            Error::Unconfirmed(_) => Some(unconfirmed_hint()),
             // Several lines by design: each is escaped, the breaks are kept
             // (what the advice quotes was escaped as it was built).
             Error::Partial { finish, .. } => Some(Hint::text(finish.clone())),
-            Error::Delegated { advice, .. } => {
-                return Some(Hint(vec![HintPart::Text(
-                    advice
-                        .lines()
-                        .map(escape_control_characters)
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                )]));
-            }
-            _ => None,
+            Error::Stopped => None,
         };
         hint.map(Hint::escaped)
     }
+}
+
+/// The hint for a registration that may have created the account: a blind
+/// retry would be refused with "User ID already taken".
+pub(crate) fn unconfirmed_hint() -> Hint {
+    Hint::text("the server may have created the account before the answer was lost: retry with ")
+        .setting(Setting::ExistsOk)
 }
 
 pub use crate::redact::escape_control_characters;
@@ -264,12 +192,16 @@ pub use crate::redact::escape_control_characters;
 /// control characters are escaped.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = Unescaped(self).to_string();
-        if text.contains(char::is_control) {
-            f.write_str(&escape_control_characters(&text))
-        } else {
-            f.write_str(&text)
-        }
+        write_escaped(f, &Unescaped(self).to_string())
+    }
+}
+
+/// `text` with its control characters escaped.
+pub(crate) fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    if text.contains(char::is_control) {
+        f.write_str(&escape_control_characters(text))
+    } else {
+        f.write_str(text)
     }
 }
 
@@ -278,7 +210,6 @@ struct Unescaped<'a>(&'a Error);
 impl fmt::Display for Unescaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Error::Usage(message) | Error::Output(message) => f.write_str(message),
             Error::File {
                 paths,
                 key,
@@ -295,8 +226,8 @@ impl fmt::Display for Unescaped<'_> {
                 write!(f, ": {problem}")
             }
             Error::Input {
-                source, problem, ..
-            } => write!(f, "{source}: {problem}"),
+                origin, problem, ..
+            } => write!(f, "{origin}: {problem}"),
             Error::Refused(refusal) => {
                 write!(f, "Received {}", refusal.status)?;
                 if !refusal.reason.is_empty() {
@@ -308,19 +239,7 @@ impl fmt::Display for Unescaped<'_> {
                 Ok(())
             }
             Error::Transport { problem, .. } => f.write_str(problem),
-            Error::Delegated {
-                evidence, service, ..
-            } => {
-                write!(
-                    f,
-                    "{evidence}: this server delegates accounts to Matrix Authentication Service"
-                )?;
-                if let Some(service) = service {
-                    write!(f, " ({service})")?;
-                }
-                f.write_str(", so Synapse does not serve the shared-secret registration endpoint")
-            }
-            Error::Interrupted(_) => f.write_str("interrupted"),
+            Error::Stopped => f.write_str("stopped before sending"),
             Error::Unconfirmed(error) => error.fmt(f),
             Error::Partial {
                 account,
@@ -332,53 +251,33 @@ impl fmt::Display for Unescaped<'_> {
     }
 }
 
-impl std::error::Error for Error {}
+/// The source is the error underneath: for a failure that wraps another
+/// (unconfirmed, partial), whose words its message already repeats, the
+/// wrapped failure's own source.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::File { source, .. } | Error::Transport { source, .. } => source
+                .as_deref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            Error::Unconfirmed(error) | Error::Partial { cause: error, .. } => error.source(),
+            _ => None,
+        }
+    }
+}
 
+/// A `Result` whose error is this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn refusal(status: u16) -> Refusal {
-        Refusal {
-            status,
-            reason: String::new(),
-            errcode: None,
-            error: None,
-            retry_after_ms: None,
-        }
-    }
-
-    #[test]
-    fn exit_codes_follow_the_documented_table() {
-        assert_eq!(Error::usage("x").exit_code(), 2);
-        assert_eq!(Error::file("f", None, "x").exit_code(), 3);
-        assert_eq!(Error::input("-u", "x").exit_code(), 3);
-        assert_eq!(Error::transport("x", None).exit_code(), 4);
-        for status in [400, 401, 403, 404, 429, 500, 501, 505] {
-            assert_eq!(Error::Refused(refusal(status)).exit_code(), 1, "{status}");
-        }
-        for status in [502, 503, 504] {
-            assert_eq!(Error::Refused(refusal(status)).exit_code(), 4, "{status}");
-        }
-        assert_eq!(Error::Interrupted(libc::SIGINT).exit_code(), 130);
-        assert_eq!(Error::Interrupted(libc::SIGTERM).exit_code(), 143);
-        assert_eq!(Error::Output("x".into()).exit_code(), 5);
-        assert_eq!(exit_code_for_signal(libc::SIGTERM), 143);
-        assert_eq!(exit_code_for_signal(libc::SIGHUP), 129);
-        let lost = |error| Error::unconfirmed(error);
-        assert_eq!(lost(Error::transport("x", None)).exit_code(), 4);
-        assert_eq!(lost(Error::Refused(refusal(500))).exit_code(), 1);
-        assert_eq!(lost(Error::Refused(refusal(504))).exit_code(), 4);
-        assert_eq!(lost(Error::Interrupted(libc::SIGINT)).exit_code(), 130);
-        assert_eq!(lost(Error::Interrupted(libc::SIGHUP)).exit_code(), 129);
-    }
+    use std::error::Error as _;
 
     #[test]
     fn messages_escape_control_characters() {
         let error = Error::Input {
-            source: "-u/--user".to_owned(),
+            origin: "-u/--user".to_owned(),
             problem: "'x\ny\u{1b}[31m' is bad".to_owned(),
             hint: Some(Hint::text("try\r\tagain")),
         };
@@ -389,44 +288,26 @@ mod tests {
     }
 
     #[test]
-    fn the_delegation_advice_keeps_its_lines_and_escapes_the_rest() {
-        let error = Error::Delegated {
-            status: None,
-            evidence: "hs.yaml: matrix_authentication_service.enabled".to_owned(),
-            service: Some("http://mas\u{1b}[2J/".to_owned()),
-            advice: "first line\n  second\u{1b}[2J line\r".to_owned(),
+    fn the_underlying_error_is_the_source_through_every_wrapper() {
+        let io = || std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let transport = Error::transport("x closed the connection", None).caused_by(io());
+        assert_eq!(transport.source().unwrap().to_string(), "reset by peer");
+        let lost = Error::unconfirmed(Error::transport("x", None).caused_by(io()));
+        assert_eq!(lost.to_string(), "x");
+        assert_eq!(lost.source().unwrap().to_string(), "reset by peer");
+        let partial = Error::Partial {
+            account: "@a:b".to_owned(),
+            missing: "a password",
+            finish: "set it".to_owned(),
+            cause: Box::new(lost),
         };
+        let io_source = partial.source().unwrap().downcast_ref::<std::io::Error>();
         assert_eq!(
-            error.hint().unwrap().to_string(),
-            "first line\n  second\\u{1b}[2J line\\r"
+            io_source.unwrap().kind(),
+            std::io::ErrorKind::ConnectionReset
         );
-        assert!(
-            error.to_string().contains("(http://mas\\u{1b}[2J/)"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn unreachable_is_what_exits_4() {
-        let errors = [
-            Error::usage("x"),
-            Error::file("f", None, "x"),
-            Error::input("-u", "x"),
-            Error::transport("x", None),
-            Error::Refused(refusal(403)),
-            Error::Refused(refusal(503)),
-            Error::unconfirmed(Error::transport("x", None)),
-            Error::unconfirmed(Error::Refused(refusal(500))),
-            Error::Interrupted(libc::SIGINT),
-            Error::Output("x".into()),
-        ];
-        for error in errors {
-            assert_eq!(
-                error.is_unreachable(),
-                error.exit_code() == EXIT_UNREACHABLE,
-                "{error:?}"
-            );
-        }
-        assert!(Error::Refused(refusal(504)).is_unreachable());
+        let file = Error::file("f", None, "cannot be read").caused_by(io());
+        assert!(file.source().is_some());
+        assert!(Error::input("x", "y").source().is_none());
     }
 }

@@ -17,17 +17,17 @@ pub(crate) fn read_capped(path: &Path, cap: u64, origin: Option<(&Path, &str)>) 
         None => Error::file(path, None, problem),
     };
     let file = open_without_waiting(path)
-        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
+        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))).caused_by(e))?;
     let metadata = file
         .metadata()
-        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
+        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))).caused_by(e))?;
     if metadata.is_dir() {
         return Err(fail("is a directory, not a file".to_owned()));
     }
     let mut bytes = Capped::new(cap);
     bytes
         .read_from(file)
-        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))))?;
+        .map_err(|e| fail(format!("cannot be read: {}", io_reason(&e))).caused_by(e))?;
     match bytes.finish() {
         (bytes, true) => Ok(bytes),
         (_, false) => Err(fail(format!("is larger than {}", size_text(cap)))),

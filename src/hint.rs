@@ -30,7 +30,7 @@ impl Setting {
             Setting::Timeout => "ClientBuilder::timeout",
             Setting::Wait => "ClientBuilder::wait",
             Setting::CaCert => "ClientBuilder::cacert",
-            Setting::Insecure => "ClientBuilder::insecure",
+            Setting::Insecure => "ClientBuilder::danger_accept_invalid_certs",
         }
     }
 }
@@ -42,8 +42,11 @@ pub struct Hint(pub(crate) Vec<HintPart>);
 
 /// A piece of a [`Hint`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HintPart {
+    /// Words to show as they are.
     Text(String),
+    /// A setting, to name as the program's users know it.
     Setting(Setting),
 }
 
@@ -70,6 +73,7 @@ impl Hint {
         Hint(parts.collect())
     }
 
+    /// The hint's pieces in order: text, and the settings it recommends.
     pub fn parts(&self) -> &[HintPart] {
         &self.0
     }

@@ -25,6 +25,7 @@
 //!         Outcome::Created(account) => println!("created {}", account.user_id),
 //!         Outcome::CreatedIncomplete(problem) => println!("created, but {problem}"),
 //!         Outcome::AlreadyExists => println!("already there"),
+//!         other => println!("{other:?}"),
 //!     }
 //!     Ok(())
 //! }
@@ -71,6 +72,7 @@
 // `eprint!` panic when the stream cannot be written (a full disk, a closed
 // pipe, a hung-up terminal), and a panic aborts the process.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
+#![deny(missing_docs)]
 
 /// A line on stderr, as `eprintln!` writes it, but never a panic: when
 /// stderr cannot be written there is nowhere left to say so, and the run's
@@ -91,7 +93,6 @@ mod client;
 mod error;
 mod files;
 mod hint;
-mod mac;
 mod mas;
 mod redact;
 mod refusal;
@@ -103,9 +104,11 @@ mod unix_socket;
 #[cfg(feature = "cli")]
 mod cli;
 
-pub use client::{Client, ClientBuilder, IfExists, NewUser, Outcome, Prepared, Registered};
+pub use client::registration_mac;
+pub use client::{
+    AccessToken, Client, ClientBuilder, IfExists, NewUser, Outcome, Prepared, Registered,
+};
 pub use error::{Error, Hint, HintPart, Refusal, Result, Setting};
-pub use mac::registration_mac;
 pub use mas::{MasClient, MasClientBuilder};
 pub use register::Register;
 
@@ -128,6 +131,7 @@ pub mod blocking {
 /// What the binary, the tests and the fuzz targets use of the crate's
 /// insides. Not part of the API: it changes without notice.
 #[doc(hidden)]
+#[allow(missing_docs)]
 pub mod __private {
     pub use crate::client::{MAX_BODY_BYTES, parse_nonce, parse_refusal, parse_registered};
 
@@ -146,6 +150,18 @@ pub mod __private {
         pub use crate::cli::yaml::{Int, Value, load};
     }
 }
+
+// Shared between threads by design (a batch shares one client): a change
+// that loses it fails to compile here.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Client>();
+    send_sync::<MasClient>();
+    send_sync::<Error>();
+    send_sync::<Outcome>();
+    send_sync::<blocking::Client>();
+    send_sync::<blocking::MasClient>();
+};
 
 /// The README's Rust sample, compiled by `cargo test --doc` so that it keeps
 /// matching the API.

@@ -31,7 +31,9 @@ pub trait Register: Sync {
     /// As [`Register::register`], calling `before_sending` once what cannot
     /// create the account is done (a nonce, an access token) and before the
     /// first request that can; an error from it stops there, with nothing
-    /// sent that could create the account.
+    /// sent that could create the account, and is returned as it is
+    /// ([`Error::Stopped`](crate::Error::Stopped) says "stopped by the
+    /// caller"; a caller keeps its own reason beside it).
     ///
     /// # Errors
     ///

@@ -326,7 +326,7 @@ fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rustls::pki_types::pem::PemObject;
 
@@ -334,7 +334,7 @@ mod tests {
     /// "subjectAltName = DNS:localhost, IP:127.0.0.1" -newkey ec -days 30`
     /// (CA:TRUE). `openssl x509 -dates`: notBefore=Nov 27 11:12:10 2026 GMT,
     /// notAfter=Dec 27 11:12:10 2026 GMT.
-    const OPENSSL_DEFAULT: &str = "-----BEGIN CERTIFICATE-----
+    pub(crate) const OPENSSL_DEFAULT: &str = "-----BEGIN CERTIFICATE-----
 MIIBmTCCAT+gAwIBAgIUad99oGKdwSTQY11+GeSLUFkw7KIwCgYIKoZIzj0EAwIw
 FDESMBAGA1UEAwwJbG9jYWxob3N0MB4XDTI2MTEyNzExMTIxMFoXDTI2MTIyNzEx
 MTIxMFowFDESMBAGA1UEAwwJbG9jYWxob3N0MFkwEwYHKoZIzj0CAQYIKoZIzj0D

@@ -23,10 +23,10 @@ pub fn connect_through(
     _builder: reqwest::ClientBuilder,
     socket: &Path,
 ) -> Result<reqwest::ClientBuilder> {
-    Err(Error::usage(format!(
-        "--unix-socket {}: Unix sockets need a Unix system",
-        socket.display()
-    )))
+    Err(Error::input(
+        format!("unix socket {}", socket.display()),
+        "Unix sockets need a Unix system",
+    ))
 }
 
 /// A failure to connect to the socket, with what to do about it. Nothing
@@ -120,7 +120,7 @@ mod tests {
             error.to_string(),
             format!("the Unix socket {} does not exist", socket.display())
         );
-        assert_eq!(error.exit_code(), 4);
+        assert!(error.is_unreachable());
 
         let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
         use std::os::unix::fs::PermissionsExt;

@@ -3,9 +3,9 @@
 //! `registration_shared_secret` or `registration_shared_secret_path`, and the
 //! client listener as the default server URL.
 
+use crate::cli::error::{Error, Result};
 use crate::cli::notice::Notice;
 use crate::cli::yaml::{Int, Mapping, Value};
-use crate::error::{Error, Result};
 use crate::secret::SecretString;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

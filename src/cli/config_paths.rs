@@ -2,8 +2,8 @@
 //! `--config-path` options, and where homeserver configs usually live.
 
 use crate::cli::config::{Config, SecretSource};
+use crate::cli::error::{Error, Result};
 use crate::cli::notice::{Ignored, Notice};
-use crate::error::{Error, Result};
 use crate::files::io_reason;
 use std::path::{Path, PathBuf};
 

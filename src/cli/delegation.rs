@@ -6,8 +6,9 @@
 
 use crate::blocking::Client;
 use crate::cli::config::Config;
+use crate::cli::error::Error;
 use crate::cli::yaml::Value;
-use crate::error::{Error, escape_control_characters};
+use crate::error::escape_control_characters;
 
 /// What was asked, to turn into the equivalent `mas-cli` command.
 #[derive(Debug, Default, Clone, Copy)]

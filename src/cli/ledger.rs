@@ -8,8 +8,8 @@
 //! generated password, on stdout, else on stderr. Nothing else decides
 //! whether a generated password is at risk.
 
+use crate::cli::error::Error;
 use crate::cli::output::{RegistrationResult, Reporter};
-use crate::error::Error;
 use crate::secret::SecretString;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -169,9 +169,9 @@ fn report_lost(entry: &Entry, cause: Cause) {
     let password = entry.password.as_ref().filter(|_| entry.sent);
     match (&entry.report, cause) {
         (Report::Single(reporter), Cause::Signal(signal)) => {
-            let error = match entry.sent {
-                true => Error::unconfirmed(Error::Interrupted(signal)),
-                false => Error::Interrupted(signal),
+            let error = Error::Interrupted {
+                signal,
+                sent: entry.sent,
             };
             reporter.failed(&error, entry.user_id.as_deref(), password);
         }
@@ -206,7 +206,7 @@ fn lost_row(
 ) -> String {
     let lost = match cause {
         Cause::Signal(signal) => {
-            RegistrationResult::failure(&Error::unconfirmed(Error::Interrupted(signal)), user_id)
+            RegistrationResult::failure(&Error::Interrupted { signal, sent: true }, user_id)
         }
         Cause::Panic => RegistrationResult::internal(user_id, PANIC_TEXT, EXIT_PANIC),
     };

@@ -1,7 +1,8 @@
 //! Where the library's words go: `-v` lines (the `log` facade) and hints,
 //! named as the command line names its settings.
 
-use crate::error::{Error, Setting};
+use crate::cli::error::Error;
+use crate::error::Setting;
 
 /// Writes the library's log records, `-v` output, as lines on stderr.
 struct StderrLogger;

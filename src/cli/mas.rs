@@ -7,10 +7,11 @@
 use crate::blocking::MasClient;
 use crate::cli::Cli;
 use crate::cli::config::{Config, read_secret_file};
+use crate::cli::error::{Error, Result};
 use crate::cli::notice::Notice;
 use crate::cli::yaml::{Int, Value};
-use crate::client::{Client, HttpOptions, IfExists};
-use crate::error::{Error, Hint, Result};
+use crate::client::{CaCert, Client, HttpOptions, IfExists};
+use crate::error::Hint;
 use crate::mas::DEFAULT_MINIMUM_COMPLEXITY;
 use crate::register::Register;
 use crate::secret::SecretString;
@@ -431,10 +432,24 @@ impl Registrar {
     ) -> Result<Registrar> {
         match route {
             Route::SharedSecret(secret) => {
-                let client = Client::new(server_url, secret.clone(), if_exists, http)?;
-                Ok(Registrar::SharedSecret(Box::new(
-                    crate::blocking::Client::wrap(client)?,
-                )))
+                let mut builder = Client::builder(server_url.as_str())
+                    .shared_secret(secret.expose())
+                    .if_exists(if_exists)
+                    .timeout(http.timeout)
+                    .danger_accept_invalid_certs(http.insecure)
+                    .max_idle_connections(http.pool_size);
+                if let Some(wait) = http.wait {
+                    builder = builder.wait(wait);
+                }
+                builder = match http.cacert {
+                    Some(CaCert::File(path)) => builder.cacert(path),
+                    Some(CaCert::Pem(pem)) => builder.cacert_pem(pem),
+                    None => builder,
+                };
+                if let Some(socket) = http.unix_socket {
+                    builder = builder.unix_socket(socket);
+                }
+                Ok(Registrar::SharedSecret(Box::new(builder.build_blocking()?)))
             }
             Route::Mas(route) => Registrar::mas(route, if_exists, &http, access_tokens),
         }
@@ -458,7 +473,7 @@ impl Registrar {
             .if_exists(if_exists)
             .access_tokens(access_tokens)
             .timeout(http.timeout)
-            .insecure(http.insecure)
+            .danger_accept_invalid_certs(http.insecure)
             .max_idle_connections(http.pool_size);
         builder = match &route.credentials {
             MasCredentials::Client { id, secret, post } => builder
@@ -469,9 +484,11 @@ impl Registrar {
         if let Some(wait) = http.wait {
             builder = builder.wait(wait);
         }
-        if let Some(cacert) = &http.cacert {
-            builder = builder.cacert(cacert.clone());
-        }
+        builder = match &http.cacert {
+            Some(CaCert::File(path)) => builder.cacert(path),
+            Some(CaCert::Pem(pem)) => builder.cacert_pem(pem.clone()),
+            None => builder,
+        };
         Ok(Registrar::Mas(Box::new(builder.build_blocking()?)))
     }
 
@@ -519,7 +536,7 @@ pub fn refuse_unsupported(user_type: Option<&str>, display_name: Option<&str>) -
 /// Whether an account that a failed run leaves behind has its password: a
 /// generated one must then be shown.
 pub fn password_was_set(error: &Error) -> bool {
-    matches!(error, Error::Partial { missing, .. } if *missing != crate::mas::MISSING_PASSWORD)
+    matches!(error, Error::Library(crate::Error::Partial { missing, .. }) if *missing != crate::mas::MISSING_PASSWORD)
 }
 
 #[cfg(test)]

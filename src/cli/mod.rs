@@ -2,12 +2,16 @@
 //! (arguments, prompts, signals, what is printed), built with the `cli`
 //! feature.
 
+// Not API: reached from outside only through the hidden `__private`.
+#![allow(missing_docs)]
+
 mod args;
 pub mod batch;
 pub mod concurrency;
 pub mod config;
 pub mod config_paths;
 pub mod delegation;
+pub mod error;
 pub mod ledger;
 mod log;
 pub mod mas;

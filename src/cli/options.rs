@@ -4,14 +4,14 @@
 
 use crate::cli::concurrency::Jobs;
 use crate::cli::config::{Config, SecretFile, read_secret_or_empty};
+use crate::cli::error::{Error, Result};
 use crate::cli::mas::MAS_SECRET_ENV;
 pub use crate::cli::mas::Route;
 use crate::cli::notice::Notice;
 use crate::cli::rules::{self, Rejection};
 use crate::cli::server::{plain_http_warning, server_address};
 use crate::cli::{Cli, DEFAULT_JOBS, OutputFormat, SECRET_ENV};
-use crate::client::{HttpOptions, IfExists};
-use crate::error::{Error, Result};
+use crate::client::{CaCert, HttpOptions, IfExists};
 use crate::secret::SecretString;
 use reqwest::Url;
 use std::io::BufRead;
@@ -275,7 +275,7 @@ impl Options {
             http: HttpOptions {
                 timeout,
                 wait,
-                cacert: cli.cacert,
+                cacert: cli.cacert.map(CaCert::File),
                 insecure: cli.insecure,
                 pool_size: 1,
                 unix_socket,

@@ -4,8 +4,10 @@
 //! and stderr goes around.
 
 use crate::cli::OutputFormat;
+use crate::cli::error::Error;
+use crate::client::AccessToken;
 use crate::client::Registered;
-use crate::error::{Error, Refusal};
+use crate::error::Refusal;
 use crate::secret::SecretString;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -102,7 +104,13 @@ impl Reporter {
             }
             OutputFormat::Token => {
                 // Checked before: token mode needs an access token.
-                stdout_line(registered.access_token.as_deref().unwrap_or_default())?;
+                stdout_line(
+                    registered
+                        .access_token
+                        .as_ref()
+                        .map(AccessToken::expose)
+                        .unwrap_or_default(),
+                )?;
             }
         }
         Ok(())
@@ -113,7 +121,7 @@ impl Reporter {
     pub fn created_incomplete(
         &self,
         user_id: Option<&str>,
-        problem: &Error,
+        problem: &crate::Error,
         generated: Option<&SecretString>,
     ) -> Result<(), Error> {
         say!("warning: {}", incomplete_warning(problem));
@@ -172,7 +180,7 @@ impl Reporter {
     pub fn failed(&self, error: &Error, user_id: Option<&str>, password: Option<&SecretString>) {
         // The failure's own exit status stands, and its reason goes to
         // stderr below, whether or not stdout takes these lines.
-        let written = match (self.format, refusal(error)) {
+        let written = match (self.format, error.library().and_then(refusal)) {
             // stdout is what failed: nothing more goes there.
             _ if matches!(error, Error::Output(_)) => Ok(false),
             (OutputFormat::Text, Some(refusal)) => {
@@ -231,15 +239,16 @@ pub fn result_on_stderr(line: &str) {
 }
 
 /// The warning for a 200 answer that could not be read in full.
-pub fn incomplete_warning(problem: &Error) -> String {
+pub fn incomplete_warning(problem: &crate::Error) -> String {
     format!("the account was created (the server answered 200 OK), but {problem}")
 }
 
 /// The server's refusal, also when it left the outcome unknown.
-fn refusal(error: &Error) -> Option<&Refusal> {
+fn refusal(error: &crate::Error) -> Option<&Refusal> {
+    use crate::Error as E;
     match error {
-        Error::Refused(refusal) => Some(refusal),
-        Error::Unconfirmed(inner) | Error::Partial { cause: inner, .. } => refusal(inner),
+        E::Refused(refusal) => Some(refusal),
+        E::Unconfirmed(inner) | E::Partial { cause: inner, .. } => refusal(inner),
         _ => None,
     }
 }
@@ -345,7 +354,7 @@ impl<'a> RegistrationResult<'a> {
     /// `-o json`: the new account.
     pub fn created(registered: &'a Registered) -> Self {
         RegistrationResult {
-            access_token: Some(registered.access_token.as_deref()),
+            access_token: Some(registered.access_token.as_ref().map(AccessToken::expose)),
             device_id: Some(registered.device_id.as_deref()),
             home_server: Some(registered.home_server.as_deref()),
             ..RegistrationResult::blank(Some(&registered.user_id), Some(true))
@@ -375,7 +384,7 @@ impl<'a> RegistrationResult<'a> {
     /// `--batch`: the row's new account.
     pub fn row_created(line: u64, localpart: &'a str, registered: &'a Registered) -> Self {
         RegistrationResult {
-            access_token: Some(registered.access_token.as_deref()),
+            access_token: Some(registered.access_token.as_ref().map(AccessToken::expose)),
             device_id: Some(registered.device_id.as_deref()),
             ..RegistrationResult::blank(Some(&registered.user_id), Some(true))
         }
@@ -447,7 +456,7 @@ impl<'a> RegistrationResult<'a> {
 
     /// A failure. `created` is `null` when the account may exist.
     pub fn failure(error: &Error, user_id: Option<&'a str>) -> Self {
-        let (errcode, text, status) = match refusal(error) {
+        let (errcode, text, status) = match error.library().and_then(refusal) {
             Some(refusal) => (
                 refusal.errcode.clone(),
                 refusal.error.clone().unwrap_or_else(|| error.to_string()),
@@ -461,7 +470,7 @@ impl<'a> RegistrationResult<'a> {
         RegistrationResult {
             created: match error {
                 // MAS made the account; a later step failed.
-                Error::Partial { .. } => Some(true),
+                Error::Library(crate::Error::Partial { .. }) => Some(true),
                 _ if error.is_unconfirmed() => None,
                 _ => Some(false),
             },
@@ -626,14 +635,14 @@ mod tests {
 
     #[test]
     fn failure_json_carries_the_server_errcode() {
-        let error = Error::Refused(Refusal {
+        let refusal = Refusal {
             status: 400,
             reason: "Bad Request".into(),
             errcode: Some("M_USER_IN_USE".into()),
             error: Some("User ID already taken.".into()),
             retry_after_ms: None,
-        });
-        let object = failure_json(&error, Some("@a:b"));
+        };
+        let object = failure_json(&crate::Error::Refused(refusal.clone()).into(), Some("@a:b"));
         assert_eq!(object["errcode"], "M_USER_IN_USE");
         assert_eq!(object["error"], "User ID already taken.");
         assert_eq!(object["status"], 400);
@@ -642,7 +651,8 @@ mod tests {
         let local = failure_json(&Error::input("-u", "bad"), None);
         assert_eq!(local["kind"], "input");
         assert_eq!(local["errcode"], Value::Null);
-        let lost = failure_json(&Error::unconfirmed(error), Some("@a:b"));
+        let lost = crate::Error::unconfirmed(crate::Error::Refused(refusal));
+        let lost = failure_json(&lost.into(), Some("@a:b"));
         assert_eq!(lost["created"], Value::Null);
         assert_eq!(lost["errcode"], "M_USER_IN_USE");
         assert_eq!(lost["status"], 400);
@@ -669,7 +679,7 @@ mod tests {
     /// JSON contract.
     #[test]
     fn every_result_shape_keeps_its_keys_and_order() {
-        let refused = Error::Refused(Refusal {
+        let refused = crate::Error::Refused(Refusal {
             status: 400,
             reason: "Bad Request".into(),
             errcode: Some("M_USER_IN_USE".into()),
@@ -684,7 +694,7 @@ mod tests {
         let shapes = [
             RegistrationResult::created(&registered).with_password(Some(&password)),
             RegistrationResult::already_exists(None),
-            RegistrationResult::failure(&Error::unconfirmed(refused), Some("@a:b"))
+            RegistrationResult::failure(&crate::Error::unconfirmed(refused).into(), Some("@a:b"))
                 .with_password(Some(&password)),
             RegistrationResult::row_created_incomplete(2, "a", Some("@a:b"), "w".into()),
             RegistrationResult::row_existing(3, "a", None),

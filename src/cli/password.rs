@@ -1,6 +1,6 @@
 //! Generated passwords.
 
-use crate::error::{Error, Result};
+use crate::cli::error::{Error, Result};
 use crate::secret::SecretString;
 
 /// Long enough to resist guessing (24 × log2(62) ≈ 143 bits) and short

@@ -2,7 +2,7 @@
 //! terminal the run fails at once and names the option to pass, instead of
 //! waiting for input that will never come.
 
-use crate::error::{Error, Result};
+use crate::cli::error::{Error, Result};
 use crate::secret::SecretString;
 use std::io::{BufRead, IsTerminal, Read, Write};
 
@@ -107,7 +107,10 @@ fn read_hidden(question: &str, option: &str) -> Result<SecretString> {
     read.map(SecretString::new).map_err(|e| match e.kind() {
         // rpassword reads in raw mode and handles Ctrl-C itself: it raises
         // SIGINT and returns this, racing the handler's exit with 130.
-        std::io::ErrorKind::Interrupted => Error::Interrupted(libc::SIGINT),
+        std::io::ErrorKind::Interrupted => Error::Interrupted {
+            signal: libc::SIGINT,
+            sent: false,
+        },
         _ => Error::usage(format!(
             "cannot read the password from the terminal ({e}): pass {option}"
         )),

@@ -3,7 +3,8 @@
 //! caller says where the value came from ([`Rejection::labelled`]) or
 //! reports it its own way.
 
-use crate::error::{Error, Hint};
+use crate::cli::error::Error;
+use crate::error::Hint;
 use crate::secret::SecretString;
 use std::fmt;
 
@@ -83,12 +84,13 @@ impl Rejection {
 
     /// The error, saying where the value came from: an option, a prompt, a
     /// batch line.
-    pub fn labelled(self, source: impl Into<String>) -> Error {
-        Error::Input {
-            source: source.into(),
+    pub fn labelled(self, origin: impl Into<String>) -> Error {
+        crate::Error::Input {
+            origin: origin.into(),
             problem: self.to_string(),
             hint: self.hint(),
         }
+        .into()
     }
 }
 

@@ -1,5 +1,6 @@
 //! Acting on checked options: prompt for what is missing, register, report.
 
+use crate::cli::error::{EXIT_OK, Error, Result};
 use crate::cli::ledger::{self, Held, Report};
 use crate::cli::mas::Registrar;
 use crate::cli::options::{Mode, Options, PasswordSource, Route};
@@ -7,8 +8,7 @@ use crate::cli::output::Reporter;
 use crate::cli::prompt::{PromptTo, Prompter};
 use crate::cli::rules::{self, Rejection};
 use crate::cli::{Cli, OutputFormat, SECRET_ENV};
-use crate::client::{NewUser, Outcome, Registered};
-use crate::error::{EXIT_OK, Error, Result};
+use crate::client::{AccessToken, NewUser, Outcome, Registered};
 use crate::secret::SecretString;
 use std::io::Write;
 
@@ -186,16 +186,22 @@ fn register(options: Options, reporter: &Reporter) -> std::result::Result<(), Bo
         .display_name(options.display_name.as_deref());
     let generated = generated.then_some(&password);
     let held = ledger::hold(Report::Single(*reporter), user_id.clone(), generated);
+    // Why this run stopped the registration before sending: reported
+    // instead of the library's `Stopped`.
+    let mut stopped_by = None;
     let mut announce = || {
-        reporter.sending()?;
-        // From here the request may reach the server (through MAS: the
-        // request that creates the account; the password follows it).
-        if !held.may_send() {
-            return Err(Error::Interrupted(
-                crate::cli::signals::interrupted().unwrap_or(libc::SIGINT),
-            ));
-        }
-        Ok(())
+        let stop = match reporter.sending() {
+            Err(error) => error,
+            // From here the request may reach the server (through MAS: the
+            // request that creates the account; the password follows it).
+            Ok(()) if !held.may_send() => Error::Interrupted {
+                signal: crate::cli::signals::interrupted().unwrap_or(libc::SIGINT),
+                sent: false,
+            },
+            Ok(()) => return Ok(()),
+        };
+        stopped_by = Some(stop);
+        Err(crate::Error::Stopped)
     };
     let registered = registrar
         .as_register()
@@ -203,7 +209,7 @@ fn register(options: Options, reporter: &Reporter) -> std::result::Result<(), Bo
     let outcome = match (registered, registrar.shared_secret_client()) {
         // No such endpoint: a server that delegates accounts to MAS says so
         // in its auth metadata.
-        (Err(Error::Refused(refusal)), Some(client))
+        (Err(crate::Error::Refused(refusal)), Some(client))
             if refusal.status == 404 && refusal.errcode.as_deref() == Some("M_UNRECOGNIZED") =>
         {
             let request = crate::cli::delegation::Request {
@@ -213,11 +219,15 @@ fn register(options: Options, reporter: &Reporter) -> std::result::Result<(), Bo
                 user_type: options.user_type.as_deref(),
                 generate_password: generated.is_some(),
             };
-            let error =
-                crate::cli::delegation::probe(client, &request).unwrap_or(Error::Refused(refusal));
+            let error = crate::cli::delegation::probe(client, &request)
+                .unwrap_or_else(|| crate::Error::Refused(refusal).into());
             return Err(Failed::held(error, user_id, held));
         }
         (Err(error), _) => {
+            let error = match (error, stopped_by.take()) {
+                (crate::Error::Stopped, Some(stop)) => stop,
+                (error, _) => Error::from(error),
+            };
             let at_risk = (error.is_unconfirmed() || crate::cli::mas::password_was_set(&error))
                 .then(|| generated.cloned())
                 .flatten();
@@ -291,7 +301,7 @@ fn unprintable_token(reporter: &Reporter, registered: &Registered) -> Option<Err
     if reporter.format() != OutputFormat::Token {
         return None;
     }
-    let token = registered.access_token.as_deref();
+    let token = registered.access_token.as_ref().map(AccessToken::expose);
     if token.is_none_or(str::is_empty) {
         return Some(Error::transport(
             format!(

@@ -4,8 +4,8 @@
 
 use crate::cli::DEFAULT_SERVER_URL;
 use crate::cli::config::{ClientListener, Config};
+use crate::cli::error::{Error, Result};
 use crate::cli::notice::Notice;
-use crate::error::{Error, Result};
 use reqwest::Url;
 
 /// The URL sent over a Unix socket when none is given: Synapse ignores the
@@ -65,12 +65,10 @@ pub(super) struct ServerAddress {
 /// Checks the server URL: http or https, with a host.
 pub fn parse_server_url(text: &str) -> Result<Url> {
     let shown = crate::redact::url(text);
-    let invalid = |problem: &str| Error::Input {
-        source: "server_url".to_owned(),
-        problem: format!("'{shown}' {problem}"),
-        hint: Some(crate::error::Hint::from(
-            "give it as http://HOST:PORT or https://HOST[:PORT]",
-        )),
+    let invalid = |problem: &str| {
+        Error::input("server_url", format!("'{shown}' {problem}")).with_hint(
+            crate::error::Hint::from("give it as http://HOST:PORT or https://HOST[:PORT]"),
+        )
     };
     let url = Url::parse(text).map_err(|e| match e {
         url::ParseError::RelativeUrlWithoutBase => invalid("has no http:// or https:// in front"),

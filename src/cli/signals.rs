@@ -68,7 +68,7 @@ fn on_signal(signal: i32) {
         if let Some(words) = words.take() {
             words(signal, lost);
         }
-        std::process::exit(crate::error::exit_code_for_signal(signal));
+        std::process::exit(crate::cli::error::exit_code_for_signal(signal));
     }
     drop(words);
     drop(ledger);

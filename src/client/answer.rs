@@ -5,16 +5,61 @@ use super::diagnose::root_cause;
 use super::{HttpOptions, MAX_BODY_BYTES};
 use crate::error::{Error, Hint, Refusal, Result, Setting, escape_control_characters};
 use crate::files::Capped;
+use crate::secret::SecretString;
 use reqwest::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// What the server answers on success.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Registered {
+    /// The new account's full Matrix ID (`@localpart:server`).
     pub user_id: String,
-    pub access_token: Option<String>,
+    /// A token to act as the new account; its `Debug` is redacted.
+    pub access_token: Option<AccessToken>,
+    /// The device the token belongs to.
     pub device_id: Option<String>,
+    /// The server's name, as the server gives it.
     pub home_server: Option<String>,
+}
+
+/// An access token: whoever holds it acts as the account. `Debug` shows
+/// `AccessToken(<redacted>)`; [`AccessToken::expose`] gives the token
+/// itself, for the one place that needs it. The memory is wiped on drop.
+///
+/// ```
+/// # use register_new_matrix_user::AccessToken;
+/// let token = AccessToken::new("syt_secret");
+/// assert_eq!(format!("{token:?}"), "AccessToken(<redacted>)");
+/// assert_eq!(token.expose(), "syt_secret");
+/// ```
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub struct AccessToken(SecretString);
+
+impl AccessToken {
+    /// A token from its text.
+    pub fn new(token: impl Into<String>) -> Self {
+        AccessToken(SecretString::new(token.into()))
+    }
+
+    /// The token itself.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl From<String> for AccessToken {
+    fn from(token: String) -> Self {
+        AccessToken::new(token)
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken(<redacted>)")
+    }
 }
 
 #[derive(Serialize)]
@@ -77,13 +122,15 @@ pub(super) async fn read_body(
                     ),
                     Hint::text("is the server overloaded or stuck? Raise the limit with ")
                         .setting(Setting::Timeout),
-                ));
+                )
+                .caused_by(e));
             }
             Err(e) => {
                 return Err(Error::transport(
                     format!("{target} broke off its answer halfway ({})", root_cause(&e)),
                     Some("is there a proxy in front of the server? It is safe to retry"),
-                ));
+                )
+                .caused_by(e));
             }
         }
     }

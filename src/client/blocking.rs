@@ -97,7 +97,7 @@ impl ClientBuilder {
 
 impl Client {
     /// The async client, driven on a runtime of the blocking client's own.
-    pub(crate) fn wrap(inner: super::Client) -> Result<Client> {
+    fn wrap(inner: super::Client) -> Result<Client> {
         Ok(Client {
             inner,
             runtime: Runtime::new()?,

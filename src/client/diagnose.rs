@@ -1,7 +1,7 @@
 //! What a transport error means, in one line plus a hint.
 
+use super::CaCert;
 use crate::error::{Error, Hint, Setting};
-use std::path::Path;
 
 /// A transport failure, split by whether the request may have reached the server.
 #[derive(Debug)]
@@ -16,6 +16,15 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
+    /// The same failure keeping `cause` as the error's source.
+    pub(super) fn caused_by(self, cause: reqwest::Error) -> Self {
+        match self {
+            Failure::Connect(error) => Failure::Connect(error.caused_by(cause)),
+            Failure::Lost(error) => Failure::Lost(error.caused_by(cause)),
+            Failure::Other(error) => Failure::Other(error.caused_by(cause)),
+        }
+    }
+
     pub(crate) fn into_error(self) -> Error {
         match self {
             Failure::Connect(error) | Failure::Lost(error) | Failure::Other(error) => error,
@@ -28,7 +37,7 @@ pub(super) fn describe_transport_error(
     target: &str,
     https: bool,
     timeout: f64,
-    cacert: Option<&Path>,
+    cacert: Option<&CaCert>,
 ) -> Failure {
     if let Some(tls) = find_cause::<rustls::Error>(error) {
         let (problem, hint) = describe_tls_error(tls, target, cacert);
@@ -137,7 +146,7 @@ pub(super) fn describe_transport_error(
 fn describe_tls_error(
     error: &rustls::Error,
     target: &str,
-    cacert: Option<&Path>,
+    cacert: Option<&CaCert>,
 ) -> (String, Hint) {
     use rustls::CertificateError as C;
     use rustls::Error as E;
@@ -151,9 +160,8 @@ fn describe_tls_error(
                 (C::NotValidForName | C::NotValidForNameContext { .. }, _) => {
                     Hint::text("use a host name the certificate is issued for in the server URL")
                 }
-                (_, Some(path)) => Hint::text(format!(
-                    "{} must hold the server's own certificate or the authority that signed it",
-                    path.display()
+                (_, Some(cacert)) => Hint::text(format!(
+                    "{cacert} must hold the server's own certificate or the authority that signed it"
                 )),
                 (_, None) => Hint::text("for a self-signed certificate pass it with ")
                     .setting(Setting::CaCert)
@@ -189,7 +197,7 @@ fn describe_tls_error(
     }
 }
 
-fn describe_certificate_error(error: &rustls::CertificateError, cacert: Option<&Path>) -> String {
+fn describe_certificate_error(error: &rustls::CertificateError, cacert: Option<&CaCert>) -> String {
     use rustls::CertificateError as C;
     match error {
         // What webpki reports for a certificate no trusted authority signed
@@ -198,10 +206,9 @@ fn describe_certificate_error(error: &rustls::CertificateError, cacert: Option<&
         | C::BadSignature
         | C::UnsupportedSignatureAlgorithmContext { .. }
         | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => match cacert {
-            Some(path) => format!(
-                "it is not in {} and no certificate there has signed it",
-                path.display()
-            ),
+            Some(cacert) => {
+                format!("it is not in {cacert} and no certificate there has signed it")
+            }
             None => {
                 "no certificate authority this machine trusts has signed it (is it self-signed?)"
                     .to_owned()
@@ -214,9 +221,8 @@ fn describe_certificate_error(error: &rustls::CertificateError, cacert: Option<&
                 == Some(&webpki::Error::CaUsedAsEndEntity) =>
         {
             match cacert {
-                Some(path) => format!(
-                    "it is a certificate authority's certificate, which is trusted as the server's own only when it is itself in {}",
-                    path.display()
+                Some(cacert) => format!(
+                    "it is a certificate authority's certificate, which is trusted as the server's own only when it is itself in {cacert}"
                 ),
                 None => "it is self-signed (a certificate authority's own certificate)".to_owned(),
             }

@@ -9,17 +9,18 @@ mod answer;
 pub(crate) mod blocking;
 mod builder;
 mod diagnose;
+mod mac;
 mod proxy;
 pub(crate) mod retry;
 
-pub use answer::Registered;
+pub use answer::{AccessToken, Registered};
 pub use answer::{parse_nonce, parse_refusal, parse_registered};
-pub(crate) use builder::service_url;
-pub use builder::{ClientBuilder, HttpOptions, IfExists};
+pub use builder::{CaCert, ClientBuilder, HttpOptions, IfExists};
+pub(crate) use builder::{MAX_DURATION, check_options, service_url};
 pub(crate) use diagnose::Failure;
+pub use mac::registration_mac;
 
 use crate::error::{Error, Hint, Result, Setting};
-use crate::mac::registration_mac;
 use crate::secret::SecretString;
 use answer::{Body, RegisterBody, Stage, read_body, reason_phrase, status_line};
 use diagnose::{describe_transport_error, find_cause};
@@ -100,7 +101,9 @@ impl fmt::Debug for NewUser<'_> {
 
 /// The result of one registration.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Outcome {
+    /// The account was created; what the server answered about it.
     Created(Registered),
     /// The server answered `200 OK`, so the account exists, but the rest of
     /// its answer is missing or unreadable; the error says what is wrong with
@@ -156,6 +159,10 @@ impl Client {
 
     /// Registers one user: fetches a nonce, computes the MAC and posts
     /// ([`Client::prepare`] and [`Prepared::send`] in one step).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::prepare`] and [`Prepared::send`].
     pub async fn register(&self, user: &NewUser<'_>) -> Result<Outcome> {
         self.prepare(user).await?.send().await
     }
@@ -164,6 +171,13 @@ impl Client {
     /// server as set with [`ClientBuilder::wait`]. Nothing that could create
     /// the account is sent, so a program may stop here (or say that it is
     /// about to send) before [`Prepared::send`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] when the server cannot be reached (after the
+    /// wait, if one was set) or does not speak the protocol,
+    /// [`Error::Refused`] when it refuses; nothing that could create the
+    /// account was sent.
     pub async fn prepare<'a>(&'a self, user: &'a NewUser<'a>) -> Result<Prepared<'a>> {
         let deadline = self.options.wait.map(deadline_after);
         let mut backoff = Backoff::default();
@@ -183,6 +197,14 @@ impl Prepared<'_> {
     /// the request may have reached the server and the account may exist;
     /// so too when this future is dropped before it ends (a `select!` or
     /// a timeout of the caller's own).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Refused`] when the server refuses (`M_USER_IN_USE` for an
+    /// account that exists, unless [`IfExists::Succeed`]);
+    /// [`Error::Transport`] when it cannot be reached;
+    /// [`Error::Unconfirmed`] when the request may have reached it but no
+    /// answer says what became of it.
     pub async fn send(self) -> Result<Outcome> {
         let Prepared {
             client,
@@ -193,14 +215,7 @@ impl Prepared<'_> {
         } = self;
         let mut nonce_retried = false;
         loop {
-            let mac = registration_mac(
-                client.shared_secret.expose(),
-                &nonce,
-                user.localpart,
-                user.password,
-                user.admin,
-                user.user_type,
-            );
+            let mac = registration_mac(user, client.shared_secret.expose(), &nonce);
             let body = RegisterBody {
                 nonce: &nonce,
                 username: user.localpart,
@@ -322,9 +337,14 @@ impl Client {
         };
         let waited = format!("gave up after waiting {} s", wait.as_secs_f64());
         match error {
-            Error::Transport { problem, hint } => Error::Transport {
+            Error::Transport {
+                problem,
+                hint,
+                source,
+            } => Error::Transport {
                 problem: format!("{problem}; {waited}"),
                 hint,
+                source,
             },
             Error::Refused(refusal) if refusal.is_unavailable() => Error::transport_with(
                 format!("{}; {waited}", Error::Refused(refusal)),
@@ -399,7 +419,7 @@ impl Client {
             let built = built.timeout(self.options.timeout);
             match reqwest::RequestBuilder::send(built)
                 .await
-                .map_err(|e| self.classify(e))
+                .map_err(|e| self.classify(&e).caused_by(e))
             {
                 Ok(response) => break response,
                 Err(Failure::Lost(error)) if resent_after.is_none() && request.resend => {
@@ -467,7 +487,7 @@ impl Client {
         })
     }
 
-    fn classify(&self, error: reqwest::Error) -> Failure {
+    fn classify(&self, error: &reqwest::Error) -> Failure {
         if let Some(socket) = &self.options.unix_socket {
             // What answers a handshake with plain HTTP is the listener
             // Synapse serves, not a wrong path.
@@ -475,7 +495,7 @@ impl Client {
                 rustls::Error::InvalidMessage(_)
                 | rustls::Error::InappropriateMessage { .. }
                 | rustls::Error::InappropriateHandshakeMessage { .. },
-            ) = find_cause::<rustls::Error>(&error)
+            ) = find_cause::<rustls::Error>(error)
             {
                 return Failure::Connect(Error::transport(
                     format!(
@@ -486,7 +506,7 @@ impl Client {
                 ));
             }
             if error.is_connect() {
-                if let Some(io) = find_cause::<std::io::Error>(&error) {
+                if let Some(io) = find_cause::<std::io::Error>(error) {
                     return Failure::Connect(crate::unix_socket::connect_error(socket, io));
                 }
             }
@@ -502,8 +522,8 @@ impl Client {
         };
         let https = self.endpoint.scheme() == "https";
         let timeout = self.options.timeout.as_secs_f64();
-        let cacert = self.options.cacert.as_deref();
-        describe_transport_error(&error, &target, https, timeout, cacert)
+        let cacert = self.options.cacert.as_ref();
+        describe_transport_error(error, &target, https, timeout, cacert)
     }
 }
 
@@ -694,7 +714,8 @@ mod tests {
         assert!(soon >= now + Duration::from_secs(5) && soon < now + Duration::from_secs(6));
     }
 
-    /// `wait(Duration::MAX)` panicked (an overflow) before the first request.
+    /// `wait(Duration::MAX)` panicked (an overflow) before the first
+    /// request, and so did `timeout(Duration::MAX)`.
     #[test]
     fn a_client_waiting_forever_starts_a_registration() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -714,6 +735,7 @@ mod tests {
         let client = super::Client::builder(format!("http://127.0.0.1:{port}"))
             .shared_secret("s")
             .wait(Duration::MAX)
+            .timeout(Duration::MAX)
             .build()
             .unwrap();
         let user = super::NewUser::new("alice", "pw");

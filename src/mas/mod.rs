@@ -14,7 +14,8 @@ pub(crate) mod blocking;
 
 use crate::client::retry::Backoff;
 use crate::client::{
-    Auth, Client, Exchanged, Failure, HttpOptions, IfExists, NewUser, Outcome, Registered, Request,
+    AccessToken, Auth, CaCert, Client, Exchanged, Failure, HttpOptions, IfExists, MAX_DURATION,
+    NewUser, Outcome, Registered, Request,
 };
 use crate::error::{Error, Hint, Result};
 use crate::secret::SecretString;
@@ -109,29 +110,41 @@ impl MasClientBuilder {
         self
     }
 
-    /// The limit for each request (default: 30 seconds).
+    /// The limit for each request (default: 30 seconds). Zero is refused
+    /// by [`build`](MasClientBuilder::build); more than 10⁹ seconds is
+    /// taken as that.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.options.timeout = timeout;
+        self.options.timeout = timeout.min(MAX_DURATION);
         self
     }
 
     /// How long to keep retrying while MAS cannot be reached or answers 502,
     /// 503 or 504 (default: no retry). Only requests that cannot have
-    /// created the account are retried.
+    /// created the account are retried. `Duration::MAX` waits for as long
+    /// as it takes (10⁹ seconds).
     pub fn wait(mut self, wait: Duration) -> Self {
-        self.options.wait = Some(wait);
+        self.options.wait = Some(wait.min(MAX_DURATION));
         self
     }
 
     /// A PEM file of certificates to trust instead of the system's.
     pub fn cacert(mut self, path: impl Into<PathBuf>) -> Self {
-        self.options.cacert = Some(path.into());
+        self.options.cacert = Some(CaCert::File(path.into()));
         self
     }
 
-    /// Skips certificate verification.
-    pub fn insecure(mut self, insecure: bool) -> Self {
-        self.options.insecure = insecure;
+    /// As [`cacert`](MasClientBuilder::cacert), with the PEM text itself
+    /// instead of a file.
+    pub fn cacert_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.options.cacert = Some(CaCert::Pem(pem.into()));
+        self
+    }
+
+    /// With `true`, skips certificate verification: anyone between here and
+    /// MAS can then read its credentials and the password. For a test
+    /// server only (default: `false`).
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.options.insecure = accept;
         self
     }
 
@@ -142,6 +155,14 @@ impl MasClientBuilder {
     }
 
     /// Sets up TLS; nothing is sent yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for a URL that is not http:// or https:// with a
+    /// host, or that holds credentials (not repeated in the error), for no
+    /// credentials, or a zero timeout; [`Error::File`] or [`Error::Input`]
+    /// for certificates that cannot be read or hold none;
+    /// [`Error::Transport`] when TLS or the HTTP client cannot be set up.
     pub fn build(self) -> Result<MasClient> {
         let url = crate::client::service_url(&self.url, "MAS URL", "the client or admin token")?;
         let credentials = self.credentials.ok_or_else(|| {
@@ -150,6 +171,7 @@ impl MasClientBuilder {
                 "neither a client nor an admin token is set",
             )
         })?;
+        crate::client::check_options(&self.options)?;
         MasClient::new(
             url,
             credentials,
@@ -183,6 +205,7 @@ impl MasClientBuilder {
 ///     }
 ///     Outcome::CreatedIncomplete(problem) => println!("created, but {problem}"),
 ///     Outcome::AlreadyExists => println!("already there"),
+///     other => println!("{other:?}"),
 /// }
 /// # Ok(())
 /// # })
@@ -341,6 +364,12 @@ impl MasClient {
 
     /// The homeserver's name, as MAS knows it (`matrix.homeserver`): asked
     /// once, with the admin token, which this also checks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] when MAS cannot be reached (after the wait, if
+    /// one was set), [`Error::Refused`] when it refuses the credentials or
+    /// the request.
     pub async fn server_name(&self) -> Result<String> {
         let deadline = self.wait.map(|wait| Instant::now() + wait);
         Ok(self
@@ -706,7 +735,7 @@ impl MasClient {
         };
         Ok(Outcome::Created(Registered {
             user_id: account,
-            access_token,
+            access_token: access_token.map(AccessToken::from),
             device_id: None,
             home_server: Some(site.server_name.clone()),
         }))

@@ -8,11 +8,15 @@ use crate::hint::{Hint, Setting};
 
 /// An HTTP error answer from the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Refusal {
+    /// The HTTP status, e.g. 403.
     pub status: u16,
     /// The reason phrase, e.g. `Forbidden`.
     pub reason: String,
+    /// The Matrix error code, e.g. `M_USER_IN_USE`, when the body has one.
     pub errcode: Option<String>,
+    /// The server's own words (`error`), control characters escaped.
     pub error: Option<String>,
     /// Milliseconds the server asked us to wait (429).
     pub retry_after_ms: Option<u64>,

@@ -41,9 +41,9 @@ pub use rows::Rows;
 
 use crate::cli::OutputFormat;
 use crate::cli::concurrency::{Jobs, Limiter};
+use crate::cli::error::{Error, Result};
 use crate::cli::mas::Registrar;
 use crate::cli::options::Options;
-use crate::error::{Error, Result};
 use spool::spool;
 use std::fs::File;
 use std::io::{self, BufReader, Seek};

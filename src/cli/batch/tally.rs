@@ -2,8 +2,8 @@
 //! summary with the exit status.
 
 use super::worker::RowEnd;
+use crate::cli::error::{EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE};
 use crate::cli::output;
-use crate::error::{EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE};
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -139,7 +139,7 @@ impl Tally {
                     "interrupted: {not_started} rows were not started; run the same file again with --exists-ok to complete it"
                 );
             }
-            return crate::error::exit_code_for_signal(signal);
+            return crate::cli::error::exit_code_for_signal(signal);
         }
         if self.gave_up {
             output::report_problem(

@@ -5,11 +5,11 @@ use super::check::{CheckedRow, Rules};
 use super::rows::Rows;
 use super::tally::Tally;
 use crate::cli::concurrency::{Limiter, Signal, Ticket};
+use crate::cli::error::Error;
 use crate::cli::ledger::{self, Held, Report};
 use crate::cli::output::RegistrationResult;
 use crate::cli::rules;
 use crate::client::{NewUser, Outcome};
-use crate::error::{Error, Result};
 use crate::register::Register;
 use crate::secret::SecretString;
 use std::fs::File;
@@ -170,9 +170,7 @@ impl SecondPass<'_> {
                     return Ok(());
                 }
                 stopped = true;
-                Err(Error::Interrupted(
-                    crate::cli::signals::interrupted().unwrap_or(libc::SIGINT),
-                ))
+                Err(crate::Error::Stopped)
             });
             // Stopped before this try was sent: the row ends as its last
             // try did, or was never started.
@@ -185,7 +183,7 @@ impl SecondPass<'_> {
             // A 429 creates nothing: the row may be sent again (with a
             // fresh nonce, as every try fetches one).
             let wait = match &outcome {
-                Err(Error::Refused(refusal)) if refusal.status == 429 => {
+                Err(crate::Error::Refused(refusal)) if refusal.status == 429 => {
                     let wait = rate_limited_wait(refusal.retry_after_ms, retries);
                     if wait.is_none() {
                         let why = match refusal.retry_after_ms {
@@ -257,7 +255,7 @@ impl SecondPass<'_> {
                 let keep = is_generated && error.is_unconfirmed();
                 failed(
                     row,
-                    &error,
+                    &error.into(),
                     user_id.as_deref(),
                     keep.then_some(password),
                     self.via,
@@ -292,7 +290,7 @@ pub(super) fn pause(wait: Duration) -> bool {
 }
 
 /// What a row's outcome says about the server's load.
-pub(super) fn load_signal(outcome: &Result<Outcome>) -> Signal {
+pub(super) fn load_signal(outcome: &crate::Result<Outcome>) -> Signal {
     match outcome {
         Ok(Outcome::Created(_) | Outcome::CreatedIncomplete(_)) => Signal::Answered,
         // An existing user is refused before any hashing: its answer time
@@ -302,15 +300,16 @@ pub(super) fn load_signal(outcome: &Result<Outcome>) -> Signal {
     }
 }
 
-pub(super) fn error_signal(error: &Error) -> Signal {
+pub(super) fn error_signal(error: &crate::Error) -> Signal {
+    use crate::Error as E;
     match error {
-        Error::Refused(refusal) if refusal.status == 429 || refusal.is_unavailable() => {
+        E::Refused(refusal) if refusal.status == 429 || refusal.is_unavailable() => {
             Signal::Overloaded(refusal.status)
         }
-        Error::Transport { .. } => Signal::Unreachable,
+        E::Transport { .. } => Signal::Unreachable,
         // A lost answer (timeout, dropped connection, 5xx after the POST)
         // says what the failure inside it says.
-        Error::Unconfirmed(inner) => error_signal(inner),
+        E::Unconfirmed(inner) => error_signal(inner),
         // A refusal says nothing of the server's load.
         _ => Signal::Neutral,
     }

@@ -1,21 +1,33 @@
 //! The message authentication code that proves knowledge of the shared
 //! secret without sending it.
 
+use super::NewUser;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
-/// Lower-case hex HMAC-SHA1 keyed with the shared secret over
-/// `nonce NUL username NUL password NUL admin|notadmin [NUL user_type]`.
+/// The MAC a registration of `user` carries with the server's `nonce`:
+/// lower-case hex HMAC-SHA1 keyed with the shared secret over
+/// `nonce NUL localpart NUL password NUL admin|notadmin [NUL user_type]`.
 /// The user type is included only when set and non-empty, as the server
-/// expects.
-pub fn registration_mac(
-    shared_secret: &str,
-    nonce: &str,
-    username: &str,
-    password: &str,
-    admin: bool,
-    user_type: Option<&str>,
-) -> String {
+/// expects. [`Client`](crate::Client) computes it itself; this is for a
+/// program that checks one, such as a test server.
+///
+/// ```
+/// use register_new_matrix_user::{NewUser, registration_mac};
+/// let user = NewUser::new("alice", "wonderland");
+/// assert_eq!(
+///     registration_mac(&user, "s3cret", "abc"),
+///     "0990086676491b864c4f49a565ffd176dad1c36f"
+/// );
+/// ```
+pub fn registration_mac(user: &NewUser<'_>, shared_secret: &str, nonce: &str) -> String {
+    let NewUser {
+        localpart: username,
+        password,
+        admin,
+        user_type,
+        ..
+    } = *user;
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = Hmac::<Sha1>::new_from_slice(shared_secret.as_bytes())
         .expect("HMAC takes keys of any length");
@@ -49,29 +61,42 @@ mod tests {
     //   printf 'n\0\xc3\xa9l\xc3\xa8ve\0p\xc3\xa4ss\0admin' | openssl sha1 -hmac 'sécret'
     #[test]
     fn matches_openssl_vectors() {
+        let alice = NewUser::new("alice", "wonderland");
         assert_eq!(
-            registration_mac("s3cret", "abc", "alice", "wonderland", false, None),
+            registration_mac(&alice, "s3cret", "abc"),
             "0990086676491b864c4f49a565ffd176dad1c36f"
         );
         assert_eq!(
-            registration_mac("s3cret", "abc", "alice", "wonderland", true, None),
+            registration_mac(&alice.clone().admin(true), "s3cret", "abc"),
             "3d40a70151a228464dd58940bf2e0d6bd2555bab"
         );
+        let bot = NewUser::new("bot1", "pw").user_type("bot");
         assert_eq!(
-            registration_mac("s3cret", "abc", "bot1", "pw", false, Some("bot")),
+            registration_mac(&bot, "s3cret", "abc"),
             "3434baa5f202b3ca856387c3dae7d29d38d8812c"
         );
+        let pupil = NewUser::new("élève", "päss").admin(true);
         assert_eq!(
-            registration_mac("sécret", "n", "élève", "päss", true, None),
+            registration_mac(&pupil, "sécret", "n"),
             "f56904da3eabc2c850ca92f8ce9bb86e0e5f3530"
         );
     }
 
     #[test]
     fn empty_user_type_is_left_out() {
+        let alice = NewUser::new("alice", "wonderland");
         assert_eq!(
-            registration_mac("s3cret", "abc", "alice", "wonderland", false, Some("")),
-            registration_mac("s3cret", "abc", "alice", "wonderland", false, None)
+            registration_mac(&alice.clone().user_type(""), "s3cret", "abc"),
+            registration_mac(&alice, "s3cret", "abc")
+        );
+    }
+
+    #[test]
+    fn the_display_name_is_not_signed() {
+        let alice = NewUser::new("alice", "wonderland");
+        assert_eq!(
+            registration_mac(&alice.clone().display_name("Alice"), "s3cret", "abc"),
+            registration_mac(&alice, "s3cret", "abc")
         );
     }
 }
