@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-// Batch and the reporter name them here.
 use crate::files::read_capped;
 
 /// Files holding a secret or a password are small; a larger one is a mistake

@@ -206,26 +206,13 @@ fn lost_row(
 ) -> String {
     let lost = match cause {
         Cause::Signal(signal) => {
-            RegistrationResult::failure(&Error::Interrupted { signal, sent: true }, None)
+            RegistrationResult::failure(&Error::Interrupted { signal, sent: true }, user_id)
         }
-        Cause::Panic => RegistrationResult {
-            created: None,
-            errcode: Some(None),
-            error: Some(PANIC_TEXT.to_owned()),
-            exit_code: Some(EXIT_PANIC),
-            kind: Some("internal"),
-            status: Some(None),
-            ..RegistrationResult::default()
-        },
+        Cause::Panic => RegistrationResult::internal(user_id, PANIC_TEXT, EXIT_PANIC),
     };
-    RegistrationResult {
-        line: Some(line),
-        localpart: Some(localpart),
-        user_id,
-        password: password.map(SecretString::expose),
-        ..lost
-    }
-    .to_json()
+    lost.in_row(line, Some(localpart))
+        .with_password(password)
+        .to_json()
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::error::Refusal;
 use crate::secret::SecretString;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -96,16 +97,9 @@ impl Reporter {
                 }
             }
             OutputFormat::Json => {
-                let result = RegistrationResult {
-                    user_id: Some(&registered.user_id),
-                    access_token: Some(registered.access_token.as_ref().map(AccessToken::expose)),
-                    device_id: Some(registered.device_id.as_deref()),
-                    home_server: Some(registered.home_server.as_deref()),
-                    created: Some(true),
-                    password: generated.map(SecretString::expose),
-                    via: self.via,
-                    ..RegistrationResult::default()
-                };
+                let result = RegistrationResult::created(registered)
+                    .with_password(generated)
+                    .via(self.via);
                 stdout_line(&result.to_json())?;
             }
             OutputFormat::Token => {
@@ -139,16 +133,9 @@ impl Reporter {
                 None => Ok(()),
             }),
             OutputFormat::Json => {
-                let result = RegistrationResult {
-                    user_id,
-                    access_token: Some(None),
-                    device_id: Some(None),
-                    home_server: Some(None),
-                    created: Some(true),
-                    password: generated.map(SecretString::expose),
-                    via: self.via,
-                    ..RegistrationResult::default()
-                };
+                let result = RegistrationResult::created_incomplete(user_id)
+                    .with_password(generated)
+                    .via(self.via);
                 stdout_line(&result.to_json())
             }
             // Checked before: token mode needs an access token.
@@ -171,16 +158,9 @@ impl Reporter {
         let written = match self.format {
             OutputFormat::Text => stdout_line("User already exists. Skipping."),
             OutputFormat::Json => stdout_line(
-                &RegistrationResult {
-                    user_id,
-                    access_token: Some(None),
-                    device_id: Some(None),
-                    home_server: Some(None),
-                    created: Some(false),
-                    via: self.via,
-                    ..RegistrationResult::default()
-                }
-                .to_json(),
+                &RegistrationResult::already_exists(user_id)
+                    .via(self.via)
+                    .to_json(),
             ),
             OutputFormat::Token => {
                 say!("User already exists. Skipping. (no access token: no account was created)");
@@ -216,11 +196,9 @@ impl Reporter {
                 .map(|()| false)
             }
             (OutputFormat::Json, _) => {
-                let result = RegistrationResult {
-                    password: password.map(SecretString::expose),
-                    via: self.via,
-                    ..RegistrationResult::failure(error, user_id)
-                };
+                let result = RegistrationResult::failure(error, user_id)
+                    .with_password(password)
+                    .via(self.via);
                 stdout_line(&result.to_json()).map(|()| true)
             }
             _ => Ok(false),
@@ -295,60 +273,187 @@ pub const VIA_MAS: &str = "mas";
 /// `--batch` adds `line` to every object and `localpart` to every one whose
 /// row could be read. Through Matrix Authentication Service, every object
 /// has `via` (`mas`).
-#[derive(Debug, Default, Serialize)]
+///
+/// Built only through the constructors, one for each shape above, so that
+/// no object leaves out a member its shape has.
+#[derive(Debug, Serialize)]
 pub struct RegistrationResult<'a> {
     /// `null` when the server gave none.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_token: Option<Option<&'a str>>,
+    access_token: Option<Option<&'a str>>,
     /// `true`: created; `false`: not created (already there, or refused);
     /// `null`: unknown, the answer to the registration request was lost.
-    pub created: Option<bool>,
+    created: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub device_id: Option<Option<&'a str>>,
+    device_id: Option<Option<&'a str>>,
     /// The Matrix error code of a refusal, such as `M_USER_IN_USE`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub errcode: Option<Option<String>>,
+    errcode: Option<Option<String>>,
     /// The server's own error text, or what went wrong.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    error: Option<String>,
     /// The exit status this failure alone gives (see the exit status table).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
+    exit_code: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub home_server: Option<Option<&'a str>>,
+    home_server: Option<Option<&'a str>>,
     /// The class of failure: `refused`, `unavailable`, `unreachable`,
     /// `config`, `input`, `usage`, `delegated_auth`, `output` (stdout cannot
     /// be written), `interrupted` (a signal stopped the run: `created` is
     /// `false` if it came before the registration was sent, `null` after),
     /// `internal` (a bug stopped the run).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<&'static str>,
+    kind: Option<&'static str>,
     /// `--batch`: the row's line in the file.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<u64>,
+    line: Option<u64>,
     /// `--batch`: the localpart as written in the row.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub localpart: Option<&'a str>,
+    localpart: Option<&'a str>,
     /// A generated password, without which the account cannot be used.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<&'a str>,
+    password: Option<&'a str>,
     /// The HTTP status of a refusal.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<Option<u16>>,
+    status: Option<Option<u16>>,
     /// `null` when not known (no server name in the config, and the server
     /// did not say).
-    pub user_id: Option<&'a str>,
+    user_id: Option<&'a str>,
     /// `mas` when the account is made through Matrix Authentication
     /// Service's admin API; absent for the shared-secret endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub via: Option<&'static str>,
+    via: Option<&'static str>,
     /// `--batch`: the account was created but the `200 OK` answer was
     /// incomplete.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub warning: Option<String>,
+    warning: Option<String>,
 }
 
 impl<'a> RegistrationResult<'a> {
+    /// Every member left out but `user_id` and `created`.
+    fn blank(user_id: Option<&'a str>, created: Option<bool>) -> Self {
+        RegistrationResult {
+            access_token: None,
+            created,
+            device_id: None,
+            errcode: None,
+            error: None,
+            exit_code: None,
+            home_server: None,
+            kind: None,
+            line: None,
+            localpart: None,
+            password: None,
+            status: None,
+            user_id,
+            via: None,
+            warning: None,
+        }
+    }
+
+    /// `-o json`: the new account.
+    pub fn created(registered: &'a Registered) -> Self {
+        RegistrationResult {
+            access_token: Some(registered.access_token.as_ref().map(AccessToken::expose)),
+            device_id: Some(registered.device_id.as_deref()),
+            home_server: Some(registered.home_server.as_deref()),
+            ..RegistrationResult::blank(Some(&registered.user_id), Some(true))
+        }
+    }
+
+    /// `-o json`: created, but the `200 OK` answer was incomplete.
+    pub fn created_incomplete(user_id: Option<&'a str>) -> Self {
+        RegistrationResult {
+            access_token: Some(None),
+            device_id: Some(None),
+            home_server: Some(None),
+            ..RegistrationResult::blank(user_id, Some(true))
+        }
+    }
+
+    /// `-o json`: `--exists-ok` and the user was already there.
+    pub fn already_exists(user_id: Option<&'a str>) -> Self {
+        RegistrationResult {
+            access_token: Some(None),
+            device_id: Some(None),
+            home_server: Some(None),
+            ..RegistrationResult::blank(user_id, Some(false))
+        }
+    }
+
+    /// `--batch`: the row's new account.
+    pub fn row_created(line: u64, localpart: &'a str, registered: &'a Registered) -> Self {
+        RegistrationResult {
+            access_token: Some(registered.access_token.as_ref().map(AccessToken::expose)),
+            device_id: Some(registered.device_id.as_deref()),
+            ..RegistrationResult::blank(Some(&registered.user_id), Some(true))
+        }
+        .in_row(line, Some(localpart))
+    }
+
+    /// `--batch`: created, but the `200 OK` answer was incomplete, as
+    /// `warning` says.
+    pub fn row_created_incomplete(
+        line: u64,
+        localpart: &'a str,
+        user_id: Option<&'a str>,
+        warning: String,
+    ) -> Self {
+        RegistrationResult {
+            access_token: Some(None),
+            device_id: Some(None),
+            warning: Some(warning),
+            ..RegistrationResult::blank(user_id, Some(true))
+        }
+        .in_row(line, Some(localpart))
+    }
+
+    /// `--batch`: `--exists-ok` and the row's user was already there.
+    pub fn row_existing(line: u64, localpart: &'a str, user_id: Option<&'a str>) -> Self {
+        RegistrationResult {
+            access_token: Some(None),
+            ..RegistrationResult::blank(user_id, Some(false))
+        }
+        .in_row(line, Some(localpart))
+    }
+
+    /// A bug stopped the run after the registration was sent: whether the
+    /// account exists is not known.
+    pub fn internal(user_id: Option<&'a str>, error: &str, exit_code: i32) -> Self {
+        RegistrationResult {
+            errcode: Some(None),
+            error: Some(error.to_owned()),
+            exit_code: Some(exit_code),
+            kind: Some("internal"),
+            status: Some(None),
+            ..RegistrationResult::blank(user_id, None)
+        }
+    }
+
+    /// `--batch`: the row's line, and its localpart when the row could be
+    /// read.
+    pub fn in_row(self, line: u64, localpart: Option<&'a str>) -> Self {
+        RegistrationResult {
+            line: Some(line),
+            localpart,
+            ..self
+        }
+    }
+
+    /// With a generated password, without which the account cannot be used.
+    pub fn with_password(self, password: Option<&'a SecretString>) -> Self {
+        RegistrationResult {
+            password: password.map(SecretString::expose),
+            ..self
+        }
+    }
+
+    /// With `via`: [`VIA_MAS`] through Matrix Authentication Service, none
+    /// otherwise.
+    pub fn via(self, via: Option<&'static str>) -> Self {
+        RegistrationResult { via, ..self }
+    }
+
     /// A failure. `created` is `null` when the account may exist.
     pub fn failure(error: &Error, user_id: Option<&'a str>) -> Self {
         let (errcode, text, status) = match error.library().and_then(refusal) {
@@ -363,7 +468,6 @@ impl<'a> RegistrationResult<'a> {
             },
         };
         RegistrationResult {
-            user_id,
             created: match error {
                 // MAS made the account; a later step failed.
                 Error::Library(crate::Error::Partial { .. }) => Some(true),
@@ -375,7 +479,7 @@ impl<'a> RegistrationResult<'a> {
             status: Some(status),
             kind: Some(error.kind()),
             exit_code: Some(error.exit_code()),
-            ..RegistrationResult::default()
+            ..RegistrationResult::blank(user_id, None)
         }
     }
 
@@ -437,13 +541,30 @@ fn progress() -> MutexGuard<'static, Option<ProgressBar>> {
     PROGRESS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Runs `write` with the progress bar, if one is shown, cleared.
-fn around_progress<T>(write: impl FnOnce() -> T) -> T {
+thread_local! {
+    /// Set while this thread holds the bar's own lock (drawing, or writing
+    /// around it); it stays set if the thread panics there.
+    static AT_THE_BAR: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `at_the_bar`, marking this thread as holding the bar's lock.
+fn at_the_bar<T>(at_the_bar: impl FnOnce() -> T) -> T {
+    AT_THE_BAR.set(true);
+    let result = at_the_bar();
+    AT_THE_BAR.set(false);
+    result
+}
+
+/// Runs `write` with the progress bar, if one is shown, cleared: every
+/// line on stdout and stderr is written through here, the panic message
+/// too. A thread that panicked while holding the bar's lock writes what its
+/// panic hook says as it is, rather than wait for the lock forever.
+pub fn around_progress<T>(write: impl FnOnce() -> T) -> T {
     // A handle of its own, so that the lock is not held while writing.
     let bar = progress().clone();
     match bar {
-        Some(bar) => bar.suspend(write),
-        None => write(),
+        Some(bar) if !AT_THE_BAR.get() => at_the_bar(|| bar.suspend(write)),
+        _ => write(),
     }
 }
 
@@ -463,8 +584,11 @@ pub fn start_progress() -> bool {
 /// columns). indicatif draws at most 20 times a second: a line that comes
 /// sooner after the last one drawn waits for the next.
 pub fn draw_progress(line: impl FnOnce(usize) -> String) {
-    if let Some(bar) = progress().as_ref() {
-        bar.set_message(line(terminal_width()));
+    // A handle of its own, so that the lock is not held while drawing.
+    let bar = progress().clone();
+    if let Some(bar) = bar {
+        let line = line(terminal_width());
+        at_the_bar(|| bar.set_message(line));
     }
 }
 
@@ -475,8 +599,9 @@ pub fn progress_shown() -> bool {
 
 /// Clears the progress bar for good: what follows is the summary.
 pub fn end_progress() {
-    if let Some(bar) = progress().take() {
-        bar.finish_and_clear();
+    let bar = progress().take();
+    if let Some(bar) = bar {
+        at_the_bar(|| bar.finish_and_clear());
     }
 }
 
@@ -533,8 +658,25 @@ mod tests {
         assert_eq!(lost["status"], 400);
     }
 
-    /// The bytes of every shape the two modes print, keys in the order they
-    /// always had (a `serde_json::Map` sorts them): the JSON contract.
+    /// A line written while this thread holds the bar's lock (a panic hook
+    /// after a panic there) is written as it is: waiting for the lock would
+    /// never end.
+    #[test]
+    fn a_write_from_inside_the_bar_does_not_wait_for_it() {
+        *progress() = Some(ProgressBar::hidden());
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let inner = around_progress(|| around_progress(|| 7));
+            let _ = done.send(inner);
+        });
+        let inner = finished.recv_timeout(std::time::Duration::from_secs(10));
+        *progress() = None;
+        assert_eq!(inner, Ok(7), "the nested write waited for the bar");
+    }
+
+    /// The bytes of every shape the two modes print, one a constructor, keys
+    /// in the order they always had (a `serde_json::Map` sorts them): the
+    /// JSON contract.
     #[test]
     fn every_result_shape_keeps_its_keys_and_order() {
         let refused = crate::Error::Refused(Refusal {
@@ -544,53 +686,22 @@ mod tests {
             error: Some("taken".into()),
             retry_after_ms: None,
         });
+        let registered = crate::client::parse_registered(
+            br#"{"user_id": "@a:b", "access_token": "t", "home_server": "b"}"#,
+        )
+        .unwrap();
+        let password = SecretString::new("pw".to_owned());
         let shapes = [
-            RegistrationResult {
-                user_id: Some("@a:b"),
-                access_token: Some(Some("t")),
-                device_id: Some(None),
-                home_server: Some(Some("b")),
-                created: Some(true),
-                password: Some("pw"),
-                ..RegistrationResult::default()
-            },
-            RegistrationResult {
-                user_id: None,
-                access_token: Some(None),
-                device_id: Some(None),
-                home_server: Some(None),
-                created: Some(false),
-                ..RegistrationResult::default()
-            },
-            RegistrationResult {
-                password: Some("pw"),
-                ..RegistrationResult::failure(
-                    &crate::Error::unconfirmed(refused).into(),
-                    Some("@a:b"),
-                )
-            },
-            RegistrationResult {
-                line: Some(2),
-                localpart: Some("a"),
-                user_id: Some("@a:b"),
-                created: Some(true),
-                access_token: Some(None),
-                device_id: Some(None),
-                warning: Some("w".into()),
-                ..RegistrationResult::default()
-            },
-            RegistrationResult {
-                line: Some(3),
-                localpart: Some("a"),
-                user_id: None,
-                created: Some(false),
-                access_token: Some(None),
-                ..RegistrationResult::default()
-            },
-            RegistrationResult {
-                line: Some(4),
-                ..RegistrationResult::failure(&Error::input("line 4", "bad"), None)
-            },
+            RegistrationResult::created(&registered).with_password(Some(&password)),
+            RegistrationResult::already_exists(None),
+            RegistrationResult::failure(&crate::Error::unconfirmed(refused).into(), Some("@a:b"))
+                .with_password(Some(&password)),
+            RegistrationResult::row_created_incomplete(2, "a", Some("@a:b"), "w".into()),
+            RegistrationResult::row_existing(3, "a", None),
+            RegistrationResult::failure(&Error::input("line 4", "bad"), None).in_row(4, None),
+            RegistrationResult::created_incomplete(Some("@a:b")).via(Some(VIA_MAS)),
+            RegistrationResult::row_created(5, "a", &registered),
+            RegistrationResult::internal(Some("@a:b"), "bug", 70).in_row(6, Some("a")),
         ];
         let printed: Vec<String> = shapes.iter().map(RegistrationResult::to_json).collect();
         assert_eq!(
@@ -602,6 +713,9 @@ mod tests {
                 r#"{"access_token":null,"created":true,"device_id":null,"line":2,"localpart":"a","user_id":"@a:b","warning":"w"}"#,
                 r#"{"access_token":null,"created":false,"line":3,"localpart":"a","user_id":null}"#,
                 r#"{"created":false,"errcode":null,"error":"line 4: bad","exit_code":3,"kind":"input","line":4,"status":null,"user_id":null}"#,
+                r#"{"access_token":null,"created":true,"device_id":null,"home_server":null,"user_id":"@a:b","via":"mas"}"#,
+                r#"{"access_token":"t","created":true,"device_id":null,"line":5,"localpart":"a","user_id":"@a:b"}"#,
+                r#"{"created":null,"errcode":null,"error":"bug","exit_code":70,"kind":"internal","line":6,"localpart":"a","status":null,"user_id":"@a:b"}"#,
             ]
         );
     }

@@ -28,7 +28,7 @@ type LastWords = Box<dyn FnOnce(i32, u64) + Send>;
 pub fn install() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        default_hook(info);
+        crate::cli::output::around_progress(|| default_hook(info));
         restore_terminal();
         // The panicking thread may hold the ledger (while writing a result).
         if let Some(mut ledger) = crate::cli::ledger::lock_within(std::time::Duration::from_secs(1))

@@ -12,7 +12,9 @@ const INSIDE_RUNTIME: &str = "register_new_matrix_user: a blocking client was ca
 /// A current-thread tokio runtime, owned by a blocking client and its
 /// clones, on which each call is driven with `block_on` from the caller's
 /// thread. No thread is started for it; several threads sharing the client
-/// each drive their own call, one of them the I/O for all at a time.
+/// each drive their own call, one of them the I/O for all at a time. (A
+/// multi-thread runtime's worker would take every request across threads:
+/// more CPU per user for a single registration or `--jobs 1`.)
 #[derive(Debug)]
 pub(crate) struct Runtime(Option<tokio::runtime::Runtime>);
 

@@ -2,6 +2,7 @@
 
 use std::io::{self, BufRead};
 
+/// How the rows are written, told apart by the first character that is not
 /// blank: `{` starts JSON Lines, anything else is a CSV header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

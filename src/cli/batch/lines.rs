@@ -30,7 +30,6 @@ pub(super) fn is_row_too_long(error: &io::Error) -> bool {
     error.get_ref().is_some_and(|e| e.is::<RowTooLong>())
 }
 
-/// How the rows are written, told apart by the first character that is not
 /// Counts the lines of what the CSV reader reads. The reader's own record
 /// positions point before skipped blank lines and before the `\n` of a
 /// `\r\n`, so they cannot say on which line a record starts; the end of a

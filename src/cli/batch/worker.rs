@@ -9,7 +9,7 @@ use crate::cli::error::Error;
 use crate::cli::ledger::{self, Held, Report};
 use crate::cli::output::RegistrationResult;
 use crate::cli::rules;
-use crate::client::{AccessToken, NewUser, Outcome};
+use crate::client::{NewUser, Outcome};
 use crate::register::Register;
 use crate::secret::SecretString;
 use std::fs::File;
@@ -90,11 +90,9 @@ impl SecondPass<'_> {
                                 problem.message
                             ),
                         );
-                        let result = RegistrationResult {
-                            line: Some(problem.line),
-                            via: self.via,
-                            ..RegistrationResult::failure(&error, None)
-                        };
+                        let result = RegistrationResult::failure(&error, None)
+                            .in_row(problem.line, None)
+                            .via(self.via);
                         (
                             RowEnd::Failed { unreachable: false },
                             result.to_json(),
@@ -225,50 +223,31 @@ impl SecondPass<'_> {
             rate_limited = Some(outcome);
         };
         let signal = load_signal(&outcome);
-        let generated = is_generated.then(|| password.expose());
+        let generated = is_generated.then_some(password);
         let (ending, result) = match outcome {
             Ok(Outcome::Created(registered)) => {
-                let result = RegistrationResult {
-                    line: Some(row.line),
-                    localpart: Some(&row.localpart),
-                    via: self.via,
-                    user_id: Some(&registered.user_id),
-                    created: Some(true),
-                    access_token: Some(registered.access_token.as_ref().map(AccessToken::expose)),
-                    device_id: Some(registered.device_id.as_deref()),
-                    password: generated,
-                    ..RegistrationResult::default()
-                };
+                let result = RegistrationResult::row_created(row.line, &row.localpart, &registered)
+                    .with_password(generated)
+                    .via(self.via);
                 (RowEnd::Created, result.to_json())
             }
             // The server said yes; what it said besides is missing.
             Ok(Outcome::CreatedIncomplete(problem)) => {
-                let result = RegistrationResult {
-                    line: Some(row.line),
-                    localpart: Some(&row.localpart),
-                    via: self.via,
-                    user_id: user_id.as_deref(),
-                    created: Some(true),
-                    access_token: Some(None),
-                    device_id: Some(None),
-                    warning: Some(crate::cli::output::incomplete_warning(&problem)),
-                    password: generated,
-                    ..RegistrationResult::default()
-                };
+                let result = RegistrationResult::row_created_incomplete(
+                    row.line,
+                    &row.localpart,
+                    user_id.as_deref(),
+                    crate::cli::output::incomplete_warning(&problem),
+                )
+                .with_password(generated)
+                .via(self.via);
                 (RowEnd::Created, result.to_json())
             }
             Ok(Outcome::AlreadyExists) => (
                 RowEnd::Existing,
-                RegistrationResult {
-                    line: Some(row.line),
-                    localpart: Some(&row.localpart),
-                    via: self.via,
-                    user_id: user_id.as_deref(),
-                    created: Some(false),
-                    access_token: Some(None),
-                    ..RegistrationResult::default()
-                }
-                .to_json(),
+                RegistrationResult::row_existing(row.line, &row.localpart, user_id.as_deref())
+                    .via(self.via)
+                    .to_json(),
             ),
             Err(error) => {
                 // A request whose answer was lost may have created the
@@ -343,13 +322,10 @@ pub(super) fn failed(
     password: Option<&SecretString>,
     via: Option<&'static str>,
 ) -> (RowEnd, String) {
-    let result = RegistrationResult {
-        via,
-        line: Some(row.line),
-        localpart: Some(&row.localpart),
-        password: password.map(SecretString::expose),
-        ..RegistrationResult::failure(error, user_id)
-    };
+    let result = RegistrationResult::failure(error, user_id)
+        .in_row(row.line, Some(&row.localpart))
+        .with_password(password)
+        .via(via);
     let unreachable = error.is_unreachable();
     (RowEnd::Failed { unreachable }, result.to_json())
 }
