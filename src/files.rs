@@ -166,6 +166,29 @@ mod capped_tests {
     }
 }
 
+#[cfg(test)]
+mod text_tests {
+    use super::{io_reason, size_text};
+
+    /// Caps are said in the largest whole unit.
+    #[test]
+    fn sizes_in_the_largest_whole_unit() {
+        assert_eq!(size_text(1024 * 1024), "1 MiB");
+        assert_eq!(size_text(4 * 1024 * 1024), "4 MiB");
+        assert_eq!(size_text(64 * 1024), "64 KiB");
+    }
+
+    /// The OS's words, in lower case for the two common ones, and never
+    /// Rust's "(os error N)".
+    #[test]
+    fn io_errors_in_the_os_words() {
+        let os = std::io::Error::from_raw_os_error;
+        assert_eq!(io_reason(&os(libc::ENOENT)), "no such file");
+        assert_eq!(io_reason(&os(libc::EACCES)), "permission denied");
+        assert_eq!(io_reason(&os(libc::EISDIR)), "Is a directory");
+    }
+}
+
 #[cfg(all(test, unix))]
 mod pipe_tests {
     use super::read_capped;
