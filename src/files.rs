@@ -166,6 +166,63 @@ mod capped_tests {
     }
 }
 
+#[cfg(test)]
+mod text_tests {
+    use super::{io_reason, size_text};
+
+    /// Caps are said in the largest whole unit.
+    #[test]
+    fn sizes_in_the_largest_whole_unit() {
+        assert_eq!(size_text(1024 * 1024), "1 MiB");
+        assert_eq!(size_text(4 * 1024 * 1024), "4 MiB");
+        assert_eq!(size_text(64 * 1024), "64 KiB");
+    }
+
+    /// The OS's words, in lower case for the two common ones, and never
+    /// Rust's "(os error N)".
+    #[test]
+    fn io_errors_in_the_os_words() {
+        let os = std::io::Error::from_raw_os_error;
+        assert_eq!(io_reason(&os(libc::ENOENT)), "no such file");
+        assert_eq!(io_reason(&os(libc::EACCES)), "permission denied");
+        assert_eq!(io_reason(&os(libc::EISDIR)), "Is a directory");
+    }
+}
+
+#[cfg(all(test, unix))]
+mod pipe_tests {
+    use super::read_capped;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    /// A named pipe whose writer is slow (`--password-file <(...)`): opened
+    /// without waiting, it is read waiting again, to the writer's end,
+    /// rather than failing with "Resource temporarily unavailable".
+    #[test]
+    fn a_pipe_with_a_slow_writer_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipe");
+        let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string naming a path in our own directory.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        // Opened for reading and writing, so that the open does not wait
+        // for a reader and the pipe has a writer before it is read.
+        let mut writer = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&path)
+            .unwrap();
+        let slow = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            writer.write_all(b"secret\n").unwrap();
+        });
+        let read = read_capped(&path, 64, None);
+        slow.join().unwrap();
+        assert_eq!(read.unwrap(), b"secret\n");
+    }
+}
+
 #[cfg(all(test, feature = "cli"))]
 mod tests {
     use super::*;

@@ -183,6 +183,16 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// The endpoint the blocking client says is the one it posts to: the
+    /// server URL's registration path, as the async client's.
+    #[test]
+    fn the_endpoint_is_the_registration_url() {
+        assert_eq!(
+            client().endpoint(),
+            "http://127.0.0.1:9/_synapse/admin/v1/register"
+        );
+    }
+
     /// Built, used and dropped inside a runtime, as a newcomer might: this
     /// crate's message naming the async client, never tokio's panics.
     #[test]
