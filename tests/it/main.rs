@@ -29,3 +29,30 @@ const BIN: &str = env!("CARGO_BIN_EXE_register_new_matrix_user");
 fn tool() -> Tool {
     Tool::new(BIN)
 }
+
+/// A fresh pseudo-terminal, `(master, slave)`, of the given window size
+/// (the system's default without one).
+fn open_pty(size: Option<&libc::winsize>) -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (-1, -1);
+    let size = size.map_or(std::ptr::null(), |s| s as *const libc::winsize);
+    // SAFETY: openpty fills in two descriptors and sets the window size
+    // given, if any; the name and settings arguments may be null.
+    let opened = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            size,
+        )
+    };
+    assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just opened and are owned here.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    }
+}

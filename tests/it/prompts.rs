@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -36,20 +36,7 @@ struct OnPty {
 
 impl OnPty {
     fn start(args: &[&str]) -> OnPty {
-        let (mut master, mut slave) = (-1, -1);
-        // SAFETY: openpty fills in two descriptors; the other arguments may be null.
-        let opened = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
-        // SAFETY: both descriptors were just opened and are owned here.
-        let (master, slave) = unsafe { (File::from_raw_fd(master), File::from_raw_fd(slave)) };
+        let (master, slave) = crate::open_pty(None);
         // What Ctrl-C must restore.
         assert!(echoes(&slave), "a fresh terminal echoes");
         let stdio = || Stdio::from(OwnedFd::from(slave.try_clone().expect("dup pty")));

@@ -2,9 +2,8 @@
 //! terminal emulator: the screen the user is left with holds every line the
 //! run wrote, each on rows of its own, and no trace of the progress bar.
 
-use std::fs::File;
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
 use support::stub::Stub;
 
@@ -20,21 +19,8 @@ fn on_terminal(cols: u16, args: &[&str]) -> (Option<i32>, Vec<u8>) {
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    let (mut master, mut slave) = (-1, -1);
-    // SAFETY: openpty fills in two descriptors and sets the window size
-    // given; the name and settings arguments may be null.
-    let opened = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &size,
-        )
-    };
-    assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: both descriptors were just opened and are owned here.
-    let (mut master, slave) = unsafe { (File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let (mut master, slave) = crate::open_pty(Some(&size));
+    let slave = OwnedFd::from(slave);
     let stdio = || Stdio::from(slave.try_clone().expect("dup pty"));
     let mut child = Command::new(crate::BIN)
         .args(args)
