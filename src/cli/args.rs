@@ -42,7 +42,8 @@ Exit status:
        timeout, 502, 503, 504, an unexpected answer); safe to retry
   5    the result could not be written to stdout (a full disk, a closed pipe);
        the error on stderr says whether the account was created, and shows a
-       generated password
+       generated password (--help, --version and --completions to a reader
+       that left early, as in --help | head -1, exit 0)
   130  interrupted (Ctrl-C); 143 for SIGTERM, 129 for SIGHUP
 
 With --batch:

@@ -48,7 +48,8 @@ pub fn run(cli: Cli) -> i32 {
 
 /// What the arguments could not be parsed into: `--help` or `--version`
 /// (on stdout, exit 0, or 5 when stdout cannot take it, as for
-/// `--completions`) or a usage error (on stderr, exit 2).
+/// `--completions`; see [`stdout_written`]) or a usage error (on stderr,
+/// exit 2).
 pub fn arguments_refused(error: clap::Error) -> i32 {
     if !matches!(
         error.kind(),
@@ -59,11 +60,16 @@ pub fn arguments_refused(error: clap::Error) -> i32 {
     stdout_written(error.print().and_then(|()| std::io::stdout().flush()))
 }
 
-/// The exit status of output that only goes to stdout: 0, or 5 with the
-/// reason on stderr.
+/// The exit status of output that only goes to stdout (help, version,
+/// completions): 0, or 5 with the reason on stderr.
+///
+/// A reader that has gone (`--help | grep -q ...`, `| head -1`) took what
+/// it wanted: exit 0 without a word, as ripgrep does, so that a pipeline
+/// under `pipefail` does not fail on it. A full disk lost the text: 5.
 fn stdout_written(written: std::io::Result<()>) -> i32 {
     match written {
         Ok(()) => EXIT_OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
         Err(e) => {
             let error = Error::Output(format!(
                 "cannot write to stdout ({})",

@@ -795,6 +795,22 @@ fn completions_stdout_cannot_take_are_an_error() {
     );
 }
 
+/// `--help | grep -q ...` under `pipefail`: grep leaves at its first
+/// match, and the tool must not fail the pipeline for it.
+#[test]
+fn help_version_and_completions_to_a_reader_that_left_exit_0_quietly() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["--version"],
+        &["--completions", "bash"],
+    ] {
+        let out = tool().args(args).stdout_to(Unwritable::ClosedPipe).run();
+        assert_eq!(out.code, Some(0), "{args:?}: {out}");
+        assert_eq!(out.stderr, "", "{args:?}");
+    }
+}
+
 #[test]
 fn values_starting_with_dashes_are_given_attached() {
     let (stub, synapse) = Stub::synapse("--dashed-secret");
