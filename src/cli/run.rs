@@ -48,7 +48,7 @@ pub fn run(cli: Cli) -> i32 {
 
 /// What the arguments could not be parsed into: `--help` or `--version`
 /// (on stdout, exit 0, or 5 when stdout cannot take it, as for
-/// `--completions`; see [`stdout_written`]) or a usage error (on stderr,
+/// `--completions`; see `stdout_written`) or a usage error (on stderr,
 /// exit 2).
 pub fn arguments_refused(error: clap::Error) -> i32 {
     if !matches!(
