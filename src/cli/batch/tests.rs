@@ -455,12 +455,6 @@ pub(super) fn progress_bar_fits_the_terminal() {
     }
 }
 
-/// The one template the bar is drawn with parses.
-#[test]
-pub(super) fn progress_template_parses() {
-    assert!(indicatif::ProgressStyle::with_template(crate::cli::output::PROGRESS_TEMPLATE).is_ok());
-}
-
 #[test]
 pub(super) fn unreachable_rows_in_a_row_stop_the_batch() {
     let mut tally = Tally::new(100, 3, false);
