@@ -32,9 +32,6 @@ fn progress_bar_shows_counts() {
 }
 
 /// At 80 columns (and fewer) the line fits: the bar narrows, then the
-/// counts go, zero ones first; a terminal too narrow for any bar gets the
-/// text alone.
-/// At 80 columns (and fewer) the line fits: the bar narrows, then the
 /// zero counts go, then the bar, then the counts; a terminal too narrow for
 /// even the rows done and the pace gets them cut by the drawing.
 #[test]
