@@ -1,6 +1,7 @@
-//! `--batch -v` on an 80-column pseudo-terminal, its output fed to a
-//! terminal emulator: the screen the user is left with holds every line the
-//! run wrote, each on rows of its own, and no trace of the progress bar.
+//! `--batch` on a pseudo-terminal, its output fed to a terminal emulator:
+//! the screen the user is left with holds every line the run wrote, each on
+//! rows of its own, and no trace of the progress bar, whether the run ends
+//! or Ctrl-C is typed (once or twice) while the bar is shown.
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
