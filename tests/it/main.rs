@@ -253,3 +253,11 @@ impl OnPty {
         got == 0 && queued > 0
     }
 }
+
+/// A test that fails half-way leaves no binary running.
+impl Drop for OnPty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
