@@ -57,11 +57,6 @@ fn open_pty(size: Option<&libc::winsize>) -> (std::fs::File, std::fs::File) {
     }
 }
 
-/// Whether the terminal echoes what is typed.
-fn echoes(terminal: &std::fs::File) -> bool {
-    terminal_settings(terminal).c_lflag & libc::ECHO != 0
-}
-
 /// The terminal's settings, as `tcgetattr` reads them.
 fn terminal_settings(terminal: &std::fs::File) -> libc::termios {
     use std::os::fd::AsRawFd;
@@ -83,8 +78,11 @@ const PTY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 struct OnPty {
     child: std::process::Child,
     master: std::fs::File,
-    /// Kept open so that the terminal's settings outlive the child.
-    slave: std::fs::File,
+    /// Kept open, until the binary ends, to read the terminal's settings.
+    slave: Option<std::fs::File>,
+    /// The terminal's settings as last read from `slave`, before it was
+    /// closed.
+    last_read: libc::termios,
     /// The terminal's settings before the binary started.
     before: libc::termios,
     /// All the terminal was sent so far.
@@ -102,8 +100,8 @@ impl OnPty {
         use std::process::Stdio;
         let (master, slave) = open_pty(size);
         // What Ctrl-C at a prompt must restore.
-        assert!(echoes(&slave), "a fresh terminal echoes");
         let before = terminal_settings(&slave);
+        assert!(before.c_lflag & libc::ECHO != 0, "a fresh terminal echoes");
         let stdio = || Stdio::from(OwnedFd::from(slave.try_clone().expect("dup pty")));
         command.stdin(stdio()).stdout(stdio()).stderr(stdio());
         // SAFETY: only async-signal-safe calls between fork and exec.
@@ -119,7 +117,8 @@ impl OnPty {
         OnPty {
             child,
             master,
-            slave,
+            slave: Some(slave),
+            last_read: before,
             before,
             written: Vec::new(),
             consumed: 0,
@@ -201,14 +200,21 @@ impl OnPty {
         self.master.write_all(b"\x03").expect("type Ctrl-C");
     }
 
+    /// The terminal's settings now, or when the binary ended.
+    fn settings(&self) -> libc::termios {
+        self.slave
+            .as_ref()
+            .map_or(self.last_read, terminal_settings)
+    }
+
     fn echo_is_on(&self) -> bool {
-        echoes(&self.slave)
+        self.settings().c_lflag & libc::ECHO != 0
     }
 
     /// Whether the terminal's settings are those it had before the binary
     /// started.
     fn settings_as_before(&self) -> bool {
-        let now = terminal_settings(&self.slave);
+        let now = self.settings();
         let before = &self.before;
         (now.c_iflag, now.c_oflag, now.c_cflag, now.c_lflag, now.c_cc)
             == (
@@ -234,8 +240,19 @@ impl OnPty {
             // Drain the output so that the process never blocks on writing.
             self.read_some(20);
         };
-        // What it wrote before it ended is all in the terminal's buffer.
-        while self.pending() && self.read_some(0) {}
+        // With the last descriptor of the terminal closed, reading ends (in
+        // EIO) once all the binary wrote has been read.
+        if let Some(slave) = self.slave.take() {
+            self.last_read = terminal_settings(&slave);
+        }
+        let deadline = std::time::Instant::now() + PTY_PATIENCE;
+        while self.read_some(20) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the terminal never closed: {:?}",
+                self.shown()
+            );
+        }
         status.code()
     }
 

@@ -223,6 +223,8 @@ fn ctrl_c_on_terminal(cols: u16, twice: bool) {
     gate.open();
     let raw = pty.shown();
     assert_eq!(code, Some(130), "{raw:?}");
+    // Echoed where the cursor was: what the screen must not keep.
+    assert!(raw.contains("^C"), "the terminal echoed no ^C: {raw:?}");
     assert!(pty.settings_as_before(), "the terminal's settings changed");
     assert_eq!(server.posts().len(), 2, "no row started after Ctrl-C");
 
@@ -243,7 +245,7 @@ fn ctrl_c_on_terminal(cols: u16, twice: bool) {
         )),
         "the summary comes before the hint: {summary:?}\n{shown}"
     );
-    let mut rows = Vec::new();
+    let (mut rows, mut notices) = (Vec::new(), 0);
     for line in rest {
         if line.starts_with('{') {
             let row: Value = serde_json::from_str(line)
@@ -254,9 +256,10 @@ fn ctrl_c_on_terminal(cols: u16, twice: bool) {
                 line.starts_with("interrupted: finishing the registrations in flight"),
                 "a row that is neither a result, the notice nor the summary: {line:?}\n{shown}"
             );
+            notices += 1;
         }
     }
-    assert_eq!(rows.len(), 2, "{shown}");
+    assert_eq!((rows.len(), notices), (2, 1), "{shown}");
     for post in server.posts() {
         let sent = post.json();
         let row = rows
