@@ -194,9 +194,6 @@ impl OnPty {
     /// the foreground process group of a shell.
     fn ctrl_c(&mut self) {
         use std::io::Write;
-        // The terminal discards what it holds unread when it sends the
-        // signal, as a real one does: read it first.
-        while self.pending() && self.read_some(0) {}
         self.master.write_all(b"\x03").expect("type Ctrl-C");
     }
 
@@ -254,20 +251,6 @@ impl OnPty {
             );
         }
         status.code()
-    }
-
-    /// Whether the terminal holds output not read yet.
-    fn pending(&self) -> bool {
-        let mut queued: libc::c_int = 0;
-        // SAFETY: FIONREAD writes one int.
-        let got = unsafe {
-            libc::ioctl(
-                std::os::fd::AsRawFd::as_raw_fd(&self.master),
-                libc::FIONREAD,
-                &mut queued,
-            )
-        };
-        got == 0 && queued > 0
     }
 }
 
