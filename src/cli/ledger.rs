@@ -309,6 +309,26 @@ mod tests {
         assert!(lock().entries.iter().all(|e| e.id != id), "settled");
     }
 
+    /// A registration dropped without being settled (a path that forgot, a
+    /// panic unwinding) leaves the ledger, and takes no other with it. Never
+    /// sent, it is reported nowhere (a row not started is the summary's).
+    #[test]
+    fn a_registration_dropped_unsettled_leaves_the_ledger_and_only_it() {
+        let row = |line: u64| Report::Row {
+            line,
+            localpart: format!("u{line}"),
+        };
+        let (first, second) = (hold(row(1), None, None), hold(row(2), None, None));
+        let (first_id, second_id) = (first.id, second.id);
+        assert_ne!(first_id, second_id);
+        let held = |id| lock().entries.iter().any(|e| e.id == id);
+        drop(first);
+        assert!(!held(first_id), "dropped, it left the ledger");
+        assert!(held(second_id), "the other registration stays");
+        second.settle(|| ());
+        assert!(!held(second_id));
+    }
+
     /// The ledger's invariant, checked in the command line's sources: no
     /// registration is sent but through `Client::prepare` or
     /// `Register::register_announced` (either way through Synapse's shared

@@ -1,9 +1,9 @@
 //! The progress bar of a batch on a terminal: shown, drawn and cleared
 //! here, and cleared around every other line written.
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 use std::cell::Cell;
-use std::io;
+use std::io::{self, Write};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// The batch's progress bar while it is shown: one line at the bottom of
@@ -45,10 +45,11 @@ pub fn around_progress<T>(write: impl FnOnce() -> T) -> T {
 /// Shows a progress bar on stderr if it is a terminal (not a `dumb` one);
 /// `false` when there is none to draw.
 pub fn start_progress() -> bool {
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    if bar.is_hidden() {
+    if ProgressDrawTarget::stderr().is_hidden() {
         return false;
     }
+    let target = ProgressDrawTarget::term_like_with_hz(Box::<BarTerminal>::default(), 20);
+    let bar = ProgressBar::with_draw_target(None, target);
     bar.set_style(progress_style());
     *progress() = Some(bar);
     true
@@ -61,7 +62,7 @@ pub fn draw_progress(line: impl FnOnce(usize) -> String) {
     // A handle of its own, so that the lock is not held while drawing.
     let bar = progress().clone();
     if let Some(bar) = bar {
-        let line = line(terminal_width());
+        let line = line(bar_width());
         at_the_bar(|| bar.set_message(line));
     }
 }
@@ -88,12 +89,91 @@ fn progress_style() -> ProgressStyle {
 /// Parsed in a test: the fallback above is never taken.
 const PROGRESS_TEMPLATE: &str = "{wide_msg}";
 
-/// The width of the terminal on stderr, as indicatif reads it, or the usual
-/// 80 columns when it says none.
+/// The width of the terminal on stderr, or the usual 80 columns when it
+/// says none.
 fn terminal_width() -> usize {
     match rustix::termios::tcgetwinsize(io::stderr()) {
         Ok(size) if size.ws_col > 0 => usize::from(size.ws_col),
         _ => 80,
+    }
+}
+
+/// The columns the bar's row takes: all but the last two. indicatif fills
+/// the row to the width it is given and leaves the cursor at its end, where
+/// the "^C" the terminal echoes for Ctrl-C would wrap onto a row of its
+/// own, and clearing the bar would leave its row behind. Two columns short,
+/// the echo lands on the bar's row and is cleared with it.
+fn bar_width() -> usize {
+    terminal_width().saturating_sub(2).max(1)
+}
+
+/// stderr as indicatif draws the bar on it, [`bar_width`] wide.
+#[derive(Debug, Default)]
+struct BarTerminal {
+    /// What a draw writes, sent at its end in one write (as indicatif's own
+    /// stderr target does), so that no other line lands inside it.
+    pending: Mutex<String>,
+}
+
+impl BarTerminal {
+    fn cursor(&self, n: usize, direction: char) -> io::Result<()> {
+        match n {
+            0 => Ok(()),
+            n => self.write_str(&format!("\x1b[{n}{direction}")),
+        }
+    }
+}
+
+impl TermLike for BarTerminal {
+    fn width(&self) -> u16 {
+        u16::try_from(bar_width()).unwrap_or(u16::MAX)
+    }
+
+    fn height(&self) -> u16 {
+        match rustix::termios::tcgetwinsize(io::stderr()) {
+            Ok(size) if size.ws_row > 0 => size.ws_row,
+            _ => 24,
+        }
+    }
+
+    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
+        self.cursor(n, 'A')
+    }
+
+    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
+        self.cursor(n, 'B')
+    }
+
+    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
+        self.cursor(n, 'C')
+    }
+
+    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
+        self.cursor(n, 'D')
+    }
+
+    fn write_line(&self, line: &str) -> io::Result<()> {
+        self.write_str(&format!("{line}\n"))
+    }
+
+    fn write_str(&self, text: &str) -> io::Result<()> {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_str(text);
+        Ok(())
+    }
+
+    fn clear_line(&self) -> io::Result<()> {
+        self.write_str("\r\x1b[2K")
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        let text =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut err = io::stderr().lock();
+        err.write_all(text.as_bytes())?;
+        err.flush()
     }
 }
 
