@@ -99,22 +99,67 @@ fn write_prompt(out: &mut dyn Write, question: &str) {
     let _ = out.flush();
 }
 
+/// Asks on the controlling terminal with echo off, as Python's `getpass`
+/// (the reference's) does: the terminal still edits the line (erase, kill)
+/// and turns Ctrl-C into SIGINT, which the signal thread handles like any
+/// other, putting echo back.
 fn read_hidden(question: &str, option: &str) -> Result<SecretString> {
     use std::os::fd::AsFd;
-    let read = crate::cli::signals::with_terminal_restored(std::io::stdin().as_fd(), || {
-        rpassword::prompt_password(question)
-    });
-    read.map(SecretString::new).map_err(|e| match e.kind() {
-        // rpassword reads in raw mode and handles Ctrl-C itself: it raises
-        // SIGINT and returns this, racing the handler's exit with 130.
-        std::io::ErrorKind::Interrupted => Error::Interrupted {
-            signal: libc::SIGINT,
-            sent: false,
-        },
-        _ => Error::usage(format!(
-            "cannot read the password from the terminal ({e}): pass {option}"
-        )),
+    let refused = |reason: &str| {
+        Error::usage(format!(
+            "cannot read the password from the terminal ({reason}): pass {option}"
+        ))
+    };
+    let unreadable = |e: std::io::Error| refused(&crate::files::io_reason(&e));
+    let mut tty = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(unreadable)?;
+    let fd = tty.try_clone().map_err(unreadable)?;
+    // Echo goes off before the question shows, so that nothing typed after
+    // it is ever echoed.
+    let line = crate::cli::signals::without_echo(fd.as_fd(), || {
+        write_prompt(&mut tty, question);
+        read_line(&mut tty)
     })
+    .map_err(unreadable)?;
+    // The line end typed was not echoed.
+    write_prompt(&mut tty, "\n");
+    match line.map_err(unreadable)? {
+        // Checked in place: a conversion error would keep an unwiped copy.
+        Some(line) => std::str::from_utf8(&line)
+            .map(|text| SecretString::new(text.to_owned()))
+            .map_err(|_| refused("not valid UTF-8")),
+        None => Err(refused("end of input")),
+    }
+}
+
+/// One line from the terminal, without its line end; `None` at the end of
+/// input (Ctrl-D on an empty line). The terminal hands over a line per read,
+/// at most 4 KiB in canonical mode, so the buffer is never reallocated and
+/// every copy of the password is wiped.
+fn read_line(tty: &mut impl Read) -> std::io::Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+    let mut line = zeroize::Zeroizing::new(Vec::with_capacity(8192));
+    let mut chunk = zeroize::Zeroizing::new([0u8; 4096]);
+    loop {
+        let n = match tty.read(&mut chunk[..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Ok((!line.is_empty()).then_some(line));
+        }
+        line.extend_from_slice(&chunk[..n]);
+        if line.last() == Some(&b'\n') {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return Ok(Some(line));
+        }
+    }
 }
 
 /// The login name, as the reference's default localpart: the usual

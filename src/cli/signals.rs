@@ -2,16 +2,27 @@
 //! turned echo off, and either stop at once or, in batch mode, let the rows
 //! in flight finish.
 
-use rustix::termios::{OptionalActions, Termios, tcgetattr, tcsetattr};
+use rustix::termios::{LocalModes, OptionalActions, Termios, tcgetattr, tcsetattr};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static GRACEFUL: AtomicBool = AtomicBool::new(false);
-/// The terminal (descriptor and settings) from before a no-echo prompt, to
-/// put back.
-static SAVED_TERMINAL: Mutex<Option<(OwnedFd, Termios)>> = Mutex::new(None);
+/// What a no-echo prompt did to the terminal. Changed only under this lock,
+/// by the prompt and by the signal thread, so that a signal can never leave
+/// echo off: once the signal thread has put the settings back before
+/// exiting, no prompt turns echo off again.
+static TERMINAL: Mutex<Terminal> = Mutex::new(Terminal::AsFound);
+
+enum Terminal {
+    AsFound,
+    /// Echo is off; the descriptor and the settings from before, to put back.
+    Quiet(OwnedFd, Termios),
+    /// A signal or a panic is ending the process: the terminal is as found
+    /// and stays so.
+    Exiting,
+}
 /// What to say last if a signal stops the process at once, after the
 /// ledger of registrations in flight: the batch's summary.
 static LAST_WORDS: Mutex<Option<LastWords>> = Mutex::new(None);
@@ -29,7 +40,7 @@ pub fn install() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         crate::cli::output::around_progress(|| default_hook(info));
-        restore_terminal();
+        restore_terminal(true);
         // The panicking thread may hold the ledger (while writing a result).
         if let Some(mut ledger) = crate::cli::ledger::lock_within(std::time::Duration::from_secs(1))
         {
@@ -53,7 +64,7 @@ pub fn install() {
 }
 
 fn on_signal(signal: i32) {
-    restore_terminal();
+    restore_terminal(false);
     let first = crate::cli::stop::record(signal);
     let mut ledger = crate::cli::ledger::lock();
     let mut words = last_words();
@@ -64,6 +75,7 @@ fn on_signal(signal: i32) {
     if !first || !GRACEFUL.load(Ordering::SeqCst) || nothing_to_wait_for {
         // The ledger stays locked until the exit: nothing more is sent or
         // reported, and what it holds is said first.
+        restore_terminal(true);
         let lost = ledger.flush(crate::cli::ledger::Cause::Signal(signal));
         if let Some(words) = words.take() {
             words(signal, lost);
@@ -112,27 +124,58 @@ pub fn set_last_words(words: Option<LastWords>) {
 
 pub use crate::cli::stop::interrupted;
 
-/// Runs `read` (a no-echo read from the terminal on `fd`) so that a signal
-/// during it restores the terminal's echo before exiting.
-pub fn with_terminal_restored<T>(fd: BorrowedFd<'_>, read: impl FnOnce() -> T) -> T {
-    // A descriptor of our own for the same terminal, for the signal thread.
-    *lock() = tcgetattr(fd)
-        .ok()
-        .and_then(|settings| Some((fd.try_clone_to_owned().ok()?, settings)));
+/// Runs `read` with echo off on the terminal `tty`, and puts the settings
+/// back after it, or from the signal thread if a signal ends the process
+/// meanwhile.
+///
+/// # Errors
+/// When the terminal's settings cannot be read or changed.
+pub fn without_echo<T>(tty: BorrowedFd<'_>, read: impl FnOnce() -> T) -> std::io::Result<T> {
+    {
+        let mut terminal = lock();
+        if matches!(*terminal, Terminal::Exiting) {
+            drop(terminal);
+            // The signal thread is ending the process; asking now would
+            // only race its last words.
+            loop {
+                std::thread::park();
+            }
+        }
+        let before = tcgetattr(tty)?;
+        let mut quiet = before.clone();
+        quiet.local_modes.remove(LocalModes::ECHO);
+        let own = tty.try_clone_to_owned()?;
+        tcsetattr(tty, OptionalActions::Now, &quiet)?;
+        *terminal = Terminal::Quiet(own, before);
+    }
     let result = read();
-    *lock() = None;
-    result
+    let mut terminal = lock();
+    match std::mem::replace(&mut *terminal, Terminal::AsFound) {
+        Terminal::Quiet(fd, before) => {
+            let _ = tcsetattr(&fd, OptionalActions::Now, &before);
+        }
+        // Put back by a signal on its way out: left as it is.
+        other => *terminal = other,
+    }
+    Ok(result)
 }
 
-fn restore_terminal() {
-    if let Some((fd, settings)) = lock().take() {
-        let _ = tcsetattr(&fd, OptionalActions::Now, &settings);
+/// Puts back the settings a no-echo prompt changed, ending the line it was
+/// on; with `exiting`, no prompt changes them again.
+fn restore_terminal(exiting: bool) {
+    let next = if exiting {
+        Terminal::Exiting
+    } else {
+        Terminal::AsFound
+    };
+    if let Terminal::Quiet(fd, before) = std::mem::replace(&mut *lock(), next) {
+        let _ = tcsetattr(&fd, OptionalActions::Now, &before);
         say!();
     }
 }
 
-fn lock() -> std::sync::MutexGuard<'static, Option<(OwnedFd, Termios)>> {
-    SAVED_TERMINAL
+fn lock() -> std::sync::MutexGuard<'static, Terminal> {
+    TERMINAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

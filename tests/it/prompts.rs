@@ -22,12 +22,9 @@ fn start(args: &[&str]) -> OnPty {
     OnPty::start(command, None)
 }
 
-#[test]
-fn ctrl_c_at_the_password_prompt_restores_echo() {
-    let (stub, _) = Stub::synapse(SECRET);
-    let url = stub.url();
-    let mut pty = start(&["-k", SECRET, "-u", "alice", "--no-admin", &url]);
-    pty.expect("Password: ");
+/// Waits until the prompt has turned echo off (it does so before the
+/// question shows, but the test reads the screen and the settings apart).
+fn wait_for_echo_off(pty: &OnPty) {
     let deadline = Instant::now() + PATIENCE;
     while pty.echo_is_on() {
         assert!(
@@ -36,6 +33,15 @@ fn ctrl_c_at_the_password_prompt_restores_echo() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+#[test]
+fn ctrl_c_at_the_password_prompt_restores_echo() {
+    let (stub, _) = Stub::synapse(SECRET);
+    let url = stub.url();
+    let mut pty = start(&["-k", SECRET, "-u", "alice", "--no-admin", &url]);
+    pty.expect("Password: ");
+    wait_for_echo_off(&pty);
     pty.ctrl_c();
     assert_eq!(
         pty.status(),
@@ -108,14 +114,7 @@ fn sigterm_or_sighup_at_the_password_prompt_restores_echo() {
         let url = stub.url();
         let mut pty = start(&["-k", SECRET, "-u", "alice", "--no-admin", &url]);
         pty.expect("Password: ");
-        let deadline = Instant::now() + PATIENCE;
-        while pty.echo_is_on() {
-            assert!(
-                Instant::now() < deadline,
-                "echo never went off at the prompt"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for_echo_off(&pty);
         // SAFETY: sending a signal to our own child process.
         let sent = unsafe { libc::kill(pty.child.id() as libc::pid_t, signal) };
         assert_eq!(sent, 0, "kill");
@@ -128,4 +127,27 @@ fn sigterm_or_sighup_at_the_password_prompt_restores_echo() {
         assert!(pty.echo_is_on(), "echo is back on after signal {signal}");
         assert!(stub.posts().is_empty());
     }
+}
+
+/// Ctrl-D on an empty password line: the run stops naming the options that
+/// give a password otherwise, with echo back on.
+#[test]
+fn end_of_input_at_the_password_prompt_names_the_options_and_restores_echo() {
+    use std::io::Write;
+    let (stub, _) = Stub::synapse(SECRET);
+    let url = stub.url();
+    let mut pty = start(&["-k", SECRET, "-u", "alice", "--no-admin", &url]);
+    pty.expect("Password: ");
+    wait_for_echo_off(&pty);
+    pty.master.write_all(b"\x04").expect("type Ctrl-D");
+    assert_eq!(pty.status(), Some(2), "{:?}", pty.shown());
+    assert!(
+        pty.shown().contains(
+            "error: cannot read the password from the terminal (end of input): pass --password-file FILE, --password-stdin or --generate-password"
+        ),
+        "{:?}",
+        pty.shown()
+    );
+    assert!(pty.echo_is_on(), "echo is back on");
+    assert!(stub.posts().is_empty());
 }
