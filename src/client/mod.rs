@@ -12,13 +12,15 @@ mod diagnose;
 mod mac;
 mod proxy;
 pub(crate) mod retry;
+mod transport;
 
 pub use answer::{AccessToken, Registered};
 pub use answer::{parse_nonce, parse_refusal, parse_registered};
-pub use builder::{CaCert, ClientBuilder, HttpOptions, IfExists};
-pub(crate) use builder::{MAX_DURATION, check_options, service_url};
+pub(crate) use builder::service_url;
+pub use builder::{ClientBuilder, IfExists};
 pub(crate) use diagnose::Failure;
 pub use mac::registration_mac;
+pub use transport::{CaCert, HttpOptions};
 
 use crate::error::{Error, Hint, Result, Setting};
 use crate::secret::SecretString;
@@ -440,7 +442,7 @@ impl Client {
     /// be made (the pooled client is then used).
     fn fresh_client(&self) -> Option<&HttpClient> {
         self.fresh_client
-            .get_or_init(|| builder::http_client(&self.options, self.tls.clone(), 0).ok())
+            .get_or_init(|| transport::http_client(&self.options, self.tls.clone(), 0).ok())
             .as_ref()
     }
 
@@ -827,8 +829,6 @@ mod tests {
         assert_eq!(
             uses,
             [
-                "src/client/builder.rs: fn http_client: HttpClient::",
-                "src/client/builder.rs: fn http_client: http_client",
                 "src/client/builder.rs: fn new: fresh_client",
                 "src/client/builder.rs: fn new: http_client",
                 "src/client/mod.rs: fn exchange: .basic_auth(",
@@ -840,6 +840,8 @@ mod tests {
                 "src/client/mod.rs: fn fresh_client: http_client",
                 "src/client/mod.rs: struct Client: fresh_client",
                 "src/client/mod.rs: struct Client: http_client",
+                "src/client/transport.rs: fn http_client: HttpClient::",
+                "src/client/transport.rs: fn http_client: http_client",
                 // The reqwest builder the socket is set on, in `http_client`.
                 "src/unix_socket.rs: fn connect_through: reqwest::Client",
             ],

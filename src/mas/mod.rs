@@ -14,8 +14,8 @@ pub(crate) mod blocking;
 
 use crate::client::retry::Backoff;
 use crate::client::{
-    AccessToken, Auth, CaCert, Client, Exchanged, Failure, HttpOptions, IfExists, MAX_DURATION,
-    NewUser, Outcome, Registered, Request,
+    AccessToken, Auth, CaCert, Client, Exchanged, Failure, HttpOptions, IfExists, NewUser, Outcome,
+    Registered, Request,
 };
 use crate::error::{Error, Hint, Result};
 use crate::secret::SecretString;
@@ -113,44 +113,44 @@ impl MasClientBuilder {
     /// The limit for each request (default: 30 seconds). Zero is refused
     /// by [`build`](MasClientBuilder::build); more than 10⁹ seconds is
     /// taken as that.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.options.timeout = timeout.min(MAX_DURATION);
-        self
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.transport(|options| options.set_timeout(timeout))
     }
 
     /// How long to keep retrying while MAS cannot be reached or answers 502,
     /// 503 or 504 (default: no retry). Only requests that cannot have
     /// created the account are retried. `Duration::MAX` waits for as long
     /// as it takes (10⁹ seconds).
-    pub fn wait(mut self, wait: Duration) -> Self {
-        self.options.wait = Some(wait.min(MAX_DURATION));
-        self
+    pub fn wait(self, wait: Duration) -> Self {
+        self.transport(|options| options.set_wait(wait))
     }
 
     /// A PEM file of certificates to trust instead of the system's.
-    pub fn cacert(mut self, path: impl Into<PathBuf>) -> Self {
-        self.options.cacert = Some(CaCert::File(path.into()));
-        self
+    pub fn cacert(self, path: impl Into<PathBuf>) -> Self {
+        self.transport(|options| options.cacert = Some(CaCert::File(path.into())))
     }
 
     /// As [`cacert`](MasClientBuilder::cacert), with the PEM text itself
     /// instead of a file.
-    pub fn cacert_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.options.cacert = Some(CaCert::Pem(pem.into()));
-        self
+    pub fn cacert_pem(self, pem: impl Into<Vec<u8>>) -> Self {
+        self.transport(|options| options.cacert = Some(CaCert::Pem(pem.into())))
     }
 
     /// With `true`, skips certificate verification: anyone between here and
     /// MAS can then read its credentials and the password. For a test
     /// server only (default: `false`).
-    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
-        self.options.insecure = accept;
-        self
+    pub fn danger_accept_invalid_certs(self, accept: bool) -> Self {
+        self.transport(|options| options.insecure = accept)
     }
 
     /// Connections kept open for reuse when several threads share the client.
-    pub fn max_idle_connections(mut self, count: usize) -> Self {
-        self.options.pool_size = count;
+    pub fn max_idle_connections(self, count: usize) -> Self {
+        self.transport(|options| options.pool_size = count)
+    }
+
+    /// Sets a transport option as [`HttpOptions`] caps it.
+    fn transport(mut self, set: impl FnOnce(&mut HttpOptions)) -> Self {
+        set(&mut self.options);
         self
     }
 
@@ -171,7 +171,7 @@ impl MasClientBuilder {
                 "neither a client nor an admin token is set",
             )
         })?;
-        crate::client::check_options(&self.options)?;
+        self.options.check()?;
         MasClient::new(
             url,
             credentials,
