@@ -30,7 +30,8 @@ impl MasClientBuilder {
     }
 
     /// A client from MAS's `clients` (authenticating with
-    /// `client_secret_basic`), listed in MAS's `policy.data.admin_clients`.
+    /// `client_secret_basic`), listed in MAS's `policy.data.admin_clients`
+    /// (an empty secret is refused by [`build`](MasClientBuilder::build)).
     pub fn client_credentials(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
         self.credentials = Some(Credentials::Client {
             id: id.into(),
@@ -51,7 +52,8 @@ impl MasClientBuilder {
     }
 
     /// An access token with the `urn:mas:admin` scope (a personal access
-    /// token); it is not renewed.
+    /// token); it is not renewed (an empty one is refused by
+    /// [`build`](MasClientBuilder::build)).
     pub fn admin_token(mut self, token: impl Into<String>) -> Self {
         self.credentials = Some(Credentials::Token(SecretString::new(token.into())));
         self
@@ -121,7 +123,8 @@ impl MasClientBuilder {
     ///
     /// [`Error::Input`] for a URL that is not http:// or https:// with a
     /// host, or that holds credentials (not repeated in the error), for no
-    /// credentials, or a zero timeout; [`Error::File`] or [`Error::Input`]
+    /// credentials, an empty client secret or admin token, or a zero
+    /// timeout; [`Error::File`] or [`Error::Input`]
     /// for certificates that cannot be read or hold none;
     /// [`Error::Transport`] when TLS or the HTTP client cannot be set up.
     pub fn build(self) -> Result<MasClient> {
@@ -132,6 +135,15 @@ impl MasClientBuilder {
                 "neither a client nor an admin token is set",
             )
         })?;
+        // MAS would refuse an empty one at the first request; as the
+        // shared-secret builder does, it is refused before anything is sent.
+        let (origin, secret) = match &credentials {
+            Credentials::Client { secret, .. } => ("MAS client secret", secret),
+            Credentials::Token(token) => ("MAS admin token", token),
+        };
+        if secret.expose().is_empty() {
+            return Err(Error::input(origin, "is empty"));
+        }
         self.options.check()?;
         MasClient::new(
             url,
@@ -163,5 +175,27 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    /// An empty client secret or admin token is refused before anything is
+    /// sent, as the shared-secret builder refuses an empty secret: MAS
+    /// would only refuse it later, at the first request.
+    #[test]
+    fn an_empty_client_secret_or_admin_token_is_refused() {
+        let mas = || MasClient::builder("http://localhost");
+        let error = mas().client_credentials("id", "").build().unwrap_err();
+        assert_eq!(error.to_string(), "MAS client secret: is empty");
+        assert!(matches!(error, Error::Input { .. }));
+        let error = mas()
+            .client_credentials("id", "")
+            .client_secret_post(true)
+            .build()
+            .unwrap_err();
+        assert_eq!(error.to_string(), "MAS client secret: is empty");
+        let error = mas().admin_token("").build_blocking().unwrap_err();
+        assert_eq!(error.to_string(), "MAS admin token: is empty");
+        assert!(matches!(error, Error::Input { .. }));
+        mas().client_credentials("id", "s").build().unwrap();
+        mas().admin_token("t").build().unwrap();
     }
 }
