@@ -227,3 +227,112 @@ fn read_certificates(cacert: &CaCert) -> Result<Vec<CertificateDer<'static>>> {
         })?;
     Ok(certificates)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::tests::OPENSSL_DEFAULT;
+    use crate::{Client, ClientBuilder};
+
+    #[test]
+    fn durations_are_capped_where_they_are_set() {
+        let mut options = HttpOptions::default();
+        options.set_timeout(Duration::from_secs(5));
+        options.set_wait(Duration::from_secs(7));
+        assert_eq!(options.timeout, Duration::from_secs(5));
+        assert_eq!(options.wait, Some(Duration::from_secs(7)));
+        options.set_timeout(Duration::MAX);
+        options.set_wait(Duration::MAX);
+        assert_eq!(options.timeout, MAX_DURATION);
+        assert_eq!(options.wait, Some(MAX_DURATION));
+    }
+
+    /// Which certificates a client's TLS checks the server's against.
+    fn verifier(builder: ClientBuilder) -> Result<&'static str> {
+        let tls = format!("{:?}", builder.shared_secret("s").build()?.tls);
+        Ok(
+            match (tls.contains("NoVerifier"), tls.contains("CacertVerifier")) {
+                (true, _) => "none",
+                (false, true) => "the given",
+                (false, false) => "the system's",
+            },
+        )
+    }
+
+    /// `danger_accept_invalid_certs` checks nothing, whatever certificates
+    /// are given (they are not even read); without it, those given replace
+    /// the system's.
+    #[test]
+    fn each_option_gets_the_certificates_it_asks_for() {
+        let https = || Client::builder("https://localhost/");
+        assert_eq!(verifier(https()).unwrap(), "the system's");
+        assert_eq!(
+            verifier(https().cacert_pem(OPENSSL_DEFAULT)).unwrap(),
+            "the given"
+        );
+        let insecure = || https().danger_accept_invalid_certs(true);
+        assert_eq!(verifier(insecure()).unwrap(), "none");
+        assert_eq!(
+            verifier(insecure().cacert_pem(OPENSSL_DEFAULT)).unwrap(),
+            "none"
+        );
+        let unread = insecure().cacert_pem("not a certificate");
+        assert_eq!(verifier(unread).unwrap(), "none");
+        let unread = insecure().cacert("/nonexistent/ca.pem");
+        assert_eq!(verifier(unread).unwrap(), "none");
+    }
+
+    /// A bundle of several certificates is read whole; a file over 1 MiB
+    /// is not a CA bundle, and is refused before it is read.
+    #[test]
+    fn a_certificate_file_is_read_up_to_one_mib() {
+        let dir = tempfile::tempdir().unwrap();
+        let build = |file: &str, text: String| {
+            let path = dir.path().join(file);
+            std::fs::write(&path, text).unwrap();
+            Client::builder("https://localhost/")
+                .shared_secret("s")
+                .cacert(path)
+                .build()
+                .map(drop)
+        };
+        build("bundle.pem", OPENSSL_DEFAULT.repeat(4)).unwrap();
+        let copies = MAX_CERT_FILE_BYTES as usize / OPENSSL_DEFAULT.len() + 1;
+        let error = build("huge.pem", OPENSSL_DEFAULT.repeat(copies)).unwrap_err();
+        assert!(error.to_string().contains("is larger than"), "{error}");
+    }
+
+    /// A line naming a certificate without one after it is no certificate.
+    #[test]
+    fn a_begin_line_alone_is_no_certificate() {
+        for pem in [
+            "junk -----BEGIN CERTIFICATE-----\n",
+            "# a bundle of -----BEGIN CERTIFICATE----- blocks\n",
+        ] {
+            let error = Client::builder("https://localhost/")
+                .shared_secret("s")
+                .cacert_pem(pem)
+                .build()
+                .unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "cacert_pem: holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+            );
+        }
+    }
+
+    /// Messages name a file by its path and PEM text by where it came
+    /// from; a log line shows the size of a bundle, not the bundle.
+    #[test]
+    fn certificates_are_named_not_shown() {
+        let file = CaCert::File("/etc/ssl/ca.pem".into());
+        assert_eq!(file.to_string(), "/etc/ssl/ca.pem");
+        assert_eq!(format!("{file:?}"), r#"File("/etc/ssl/ca.pem")"#);
+        let pem = CaCert::Pem(OPENSSL_DEFAULT.into());
+        assert_eq!(pem.to_string(), "the PEM certificates given");
+        assert_eq!(
+            format!("{pem:?}"),
+            format!("Pem({} bytes)", OPENSSL_DEFAULT.len())
+        );
+    }
+}
