@@ -1,4 +1,6 @@
-//! Backoff between retries while the server cannot be reached.
+//! Waiting for the server: backoff between retries while it cannot be
+//! reached, the nonce fetched until it answers, and what a wait that ran
+//! out says.
 
 use super::answer::{Body, Stage};
 use super::{Client, Failure, Request, parse_nonce};
