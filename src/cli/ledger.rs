@@ -389,7 +389,7 @@ mod tests {
         assert_eq!(prepared, 2, "single mode and batch mode");
         // The ways to register that the tool calls: each announces before
         // the request that can create the account, and only once.
-        for library in ["register.rs", "mas/mod.rs"] {
+        for library in ["register.rs", "mas/account.rs"] {
             let text = std::fs::read_to_string(root.join(library)).unwrap();
             let code = text.split("#[cfg(test)]").next().unwrap_or_default();
             // Implementations have a body; the trait's declaration has none.

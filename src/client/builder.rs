@@ -1,85 +1,13 @@
-//! Setting up a client: the builder, the transport options, TLS and the
-//! endpoint's URL.
+//! Setting up a client: the builder and the endpoint's URL.
 
+use super::transport::{self, CaCert, HttpOptions};
 use super::{Client, REGISTER_PATH, proxy};
-use crate::error::{Error, Hint, Result, Setting};
+use crate::error::{Error, Result};
 use crate::secret::SecretString;
-use reqwest::{Client as HttpClient, Url};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
-use std::fmt;
+use reqwest::Url;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The longest timeout or wait a builder keeps (about 31 years, as the
-/// command line allows): a longer one is taken as this, so that no deadline
-/// computed from it overflows the clock.
-pub(crate) const MAX_DURATION: Duration = Duration::from_secs(1_000_000_000);
-/// Connecting (TCP and TLS) gets this share of the request timeout, so that a
-/// stalled handshake ends as a connect failure (nothing sent: a wait may
-/// retry it) instead of racing the request timeout.
-const CONNECT_SHARE: f64 = 0.9;
-
-/// How to talk to the server.
-#[derive(Debug, Clone)]
-pub struct HttpOptions {
-    /// For each request, from connecting to the end of the answer.
-    pub timeout: Duration,
-    /// How long to keep retrying while the server cannot be reached.
-    pub wait: Option<Duration>,
-    /// PEM certificates to trust instead of the system's.
-    pub cacert: Option<CaCert>,
-    /// Skip certificate verification.
-    pub insecure: bool,
-    /// Connections to keep open for reuse (batch mode runs several at once).
-    pub pool_size: usize,
-    /// Connect through this Unix socket instead of the URL's host and port.
-    pub unix_socket: Option<PathBuf>,
-}
-
-/// Where the certificates to trust come from.
-#[derive(Clone)]
-pub enum CaCert {
-    /// A PEM file, read when the client is built.
-    File(PathBuf),
-    /// PEM text given as it is.
-    Pem(Vec<u8>),
-}
-
-/// How messages name the certificates: the file, or what gave them.
-impl fmt::Display for CaCert {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CaCert::File(path) => path.display().fmt(f),
-            CaCert::Pem(_) => f.write_str("the PEM certificates given"),
-        }
-    }
-}
-
-/// Certificates are public, but a whole bundle is noise in a log line.
-impl fmt::Debug for CaCert {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CaCert::File(path) => f.debug_tuple("File").field(path).finish(),
-            CaCert::Pem(pem) => write!(f, "Pem({} bytes)", pem.len()),
-        }
-    }
-}
-
-impl Default for HttpOptions {
-    fn default() -> Self {
-        HttpOptions {
-            timeout: Duration::from_secs(30),
-            wait: None,
-            cacert: None,
-            insecure: false,
-            pool_size: 1,
-            unix_socket: None,
-        }
-    }
-}
 
 /// What to make of an account that already exists.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -120,55 +48,54 @@ impl ClientBuilder {
     /// answer (default: 30 seconds). Zero is refused by
     /// [`build`](ClientBuilder::build); more than 10⁹ seconds is taken as
     /// that.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.options.timeout = timeout.min(MAX_DURATION);
-        self
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.transport(|options| options.set_timeout(timeout))
     }
 
     /// How long to keep retrying while the server cannot be reached or
     /// answers 502, 503 or 504 (default: no retry). Only requests that
     /// cannot have created the account are retried. `Duration::MAX` waits
     /// for as long as it takes (10⁹ seconds).
-    pub fn wait(mut self, wait: Duration) -> Self {
-        self.options.wait = Some(wait.min(MAX_DURATION));
-        self
+    pub fn wait(self, wait: Duration) -> Self {
+        self.transport(|options| options.set_wait(wait))
     }
 
     /// A PEM file of certificates to trust instead of the system's; a
     /// self-signed certificate given here is trusted as the server's own.
     /// The file is read by [`build`](ClientBuilder::build).
-    pub fn cacert(mut self, path: impl Into<PathBuf>) -> Self {
-        self.options.cacert = Some(CaCert::File(path.into()));
-        self
+    pub fn cacert(self, path: impl Into<PathBuf>) -> Self {
+        self.transport(|options| options.cacert = Some(CaCert::File(path.into())))
     }
 
     /// As [`cacert`](ClientBuilder::cacert), with the PEM text itself
     /// (`-----BEGIN CERTIFICATE-----` blocks) instead of a file.
-    pub fn cacert_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.options.cacert = Some(CaCert::Pem(pem.into()));
-        self
+    pub fn cacert_pem(self, pem: impl Into<Vec<u8>>) -> Self {
+        self.transport(|options| options.cacert = Some(CaCert::Pem(pem.into())))
     }
 
     /// With `true`, skips certificate verification: anyone between here and
     /// the server can then read the shared secret's MAC and the password.
     /// For a test server only (default: `false`).
-    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
-        self.options.insecure = accept;
-        self
+    pub fn danger_accept_invalid_certs(self, accept: bool) -> Self {
+        self.transport(|options| options.insecure = accept)
     }
 
     /// Connects through this Unix socket (a Synapse `unix_socket` listener)
     /// instead of the URL's host and port; the URL still names the Host
     /// header and any path prefix.
-    pub fn unix_socket(mut self, path: impl Into<PathBuf>) -> Self {
-        self.options.unix_socket = Some(path.into());
-        self
+    pub fn unix_socket(self, path: impl Into<PathBuf>) -> Self {
+        self.transport(|options| options.unix_socket = Some(path.into()))
     }
 
     /// Connections kept open for reuse when several threads share the
     /// client (default: 1).
-    pub fn max_idle_connections(mut self, count: usize) -> Self {
-        self.options.pool_size = count;
+    pub fn max_idle_connections(self, count: usize) -> Self {
+        self.transport(|options| options.pool_size = count)
+    }
+
+    /// Sets a transport option as [`HttpOptions`] caps it.
+    fn transport(mut self, set: impl FnOnce(&mut HttpOptions)) -> Self {
+        set(&mut self.options);
         self
     }
 
@@ -192,18 +119,9 @@ impl ClientBuilder {
         if secret.expose().is_empty() {
             return Err(Error::input("shared secret", "is empty"));
         }
-        check_options(&self.options)?;
+        self.options.check()?;
         Client::new(&url, secret, self.if_exists, self.options)
     }
-}
-
-/// What both builders refuse in the transport options: a zero timeout,
-/// which no request could meet.
-pub(crate) fn check_options(options: &HttpOptions) -> Result<()> {
-    if options.timeout.is_zero() {
-        return Err(Error::input("timeout", "must be more than 0 seconds"));
-    }
-    Ok(())
 }
 
 /// A service's URL as a builder is given it: http or https with a host,
@@ -264,28 +182,8 @@ impl Client {
         options: HttpOptions,
     ) -> Result<Self> {
         let endpoint = endpoint_url(server_url);
-        let tls = match &options.cacert {
-            Some(cacert) if !options.insecure => {
-                crate::tls::cacert_config(read_certificates(cacert)?)
-            }
-            _ if options.insecure => crate::tls::config(true),
-            // The system's trust store is needed only for https://: a scratch
-            // container has none, and plain http:// or a Unix socket must
-            // work there. TLS is then used only by an https:// proxy, which
-            // gets the system's trust when there is one.
-            _ if endpoint.scheme() != "https" => {
-                crate::tls::config(false).or_else(|_| crate::tls::cacert_config(Vec::new()))
-            }
-            _ => Ok(crate::tls::config(false).map_err(no_system_roots)?),
-        };
-        let tls = tls.map_err(|e| {
-            let with = match &options.cacert {
-                Some(cacert) if !options.insecure => format!(" with {cacert}"),
-                _ => String::new(),
-            };
-            Error::transport(format!("cannot set up TLS{with}: {e}"), None).caused_by(e)
-        })?;
-        let http_client = http_client(&options, tls.clone(), options.pool_size)?;
+        let tls = options.tls(endpoint.scheme() == "https")?;
+        let http_client = transport::http_client(&options, tls.clone(), options.pool_size)?;
         // A proxy is never used for a socket (reqwest ignores it there).
         let (proxy, target) = match &options.unix_socket {
             Some(socket) => (None, crate::unix_socket::name(socket)),
@@ -308,67 +206,6 @@ impl Client {
     }
 }
 
-/// A reqwest client keeping up to `pool_size` idle connections for reuse;
-/// with 0, each request goes on a fresh connection.
-pub(super) fn http_client(
-    options: &HttpOptions,
-    tls: rustls::ClientConfig,
-    pool_size: usize,
-) -> Result<HttpClient> {
-    let mut builder = HttpClient::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(options.timeout)
-        .connect_timeout(
-            options
-                .timeout
-                .mul_f64(CONNECT_SHARE)
-                .min(MAX_CONNECT_TIMEOUT),
-        )
-        .pool_max_idle_per_host(pool_size)
-        .user_agent(concat!(
-            "register_new_matrix_user/",
-            env!("CARGO_PKG_VERSION")
-        ))
-        // Built with the ring provider passed in, so that no process-wide
-        // default is installed.
-        .tls_backend_preconfigured(tls);
-    if proxy::no_proxy_for_any_host() {
-        builder = builder.no_proxy();
-    }
-    if let Some(socket) = &options.unix_socket {
-        builder = crate::unix_socket::connect_through(builder, socket)?;
-    }
-    builder.build().map_err(|e| {
-        Error::transport(
-            format!(
-                "cannot set up the HTTP client: {}",
-                super::diagnose::chain(&e)
-            ),
-            None,
-        )
-        .caused_by(e)
-    })
-}
-
-/// The system's trust store could not be used for an https:// URL: on Linux,
-/// it has no certificates at all (a scratch container, a minimal chroot).
-/// Exit 3, with the two ways to give some: a bundled set of roots compiled
-/// in would go stale in a static binary that nobody rebuilds, and would
-/// trust what the administrator chose not to.
-fn no_system_roots(error: rustls::Error) -> Error {
-    Error::Input {
-        origin: "server URL".to_owned(),
-        problem: format!(
-            "is https://, but the system's certificate authorities cannot be loaded to verify the server ({error})"
-        ),
-        hint: Some(
-            Hint::text("pass the server's certificate or its authority's with ")
-                .setting(Setting::CaCert)
-                .then(", or point SSL_CERT_FILE at a CA bundle (install ca-certificates, or mount /etc/ssl/certs/ca-certificates.crt into a container)"),
-        ),
-    }
-}
-
 /// `server_url` + the endpoint path, keeping any path prefix of the server URL.
 pub(crate) fn endpoint_url(server_url: &Url) -> Url {
     let mut url = server_url.clone();
@@ -377,46 +214,6 @@ pub(crate) fn endpoint_url(server_url: &Url) -> Url {
     url.set_query(None);
     url.set_fragment(None);
     url
-}
-
-/// A system's whole CA bundle is about 200 KiB.
-const MAX_CERT_FILE_BYTES: u64 = 1024 * 1024;
-
-/// A file is read as the other file options are: capped, a directory
-/// refused, and a named pipe nobody writes to read as empty instead of
-/// waited on.
-fn read_certificates(cacert: &CaCert) -> Result<Vec<CertificateDer<'static>>> {
-    let read;
-    let pem = match cacert {
-        CaCert::File(path) => {
-            read = crate::files::read_capped(path, MAX_CERT_FILE_BYTES, None)?;
-            &read
-        }
-        CaCert::Pem(pem) => pem,
-    };
-    let certificates = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .ok()
-        .filter(|certs| {
-            !certs.is_empty() && pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----")
-        })
-        .ok_or_else(|| {
-            // The setting is named in the hint, as data: the library does not
-            // know what its caller calls it.
-            let hint = Hint::text("the file given as ")
-                .setting(Setting::CaCert)
-                .then(" must hold PEM certificates (-----BEGIN CERTIFICATE-----)");
-            match cacert {
-                CaCert::File(path) => {
-                    Error::file(path, None, "holds no PEM certificate").with_hint(hint)
-                }
-                CaCert::Pem(_) => Error::input(
-                    "cacert_pem",
-                    "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                ),
-            }
-        })?;
-    Ok(certificates)
 }
 
 #[cfg(test)]
