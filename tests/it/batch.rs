@@ -315,7 +315,8 @@ fn usage_errors() {
 
 #[test]
 fn an_unreachable_server_stops_the_batch_early() {
-    let url = format!("http://127.0.0.1:{}", support::stub::reserved_port());
+    let refusing = support::stub::RefusingPort::bind();
+    let url = refusing.url();
     let rows: String = (0..20).map(|i| format!("user{i}\n")).collect();
     let run = batch(&url, "-", &["--jobs", "1"], &format!("user\n{rows}"));
     assert_eq!(run.code, Some(4), "{}", run.stderr);
@@ -479,7 +480,8 @@ fn a_second_signal_reports_the_rows_in_flight_with_their_generated_passwords() {
 /// wait for and stops the batch at once.
 #[test]
 fn ctrl_c_during_wait_for_a_server_that_is_down_stops_at_once() {
-    let url = format!("http://127.0.0.1:{}", support::stub::reserved_port());
+    let refusing = support::stub::RefusingPort::bind();
+    let url = refusing.url();
     let dir = tempfile::tempdir().unwrap();
     let file = write(&dir, "users.csv", "user\nkim\nlee\n");
     let run = tool()

@@ -7,7 +7,9 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use support::stub::{Reply, Request, SERVER_NAME, Stub, Synapse, reserved_port, test_cert};
+use support::stub::{
+    RefusingPort, Reply, Request, SERVER_NAME, Stub, Synapse, reserved_port, test_cert,
+};
 use support::tool::{Outcome, Unwritable};
 
 const SECRET: &str = "cli-test-secret";
@@ -366,7 +368,8 @@ fn a_signal_before_the_registration_is_sent_is_reported_in_every_format() {
         ("json", libc::SIGTERM, 143),
         ("text", libc::SIGINT, 130),
     ] {
-        let port = reserved_port();
+        let refusing = RefusingPort::bind();
+        let port = refusing.port();
         let running = tool()
             .args(["-v", "-k", SECRET, "-u", "alice", "--generate-password"])
             .args(["--no-admin", "--wait", "120", "-o", format])
@@ -405,7 +408,8 @@ fn wait_retries_through_503_then_registers_once() {
 
 #[test]
 fn wait_gives_up_in_time() {
-    let port = reserved_port();
+    let refusing = RefusingPort::bind();
+    let port = refusing.port();
     let out = register(&format!("http://127.0.0.1:{port}"), &["--wait", "1"]);
     out.assert_code(4);
     assert_eq!(
@@ -624,7 +628,8 @@ fn secret_and_password_files_readable_by_others_are_warned_about() {
 #[test]
 fn a_proxy_from_the_environment_is_named_when_it_fails() {
     let (server, _) = Stub::synapse(SECRET);
-    let proxy = format!("http://user:proxy-pass@127.0.0.1:{}", reserved_port());
+    let refusing = RefusingPort::bind();
+    let proxy = format!("http://user:proxy-pass@127.0.0.1:{}", refusing.port());
     let through_proxy = |no_proxy: Option<&str>| {
         let mut run = tool().env("http_proxy", &proxy);
         if let Some(no_proxy) = no_proxy {
@@ -772,7 +777,8 @@ fn stderr_that_cannot_be_written_changes_neither_the_results_nor_the_exit_status
         let out = run(&stub.url(), &["-o", "json"]);
         assert_eq!(out.code, Some(1), "{stderr:?}: {out}");
         assert_eq!(json_output(&out)["errcode"], "M_USER_IN_USE");
-        let unreachable = format!("http://127.0.0.1:{}", reserved_port());
+        let refusing = RefusingPort::bind();
+        let unreachable = refusing.url();
         assert_eq!(run(&unreachable, &[]).code, Some(4), "{stderr:?}");
         assert_eq!(
             run(&stub.url(), &["--cacert", "/nonexistent"]).code,

@@ -537,7 +537,8 @@ fn reserved_and_invalid_names(mas: &Mas) -> Result<(), Failed> {
 }
 
 fn mas_unreachable(mas: &Mas) -> Result<(), Failed> {
-    let port = support::stub::reserved_port();
+    let refusing = support::stub::RefusingPort::bind();
+    let port = refusing.port();
     let out = mas
         .tool()
         .env("MAS_CLIENT_SECRET", "s")

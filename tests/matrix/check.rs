@@ -16,7 +16,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
 use support::stub::{
-    Garbage, Reply, Request, Stub, Synapse, reserved_port, test_ca_cert, test_cert,
+    Garbage, RefusingPort, Reply, Request, Stub, Synapse, test_ca_cert, test_cert,
 };
 use support::tool::{Outcome, Tool, Unwritable};
 
@@ -252,8 +252,14 @@ pub fn check(row: &Row, verbose: bool) {
             )
         }
     };
+    // Held until the row ends: the refused port is nobody else's meanwhile.
+    let refusing = server.is_none().then(RefusingPort::bind);
     let vars = Vars {
-        port: server.as_ref().map_or_else(reserved_port, Stub::port),
+        port: server
+            .as_ref()
+            .map(Stub::port)
+            .or(refusing.as_ref().map(RefusingPort::port))
+            .expect("a server or a refusing port"),
         elsewhere: bystander.port(),
         dir: dir.path().display().to_string(),
     };

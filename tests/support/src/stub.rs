@@ -349,6 +349,49 @@ pub fn reserved_port() -> u16 {
     listener.local_addr().expect("address").port()
 }
 
+/// A loopback port bound but not listening, for as long as this lives:
+/// connecting to it is refused, and no other test's stub can be given it
+/// meanwhile (a port closed again, as [`reserved_port`]'s, can be).
+pub struct RefusingPort {
+    _socket: std::os::fd::OwnedFd,
+    port: u16,
+}
+
+impl RefusingPort {
+    pub fn bind() -> RefusingPort {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        // SAFETY: plain socket calls on a descriptor owned here alone; the
+        // address structures are fully initialised before use.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let socket = OwnedFd::from_raw_fd(fd);
+            let mut address: libc::sockaddr_in = std::mem::zeroed();
+            address.sin_family = libc::AF_INET as libc::sa_family_t;
+            address.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let size = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let bound = libc::bind(fd, (&raw const address).cast(), size);
+            assert_eq!(bound, 0, "bind: {}", std::io::Error::last_os_error());
+            let mut length = size;
+            let named = libc::getsockname(fd, (&raw mut address).cast(), &mut length);
+            assert_eq!(named, 0, "getsockname: {}", std::io::Error::last_os_error());
+            RefusingPort {
+                _socket: socket,
+                port: u16::from_be(address.sin_port),
+            }
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
 /// A connection, plain or TLS, with access to its socket.
 trait Wire: Read + Write {
     fn tcp(&self) -> &TcpStream;
