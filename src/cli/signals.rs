@@ -102,9 +102,9 @@ fn on_signal(signal: i32) {
     }
 }
 
+/// The name of a signal other than SIGINT (whose notice speaks of Ctrl-C).
 fn signal_name(signal: i32) -> &'static str {
     match signal {
-        SIGINT => "SIGINT",
         SIGTERM => "SIGTERM",
         SIGHUP => "SIGHUP",
         _ => "a signal",
