@@ -226,6 +226,56 @@ mod tests {
         assert_eq!(account_name().as_deref(), Some(expected.trim_end()));
     }
 
+    /// Hands out the reads given, one per call, then the end of input.
+    struct Reads(std::collections::VecDeque<std::io::Result<&'static [u8]>>);
+
+    impl Read for Reads {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.pop_front() {
+                None => Ok(0),
+                Some(Ok(bytes)) => {
+                    buf[..bytes.len()].copy_from_slice(bytes);
+                    Ok(bytes.len())
+                }
+                Some(Err(e)) => Err(e),
+            }
+        }
+    }
+
+    fn read_from(reads: Vec<std::io::Result<&'static [u8]>>) -> std::io::Result<Option<Vec<u8>>> {
+        read_line(&mut Reads(reads.into())).map(|line| line.map(|line| line.to_vec()))
+    }
+
+    /// A read cut by a signal is tried again; any other error ends the
+    /// prompt (a terminal that hung up fails every read: no busy loop).
+    #[test]
+    fn a_terminal_read_is_retried_only_when_interrupted() {
+        use std::io::{Error, ErrorKind};
+        let line = read_from(vec![Err(Error::from(ErrorKind::Interrupted)), Ok(b"pw\n")]);
+        assert_eq!(line.unwrap().as_deref(), Some(&b"pw"[..]));
+        let error =
+            read_from(vec![Err(Error::from_raw_os_error(libc::EIO)), Ok(b"pw\n")]).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::EIO));
+    }
+
+    /// The line end goes (a carriage return before it too); a line in
+    /// several reads (Ctrl-D mid-line) is joined; the end of input ends a
+    /// partial line, and on an empty one it is `None`.
+    #[test]
+    fn a_terminal_line_loses_only_its_line_end() {
+        for (reads, line) in [
+            (vec![Ok(&b"pass word\n"[..])], Some(&b"pass word"[..])),
+            (vec![Ok(b"pw\r\n")], Some(b"pw")),
+            (vec![Ok(b"\n")], Some(b"")),
+            (vec![Ok(b"ab"), Ok(b"cd\n")], Some(b"abcd")),
+            (vec![Ok(b"ab")], Some(b"ab")),
+            (vec![Ok(b"\r")], Some(b"\r")),
+            (vec![], None),
+        ] {
+            assert_eq!(read_from(reads).unwrap().as_deref(), line);
+        }
+    }
+
     #[test]
     fn stdin_password_loses_only_its_line_ending() {
         for (input, password) in [

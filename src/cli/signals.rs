@@ -102,9 +102,9 @@ fn on_signal(signal: i32) {
     }
 }
 
+/// The name of a signal other than SIGINT (whose notice speaks of Ctrl-C).
 fn signal_name(signal: i32) -> &'static str {
     match signal {
-        SIGINT => "SIGINT",
         SIGTERM => "SIGTERM",
         SIGHUP => "SIGHUP",
         _ => "a signal",
@@ -145,7 +145,9 @@ pub fn without_echo<T>(tty: BorrowedFd<'_>, read: impl FnOnce() -> T) -> std::io
         let mut quiet = before.clone();
         quiet.local_modes.remove(LocalModes::ECHO);
         let own = tty.try_clone_to_owned()?;
-        tcsetattr(tty, OptionalActions::Now, &quiet)?;
+        // What was typed before was echoed in clear: thrown away, as
+        // getpass does, rather than taken as the start of the answer.
+        tcsetattr(tty, OptionalActions::Flush, &quiet)?;
         *terminal = Terminal::Quiet(own, before);
     }
     let result = read();

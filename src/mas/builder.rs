@@ -31,7 +31,7 @@ impl MasClientBuilder {
 
     /// A client from MAS's `clients` (authenticating with
     /// `client_secret_basic`), listed in MAS's `policy.data.admin_clients`
-    /// (an empty secret is refused by [`build`](MasClientBuilder::build)).
+    /// (an empty id or secret is refused by [`build`](MasClientBuilder::build)).
     pub fn client_credentials(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
         self.credentials = Some(Credentials::Client {
             id: id.into(),
@@ -123,7 +123,7 @@ impl MasClientBuilder {
     ///
     /// [`Error::Input`] for a URL that is not http:// or https:// with a
     /// host, or that holds credentials (not repeated in the error), for no
-    /// credentials, an empty client secret or admin token, or a zero
+    /// credentials, an empty client id, client secret or admin token, or a zero
     /// timeout; [`Error::File`] or [`Error::Input`]
     /// for certificates that cannot be read or hold none;
     /// [`Error::Transport`] when TLS or the HTTP client cannot be set up.
@@ -135,14 +135,18 @@ impl MasClientBuilder {
                 "neither a client nor an admin token is set",
             )
         })?;
-        // MAS would refuse an empty one at the first request; as the
-        // shared-secret builder does, it is refused before anything is sent.
+        // MAS would refuse an empty one (or an empty client id) at the first
+        // request; as the shared-secret builder does, it is refused before
+        // anything is sent.
         let (origin, secret) = match &credentials {
             Credentials::Client { secret, .. } => ("MAS client secret", secret),
             Credentials::Token(token) => ("MAS admin token", token),
         };
         if secret.expose().is_empty() {
             return Err(Error::input(origin, "is empty"));
+        }
+        if matches!(&credentials, Credentials::Client { id, .. } if id.is_empty()) {
+            return Err(Error::input("MAS client id", "is empty"));
         }
         self.options.check()?;
         MasClient::new(
@@ -197,5 +201,17 @@ mod tests {
         assert!(matches!(error, Error::Input { .. }));
         mas().client_credentials("id", "s").build().unwrap();
         mas().admin_token("t").build().unwrap();
+    }
+
+    /// An empty client id, which MAS would refuse at the first request as
+    /// an unknown client, is refused the same way.
+    #[test]
+    fn an_empty_client_id_is_refused() {
+        let error = MasClient::builder("http://localhost")
+            .client_credentials("", "s")
+            .build()
+            .unwrap_err();
+        assert_eq!(error.to_string(), "MAS client id: is empty");
+        assert!(matches!(error, Error::Input { .. }));
     }
 }

@@ -389,6 +389,15 @@ fn signal_mid_batch(signal: libc::c_int, code: i32) {
     let out = run.finish();
     assert_eq!(out.code, Some(code), "{out}");
     assert!(out.utf8, "{out}");
+    // The notice names the signal and how to stop at once.
+    let notice = match signal {
+        libc::SIGINT => "interrupted: finishing the registrations in flight, starting no new ones (Ctrl-C again to stop at once)".to_owned(),
+        _ => format!(
+            "interrupted by {}: finishing the registrations in flight, starting no new ones (the same signal again stops at once)",
+            if signal == libc::SIGTERM { "SIGTERM" } else { "SIGHUP" }
+        ),
+    };
+    assert!(out.stderr.lines().any(|line| line == notice), "{out}");
     let rest = &out.stderr[out.stderr.find(finishing).unwrap()..];
     let stdout = &out.stdout;
     let rows: Vec<Value> = stdout

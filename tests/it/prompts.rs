@@ -151,3 +151,31 @@ fn end_of_input_at_the_password_prompt_names_the_options_and_restores_echo() {
     assert!(pty.echo_is_on(), "echo is back on");
     assert!(stub.posts().is_empty());
 }
+
+/// What was typed before the password prompt showed was echoed in clear:
+/// it is thrown away, as Python's `getpass` does, not taken as the start
+/// of the password.
+#[test]
+fn what_was_typed_before_the_password_prompt_is_not_taken() {
+    use std::io::Write;
+    let (stub, synapse) = Stub::synapse(SECRET);
+    let url = stub.url();
+    // The shell reads one line, then starts the binary with the rest of
+    // what was typed still waiting: typing ahead while a command starts.
+    let mut command = std::process::Command::new("/bin/sh");
+    command
+        .args(["-c", "read -r _; exec \"$0\" \"$@\"", crate::BIN])
+        .args(["-k", SECRET, "-u", "alice", "--no-admin", &url])
+        .env_clear()
+        .env("LOGNAME", LOGIN);
+    let mut pty = OnPty::start(command, None);
+    pty.master
+        .write_all(b"go\rtyped-ahead")
+        .expect("type ahead");
+    pty.answer("Password: ", "sesame");
+    pty.answer("Confirm password: ", "sesame");
+    assert_eq!(pty.status(), Some(0), "{:?}", pty.shown());
+    let created = synapse.created();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].password, "sesame");
+}
