@@ -137,8 +137,8 @@ fn read_hidden(question: &str, option: &str) -> Result<SecretString> {
 
 /// One line from the terminal, without its line end; `None` at the end of
 /// input (Ctrl-D on an empty line). The terminal hands over a line per read,
-/// at most 4 KiB in canonical mode, so the buffer is never reallocated and
-/// every copy of the password is wiped.
+/// at most 4 KiB in canonical mode; every buffer that held a part of the
+/// password is wiped, the outgrown ones included.
 fn read_line(tty: &mut impl Read) -> std::io::Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
     let mut line = zeroize::Zeroizing::new(Vec::with_capacity(8192));
     let mut chunk = zeroize::Zeroizing::new([0u8; 4096]);
@@ -150,6 +150,13 @@ fn read_line(tty: &mut impl Read) -> std::io::Result<Option<zeroize::Zeroizing<V
         };
         if n == 0 {
             return Ok((!line.is_empty()).then_some(line));
+        }
+        if line.len() + n > line.capacity() {
+            // Grown by hand: a Vec growing itself frees the old block
+            // unwiped. Only a line fed in pieces with Ctrl-D gets here.
+            let mut larger = zeroize::Zeroizing::new(Vec::with_capacity(2 * (line.len() + n)));
+            larger.extend_from_slice(&line);
+            line = larger;
         }
         line.extend_from_slice(&chunk[..n]);
         if line.last() == Some(&b'\n') {
@@ -274,6 +281,18 @@ mod tests {
         ] {
             assert_eq!(read_from(reads).unwrap().as_deref(), line);
         }
+    }
+
+    /// A line fed in 4 KiB pieces (Ctrl-D after each) outgrows the first
+    /// buffer and arrives whole.
+    #[test]
+    fn a_terminal_line_longer_than_the_buffer_arrives_whole() {
+        const PIECE: &[u8] = &[b'x'; 4096];
+        let mut reads: Vec<_> = (0..5).map(|_| Ok(PIECE)).collect();
+        reads.push(Ok(b"end\n"));
+        let line = read_from(reads).unwrap().unwrap();
+        assert_eq!(line.len(), 5 * 4096 + 3);
+        assert!(line.ends_with(b"xend"));
     }
 
     #[test]
