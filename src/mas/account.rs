@@ -66,6 +66,16 @@ impl MasClient {
             return Err(Error::input("password", problem));
         }
         let account = format!("@{username}:{}", site.server_name);
+        // Once the account exists, a failure before its password is set
+        // leaves it without one: the error says how to finish.
+        let without_password = |cause| {
+            partial(
+                &account,
+                MISSING_PASSWORD,
+                finish_password(&username),
+                cause,
+            )
+        };
         before_sending()?;
 
         let create = json!({ "username": username });
@@ -82,14 +92,7 @@ impl MasClient {
                 None => self
                     .id_by_username(&username, deadline, &mut backoff)
                     .await
-                    .map_err(|cause| {
-                        partial(
-                            &account,
-                            MISSING_PASSWORD,
-                            finish_password(&username),
-                            cause,
-                        )
-                    })?,
+                    .map_err(without_password)?,
             },
             Ok(answer)
                 if answer.status == 409
@@ -119,14 +122,7 @@ impl MasClient {
             (deadline, &mut backoff),
         )
         .await
-        .map_err(|cause| {
-            partial(
-                &account,
-                MISSING_PASSWORD,
-                finish_password(&username),
-                cause,
-            )
-        })?;
+        .map_err(without_password)?;
         if user.admin {
             self.step(Step::SetAdmin, format!("users/{id}/set-admin"), json!({ "admin": true }), 200, (deadline, &mut backoff))
                 .await

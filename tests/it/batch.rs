@@ -230,15 +230,7 @@ fn a_stream_that_cannot_be_read_twice_is_spooled() {
 #[test]
 fn the_copy_of_stdin_is_owner_only_and_unnamed() {
     use std::os::unix::fs::PermissionsExt;
-    let synapse = Synapse::new(SECRET);
-    let gate = Arc::new(Gate::default());
-    let (server_synapse, server_gate) = (Arc::clone(&synapse), Arc::clone(&gate));
-    let server = Stub::start(move |request| {
-        if request.method == "POST" {
-            server_gate.wait();
-        }
-        server_synapse.reply(request)
-    });
+    let (_, gate, server) = Gate::synapse(SECRET);
     let tmp = tempfile::tempdir().unwrap();
     let run = tool()
         .args(["-k", SECRET, "--batch", "-", &server.url()])
@@ -336,7 +328,22 @@ pub(crate) struct Gate {
 }
 
 impl Gate {
-    pub(crate) fn wait(&self) {
+    /// A fake Synapse holding every registration (POST) until the gate
+    /// it comes with is opened.
+    pub(crate) fn synapse(secret: &str) -> (Arc<Synapse>, Arc<Gate>, Stub) {
+        let synapse = Synapse::new(secret);
+        let gate = Arc::new(Gate::default());
+        let (server_synapse, server_gate) = (Arc::clone(&synapse), Arc::clone(&gate));
+        let server = Stub::start(move |request| {
+            if request.method == "POST" {
+                server_gate.wait();
+            }
+            server_synapse.reply(request)
+        });
+        (synapse, gate, server)
+    }
+
+    fn wait(&self) {
         let mut open = self.open.lock().unwrap();
         while !*open {
             open = self.opened.wait(open).unwrap();
@@ -357,15 +364,7 @@ fn ctrl_c_finishes_the_rows_in_flight_and_starts_no_more() {
 /// Sends `signal` while two rows are in flight; they finish and are
 /// reported, no other row starts, and the run exits with `code`.
 fn signal_mid_batch(signal: libc::c_int, code: i32) {
-    let synapse = Synapse::new(SECRET);
-    let gate = Arc::new(Gate::default());
-    let (server_synapse, server_gate) = (Arc::clone(&synapse), Arc::clone(&gate));
-    let server = Stub::start(move |request| {
-        if request.method == "POST" {
-            server_gate.wait();
-        }
-        server_synapse.reply(request)
-    });
+    let (synapse, gate, server) = Gate::synapse(SECRET);
     let dir = tempfile::tempdir().unwrap();
     let file = write(
         &dir,
@@ -430,15 +429,7 @@ fn a_second_signal_reports_the_rows_in_flight_with_their_generated_passwords() {
         (libc::SIGTERM, libc::SIGTERM, 143),
         (libc::SIGINT, libc::SIGHUP, 129),
     ] {
-        let synapse = Synapse::new(SECRET);
-        let gate = Arc::new(Gate::default());
-        let (server_synapse, server_gate) = (Arc::clone(&synapse), Arc::clone(&gate));
-        let server = Stub::start(move |request| {
-            if request.method == "POST" {
-                server_gate.wait();
-            }
-            server_synapse.reply(request)
-        });
+        let (_, gate, server) = Gate::synapse(SECRET);
         let dir = tempfile::tempdir().unwrap();
         let file = write(&dir, "users.csv", "user\nkim\nlee\nmay\nned\n");
         let run = tool()

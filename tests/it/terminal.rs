@@ -181,18 +181,8 @@ fn ctrl_c_twice_with_the_bar_shown_reports_the_rows_in_flight() {
 fn ctrl_c_on_terminal(cols: u16, twice: bool) {
     use crate::batch::Gate;
     use serde_json::Value;
-    use std::sync::Arc;
-    use support::stub::Synapse;
 
-    let synapse = Synapse::new(SECRET);
-    let gate = Arc::new(Gate::default());
-    let (server_synapse, server_gate) = (Arc::clone(&synapse), Arc::clone(&gate));
-    let server = Stub::start(move |request| {
-        if request.method == "POST" {
-            server_gate.wait();
-        }
-        server_synapse.reply(request)
-    });
+    let (_, gate, server) = Gate::synapse(SECRET);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("users.csv");
     std::fs::write(&file, "user\nkim\nlee\nmay\nned\n").unwrap();
