@@ -124,6 +124,18 @@ fn read_hidden(question: &str, option: &str) -> Result<SecretString> {
         read_line(&mut tty)
     })
     .map_err(unreadable)?;
+    // A terminal that hung up fails the read (EIO) or ends it (no bytes,
+    // and no terminal left to ask about); SIGHUP is on its way. The run
+    // ends with 129, as the reference (killed by it) does, whichever of the
+    // two this process sees first.
+    let hung_up = match &line {
+        Err(e) => e.raw_os_error() == Some(libc::EIO),
+        Ok(None) => rustix::termios::tcgetattr(&fd).is_err(),
+        Ok(Some(_)) => false,
+    };
+    if hung_up {
+        crate::cli::signals::yield_to_a_signal_within(std::time::Duration::from_secs(1));
+    }
     // The line end typed was not echoed.
     write_prompt(&mut tty, "\n");
     match line.map_err(unreadable)? {

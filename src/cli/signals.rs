@@ -162,6 +162,23 @@ pub fn without_echo<T>(tty: BorrowedFd<'_>, read: impl FnOnce() -> T) -> std::io
     Ok(result)
 }
 
+/// Waits up to `limit` for a signal that a failure just seen may come with
+/// (a terminal that hangs up fails every read as the kernel sends SIGHUP).
+/// When one comes, the signal thread is ending the process with the
+/// signal's status, and this never returns.
+pub fn yield_to_a_signal_within(limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        // In graceful mode a first signal does not end the process.
+        if crate::cli::stop::interrupted().is_some() && !GRACEFUL.load(Ordering::SeqCst) {
+            loop {
+                std::thread::park();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// Puts back the settings a no-echo prompt changed, ending the line it was
 /// on; with `exiting`, no prompt changes them again.
 fn restore_terminal(exiting: bool) {

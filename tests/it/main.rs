@@ -20,6 +20,8 @@ mod recipes;
 mod release;
 mod terminal;
 
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use support::tool::Tool;
 
 /// The binary under test.
@@ -33,28 +35,42 @@ fn tool() -> Tool {
 /// A fresh pseudo-terminal, `(master, slave)`, of the given window size
 /// (the system's default without one).
 fn open_pty(size: Option<&libc::winsize>) -> (std::fs::File, std::fs::File) {
-    use std::os::fd::FromRawFd;
-    let (mut master, mut slave) = (-1, -1);
-    let size = size.map_or(std::ptr::null(), |s| s as *const libc::winsize);
-    // SAFETY: openpty fills in two descriptors and sets the window size
-    // given, if any; the name and settings arguments may be null.
-    let opened = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            size,
-        )
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // Both ends close-on-exec from the start (openpty's are not): a binary
+    // that another test starts meanwhile must not hold this terminal's
+    // master, or closing it here would not hang the terminal up.
+    // SAFETY: posix_openpt returns a new descriptor or -1.
+    let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    assert!(
+        master >= 0,
+        "posix_openpt: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: just opened, and owned here alone.
+    let master = unsafe { std::fs::File::from_raw_fd(master) };
+    let mut name = [0 as libc::c_char; 128];
+    // SAFETY: a valid master descriptor; ptsname_r writes at most the
+    // length given, NUL included.
+    let named = unsafe {
+        libc::grantpt(master.as_raw_fd()) == 0
+            && libc::unlockpt(master.as_raw_fd()) == 0
+            && libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()) == 0
     };
-    assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: both descriptors were just opened and are owned here.
-    unsafe {
-        (
-            std::fs::File::from_raw_fd(master),
-            std::fs::File::from_raw_fd(slave),
-        )
+    assert!(named, "pty slave: {}", std::io::Error::last_os_error());
+    // SAFETY: ptsname_r wrote a NUL-terminated name.
+    let name = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
+    let slave = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(std::ffi::OsStr::from_bytes(name.to_bytes()))
+        .expect("open the pty slave");
+    if let Some(size) = size {
+        // SAFETY: a valid terminal descriptor and a valid winsize.
+        let set = unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, size) };
+        assert_eq!(set, 0, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
     }
+    (master, slave)
 }
 
 /// The terminal's settings, as `tcgetattr` reads them.

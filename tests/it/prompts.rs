@@ -179,3 +179,30 @@ fn what_was_typed_before_the_password_prompt_is_not_taken() {
     assert_eq!(created.len(), 1);
     assert_eq!(created[0].password, "sesame");
 }
+
+/// The terminal hanging up at the prompt (its window closed): reads fail as
+/// the kernel sends SIGHUP, and the run ends as the reference, killed by
+/// the signal, does: 129, every time, not a usage error when the failed
+/// read is seen first.
+#[test]
+fn a_terminal_that_hangs_up_at_the_password_prompt_ends_the_run_with_129() {
+    for _ in 0..8 {
+        let (stub, _) = Stub::synapse(SECRET);
+        let url = stub.url();
+        let mut pty = start(&["-k", SECRET, "-u", "alice", "--no-admin", &url]);
+        pty.expect("Password: ");
+        wait_for_echo_off(&pty);
+        let null = std::fs::File::open("/dev/null").expect("/dev/null");
+        drop(std::mem::replace(&mut pty.master, null));
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = pty.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the binary did not end");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(status.code(), Some(129));
+        assert!(stub.posts().is_empty());
+    }
+}
