@@ -169,8 +169,9 @@ pub fn without_echo<T>(tty: BorrowedFd<'_>, read: impl FnOnce() -> T) -> std::io
 pub fn yield_to_a_signal_within(limit: std::time::Duration) {
     let deadline = std::time::Instant::now() + limit;
     while std::time::Instant::now() < deadline {
-        // In graceful mode a first signal does not end the process.
-        if crate::cli::stop::interrupted().is_some() && !GRACEFUL.load(Ordering::SeqCst) {
+        // Prompts come before a batch, so never in graceful mode, where a
+        // first signal would not end the process.
+        if crate::cli::stop::interrupted().is_some() {
             loop {
                 std::thread::park();
             }
