@@ -135,11 +135,8 @@ pub fn without_echo<T>(tty: BorrowedFd<'_>, read: impl FnOnce() -> T) -> std::io
         let mut terminal = lock();
         if matches!(*terminal, Terminal::Exiting) {
             drop(terminal);
-            // The signal thread is ending the process; asking now would
-            // only race its last words.
-            loop {
-                std::thread::park();
-            }
+            // Asking now would only race the signal thread's last words.
+            wait_for_the_exit();
         }
         let before = tcgetattr(tty)?;
         let mut quiet = before.clone();
@@ -172,11 +169,17 @@ pub fn yield_to_a_signal_within(limit: std::time::Duration) {
         // Prompts come before a batch, so never in graceful mode, where a
         // first signal would not end the process.
         if crate::cli::stop::interrupted().is_some() {
-            loop {
-                std::thread::park();
-            }
+            wait_for_the_exit();
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Waits, on a thread other than the signal thread, for the process to end:
+/// the signal thread is ending it with the signal's status.
+fn wait_for_the_exit() -> ! {
+    loop {
+        std::thread::park();
     }
 }
 

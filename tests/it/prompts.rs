@@ -35,13 +35,20 @@ fn wait_for_echo_off(pty: &OnPty) {
     }
 }
 
-#[test]
-fn ctrl_c_at_the_password_prompt_restores_echo() {
+/// A run for `alice` (no admin) against a fake Synapse, waiting at
+/// `Password: ` with echo off.
+fn at_the_password_prompt() -> (Stub, OnPty) {
     let (stub, _) = Stub::synapse(SECRET);
     let url = stub.url();
     let mut pty = start(&["-k", SECRET, "-u", "alice", "--no-admin", &url]);
     pty.expect("Password: ");
     wait_for_echo_off(&pty);
+    (stub, pty)
+}
+
+#[test]
+fn ctrl_c_at_the_password_prompt_restores_echo() {
+    let (stub, mut pty) = at_the_password_prompt();
     pty.ctrl_c();
     assert_eq!(
         pty.status(),
@@ -110,11 +117,7 @@ fn mismatched_or_blank_passwords_are_refused_before_sending() {
 #[test]
 fn sigterm_or_sighup_at_the_password_prompt_restores_echo() {
     for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
-        let (stub, _) = Stub::synapse(SECRET);
-        let url = stub.url();
-        let mut pty = start(&["-k", SECRET, "-u", "alice", "--no-admin", &url]);
-        pty.expect("Password: ");
-        wait_for_echo_off(&pty);
+        let (stub, mut pty) = at_the_password_prompt();
         // SAFETY: sending a signal to our own child process.
         let sent = unsafe { libc::kill(pty.child.id() as libc::pid_t, signal) };
         assert_eq!(sent, 0, "kill");
@@ -134,11 +137,7 @@ fn sigterm_or_sighup_at_the_password_prompt_restores_echo() {
 #[test]
 fn end_of_input_at_the_password_prompt_names_the_options_and_restores_echo() {
     use std::io::Write;
-    let (stub, _) = Stub::synapse(SECRET);
-    let url = stub.url();
-    let mut pty = start(&["-k", SECRET, "-u", "alice", "--no-admin", &url]);
-    pty.expect("Password: ");
-    wait_for_echo_off(&pty);
+    let (stub, mut pty) = at_the_password_prompt();
     pty.master.write_all(b"\x04").expect("type Ctrl-D");
     assert_eq!(pty.status(), Some(2), "{:?}", pty.shown());
     assert!(
@@ -187,11 +186,7 @@ fn what_was_typed_before_the_password_prompt_is_not_taken() {
 #[test]
 fn a_terminal_that_hangs_up_at_the_password_prompt_ends_the_run_with_129() {
     for _ in 0..8 {
-        let (stub, _) = Stub::synapse(SECRET);
-        let url = stub.url();
-        let mut pty = start(&["-k", SECRET, "-u", "alice", "--no-admin", &url]);
-        pty.expect("Password: ");
-        wait_for_echo_off(&pty);
+        let (stub, mut pty) = at_the_password_prompt();
         let null = std::fs::File::open("/dev/null").expect("/dev/null");
         drop(std::mem::replace(&mut pty.master, null));
         let deadline = Instant::now() + PATIENCE;
